@@ -1,0 +1,214 @@
+//! The per-database debounce: what is pending and when the alarm should fire.
+//!
+//! Every event pushes the alarm to `now + debounce`, but never past `first pending + max wait`,
+//! so a database edited non-stop still syncs. The state is small and serialisable: the Durable
+//! Object stores it before acknowledging an event, so nothing accepted is lost.
+
+use crate::notion_event::Effect;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Past this many individual pages, a pending batch is reconciled as a whole instead.
+pub const MAX_TRACKED_PAGES: usize = 500;
+
+/// Why a sync was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Webhook,
+    Manual,
+    Schedule,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Manual => "manual",
+            Self::Schedule => "schedule",
+        }
+    }
+}
+
+/// Work accumulated since the last sync started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Pending {
+    /// When the first event of this batch arrived (ms since the epoch).
+    pub first_at_ms: i64,
+    pub events: u32,
+    pub changed_pages: BTreeSet<String>,
+    pub gone_pages: BTreeSet<String>,
+    /// Reconcile everything (schema change, database-wide event, too many pages, manual run).
+    pub full: bool,
+    /// The strongest trigger seen: a manual request outranks webhooks and the schedule.
+    pub trigger: Option<Trigger>,
+    /// The sync run id promised to a "Sync now" caller, reused for the run that serves it.
+    pub sync_id: Option<String>,
+}
+
+/// Durations that shape the debounce, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub debounce_ms: i64,
+    pub max_wait_ms: i64,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.trigger.is_none()
+    }
+
+    /// Adds one event's effect to the batch.
+    pub fn record_event(&mut self, effect: &Effect, now_ms: i64) {
+        self.start_if_empty(now_ms, Trigger::Webhook);
+        self.events = self.events.saturating_add(1);
+        match effect {
+            Effect::PageChanged { page_id } => {
+                self.changed_pages.insert(page_id.clone());
+            }
+            Effect::PageGone { page_id } => {
+                self.gone_pages.insert(page_id.clone());
+            }
+            Effect::Everything => self.full = true,
+        }
+        if self.changed_pages.len() + self.gone_pages.len() > MAX_TRACKED_PAGES {
+            self.full = true;
+            self.changed_pages.clear();
+            self.gone_pages.clear();
+        }
+    }
+
+    /// Adds a request that is not a webhook event (manual "Sync now", the catch-up schedule).
+    pub fn record_request(&mut self, trigger: Trigger, full: bool, now_ms: i64) {
+        self.start_if_empty(now_ms, trigger);
+        if trigger == Trigger::Manual || self.trigger == Some(Trigger::Schedule) {
+            self.trigger = Some(trigger);
+        }
+        self.full |= full;
+    }
+
+    fn start_if_empty(&mut self, now_ms: i64, trigger: Trigger) {
+        if self.is_empty() {
+            *self = Pending {
+                first_at_ms: now_ms,
+                trigger: Some(trigger),
+                ..Pending::default()
+            };
+        }
+    }
+
+    /// When the alarm should fire after an event at `now_ms`.
+    pub fn alarm_at(&self, now_ms: i64, window: Window) -> i64 {
+        if self.trigger == Some(Trigger::Manual) {
+            return now_ms;
+        }
+        (now_ms + window.debounce_ms)
+            .min(self.first_at_ms + window.max_wait_ms)
+            .max(now_ms)
+    }
+
+    /// Folds a batch that could not be synced back into the one that arrived meanwhile.
+    pub fn merge(&mut self, earlier: Pending) {
+        if earlier.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = earlier;
+            return;
+        }
+        self.first_at_ms = self.first_at_ms.min(earlier.first_at_ms);
+        self.events = self.events.saturating_add(earlier.events);
+        self.changed_pages.extend(earlier.changed_pages);
+        self.gone_pages.extend(earlier.gone_pages);
+        self.full |= earlier.full;
+        if earlier.trigger == Some(Trigger::Manual) {
+            self.trigger = Some(Trigger::Manual);
+            self.sync_id = earlier.sync_id.or(self.sync_id.take());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: Window = Window {
+        debounce_ms: 10_000,
+        max_wait_ms: 60_000,
+    };
+
+    fn changed(id: &str) -> Effect {
+        Effect::PageChanged { page_id: id.into() }
+    }
+
+    #[test]
+    fn each_event_pushes_the_alarm_until_the_max_wait() {
+        let mut p = Pending::default();
+        p.record_event(&changed("a"), 1_000);
+        assert_eq!(p.alarm_at(1_000, W), 11_000);
+        p.record_event(&changed("b"), 9_000);
+        assert_eq!(p.alarm_at(9_000, W), 19_000);
+        p.record_event(&changed("a"), 55_000);
+        assert_eq!(
+            p.alarm_at(55_000, W),
+            61_000,
+            "capped at first event + max wait"
+        );
+        assert_eq!(p.alarm_at(70_000, W), 70_000, "never in the past");
+        assert_eq!(p.events, 3);
+        assert_eq!(p.changed_pages.len(), 2);
+        assert_eq!(p.first_at_ms, 1_000);
+    }
+
+    #[test]
+    fn manual_requests_fire_now_and_win_the_trigger() {
+        let mut p = Pending::default();
+        p.record_event(&changed("a"), 1_000);
+        p.record_request(Trigger::Manual, true, 2_000);
+        assert_eq!(p.trigger, Some(Trigger::Manual));
+        assert!(p.full);
+        assert_eq!(p.alarm_at(2_000, W), 2_000);
+        p.record_event(&changed("b"), 3_000);
+        assert_eq!(
+            p.trigger,
+            Some(Trigger::Manual),
+            "a later event does not demote it"
+        );
+    }
+
+    #[test]
+    fn too_many_pages_become_a_full_reconcile() {
+        let mut p = Pending::default();
+        for i in 0..=MAX_TRACKED_PAGES {
+            p.record_event(&changed(&i.to_string()), 0);
+        }
+        assert!(p.full);
+        assert!(p.changed_pages.is_empty());
+        assert_eq!(p.events as usize, MAX_TRACKED_PAGES + 1);
+    }
+
+    #[test]
+    fn merge_keeps_everything_from_both_batches() {
+        let mut failed = Pending::default();
+        failed.record_request(Trigger::Manual, true, 1_000);
+        failed.sync_id = Some("run-1".into());
+        failed.record_event(
+            &Effect::PageGone {
+                page_id: "x".into(),
+            },
+            1_500,
+        );
+        let mut newer = Pending::default();
+        newer.record_event(&changed("y"), 5_000);
+        newer.merge(failed);
+        assert_eq!(newer.first_at_ms, 1_000);
+        assert_eq!(newer.events, 2);
+        assert!(newer.full);
+        assert_eq!(newer.trigger, Some(Trigger::Manual));
+        assert_eq!(newer.sync_id.as_deref(), Some("run-1"));
+        assert!(newer.gone_pages.contains("x") && newer.changed_pages.contains("y"));
+        let mut empty = Pending::default();
+        empty.merge(newer.clone());
+        assert_eq!(empty, newer);
+    }
+}

@@ -1,0 +1,42 @@
+//! The cron trigger: Notion aims for at-most-once delivery, so projects with auto-sync on whose
+//! last successful sync is older than CATCH_UP_INTERVAL_SECONDS get a sync anyway.
+
+use super::context::{now_ms, AppContext};
+use super::{db, project_sync};
+use crate::debounce::Trigger;
+use crate::log_line::LogLine;
+use crate::time::{iso_from_ms, ms_from_iso};
+use worker::{console_log, Env};
+
+pub async fn run(env: &Env) {
+    let started = now_ms();
+    let mut line = LogLine {
+        kind: "scheduled",
+        ..LogLine::default()
+    };
+    match queue_due_projects(env).await {
+        Ok(n) => line.note = Some(format!("{n} catch-up syncs queued")),
+        Err(e) => line.error_code = Some(e.code().to_owned()),
+    }
+    line.duration_ms = u64::try_from(now_ms() - started).unwrap_or(0);
+    console_log!("{}", line.to_json());
+}
+
+async fn queue_due_projects(env: &Env) -> Result<usize, crate::api_error::ApiError> {
+    let ctx = AppContext::new(env.clone())?;
+    let now = now_ms();
+    let due = db::projects_due_for_catch_up(
+        &ctx.db,
+        &iso_from_ms(now - ctx.settings.catch_up_interval_ms),
+    )
+    .await?;
+    for project in &due {
+        let full_due = project
+            .last_full_sync_at
+            .as_deref()
+            .and_then(ms_from_iso)
+            .is_none_or(|t| now - t >= ctx.settings.full_reconcile_interval_ms);
+        project_sync::request_sync(&ctx, &project.id, Trigger::Schedule, full_due).await?;
+    }
+    Ok(due.len())
+}

@@ -1,0 +1,35 @@
+//! Worker and Durable Object glue: the only place that imports `worker`.
+//!
+//! Request path: `fetch` -> `router` -> handlers (`webhook`, `api`) -> D1 (`db`) and the project's
+//! Durable Object (`project_sync`). Alarm path: `ProjectSync::alarm` -> `sync` -> Notion
+//! (`notion_api`) and Framer (`framer_socket`) -> D1. Cron: `catch_up`.
+
+mod api;
+mod catch_up;
+mod context;
+mod db;
+mod framer_socket;
+mod http;
+mod notion_api;
+mod project_sync;
+mod router;
+mod schema;
+mod sync;
+mod sync_engine;
+mod webhook;
+
+pub use project_sync::ProjectSync;
+
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    console_error_panic_hook::set_once();
+    Ok(router::handle(req, env).await)
+}
+
+#[event(scheduled)]
+pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    console_error_panic_hook::set_once();
+    catch_up::run(&env).await;
+}

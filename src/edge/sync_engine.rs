@@ -1,0 +1,584 @@
+//! The headless sync engine (Notion -> Framer): reads the database, maps rows to items, plans
+//! the writes against what D1 believes Framer holds, writes them, and records each accepted
+//! batch. The pure decisions live in `sync_plan`, `mapping`, `slug`, `cms` and `reconcile`.
+
+use super::context::{now_ms, AppContext};
+use super::db::{self, ProjectRow};
+use super::framer_socket::{self, FramerError, FramerSocket};
+use super::notion_api::NotionClient;
+use super::sync::SyncFailure;
+use crate::api_error::ApiError;
+use crate::cms::{self, FieldDef, FieldType, FieldValue, Item};
+use crate::debounce::Pending;
+use crate::framer_wire::Call;
+use crate::mapping::{self, MappedRow, Mapping, Schema, SyncedCollections};
+use crate::notion_protocol::{self, NotionError};
+use crate::page_html;
+use crate::reconcile::{self, ItemState, Plan, Scope};
+use crate::slug::{self, SlugInput};
+use crate::sync_plan::{self, RunScope, ScopeInputs};
+use crate::time::{iso_from_ms, ms_from_iso};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use worker::D1Type;
+
+/// Framer field that holds the rendered page body when the project asks for it. No mapped
+/// field can have this id: sanitised Notion ids put two hex digits after every `_`.
+pub const BODY_FIELD_ID: &str = "page_body";
+const BODY_FIELD_NAME: &str = "Page content";
+/// Items per `addManagedCollectionItems2` call, and the size budget of one call.
+const BATCH_ITEMS: usize = 100;
+const BATCH_BYTES: usize = 512 * 1024;
+/// Row warnings kept on the record; past this they are only counted.
+const MAX_ROW_WARNINGS: usize = 20;
+
+/// What a run did, for its record.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    pub full: bool,
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub notion_calls: usize,
+    pub framer_calls: usize,
+    pub bytes_sent: usize,
+    pub published: bool,
+    pub warnings: Vec<String>,
+}
+
+/// What D1 remembers of one item sent to Framer.
+#[derive(Debug, Clone, Deserialize)]
+struct SyncedItem {
+    page_id: String,
+    slug: String,
+    slug_source: String,
+    content_hash: String,
+    last_edited_time: Option<String>,
+}
+
+/// One mapped row.
+struct Candidate {
+    row: MappedRow,
+    /// The body was not re-fetched (row unchanged since last sync): trust the stored hash.
+    body_pending: bool,
+}
+
+/// Everything read from Notion and planned locally, before Framer is contacted.
+struct Prepared {
+    scope: RunScope,
+    fields: Vec<FieldDef>,
+    items: Vec<Item>,
+    candidates: Vec<Candidate>,
+    stored: BTreeMap<String, SyncedItem>,
+    removed: BTreeSet<String>,
+}
+
+/// An item on its way to Framer with what D1 records once Framer accepted it.
+struct Outgoing {
+    item: Item,
+    slug_source: String,
+    last_edited_time: String,
+}
+
+pub async fn sync(ctx: &AppContext, project: &ProjectRow, batch: &Pending, stats: &mut RunStats) -> Result<(), SyncFailure> {
+    let cipher = ctx.cipher().map_err(|e| internal(&e))?;
+    let secret = |stored: &str, what: &str| {
+        cipher.decrypt(stored, &format!("project:{}:{what}", project.id)).map_err(|e| SyncFailure {
+            code: "secrets_unreadable".into(),
+            message: format!("the stored {what} cannot be decrypted ({e}); enter it again in the project settings"),
+            retryable: false,
+        })
+    };
+    let notion_token = secret(&project.notion_token_enc, "notion_token")?;
+    let framer_key = secret(&project.framer_api_key_enc, "framer_api_key")?;
+    let mut notion = NotionClient::new(&ctx.settings, notion_token);
+    let mut run = Run { ctx, project, batch, stats };
+    let outcome = run.execute(&mut notion, &framer_key).await;
+    run.stats.notion_calls = notion.calls;
+    outcome
+}
+
+struct Run<'a> {
+    ctx: &'a AppContext,
+    project: &'a ProjectRow,
+    batch: &'a Pending,
+    stats: &'a mut RunStats,
+}
+
+impl Run<'_> {
+    async fn execute(&mut self, notion: &mut NotionClient, framer_key: &str) -> Result<(), SyncFailure> {
+        let prepared = self.read_notion(notion).await?;
+        let ws = framer_socket::open(&self.ctx.settings.framer_server_url, &self.project.framer_project_url, framer_key)
+            .await
+            .map_err(|e| framer_failure(&e))?;
+        let mut socket = match FramerSocket::start(&ws).await {
+            Ok(socket) => socket,
+            Err(e) => {
+                let _ = ws.close(Some(1000), Some("handshake failed"));
+                return Err(framer_failure(&e));
+            }
+        };
+        let outcome = self.write_framer(notion, &mut socket, prepared).await;
+        let (calls, bytes) = socket.disconnect().await;
+        self.stats.framer_calls = calls;
+        self.stats.bytes_sent = bytes;
+        outcome
+    }
+
+    async fn read_notion(&mut self, notion: &mut NotionClient) -> Result<Prepared, SyncFailure> {
+        let scope = self.choose_scope(now_ms()).await?;
+        self.stats.full = scope == RunScope::Full;
+        let data_source = self.data_source(notion).await?;
+        let mut schema = mapping::parse_schema(&data_source).map_err(|e| SyncFailure {
+            code: "notion_not_a_database".into(),
+            message: format!("the connected Notion id is not a database this integration can read: {e}"),
+            retryable: false,
+        })?;
+        let ds_id = data_source.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let edited_since = match &scope {
+            RunScope::Full => None,
+            RunScope::Incremental { edited_since } => Some(edited_since.as_str()),
+        };
+        let mut pages = notion.query_all(&ds_id, edited_since).await.map_err(notion_failure)?;
+        let mut removed = self.recheck_gone_pages(notion, &mut pages).await?;
+        schema.learn_formula_results(&pages);
+        let mut mapping = self.reconcile_mapping(&schema).await?;
+        let stored = self.stored_items().await?;
+        let mut candidates = self.map_rows(&pages, &mapping, &schema);
+        let rows: Vec<MappedRow> = candidates.iter().map(|c| c.row.clone()).collect();
+        if mapping.learn_cases(&rows) > 0 {
+            self.save_mapping(&mapping).await?;
+        }
+        self.apply_publish_filter(&mut candidates, &mut removed);
+        if self.project.page_body != 0 {
+            self.fetch_bodies(notion, &mut candidates, &stored).await?;
+        }
+        let items = self.assign_slugs(&candidates, &stored, &removed);
+        let mut fields = mapping::field_defs(&mapping, &schema);
+        if self.project.page_body != 0 {
+            fields.push(FieldDef::new(BODY_FIELD_ID, BODY_FIELD_NAME, FieldType::FormattedText));
+        }
+        Ok(Prepared { scope, fields, items, candidates, stored, removed })
+    }
+
+    async fn write_framer(&mut self, notion: &mut NotionClient, framer: &mut FramerSocket<'_>, prepared: Prepared) -> Result<(), SyncFailure> {
+        let Prepared { scope, fields, items, mut candidates, stored, removed } = prepared;
+        let full = scope == RunScope::Full;
+        let collection_id = find_collection(framer, self.project).await?;
+        if self.project.framer_collection_id.as_deref() != Some(collection_id.as_str()) {
+            self.update_project("framer_collection_id", &collection_id).await?;
+        }
+        ensure_fields(framer, &collection_id, &fields).await?;
+        let framer_ids = if full { Some(item_ids(framer, &collection_id).await?) } else { None };
+        let desired = desired_states(&items, &candidates, &stored);
+        let stored_hashes: BTreeMap<String, String> =
+            stored.values().map(|s| (s.page_id.clone(), s.content_hash.clone())).collect();
+        let plan_scope = if full { Scope::Full } else { Scope::Incremental { removed } };
+        let plan = reconcile::plan(&desired, &stored_hashes, &plan_scope, framer_ids.as_ref());
+        let outgoing = self.outgoing(notion, &plan, items, &mut candidates).await?;
+        self.write(framer, &collection_id, &plan, outgoing).await?;
+        if !plan.is_empty() && self.project.auto_publish_active() {
+            self.publish(framer).await?;
+        }
+        if full {
+            self.update_project("last_full_sync_at", &iso_from_ms(now_ms())).await?;
+        }
+        Ok(())
+    }
+
+    async fn choose_scope(&self, now: i64) -> Result<RunScope, SyncFailure> {
+        #[derive(Deserialize)]
+        struct Last {
+            started_at: String,
+        }
+        let last: Option<Last> = db::first(
+            &self.ctx.db,
+            "SELECT started_at FROM sync_runs WHERE project_id = ?1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1",
+            &[D1Type::Text(&self.project.id)],
+        )
+        .await
+        .map_err(|e| internal(&e))?;
+        Ok(sync_plan::choose_scope(ScopeInputs {
+            requested_full: self.batch.full,
+            last_success_started_ms: last.and_then(|l| ms_from_iso(&l.started_at)),
+            last_full_ms: self.project.last_full_sync_at.as_deref().and_then(ms_from_iso),
+            now_ms: now,
+            full_interval_ms: self.ctx.settings.full_reconcile_interval_ms,
+        }))
+    }
+
+    /// The database's (first) data source with its schema. The ids are re-resolved on full
+    /// runs and remembered, so that webhook events naming the data source find the project.
+    async fn data_source(&mut self, notion: &mut NotionClient) -> Result<Value, SyncFailure> {
+        let mut ids = self.project.data_source_ids();
+        if ids.is_empty() || self.stats.full {
+            let database = notion.database(&self.project.notion_database_id).await.map_err(notion_failure)?;
+            let fresh = notion_protocol::data_source_ids(&database);
+            if fresh != ids {
+                let text = serde_json::to_string(&fresh).unwrap_or_else(|_| "[]".into());
+                self.update_project("notion_data_source_ids", &text).await?;
+            }
+            ids = fresh;
+        }
+        let Some(first) = ids.first() else {
+            return Err(SyncFailure {
+                code: "notion_database_empty".into(),
+                message: "the Notion database has no data source to read; check that the id is a database, not a page".into(),
+                retryable: false,
+            });
+        };
+        if ids.len() > 1 {
+            self.stats.warnings.push(format!("the database has {} data sources; only the first ({first}) is synced", ids.len()));
+        }
+        notion.data_source(first).await.map_err(notion_failure)
+    }
+
+    /// Pages reported deleted are fetched again: those really gone are removed, those restored
+    /// (or only moved) are synced like any changed row.
+    async fn recheck_gone_pages(&self, notion: &mut NotionClient, pages: &mut Vec<Value>) -> Result<BTreeSet<String>, SyncFailure> {
+        let mut gone = BTreeSet::new();
+        if self.stats.full {
+            return Ok(gone);
+        }
+        let known: BTreeSet<String> = pages.iter().filter_map(page_id).collect();
+        for raw in &self.batch.gone_pages {
+            let Some(id) = crate::notion_ids::normalize(raw).ok().map(|id| dashed(&id)) else { continue };
+            if known.contains(&id) {
+                continue;
+            }
+            match notion.page(&id).await.map_err(notion_failure)? {
+                Some(page) if !notion_protocol::page_is_gone(&page) => pages.push(page),
+                _ => {
+                    gone.insert(id);
+                }
+            }
+        }
+        Ok(gone)
+    }
+
+    async fn reconcile_mapping(&mut self, schema: &Schema) -> Result<Mapping, SyncFailure> {
+        let stored: Option<Mapping> = match self.project.mapping.as_deref() {
+            None => None,
+            Some(text) => match serde_json::from_str(text) {
+                Ok(mapping) => Some(mapping),
+                Err(e) => {
+                    self.stats.warnings.push(format!("the stored mapping could not be read ({e}); the default mapping was used"));
+                    None
+                }
+            },
+        };
+        let (mapping, changes) = mapping::reconcile_schema(schema, stored.as_ref(), &SyncedCollections::new());
+        if stored.is_some() {
+            self.stats.warnings.extend(changes.iter().map(|c| format!("schema: {c}")));
+        }
+        if stored.as_ref() != Some(&mapping) {
+            self.save_mapping(&mapping).await?;
+        }
+        Ok(mapping)
+    }
+
+    async fn save_mapping(&self, mapping: &Mapping) -> Result<(), SyncFailure> {
+        let text = serde_json::to_string(mapping).unwrap_or_else(|_| "{}".into());
+        self.update_project("mapping", &text).await
+    }
+
+    async fn update_project(&self, column: &str, value: &str) -> Result<(), SyncFailure> {
+        // `column` is always one of this file's literals, never input.
+        let sql = format!("UPDATE projects SET {column} = ?2 WHERE id = ?1");
+        db::run(&self.ctx.db, &sql, &[D1Type::Text(&self.project.id), D1Type::Text(value)])
+            .await
+            .map(|_| ())
+            .map_err(|e| internal(&e))
+    }
+
+    async fn stored_items(&self) -> Result<BTreeMap<String, SyncedItem>, SyncFailure> {
+        let rows: Vec<SyncedItem> = db::all(
+            &self.ctx.db,
+            "SELECT page_id, slug, slug_source, content_hash, last_edited_time FROM synced_items WHERE project_id = ?1",
+            &[D1Type::Text(&self.project.id)],
+        )
+        .await
+        .map_err(|e| internal(&e))?;
+        Ok(rows.into_iter().map(|r| (r.page_id.clone(), r)).collect())
+    }
+
+    fn map_rows(&mut self, pages: &[Value], mapping: &Mapping, schema: &Schema) -> Vec<Candidate> {
+        let options = sync_plan::row_options(self.project.slug_property.as_deref(), self.project.publish_filter.as_deref());
+        let mut warnings = Vec::new();
+        let mut candidates = Vec::with_capacity(pages.len());
+        for page in pages {
+            match mapping::map_page(page, mapping, schema, &options) {
+                Ok(row) => {
+                    warnings.extend(row.warnings.iter().map(|w| format!("row {}: {w}", row.page_id)));
+                    candidates.push(Candidate { row, body_pending: false });
+                }
+                Err(e) => {
+                    self.stats.skipped += 1;
+                    warnings.push(format!("a row was skipped: {e}"));
+                }
+            }
+        }
+        let total = warnings.len();
+        self.stats.warnings.extend(warnings.into_iter().take(MAX_ROW_WARNINGS));
+        if total > MAX_ROW_WARNINGS {
+            self.stats.warnings.push(format!("... and {} more row warnings", total - MAX_ROW_WARNINGS));
+        }
+        candidates
+    }
+
+    /// Rows the filter holds back are removed, unless the project keeps them as drafts.
+    fn apply_publish_filter(&self, candidates: &mut Vec<Candidate>, removed: &mut BTreeSet<String>) {
+        if self.project.unpublished_mode == "draft" {
+            return;
+        }
+        candidates.retain(|c| {
+            if !c.row.publish {
+                removed.insert(c.row.page_id.clone());
+            }
+            c.row.publish
+        });
+    }
+
+    async fn fetch_bodies(&mut self, notion: &mut NotionClient, candidates: &mut [Candidate], stored: &BTreeMap<String, SyncedItem>) -> Result<(), SyncFailure> {
+        let mut skipped_types = BTreeSet::new();
+        for candidate in candidates.iter_mut() {
+            let previous = stored.get(&candidate.row.page_id).and_then(|s| s.last_edited_time.as_deref());
+            if !sync_plan::body_needed(previous, &candidate.row.last_edited_time) {
+                candidate.body_pending = true;
+                continue;
+            }
+            let blocks = notion.block_tree(&candidate.row.page_id).await.map_err(notion_failure)?;
+            let (html, skipped) = page_html::render_blocks_with_report(&blocks);
+            skipped_types.extend(skipped);
+            candidate.row.field_data.insert(BODY_FIELD_ID.into(), FieldValue::FormattedText(html));
+        }
+        if !skipped_types.is_empty() {
+            let list: Vec<String> = skipped_types.into_iter().collect();
+            self.stats.warnings.push(format!("page content: blocks not rendered: {}", list.join(", ")));
+        }
+        Ok(())
+    }
+
+    /// Slugs for this run's rows. On incremental runs the rows already in Framer that this run
+    /// does not touch take part with their current slugs, so a changed row cannot take one.
+    fn assign_slugs(&mut self, candidates: &[Candidate], stored: &BTreeMap<String, SyncedItem>, removed: &BTreeSet<String>) -> Vec<Item> {
+        let wanted: BTreeSet<&str> = candidates.iter().map(|c| c.row.page_id.as_str()).collect();
+        let previous = |s: &SyncedItem| Some((s.slug.clone(), s.slug_source.clone()));
+        let mut inputs: Vec<SlugInput> = candidates
+            .iter()
+            .map(|c| SlugInput {
+                page_id: c.row.page_id.clone(),
+                source: c.row.slug_source.clone(),
+                previous: stored.get(&c.row.page_id).and_then(previous),
+            })
+            .collect();
+        if !self.stats.full {
+            let untouched = stored.values().filter(|s| !wanted.contains(s.page_id.as_str()) && !removed.contains(&s.page_id));
+            inputs.extend(untouched.map(|s| SlugInput { page_id: s.page_id.clone(), source: s.slug_source.clone(), previous: previous(s) }));
+        }
+        let assignment = slug::assign_slugs(&inputs);
+        self.stats.warnings.extend(sync_plan::duplicate_slug_warnings(&assignment.duplicates));
+        candidates.iter().zip(assignment.slugs).map(|(c, slug)| c.row.to_item(slug)).collect()
+    }
+
+    /// The items the plan upserts, with bodies fetched for unchanged rows Framer lost.
+    async fn outgoing(&mut self, notion: &mut NotionClient, plan: &Plan, items: Vec<Item>, candidates: &mut [Candidate]) -> Result<Vec<Outgoing>, SyncFailure> {
+        let upserts: BTreeSet<&String> = plan.upserts().collect();
+        let mut by_id = BTreeMap::new();
+        for (mut item, candidate) in items.into_iter().zip(candidates.iter_mut()) {
+            if !upserts.contains(&item.id) {
+                continue;
+            }
+            if candidate.body_pending {
+                let blocks = notion.block_tree(&item.id).await.map_err(notion_failure)?;
+                item.field_data.insert(BODY_FIELD_ID.into(), FieldValue::FormattedText(page_html::render_blocks(&blocks)));
+            }
+            let outgoing = Outgoing {
+                slug_source: candidate.row.slug_source.clone(),
+                last_edited_time: candidate.row.last_edited_time.clone(),
+                item,
+            };
+            by_id.insert(outgoing.item.id.clone(), outgoing);
+        }
+        Ok(plan.upserts().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    /// Sends upserts in batches and then removals. D1 learns of each batch only after Framer
+    /// accepted it, so an interrupted run leaves no hash that hides a change.
+    async fn write(&mut self, framer: &mut FramerSocket<'_>, collection_id: &str, plan: &Plan, outgoing: Vec<Outgoing>) -> Result<(), SyncFailure> {
+        let batches = reconcile::batches(outgoing, |o| o.item.to_wire().to_string().len(), BATCH_ITEMS, BATCH_BYTES);
+        for batch in batches {
+            let items: Vec<Value> = batch.iter().map(|o| o.item.to_wire()).collect();
+            framer
+                .call(Call::AddItems { collection_id: collection_id.to_owned(), items })
+                .await
+                .map_err(|e| framer_failure(&e))?;
+            record_items(self.ctx, &self.project.id, &batch).await?;
+        }
+        if !plan.remove.is_empty() {
+            framer
+                .call(Call::RemoveItems { collection_id: collection_id.to_owned(), ids: plan.remove.clone() })
+                .await
+                .map_err(|e| framer_failure(&e))?;
+            forget_items(self.ctx, &self.project.id, &plan.remove).await?;
+        }
+        self.stats.added = plan.add.len();
+        self.stats.updated = plan.update.len();
+        self.stats.removed = plan.remove.len();
+        self.stats.unchanged = plan.unchanged;
+        Ok(())
+    }
+
+    async fn publish(&mut self, framer: &mut FramerSocket<'_>) -> Result<(), SyncFailure> {
+        let published = framer.call(Call::Publish).await.map_err(|e| framer_failure(&e))?;
+        let deployment_id = published.pointer("/deployment/id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        framer.call(Call::Deploy { deployment_id }).await.map_err(|e| framer_failure(&e))?;
+        self.stats.published = true;
+        Ok(())
+    }
+}
+
+/// The hash Framer should end up with per wanted page. Rows whose body was not re-fetched
+/// keep their stored hash: their content is unchanged by definition.
+fn desired_states(items: &[Item], candidates: &[Candidate], stored: &BTreeMap<String, SyncedItem>) -> BTreeMap<String, ItemState> {
+    items
+        .iter()
+        .zip(candidates)
+        .map(|(item, candidate)| {
+            let kept = stored.get(&item.id).filter(|s| candidate.body_pending && s.slug == item.slug);
+            let hash = kept.map_or_else(|| cms::content_hash(item), |s| s.content_hash.clone());
+            (item.id.clone(), ItemState { hash, slug: item.slug.clone() })
+        })
+        .collect()
+}
+
+/// The managed collection of the project (by stored id, else by name), created when missing.
+async fn find_collection(framer: &mut FramerSocket<'_>, project: &ProjectRow) -> Result<String, SyncFailure> {
+    let name = project.framer_collection_name.as_str();
+    let managed = framer.call(Call::GetManagedCollections).await.map_err(|e| framer_failure(&e))?;
+    let by_id = project.framer_collection_id.as_deref();
+    let found = list(&managed)
+        .find(|c| by_id.is_some_and(|id| c["id"] == id))
+        .or_else(|| list(&managed).find(|c| c["name"] == name));
+    if let Some(id) = found.and_then(|c| c["id"].as_str()) {
+        return Ok(id.to_owned());
+    }
+    // Collections of other integrations are not listed; creating one with the same name is
+    // refused, and that refusal is the only sign of them.
+    let created = match framer.call(Call::CreateManagedCollection { name: name.to_owned() }).await {
+        Ok(created) => created,
+        Err(FramerError::Method { message, .. }) if message.contains("already exists") => {
+            return Err(SyncFailure {
+                code: "framer_collection_managed_elsewhere".into(),
+                message: format!(
+                    "the Framer collection \"{name}\" exists but is managed by another plugin or by hand; choose another \
+                     collection name in the project settings, or delete or rename that collection in Framer"
+                ),
+                retryable: false,
+            });
+        }
+        Err(e) => return Err(framer_failure(&e)),
+    };
+    created["id"].as_str().map(str::to_owned).ok_or_else(|| SyncFailure {
+        code: "framer_unexpected_answer".into(),
+        message: "Framer created the collection but did not return its id; the sync will retry".into(),
+        retryable: true,
+    })
+}
+
+fn list(value: &Value) -> impl Iterator<Item = &Value> {
+    value.as_array().map(Vec::as_slice).unwrap_or_default().iter()
+}
+
+async fn ensure_fields(framer: &mut FramerSocket<'_>, collection_id: &str, wanted: &[FieldDef]) -> Result<(), SyncFailure> {
+    let current = framer
+        .call(Call::GetFields { collection_id: collection_id.to_owned() })
+        .await
+        .map_err(|e| framer_failure(&e))?;
+    if cms::fields_from_wire(&current).ok().as_deref() == Some(wanted) {
+        return Ok(());
+    }
+    let fields = Value::Array(wanted.iter().map(FieldDef::to_wire).collect());
+    framer
+        .call(Call::SetFields { collection_id: collection_id.to_owned(), fields })
+        .await
+        .map(|_| ())
+        .map_err(|e| framer_failure(&e))
+}
+
+async fn item_ids(framer: &mut FramerSocket<'_>, collection_id: &str) -> Result<BTreeSet<String>, SyncFailure> {
+    let ids = framer
+        .call(Call::GetItemIds { collection_id: collection_id.to_owned() })
+        .await
+        .map_err(|e| framer_failure(&e))?;
+    Ok(list(&ids).filter_map(Value::as_str).map(str::to_owned).collect())
+}
+
+async fn record_items(ctx: &AppContext, project_id: &str, batch: &[Outgoing]) -> Result<(), SyncFailure> {
+    let now = iso_from_ms(now_ms());
+    let hashes: Vec<String> = batch.iter().map(|o| cms::content_hash(&o.item)).collect();
+    let mut statements = Vec::with_capacity(batch.len());
+    for (o, hash) in batch.iter().zip(&hashes) {
+        let statement = db::stmt(
+            &ctx.db,
+            "INSERT INTO synced_items (project_id, page_id, slug, slug_source, content_hash, last_edited_time, synced_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(project_id, page_id) DO UPDATE SET slug = excluded.slug, \
+             slug_source = excluded.slug_source, content_hash = excluded.content_hash, \
+             last_edited_time = excluded.last_edited_time, synced_at = excluded.synced_at",
+            &[
+                D1Type::Text(project_id),
+                D1Type::Text(&o.item.id),
+                D1Type::Text(&o.item.slug),
+                D1Type::Text(&o.slug_source),
+                D1Type::Text(hash),
+                D1Type::Text(&o.last_edited_time),
+                D1Type::Text(&now),
+            ],
+        )
+        .map_err(|e| internal(&e))?;
+        statements.push(statement);
+    }
+    db::batch(&ctx.db, statements).await.map_err(|e| internal(&e))
+}
+
+async fn forget_items(ctx: &AppContext, project_id: &str, ids: &[String]) -> Result<(), SyncFailure> {
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    db::run(
+        &ctx.db,
+        "DELETE FROM synced_items WHERE project_id = ?1 AND page_id IN (SELECT value FROM json_each(?2))",
+        &[D1Type::Text(project_id), D1Type::Text(&ids)],
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| internal(&e))
+}
+
+fn page_id(page: &Value) -> Option<String> {
+    let raw = page.get("id")?.as_str()?;
+    crate::notion_ids::normalize(raw).ok().map(|id| dashed(&id))
+}
+
+/// The dashed lowercase UUID (the Framer item id) of an id holding 32 hex digits.
+fn dashed(id: &str) -> String {
+    let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect::<String>().to_ascii_lowercase();
+    if hex.len() != 32 {
+        return id.to_owned();
+    }
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+fn internal(e: &ApiError) -> SyncFailure {
+    SyncFailure { code: "storage_unavailable".into(), message: e.message(), retryable: true }
+}
+
+#[allow(clippy::needless_pass_by_value)]
+fn notion_failure(e: NotionError) -> SyncFailure {
+    SyncFailure { code: e.code().into(), message: e.user_message(), retryable: e.retryable() }
+}
+
+fn framer_failure(e: &FramerError) -> SyncFailure {
+    SyncFailure { code: e.code().into(), message: e.user_message(), retryable: e.retryable() }
+}

@@ -1,0 +1,1511 @@
+//! Message layer of Framer's Server API, as the official `framer-api` 5.0.0 client speaks it.
+//!
+//! The API is one WebSocket per project. Every frame is a devalue text (see [`crate::devalue`]),
+//! except chunk envelopes: plain JSON `{"$chunk":1,"id":..,"seq":n,"data":".."}` that the
+//! server uses to split a large frame; the pieces of one id are joined when `seq` is -1.
+//!
+//! A connection goes: server `ready` -> client `pluginReadySignal` -> server
+//! `pluginReadyResponse`; then `methodInvocation`s (ids count up from 0) answered by
+//! `methodResponse`s, a `ping` every 20 s, and on close `client-disconnect` answered by
+//! `disconnect-ack` when `ready` announced `gracefulDisconnect`. An `error` frame after the
+//! handshake fails every pending call but leaves the socket open.
+//!
+//! Pure logic: the socket itself lives in the edge layer.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::devalue::json::{self, Json};
+use crate::devalue::{self, DevalueError, Value};
+
+/// Version the official client reports as `sdkVersion`; the server may gate features on it.
+pub const SDK_VERSION: &str = "5.0.0";
+/// The official client's default `clientId` query parameter.
+pub const CLIENT_ID: &str = "framer-api/5.0.0";
+/// Framer's endpoint for headless (Server API) connections.
+pub const DEFAULT_SERVER_URL: &str = "wss://api.framer.com/channel/headless-plugin";
+/// The official client pings this often and expects no reply.
+pub const PING_INTERVAL_MS: u64 = 20_000;
+/// How long the official client waits for `pluginReadyResponse` (the server boots an instance).
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 90_000;
+/// How long the official client waits for `disconnect-ack` before closing anyway.
+pub const DISCONNECT_ACK_TIMEOUT_MS: u64 = 15_000;
+/// Code the official client gives pending calls when the socket closes (retryable).
+pub const PROJECT_CLOSED: &str = "PROJECT_CLOSED";
+/// Default cap on chunk data buffered by a [`Decoder`], in bytes of escaped JSON text.
+pub const DEFAULT_MAX_CHUNKED_BYTES: usize = 32 * 1024 * 1024;
+
+/// The text every chunk envelope starts with; a devalue text never does.
+const CHUNK_PREFIX: &str = "{\"$chunk\":";
+
+/// A Server API method call. Arguments are in the order the official client passes them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    GetManagedCollections,
+    CreateManagedCollection {
+        name: String,
+    },
+    GetFields {
+        collection_id: String,
+    },
+    /// `fields` is the array given to `ManagedCollection.setFields`.
+    SetFields {
+        collection_id: String,
+        fields: serde_json::Value,
+    },
+    /// Each item is `{id, slug, draft?, fieldData}`; existing ids are updated.
+    AddItems {
+        collection_id: String,
+        items: Vec<serde_json::Value>,
+    },
+    RemoveItems {
+        collection_id: String,
+        ids: Vec<String>,
+    },
+    GetItemIds {
+        collection_id: String,
+    },
+    GetPluginData {
+        collection_id: String,
+        key: String,
+    },
+    /// `None` removes the key (the client sends null).
+    SetPluginData {
+        collection_id: String,
+        key: String,
+        value: Option<String>,
+    },
+    Publish,
+    /// Promotes a deployment from `Publish` to production (all domains).
+    Deploy {
+        deployment_id: String,
+    },
+}
+
+impl Call {
+    /// The internal method name the official client invokes for this call.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            Self::GetManagedCollections => "getManagedCollections",
+            Self::CreateManagedCollection { .. } => "createManagedCollection",
+            Self::GetFields { .. } => "getManagedCollectionFields3",
+            Self::SetFields { .. } => "setManagedCollectionFields",
+            Self::AddItems { .. } => "addManagedCollectionItems2",
+            Self::RemoveItems { .. } => "removeManagedCollectionItems",
+            Self::GetItemIds { .. } => "getManagedCollectionItemIds",
+            Self::GetPluginData { .. } => "getPluginDataForNode",
+            Self::SetPluginData { .. } => "setPluginDataForNode",
+            Self::Publish => "publish",
+            Self::Deploy { .. } => "deploy",
+        }
+    }
+
+    /// The `args` array exactly as the official client builds it.
+    fn args(&self) -> Vec<Value> {
+        let text = |s: &str| Value::from(s);
+        match self {
+            Self::GetManagedCollections | Self::Publish => vec![],
+            Self::CreateManagedCollection { name } => vec![text(name)],
+            Self::GetFields { collection_id } | Self::GetItemIds { collection_id } => {
+                vec![text(collection_id)]
+            }
+            Self::SetFields {
+                collection_id,
+                fields,
+            } => vec![text(collection_id), sanitize_fields(fields)],
+            Self::AddItems {
+                collection_id,
+                items,
+            } => vec![
+                text(collection_id),
+                Value::Array(items.iter().cloned().map(Value::from).collect()),
+            ],
+            Self::RemoveItems { collection_id, ids } => vec![
+                text(collection_id),
+                Value::Array(ids.iter().map(|id| text(id)).collect()),
+            ],
+            Self::GetPluginData { collection_id, key } => vec![text(collection_id), text(key)],
+            Self::SetPluginData {
+                collection_id,
+                key,
+                value,
+            } => vec![
+                text(collection_id),
+                text(key),
+                value.as_deref().map_or(Value::Null, text),
+            ],
+            // deploy(deploymentId, domains) with domains omitted: an explicit undefined.
+            Self::Deploy { deployment_id } => vec![text(deployment_id), Value::Undefined],
+        }
+    }
+}
+
+/// `setFields` rewrites every enum case's `nameByLocale` before sending: kept entries are
+/// localization updates (`{action, ...}`), and a case without one gets an explicit undefined,
+/// which appears on the wire as a key with index -1.
+fn sanitize_fields(fields: &serde_json::Value) -> Value {
+    let mut value = Value::from(fields.clone());
+    if let Value::Array(items) = &mut value {
+        items.iter_mut().for_each(sanitize_enum_field);
+    }
+    value
+}
+
+fn sanitize_enum_field(field: &mut Value) {
+    if field.get("type").and_then(Value::as_str) != Some("enum") {
+        return;
+    }
+    let Some(Value::Array(cases)) = field.get_mut("cases") else {
+        return;
+    };
+    for case in cases.iter_mut().filter(|case| case.as_object().is_some()) {
+        let names = match case.get("nameByLocale") {
+            Some(names) if names.is_truthy() => localization_updates(names),
+            _ => Value::Undefined,
+        };
+        case.set("nameByLocale", names);
+    }
+}
+
+/// Keeps the entries whose value is an object with a string `action`. (The official client
+/// throws on a plain-string entry; dropping it is the closest thing a sender can do.)
+fn localization_updates(names: &Value) -> Value {
+    let entries = names.as_object().unwrap_or_default();
+    let kept = entries
+        .iter()
+        .filter(|(_, update)| update.get("action").and_then(Value::as_str).is_some())
+        .cloned()
+        .collect();
+    Value::Object(kept)
+}
+
+/// A frame the client sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    /// The answer to the server's `ready`.
+    PluginReadySignal,
+    /// `id` counts calls on this connection from 0; the response carries it back.
+    Invocation { id: u64, method: Call },
+    /// Keep-alive; the server does not answer.
+    Ping,
+    /// Graceful close, sent only when `ready` had `gracefulDisconnect: true`.
+    ClientDisconnect,
+}
+
+/// The frame text for `message`, identical to what the official client writes.
+pub fn encode(message: &ClientMessage) -> String {
+    devalue::stringify(&message_value(message))
+}
+
+fn message_value(message: &ClientMessage) -> Value {
+    match message {
+        ClientMessage::PluginReadySignal => typed("pluginReadySignal"),
+        ClientMessage::Ping => typed("ping"),
+        ClientMessage::ClientDisconnect => typed("client-disconnect"),
+        ClientMessage::Invocation { id, method } => Value::Object(vec![
+            ("type".to_owned(), Value::from("methodInvocation")),
+            ("methodName".to_owned(), Value::from(method.method_name())),
+            ("id".to_owned(), Value::Number(id_number(*id))),
+            ("args".to_owned(), Value::Array(method.args())),
+        ]),
+    }
+}
+
+fn typed(kind: &str) -> Value {
+    Value::Object(vec![("type".to_owned(), Value::from(kind))])
+}
+
+/// Call ids count the calls of one connection, so they stay far below 2^53 where f64 is exact.
+#[allow(clippy::cast_precision_loss)]
+fn id_number(id: u64) -> f64 {
+    id as f64
+}
+
+/// A frame the server sends, reduced to what a sync needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// First frame; the client must answer with `pluginReadySignal`.
+    Ready {
+        graceful_disconnect: bool,
+    },
+    /// Ends the handshake; `mode` is "api" for Server API connections.
+    PluginReadyResponse {
+        mode: String,
+    },
+    /// The answer to invocation `id`: its result (undefined becomes null) or the error string.
+    Response {
+        id: u64,
+        result: Result<serde_json::Value, String>,
+    },
+    /// A server error; after the handshake it fails every pending call.
+    Error {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+    DisconnectAck,
+    /// Any other frame, by its `type` ("" when it has none); the official client ignores these.
+    Other(String),
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireError {
+    /// The frame is not a devalue text we accept.
+    Devalue(DevalueError),
+    /// A text that starts like a chunk envelope but is not a well-formed one.
+    BadChunk(String),
+    /// Buffered chunk data would exceed the decoder's limit; that id's pieces were dropped.
+    ChunkTooLarge { id: String, limit: usize },
+    /// A `methodResponse` whose id is not a non-negative integer.
+    BadResponseId(String),
+    /// Neither a Framer project URL nor a 20-character project id.
+    InvalidProject(String),
+    /// The server URL is not an absolute ws, wss, http or https URL.
+    InvalidServerUrl(String),
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Devalue(e) => write!(f, "unreadable Framer frame: {e}"),
+            Self::BadChunk(reason) => write!(f, "malformed Framer chunk frame: {reason}"),
+            Self::ChunkTooLarge { id, limit } => {
+                write!(f, "chunked Framer message {id:?} exceeds {limit} bytes")
+            }
+            Self::BadResponseId(found) => {
+                write!(f, "Framer methodResponse has an invalid id: {found}")
+            }
+            Self::InvalidProject(input) => write!(f, "invalid Framer project URL or id: {input:?}"),
+            Self::InvalidServerUrl(input) => write!(f, "invalid Framer server URL: {input:?}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Devalue(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<DevalueError> for WireError {
+    fn from(e: DevalueError) -> Self {
+        Self::Devalue(e)
+    }
+}
+
+/// Reads server frames in arrival order, reassembling chunked ones.
+#[derive(Debug)]
+pub struct Decoder {
+    /// Escaped JSON string bodies per chunk id, joined as they arrive.
+    pending: HashMap<String, String>,
+    buffered: usize,
+    limit: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder buffering at most [`DEFAULT_MAX_CHUNKED_BYTES`] of chunk data.
+    pub fn new() -> Self {
+        Self::with_limit(DEFAULT_MAX_CHUNKED_BYTES)
+    }
+
+    /// A decoder buffering at most `limit` bytes of (escaped) chunk data across all ids.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            pending: HashMap::new(),
+            buffered: 0,
+            limit,
+        }
+    }
+
+    /// Bytes of chunk data currently waiting for their last piece.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered
+    }
+
+    /// Reads one text frame. Returns `Ok(None)` for a chunk that is not the last of its message.
+    pub fn push(&mut self, text: &str) -> Result<Option<ServerMessage>, WireError> {
+        if text.starts_with(CHUNK_PREFIX) {
+            let chunk = parse_chunk(text)?;
+            return self.push_chunk(&chunk);
+        }
+        decode_frame(text).map(Some)
+    }
+
+    fn push_chunk(&mut self, chunk: &Chunk<'_>) -> Result<Option<ServerMessage>, WireError> {
+        let total = self.buffered.saturating_add(chunk.data.len());
+        if total > self.limit {
+            self.discard(&chunk.id);
+            return Err(WireError::ChunkTooLarge {
+                id: chunk.id.clone(),
+                limit: self.limit,
+            });
+        }
+        self.buffered = total;
+        self.pending
+            .entry(chunk.id.clone())
+            .or_default()
+            .push_str(chunk.data);
+        if !chunk.is_last {
+            return Ok(None);
+        }
+        let body = self.pending.remove(&chunk.id).unwrap_or_default();
+        self.buffered -= body.len();
+        // The pieces are escaped JSON string bodies: a surrogate pair split across two chunks
+        // arrives as `\ud83d` + `\ude80`, which the joined body decodes as one character.
+        decode_frame(&json::decode_body(&body)).map(Some)
+    }
+
+    fn discard(&mut self, id: &str) {
+        if let Some(body) = self.pending.remove(id) {
+            self.buffered -= body.len();
+        }
+    }
+}
+
+/// One chunk envelope; `data` is the raw (still escaped) body of its string literal.
+struct Chunk<'a> {
+    id: String,
+    is_last: bool,
+    data: &'a str,
+}
+
+/// Reads a chunk envelope as the official client accepts it: `$chunk` 1, a string `id`, a
+/// number `seq` (-1 on the last piece) and a string `data`.
+fn parse_chunk(text: &str) -> Result<Chunk<'_>, WireError> {
+    let envelope = json::parse(text).map_err(|e| WireError::BadChunk(e.to_string()))?;
+    if envelope.member("$chunk") != Some(&Json::Number(1.0)) {
+        return Err(WireError::BadChunk("$chunk is not 1".to_owned()));
+    }
+    let Some(Json::String(id)) = envelope.member("id") else {
+        return Err(WireError::BadChunk("id is not a string".to_owned()));
+    };
+    let Some(Json::Number(seq)) = envelope.member("seq") else {
+        return Err(WireError::BadChunk("seq is not a number".to_owned()));
+    };
+    let Some(Json::String(data)) = envelope.member("data") else {
+        return Err(WireError::BadChunk("data is not a string".to_owned()));
+    };
+    Ok(Chunk {
+        id: json::decode_body(id),
+        is_last: is_minus_one(*seq),
+        data,
+    })
+}
+
+/// The last-piece sentinel, compared exactly (bit equality, so no float tolerance involved).
+fn is_minus_one(n: f64) -> bool {
+    n.to_bits() == (-1.0_f64).to_bits()
+}
+
+/// Reads one complete (non-chunk) devalue frame.
+pub fn decode_frame(text: &str) -> Result<ServerMessage, WireError> {
+    server_message(&devalue::parse(text)?)
+}
+
+fn server_message(frame: &Value) -> Result<ServerMessage, WireError> {
+    let Some(kind) = frame.get("type").and_then(Value::as_str) else {
+        return Ok(ServerMessage::Other(String::new()));
+    };
+    let message = match kind {
+        "ready" => ServerMessage::Ready {
+            graceful_disconnect: is_true(frame.get("gracefulDisconnect")),
+        },
+        "pluginReadyResponse" => ServerMessage::PluginReadyResponse {
+            mode: frame
+                .get("mode")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        "methodResponse" => method_response(frame)?,
+        "error" => server_error(frame),
+        "disconnect-ack" => ServerMessage::DisconnectAck,
+        other => ServerMessage::Other(other.to_owned()),
+    };
+    Ok(message)
+}
+
+fn is_true(value: Option<&Value>) -> bool {
+    value.and_then(Value::as_bool) == Some(true)
+}
+
+/// The client rejects a call when `error` is a string and resolves it with `result` otherwise.
+fn method_response(frame: &Value) -> Result<ServerMessage, WireError> {
+    let id = frame.get("id").unwrap_or(&Value::Undefined);
+    let id = id
+        .as_f64()
+        .and_then(response_id)
+        .ok_or_else(|| WireError::BadResponseId(json_text(id)))?;
+    let result = match frame.get("error") {
+        Some(Value::String(error)) => Err(error.clone()),
+        _ => Ok(frame
+            .get("result")
+            .map_or(serde_json::Value::Null, Value::to_json)),
+    };
+    Ok(ServerMessage::Response { id, result })
+}
+
+fn response_id(n: f64) -> Option<u64> {
+    const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+    // Checked non-negative, integral and below 2^53, so the cast is exact.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    (n.fract() == 0.0 && (0.0..=MAX_SAFE).contains(&n)).then_some(n as u64)
+}
+
+/// As the official client reads it: code defaults to INTERNAL, an empty message becomes the
+/// whole frame as JSON, and only `retryable === true` counts.
+fn server_error(frame: &Value) -> ServerMessage {
+    let code = match frame.get("code") {
+        None | Some(Value::Undefined | Value::Null) => "INTERNAL".to_owned(),
+        Some(Value::String(code)) => code.clone(),
+        Some(other) => json_text(other),
+    };
+    let message = match frame.get("message") {
+        Some(Value::String(message)) if !message.is_empty() => message.clone(),
+        Some(other) if other.is_truthy() => json_text(other),
+        _ => json_text(frame),
+    };
+    ServerMessage::Error {
+        code,
+        message,
+        retryable: is_true(frame.get("retryable")),
+    }
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_json().to_string()
+}
+
+/// Whether a failed call is worth retrying on a new connection, as `isRetryableError` decides.
+pub fn is_retryable(code: &str, retryable: bool) -> bool {
+    code == "POOL_EXHAUSTED" || retryable
+}
+
+/// The `Authorization` header value for an API key.
+pub fn authorization_header(api_key: &str) -> String {
+    format!("Token {api_key}")
+}
+
+/// A project named by its URL or id, with the branch the URL names (`?branch=`), if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectTarget {
+    pub project_id: String,
+    pub branch_id: Option<String>,
+}
+
+/// Reads a project the way the official client does: a bare 20-character id, or a URL (or
+/// path) with a `projects/<Name>--<id>` or `projects/<id>` segment and maybe `?branch=<id>`.
+pub fn parse_project(input: &str) -> Result<ProjectTarget, WireError> {
+    if is_project_id(input) {
+        return Ok(ProjectTarget {
+            project_id: input.to_owned(),
+            branch_id: None,
+        });
+    }
+    let reference = UrlReference::split(input);
+    let project_id = project_id_from_path(&reference.path)
+        .ok_or_else(|| WireError::InvalidProject(input.to_owned()))?;
+    let branch_id = reference
+        .query
+        .as_deref()
+        .and_then(|query| form_param(query, "branch"))
+        .map(|branch| branch.trim().to_owned())
+        .filter(|branch| !branch.is_empty());
+    Ok(ProjectTarget {
+        project_id,
+        branch_id,
+    })
+}
+
+fn is_project_id(s: &str) -> bool {
+    s.len() == 20 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The path and query of a URL or of a reference resolved against `https://framer.com`.
+struct UrlReference {
+    path: String,
+    query: Option<String>,
+}
+
+impl UrlReference {
+    fn split(input: &str) -> Self {
+        // As the WHATWG URL parser: surrounding controls and spaces go, tabs and newlines
+        // inside are dropped, backslashes count as slashes in http(s) URLs.
+        let cleaned: String = input
+            .trim_matches(|c: char| c <= ' ')
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .map(|c| if c == '\\' { '/' } else { c })
+            .collect();
+        let without_fragment = cleaned.split('#').next().unwrap_or_default();
+        let (before_query, query) = match without_fragment.split_once('?') {
+            Some((before, query)) => (before, Some(query.to_owned())),
+            None => (without_fragment, None),
+        };
+        let after_scheme = strip_scheme(before_query);
+        let path = match after_scheme.strip_prefix("//") {
+            Some(authority_and_path) => authority_and_path
+                .find('/')
+                .map_or("", |at| &authority_and_path[at..]),
+            None => after_scheme,
+        };
+        Self {
+            path: path.to_owned(),
+            query,
+        }
+    }
+}
+
+fn strip_scheme(s: &str) -> &str {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return s;
+    };
+    let mut chars = scheme.chars();
+    let is_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if is_scheme {
+        rest
+    } else {
+        s
+    }
+}
+
+/// The id in the segment after `projects`: after the last `--` in `Name--<id>`, or the whole
+/// segment; either way it must be a 20-character id.
+fn project_id_from_path(path: &str) -> Option<String> {
+    let segments = path_segments(path);
+    let at = segments
+        .iter()
+        .position(|s| s.to_lowercase() == "projects")?;
+    let segment = percent_decode_strict(segments.get(at + 1)?)?;
+    let candidate = id_after_last_separator(&segment).unwrap_or(&segment);
+    is_project_id(candidate).then(|| candidate.to_owned())
+}
+
+/// Non-empty path segments with `.` and `..` resolved, as URL parsing leaves them.
+fn path_segments(path: &str) -> Vec<&str> {
+    let mut segments = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    segments
+}
+
+/// What `/^.+--([A-Za-z0-9]+)/u` captures: the greedy `.+` makes it the last `--` that has
+/// text before it (on the first line) and an alphanumeric after it.
+fn id_after_last_separator(segment: &str) -> Option<&str> {
+    let first_line_end = segment
+        .find(['\n', '\r', '\u{2028}', '\u{2029}'])
+        .unwrap_or(segment.len());
+    (1..=first_line_end.min(segment.len().saturating_sub(2)))
+        .rev()
+        .filter(|&at| segment.is_char_boundary(at) && segment[at..].starts_with("--"))
+        .find_map(|at| {
+            let rest = &segment[at + 2..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_alphanumeric())
+                .unwrap_or(rest.len());
+            (end > 0).then(|| &rest[..end])
+        })
+}
+
+/// `decodeURIComponent`: every `%` must start a valid escape and the bytes must be UTF-8.
+fn percent_decode_strict(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(hex_byte(bytes.get(i + 1..i + 3)?)?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex_byte(pair: &[u8]) -> Option<u8> {
+    let text = std::str::from_utf8(pair).ok()?;
+    if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u8::from_str_radix(text, 16).ok()
+}
+
+/// The first value of `name` in an `application/x-www-form-urlencoded` query.
+fn form_param(query: &str, name: &str) -> Option<String> {
+    form_pairs(query)
+        .into_iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value)
+}
+
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(key), form_decode(value))
+        })
+        .collect()
+}
+
+/// Form decoding: `+` is a space, bad `%` escapes stay as written, invalid UTF-8 is replaced.
+fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                if let Some(byte) = bytes.get(i + 1..i + 3).and_then(hex_byte) {
+                    out.push(byte);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Form encoding as `URLSearchParams` writes it.
+fn form_encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        match byte {
+            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            other => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(other >> 4)]));
+                out.push(char::from(HEX[usize::from(other & 0xF)]));
+            }
+        }
+    }
+    out
+}
+
+/// The WebSocket URL for `project` on `server_url` (e.g. [`DEFAULT_SERVER_URL`], or a test
+/// server), with the query the official client sends: `projectId`, `sdkVersion`, `clientId`,
+/// and `expectedInitialBranchId` when the project URL names a branch. An http(s) server URL
+/// becomes ws(s); other query parameters of the server URL are kept.
+pub fn connect_url(server_url: &str, project: &str) -> Result<String, WireError> {
+    let target = parse_project(project)?;
+    let mut url = ServerUrl::parse(server_url)?;
+    url.set_param("projectId", &target.project_id);
+    url.set_param("sdkVersion", SDK_VERSION);
+    url.set_param("clientId", CLIENT_ID);
+    if let Some(branch) = &target.branch_id {
+        url.set_param("expectedInitialBranchId", branch);
+    }
+    Ok(url.to_string())
+}
+
+/// The http(s) form of a ws(s) URL: on Cloudflare Workers the socket is opened by a `fetch`
+/// of this URL with `Upgrade: websocket`, as the official client does there.
+pub fn upgrade_fetch_url(ws_url: &str) -> String {
+    if let Some(rest) = ws_url.strip_prefix("wss:") {
+        format!("https:{rest}")
+    } else if let Some(rest) = ws_url.strip_prefix("ws:") {
+        format!("http:{rest}")
+    } else {
+        ws_url.to_owned()
+    }
+}
+
+/// An absolute ws(s) URL split enough to set query parameters the way `URLSearchParams` does.
+struct ServerUrl {
+    scheme: &'static str,
+    authority: String,
+    path: String,
+    params: Vec<(String, String)>,
+    fragment: Option<String>,
+}
+
+impl ServerUrl {
+    fn parse(input: &str) -> Result<Self, WireError> {
+        let invalid = || WireError::InvalidServerUrl(input.to_owned());
+        let trimmed = input.trim_matches(|c: char| c <= ' ');
+        let (scheme, rest) = trimmed.split_once("://").ok_or_else(invalid)?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "ws" | "http" => "ws",
+            "wss" | "https" => "wss",
+            _ => return Err(invalid()),
+        };
+        let (rest, fragment) = match rest.split_once('#') {
+            Some((rest, fragment)) => (rest, Some(fragment.to_owned())),
+            None => (rest, None),
+        };
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (authority, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
+        if authority.is_empty() {
+            return Err(invalid());
+        }
+        Ok(Self {
+            scheme,
+            authority: lowercase_host(authority),
+            path: if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path.to_owned()
+            },
+            params: form_pairs(query),
+            fragment,
+        })
+    }
+
+    /// `URLSearchParams.set`: replaces the first pair named `name` and drops the others, or
+    /// appends one.
+    fn set_param(&mut self, name: &str, value: &str) {
+        match self.params.iter().position(|(key, _)| key == name) {
+            Some(first) => {
+                value.clone_into(&mut self.params[first].1);
+                let mut index = 0;
+                self.params.retain(|(key, _)| {
+                    let keep = index <= first || key != name;
+                    index += 1;
+                    keep
+                });
+            }
+            None => self.params.push((name.to_owned(), value.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority, self.path)?;
+        let query: Vec<String> = self
+            .params
+            .iter()
+            .map(|(key, value)| format!("{}={}", form_encode(key), form_encode(value)))
+            .collect();
+        if !query.is_empty() {
+            write!(f, "?{}", query.join("&"))?;
+        }
+        if let Some(fragment) = &self.fragment {
+            write!(f, "#{fragment}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Hosts are case-insensitive and URL serialization lowercases them; user info is kept.
+fn lowercase_host(authority: &str) -> String {
+    match authority.rsplit_once('@') {
+        Some((user, host)) => format!("{user}@{}", host.to_ascii_lowercase()),
+        None => authority.to_ascii_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TRANSCRIPT: &str = include_str!("../../shared/vectors/framer-transcript.json");
+    const COLLECTION: &str = "nEis1iUBl";
+    const ITEM: &str = "153104cd-477e-809d-8dc4-ff2d96ae3090";
+
+    struct Frame {
+        official: bool,
+        raw: String,
+    }
+
+    fn transcript() -> Vec<Frame> {
+        let doc: serde_json::Value = serde_json::from_str(TRANSCRIPT).unwrap();
+        doc["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|frame| Frame {
+                official: frame["from"] == "official client",
+                raw: frame["raw"].as_str().unwrap().to_owned(),
+            })
+            .collect()
+    }
+
+    fn invocation(id: u64, method: Call) -> ClientMessage {
+        ClientMessage::Invocation { id, method }
+    }
+
+    fn collection() -> String {
+        COLLECTION.to_owned()
+    }
+
+    /// What the test code gave the official client's `setFields`.
+    fn transcript_fields() -> serde_json::Value {
+        json!([
+            {"id": "title", "name": "Title", "type": "string"},
+            {"id": "body", "name": "Body", "type": "formattedText"},
+            {"id": "date", "name": "Date", "type": "date"},
+            {"id": "featured", "name": "Featured", "type": "boolean"},
+            {"id": "views", "name": "Views", "type": "number"},
+            {"id": "status", "name": "Status", "type": "enum",
+             "cases": [{"id": "draft", "name": "Draft"}, {"id": "live", "name": "Live"}]},
+            {"id": "cover", "name": "Cover", "type": "image"},
+            {"id": "site", "name": "Website", "type": "link"},
+        ])
+    }
+
+    /// What the test code gave the official client's `addItems`.
+    fn transcript_item() -> serde_json::Value {
+        json!({
+            "id": ITEM,
+            "slug": "hello-world",
+            "fieldData": {
+                "title": {"type": "string", "value": "Hello world"},
+                "body": {"type": "formattedText", "value": "<p>Hi <strong>there</strong></p>", "contentType": "html"},
+                "date": {"type": "date", "value": "2024-12-05T00:00:00.000Z"},
+                "featured": {"type": "boolean", "value": true},
+                "views": {"type": "number", "value": 12},
+                "status": {"type": "enum", "value": "live"},
+                "cover": {"type": "image", "value": "https://example.com/cover.png", "alt": "Cover"},
+                "site": {"type": "link", "value": "https://example.com"},
+            }
+        })
+    }
+
+    fn expected_client_messages() -> Vec<ClientMessage> {
+        vec![
+            ClientMessage::PluginReadySignal,
+            invocation(
+                0,
+                Call::CreateManagedCollection {
+                    name: "Blog".into(),
+                },
+            ),
+            invocation(
+                1,
+                Call::SetFields {
+                    collection_id: collection(),
+                    fields: transcript_fields(),
+                },
+            ),
+            invocation(
+                2,
+                Call::GetFields {
+                    collection_id: collection(),
+                },
+            ),
+            invocation(
+                3,
+                Call::AddItems {
+                    collection_id: collection(),
+                    items: vec![transcript_item()],
+                },
+            ),
+            invocation(
+                4,
+                Call::GetItemIds {
+                    collection_id: collection(),
+                },
+            ),
+            invocation(
+                5,
+                Call::RemoveItems {
+                    collection_id: collection(),
+                    ids: vec![ITEM.into()],
+                },
+            ),
+            invocation(
+                6,
+                Call::SetPluginData {
+                    collection_id: collection(),
+                    key: "lastSync".into(),
+                    value: Some("2024-12-05T00:00:00.000Z".into()),
+                },
+            ),
+            invocation(7, Call::Publish),
+            invocation(
+                8,
+                Call::Deploy {
+                    deployment_id: "4n20esofBvG33mHn".into(),
+                },
+            ),
+            ClientMessage::ClientDisconnect,
+        ]
+    }
+
+    /// `serde_json` without `preserve_order` iterates object keys sorted.
+    fn serde_json_sorts_keys() -> bool {
+        json!({"b": 0, "a": 0})
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .map(String::as_str)
+            == Some("a")
+    }
+
+    fn sort_keys(value: &Value) -> Value {
+        match value {
+            Value::Array(items) => Value::Array(items.iter().map(sort_keys).collect()),
+            Value::Object(entries) => {
+                let mut sorted: Vec<(String, Value)> = entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), sort_keys(v)))
+                    .collect();
+                sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::Object(sorted)
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// The official frame as the official client would write it had it been given objects in
+    /// the key order `serde_json` hands them over (the arguments are ours; the envelope is not).
+    fn in_serde_json_key_order(raw: &str) -> String {
+        if !serde_json_sorts_keys() {
+            return raw.to_owned();
+        }
+        let mut frame = devalue::parse(raw).unwrap();
+        if let Some(args) = frame.get("args").map(sort_keys) {
+            frame.set("args", args);
+        }
+        devalue::stringify(&frame)
+    }
+
+    #[test]
+    fn client_frames_match_the_official_client() {
+        let official: Vec<String> = transcript()
+            .into_iter()
+            .filter(|f| f.official)
+            .map(|f| f.raw)
+            .collect();
+        let expected = expected_client_messages();
+        assert_eq!(official.len(), expected.len());
+        let mut order_independent = 0;
+        for (raw, message) in official.iter().zip(&expected) {
+            let wanted = in_serde_json_key_order(raw);
+            order_independent += usize::from(&wanted == raw);
+            assert_eq!(encode(message), wanted, "{message:?}");
+        }
+        // Only setFields and addItems carry objects whose key order serde_json can change;
+        // every other frame was compared with the official text byte for byte.
+        assert!(order_independent >= 9, "{order_independent}");
+    }
+
+    #[test]
+    fn object_arguments_carry_the_same_data_as_the_official_frames() {
+        let official: Vec<String> = transcript()
+            .into_iter()
+            .filter(|f| f.official)
+            .map(|f| f.raw)
+            .collect();
+        for (raw, message) in official.iter().zip(expected_client_messages()) {
+            let ours = sort_keys(&devalue::parse(&encode(&message)).unwrap());
+            assert_eq!(
+                ours,
+                sort_keys(&devalue::parse(raw).unwrap()),
+                "{message:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn set_fields_gives_enum_cases_an_explicit_undefined_name_by_locale() {
+        let fields = json!([{"id": "s", "name": "S", "type": "enum", "cases": [
+            {"id": "a", "name": "A"},
+            {"id": "b", "name": "B", "nameByLocale": {"fr": {"action": "set", "value": "Bé"}, "de": "B"}},
+        ]}, {"id": "t", "name": "T", "type": "string", "cases": [{"id": "x"}]}]);
+        let frame = encode(&invocation(
+            4,
+            Call::SetFields {
+                collection_id: "c".into(),
+                fields,
+            },
+        ));
+        let args = devalue::parse(&frame).unwrap().get("args").unwrap().clone();
+        let cases = args.as_array().unwrap()[1].as_array().unwrap()[0]
+            .get("cases")
+            .unwrap()
+            .clone();
+        let cases = cases.as_array().unwrap();
+        assert_eq!(cases[0].get("nameByLocale"), Some(&Value::Undefined));
+        assert_eq!(
+            cases[1].get("nameByLocale").unwrap().to_json(),
+            json!({"fr": {"action": "set", "value": "Bé"}})
+        );
+        // Non-enum fields pass through untouched.
+        let untouched = args.as_array().unwrap()[1].as_array().unwrap()[1].to_json();
+        assert_eq!(
+            untouched,
+            json!({"id": "t", "name": "T", "type": "string", "cases": [{"id": "x"}]})
+        );
+    }
+
+    #[test]
+    fn small_frames_have_the_reference_text() {
+        // Reference texts from devalue 5.9.4's stringify of the objects the client builds.
+        assert_eq!(encode(&ClientMessage::Ping), r#"[{"type":1},"ping"]"#);
+        assert_eq!(
+            encode(&invocation(12, Call::GetManagedCollections)),
+            r#"[{"type":1,"methodName":2,"id":3,"args":4},"methodInvocation","getManagedCollections",12,[]]"#
+        );
+        assert_eq!(
+            encode(&invocation(
+                3,
+                Call::SetPluginData {
+                    collection_id: "c".into(),
+                    key: "k".into(),
+                    value: None
+                }
+            )),
+            r#"[{"type":1,"methodName":2,"id":3,"args":4},"methodInvocation","setPluginDataForNode",3,[5,6,7],"c","k",null]"#
+        );
+        assert_eq!(
+            encode(&invocation(
+                1,
+                Call::GetPluginData {
+                    collection_id: "c".into(),
+                    key: "k".into()
+                }
+            )),
+            r#"[{"type":1,"methodName":2,"id":3,"args":4},"methodInvocation","getPluginDataForNode",1,[5,6],"c","k"]"#
+        );
+    }
+
+    #[test]
+    fn method_names_are_the_clients_internal_names() {
+        let names: Vec<&str> = [
+            Call::GetManagedCollections,
+            Call::CreateManagedCollection {
+                name: String::new(),
+            },
+            Call::GetFields {
+                collection_id: String::new(),
+            },
+            Call::SetFields {
+                collection_id: String::new(),
+                fields: json!([]),
+            },
+            Call::AddItems {
+                collection_id: String::new(),
+                items: vec![],
+            },
+            Call::RemoveItems {
+                collection_id: String::new(),
+                ids: vec![],
+            },
+            Call::GetItemIds {
+                collection_id: String::new(),
+            },
+            Call::GetPluginData {
+                collection_id: String::new(),
+                key: String::new(),
+            },
+            Call::SetPluginData {
+                collection_id: String::new(),
+                key: String::new(),
+                value: None,
+            },
+            Call::Publish,
+            Call::Deploy {
+                deployment_id: String::new(),
+            },
+        ]
+        .iter()
+        .map(Call::method_name)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "getManagedCollections",
+                "createManagedCollection",
+                "getManagedCollectionFields3",
+                "setManagedCollectionFields",
+                "addManagedCollectionItems2",
+                "removeManagedCollectionItems",
+                "getManagedCollectionItemIds",
+                "getPluginDataForNode",
+                "setPluginDataForNode",
+                "publish",
+                "deploy",
+            ]
+        );
+    }
+
+    fn response(id: u64, result: serde_json::Value) -> ServerMessage {
+        ServerMessage::Response {
+            id,
+            result: Ok(result),
+        }
+    }
+
+    #[test]
+    fn server_frames_of_the_transcript_decode() {
+        let mut decoder = Decoder::new();
+        let messages: Vec<ServerMessage> = transcript()
+            .into_iter()
+            .filter(|f| !f.official)
+            .map(|f| decoder.push(&f.raw).unwrap().unwrap())
+            .collect();
+        assert_eq!(messages.len(), 12);
+        assert_eq!(
+            messages[0],
+            ServerMessage::Ready {
+                graceful_disconnect: true
+            }
+        );
+        assert_eq!(
+            messages[1],
+            ServerMessage::PluginReadyResponse { mode: "api".into() }
+        );
+        assert_eq!(
+            messages[2],
+            response(
+                0,
+                json!({"id": COLLECTION, "name": "Blog", "slugFieldName": null,
+                "slugFieldBasedOn": null, "readonly": false, "managedBy": "thisPlugin"})
+            )
+        );
+        for (at, id) in [(3, 1), (5, 3), (7, 5), (8, 6)] {
+            assert_eq!(messages[at], response(id, serde_json::Value::Null));
+        }
+        let ServerMessage::Response {
+            id: 2,
+            result: Ok(fields),
+        } = &messages[4]
+        else {
+            panic!("{:?}", messages[4]);
+        };
+        assert_eq!(fields.as_array().unwrap().len(), 8);
+        assert_eq!(
+            fields[0],
+            json!({"id": "title", "name": "Title", "type": "string", "userEditable": false,
+                "required": false, "basedOn": null})
+        );
+        assert_eq!(
+            fields[5]["cases"][1],
+            json!({"id": "live", "name": "Live", "nameByLocale": {}})
+        );
+        assert_eq!(messages[6], response(4, json!([ITEM])));
+        let ServerMessage::Response {
+            id: 7,
+            result: Ok(published),
+        } = &messages[9]
+        else {
+            panic!("{:?}", messages[9]);
+        };
+        assert_eq!(published["deployment"]["id"], "4n20esofBvG33mHn");
+        assert_eq!(
+            published["hostnames"][0]["hostname"],
+            "abcdefghijklmnopqrst.framer.website"
+        );
+        assert_eq!(
+            published["hostnames"][0]["deploymentId"],
+            "4n20esofBvG33mHn"
+        );
+        assert_eq!(
+            messages[10],
+            response(
+                8,
+                json!([{"hostname": "www.abcdefghijklmnopqrst.example.com", "type": "custom",
+                "isPrimary": true, "isPublished": true, "deploymentId": "4n20esofBvG33mHn"}])
+            )
+        );
+        assert_eq!(messages[11], ServerMessage::DisconnectAck);
+    }
+
+    #[test]
+    fn error_frames_are_read_as_the_client_reads_them() {
+        // Written by devalue 5.9.4.
+        let frame = r#"[{"type":1,"code":2,"message":3,"retryable":4},"error","POOL_EXHAUSTED","No instance available",true]"#;
+        assert_eq!(
+            decode_frame(frame),
+            Ok(ServerMessage::Error {
+                code: "POOL_EXHAUSTED".into(),
+                message: "No instance available".into(),
+                retryable: true
+            })
+        );
+        let bare = r#"[{"type":1},"error"]"#;
+        assert_eq!(
+            decode_frame(bare),
+            Ok(ServerMessage::Error {
+                code: "INTERNAL".into(),
+                message: r#"{"type":"error"}"#.into(),
+                retryable: false
+            })
+        );
+        let odd = r#"[{"type":1,"code":2,"message":3,"retryable":4},"error",503,"",1]"#;
+        let ServerMessage::Error {
+            code,
+            message,
+            retryable,
+        } = decode_frame(odd).unwrap()
+        else {
+            panic!("not an error frame");
+        };
+        assert_eq!((code.as_str(), retryable), ("503", false));
+        assert!(message.contains(r#""code":503"#), "{message}");
+        let failed_call =
+            r#"[{"type":1,"id":2,"error":3},"methodResponse",4,"Collection not found"]"#;
+        assert_eq!(
+            decode_frame(failed_call),
+            Ok(ServerMessage::Response {
+                id: 4,
+                result: Err("Collection not found".into())
+            })
+        );
+    }
+
+    #[test]
+    fn odd_frames_are_other_or_errors() {
+        assert_eq!(
+            decode_frame(r#"[{"type":1},"subscriptionMessage"]"#),
+            Ok(ServerMessage::Other("subscriptionMessage".into()))
+        );
+        assert_eq!(
+            decode_frame(r#"["text"]"#),
+            Ok(ServerMessage::Other(String::new()))
+        );
+        assert_eq!(
+            decode_frame(r#"[{"type":1,"id":2},"methodResponse",-1]"#),
+            Err(WireError::BadResponseId("-1".into()))
+        );
+        assert_eq!(
+            decode_frame(r#"[{"type":1,"id":-1},"methodResponse"]"#),
+            Err(WireError::BadResponseId("null".into()))
+        );
+        assert_eq!(
+            decode_frame(r#"[["Date","2024-01-01T00:00:00.000Z"]]"#),
+            Err(WireError::Devalue(DevalueError::TaggedValue("Date".into())))
+        );
+    }
+
+    // Chunk frames as the server would write them: JSON.stringify of pieces of the devalue
+    // text of {type:"methodResponse", id:9, result:{title:'Launch 🚀 "day" <b>', items:["a","b"]}},
+    // cut so that the rocket's surrogate pair is split between the second and third piece.
+    const CHUNKS: [&str; 3] = [
+        r#"{"$chunk":1,"id":"r-1","seq":0,"data":"[{\"type\":1,\"id\":2,\"r"}"#,
+        r#"{"$chunk":1,"id":"r-1","seq":1,"data":"esult\":3},\"methodResponse\",9,{\"title\":4,\"items\":5},\"Launch \ud83d"}"#,
+        r#"{"$chunk":1,"id":"r-1","seq":-1,"data":"\ude80 \\\"day\\\" \\u003Cb>\",[6,7],\"a\",\"b\"]"}"#,
+    ];
+
+    fn chunked_result() -> ServerMessage {
+        response(
+            9,
+            json!({"title": "Launch 🚀 \"day\" <b>", "items": ["a", "b"]}),
+        )
+    }
+
+    #[test]
+    fn chunks_are_joined_across_a_split_surrogate_pair() {
+        let mut decoder = Decoder::new();
+        assert_eq!(decoder.push(CHUNKS[0]), Ok(None));
+        assert_eq!(decoder.push(CHUNKS[1]), Ok(None));
+        assert!(decoder.buffered_bytes() > 0);
+        assert_eq!(decoder.push(CHUNKS[2]), Ok(Some(chunked_result())));
+        assert_eq!(decoder.buffered_bytes(), 0);
+    }
+
+    #[test]
+    fn chunks_of_different_ids_and_plain_frames_interleave() {
+        let mut decoder = Decoder::new();
+        let other = |chunk: &str| chunk.replace("\"r-1\"", "\"r-2\"");
+        assert_eq!(decoder.push(CHUNKS[0]), Ok(None));
+        assert_eq!(decoder.push(&other(CHUNKS[0])), Ok(None));
+        assert_eq!(
+            decoder.push(r#"[{"type":1},"disconnect-ack"]"#),
+            Ok(Some(ServerMessage::DisconnectAck))
+        );
+        assert_eq!(decoder.push(&other(CHUNKS[1])), Ok(None));
+        assert_eq!(decoder.push(CHUNKS[1]), Ok(None));
+        assert_eq!(decoder.push(CHUNKS[2]), Ok(Some(chunked_result())));
+        assert_eq!(decoder.push(&other(CHUNKS[2])), Ok(Some(chunked_result())));
+        assert_eq!(decoder.buffered_bytes(), 0);
+    }
+
+    #[test]
+    fn oversized_chunked_messages_are_dropped_with_an_error() {
+        let mut decoder = Decoder::with_limit(60);
+        assert_eq!(decoder.push(CHUNKS[0]), Ok(None));
+        assert_eq!(
+            decoder.push(CHUNKS[1]),
+            Err(WireError::ChunkTooLarge {
+                id: "r-1".into(),
+                limit: 60
+            })
+        );
+        assert_eq!(decoder.buffered_bytes(), 0);
+        // The decoder stays usable for the next message.
+        let single =
+            r#"{"$chunk":1,"id":"r-3","seq":-1,"data":"[{\"type\":1},\"disconnect-ack\"]"}"#;
+        assert_eq!(decoder.push(single), Ok(Some(ServerMessage::DisconnectAck)));
+    }
+
+    #[test]
+    fn malformed_chunk_envelopes_are_errors() {
+        let mut decoder = Decoder::new();
+        for text in [
+            r#"{"$chunk":2,"id":"a","seq":-1,"data":"[1]"}"#,
+            r#"{"$chunk":1,"id":7,"seq":-1,"data":"[1]"}"#,
+            r#"{"$chunk":1,"id":"a","seq":"0","data":"[1]"}"#,
+            r#"{"$chunk":1,"id":"a","seq":-1}"#,
+            r#"{"$chunk":1,"id":"a""#,
+        ] {
+            assert!(
+                matches!(decoder.push(text), Err(WireError::BadChunk(_))),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn projects_are_parsed_like_the_official_client() {
+        // Expected values from the official client's parseProjectConnectionTarget.
+        let id = "AbCdEfGhIjKlMnOpQrSt";
+        let cases: [(&str, Option<&str>); 7] = [
+            ("AbCdEfGhIjKlMnOpQrSt", None),
+            (
+                "https://framer.com/projects/Sites--AbCdEfGhIjKlMnOpQrSt",
+                None,
+            ),
+            (
+                "https://framer.com/projects/My--Site--AbCdEfGhIjKlMnOpQrSt-xyz?node=1",
+                None,
+            ),
+            (
+                "https://framer.com/projects/Name--AbCdEfGhIjKlMnOpQrSt?branch=%20br%2F1%20&x=1",
+                Some("br/1"),
+            ),
+            ("https://framer.com/projects/AbCdEfGhIjKlMnOpQrSt", None),
+            (
+                "framer.com/Projects/N%C3%A9--AbCdEfGhIjKlMnOpQrSt#frag",
+                None,
+            ),
+            ("/projects/Name--AbCdEfGhIjKlMnOpQrSt?branch=", None),
+        ];
+        for (input, branch) in cases {
+            let expected = ProjectTarget {
+                project_id: id.into(),
+                branch_id: branch.map(str::to_owned),
+            };
+            assert_eq!(parse_project(input), Ok(expected), "{input}");
+        }
+        for input in [
+            "https://framer.com/projects/Name--short",
+            "https://framer.com/p/Name--AbCdEfGhIjKlMnOpQrSt",
+            "https://framer.com/projects/Bad%E0--AbCdEfGhIjKlMnOpQrSt",
+            "AbCdEfGhIjKlMnOpQrS",
+            "",
+        ] {
+            assert_eq!(
+                parse_project(input),
+                Err(WireError::InvalidProject(input.into())),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn connect_urls_match_the_official_client() {
+        // Expected values from the official client's createHeadlessServerUrl.
+        let project = "https://framer.com/projects/Sites--AbCdEfGhIjKlMnOpQrSt";
+        let branched =
+            "https://framer.com/projects/Sites--AbCdEfGhIjKlMnOpQrSt?branch=br%201%2F%C3%A9";
+        let query = "projectId=AbCdEfGhIjKlMnOpQrSt&sdkVersion=5.0.0&clientId=framer-api%2F5.0.0";
+        let branch = "&expectedInitialBranchId=br+1%2F%C3%A9";
+        let cases = [
+            (
+                DEFAULT_SERVER_URL,
+                project,
+                format!("wss://api.framer.com/channel/headless-plugin?{query}"),
+            ),
+            (
+                DEFAULT_SERVER_URL,
+                branched,
+                format!("wss://api.framer.com/channel/headless-plugin?{query}{branch}"),
+            ),
+            (
+                "https://example.test:8787/ws?x=a%20b&projectId=old",
+                project,
+                format!("wss://example.test:8787/ws?x=a+b&{query}"),
+            ),
+            (
+                "http://127.0.0.1:9000",
+                branched,
+                format!("ws://127.0.0.1:9000/?{query}{branch}"),
+            ),
+            (
+                "WSS://API.Example.com/p#h",
+                project,
+                format!("wss://api.example.com/p?{query}#h"),
+            ),
+        ];
+        for (server, project, expected) in cases {
+            assert_eq!(connect_url(server, project), Ok(expected), "{server}");
+        }
+        assert_eq!(
+            connect_url("ftp://example.com", project),
+            Err(WireError::InvalidServerUrl("ftp://example.com".into()))
+        );
+        assert_eq!(
+            connect_url("example.com/ws", project),
+            Err(WireError::InvalidServerUrl("example.com/ws".into()))
+        );
+        assert_eq!(
+            connect_url(DEFAULT_SERVER_URL, "nope"),
+            Err(WireError::InvalidProject("nope".into()))
+        );
+    }
+
+    #[test]
+    fn the_transcript_connection_used_the_same_query() {
+        let doc: serde_json::Value = serde_json::from_str(TRANSCRIPT).unwrap();
+        let query = &doc["connection"]["query"];
+        let url = connect_url(DEFAULT_SERVER_URL, query["projectId"].as_str().unwrap()).unwrap();
+        let (_, ours) = url.split_once('?').unwrap();
+        let ours: serde_json::Map<String, serde_json::Value> = form_pairs(ours)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        assert_eq!(&serde_json::Value::Object(ours), query);
+    }
+
+    #[test]
+    fn headers_urls_and_retry_rules() {
+        assert_eq!(authorization_header("fr_abc"), "Token fr_abc");
+        assert_eq!(
+            upgrade_fetch_url("wss://api.framer.com/x?a=1"),
+            "https://api.framer.com/x?a=1"
+        );
+        assert_eq!(
+            upgrade_fetch_url("ws://127.0.0.1:9000/"),
+            "http://127.0.0.1:9000/"
+        );
+        assert!(is_retryable("POOL_EXHAUSTED", false));
+        assert!(is_retryable(PROJECT_CLOSED, true));
+        assert!(!is_retryable("TOKEN_SESSION_LIMIT", false));
+        assert!(!is_retryable("UNAUTHORIZED", false));
+    }
+}

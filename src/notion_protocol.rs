@@ -1,0 +1,590 @@
+//! The Notion REST API as the sync uses it, without the transport: error classification,
+//! retry and pacing decisions, query bodies (incremental windows, the 10,000-row cap) and the
+//! reading of query pages. `edge::notion_api` runs these decisions over `Fetch`.
+
+use serde_json::{json, Value};
+use std::fmt;
+
+/// Notion's documented limit: about three requests per second per integration.
+pub const MIN_REQUEST_INTERVAL_MS: u64 = 334;
+
+/// Rows per query page (Notion's maximum).
+pub const PAGE_SIZE: u32 = 100;
+
+/// `last_edited_time` is rounded down to the minute, so incremental windows overlap by two.
+pub const INCREMENTAL_OVERLAP_MS: i64 = 120_000;
+
+/// Why a Notion request failed, classified from the status and Notion's error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotionError {
+    /// 401: the token is wrong or was revoked.
+    Unauthorized,
+    /// 404 `object_not_found` or 403 `restricted_resource`: not shared with the integration.
+    NotShared {
+        /// Notion's own message (names the object).
+        message: String,
+    },
+    /// 429 or 529: slow down; `retry_after_ms` is Notion's Retry-After when it sent one.
+    RateLimited {
+        /// Delay Notion asked for.
+        retry_after_ms: Option<u64>,
+    },
+    /// 5xx other than 529: Notion is having trouble; reads may be retried.
+    Unavailable {
+        /// HTTP status.
+        status: u16,
+        /// Notion's error code ("" when the body was not Notion's).
+        code: String,
+    },
+    /// Any other 4xx: the request itself is wrong (a bug or an unsupported database).
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// Notion's error code.
+        code: String,
+        /// Notion's message.
+        message: String,
+    },
+    /// The request never got an answer (DNS, connection reset, unreadable body).
+    Transport(String),
+    /// The retry budget ran out; the last error is kept.
+    GaveUp {
+        /// The error that was still happening.
+        last: Box<NotionError>,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+}
+
+impl NotionError {
+    /// Classifies a non-2xx answer. `retry_after` is the raw `Retry-After` header.
+    pub fn from_response(status: u16, body: &str, retry_after: Option<&str>) -> NotionError {
+        let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let code = parsed
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let message = parsed
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        match (status, code.as_str()) {
+            (401, _) | (_, "unauthorized") => NotionError::Unauthorized,
+            (403, "restricted_resource") | (404, _) => NotionError::NotShared { message },
+            (429 | 529, _) | (_, "rate_limited" | "service_overload") => NotionError::RateLimited {
+                retry_after_ms: retry_after.and_then(parse_retry_after_ms),
+            },
+            (500..=599, _) => NotionError::Unavailable { status, code },
+            _ => NotionError::Rejected {
+                status,
+                code,
+                message,
+            },
+        }
+    }
+
+    /// The underlying error once retries are stripped away.
+    pub fn root(&self) -> &NotionError {
+        match self {
+            NotionError::GaveUp { last, .. } => last.root(),
+            other => other,
+        }
+    }
+
+    /// The machine-readable code stored on the sync record.
+    pub fn code(&self) -> &'static str {
+        match self.root() {
+            NotionError::Unauthorized => "notion_unauthorized",
+            NotionError::NotShared { .. } => "notion_database_not_shared",
+            NotionError::RateLimited { .. } => "notion_rate_limited",
+            NotionError::Unavailable { .. }
+            | NotionError::Transport(_)
+            | NotionError::GaveUp { .. } => "notion_unavailable",
+            NotionError::Rejected { .. } => "notion_request_rejected",
+        }
+    }
+
+    /// Whether a later run may succeed without the user doing anything.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.root(),
+            NotionError::RateLimited { .. }
+                | NotionError::Unavailable { .. }
+                | NotionError::Transport(_)
+        )
+    }
+
+    /// What the user should read on the sync record, including what to do about it.
+    pub fn user_message(&self) -> String {
+        match self.root() {
+            NotionError::Unauthorized => "Notion rejected the integration token: it is wrong or was revoked. \
+                 Paste a current internal integration token in the project settings."
+                .to_owned(),
+            NotionError::NotShared { message } => format!(
+                "Notion cannot find the database or one of its pages for this integration ({message}). \
+                 Open the database in Notion, choose ... > Connections, and add the integration."
+            ),
+            NotionError::RateLimited { .. } => {
+                "Notion is rate limiting this integration; the sync will retry automatically.".to_owned()
+            }
+            NotionError::Unavailable { status, .. } => {
+                format!("Notion answered {status} (temporarily unavailable); the sync will retry automatically.")
+            }
+            NotionError::Transport(detail) => {
+                format!("Notion could not be reached ({detail}); the sync will retry automatically.")
+            }
+            NotionError::Rejected { status, code, message } => {
+                format!("Notion refused a request ({status} {code}: {message}).")
+            }
+            NotionError::GaveUp { .. } => "Notion kept failing; the sync will retry later.".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for NotionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotionError::GaveUp { last, attempts } => {
+                write!(f, "gave up after {attempts} attempts: {last}")
+            }
+            other => write!(f, "{}: {}", other.code(), other.user_message()),
+        }
+    }
+}
+
+impl std::error::Error for NotionError {}
+
+/// `Retry-After` as milliseconds: delta-seconds (possibly fractional). HTTP dates are ignored:
+/// Notion sends seconds, and a date would need the clock.
+pub fn parse_retry_after_ms(header: &str) -> Option<u64> {
+    let secs: f64 = header.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    // Clamped to an hour, so the cast cannot overflow.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some((secs.min(3600.0) * 1000.0).ceil() as u64)
+}
+
+/// How long and how often a request may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included.
+    pub max_attempts: u32,
+    /// No retry is started once this much time has passed since the first attempt.
+    pub max_total_ms: u64,
+    /// First backoff for 5xx and transport errors; doubles per attempt.
+    pub base_delay_ms: u64,
+    /// Longest single wait (also caps Retry-After).
+    pub max_delay_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            max_total_ms: 60_000,
+            base_delay_ms: 500,
+            max_delay_ms: 20_000,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1` after `error` on attempt `attempt` (1-based), or
+    /// `None` to give up. Every request the sync makes is a read, so 5xx are retried too.
+    pub fn delay_ms(&self, error: &NotionError, attempt: u32, elapsed_ms: u64) -> Option<u64> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let delay = match error {
+            NotionError::RateLimited { retry_after_ms } => {
+                retry_after_ms.unwrap_or_else(|| self.backoff(attempt).max(1000))
+            }
+            NotionError::Unavailable { .. } | NotionError::Transport(_) => self.backoff(attempt),
+            _ => return None,
+        }
+        .min(self.max_delay_ms);
+        (elapsed_ms.saturating_add(delay) <= self.max_total_ms).then_some(delay)
+    }
+
+    fn backoff(&self, attempt: u32) -> u64 {
+        let shift = attempt.saturating_sub(1).min(16);
+        self.base_delay_ms
+            .saturating_mul(1u64 << shift)
+            .min(self.max_delay_ms)
+    }
+}
+
+/// Spaces requests so that at most one starts per `interval_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacer {
+    interval_ms: u64,
+    next_free_ms: u64,
+}
+
+impl Pacer {
+    /// A pacer allowing one request per `interval_ms`.
+    pub fn new(interval_ms: u64) -> Self {
+        Self {
+            interval_ms,
+            next_free_ms: 0,
+        }
+    }
+
+    /// Reserves the next slot: how long to wait from `now_ms` before sending.
+    pub fn reserve(&mut self, now_ms: u64) -> u64 {
+        let start = self.next_free_ms.max(now_ms);
+        self.next_free_ms = start + self.interval_ms;
+        start - now_ms
+    }
+
+    /// Pushes the next slot back after Notion asked for a pause (429 Retry-After).
+    pub fn pause_until(&mut self, until_ms: u64) {
+        self.next_free_ms = self.next_free_ms.max(until_ms);
+    }
+}
+
+/// Which rows one query run asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryWindow {
+    /// Only rows edited on or after this instant (RFC 3339), for incremental runs.
+    pub edited_since: Option<String>,
+    /// Only rows created on or after this instant: the window after a 10,000-row cap.
+    pub created_from: Option<String>,
+}
+
+/// The body of `POST /v1/data_sources/{id}/query`: oldest first by creation, so a capped
+/// window can resume from the last row's `created_time`.
+pub fn query_body(window: &QueryWindow, cursor: Option<&str>) -> Value {
+    let mut conditions = Vec::new();
+    if let Some(since) = &window.edited_since {
+        conditions.push(
+            json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": since}}),
+        );
+    }
+    if let Some(from) = &window.created_from {
+        conditions
+            .push(json!({"timestamp": "created_time", "created_time": {"on_or_after": from}}));
+    }
+    let mut body = json!({
+        "sorts": [{"timestamp": "created_time", "direction": "ascending"}],
+        "page_size": PAGE_SIZE,
+    });
+    match conditions.len() {
+        0 => {}
+        1 => body["filter"] = conditions.remove(0),
+        _ => body["filter"] = json!({ "and": conditions }),
+    }
+    if let Some(cursor) = cursor {
+        body["start_cursor"] = json!(cursor);
+    }
+    body
+}
+
+/// The start of an incremental window: the last successful run's start minus the overlap.
+pub fn incremental_since(last_success_started_ms: i64) -> String {
+    crate::time::iso_from_ms(last_success_started_ms - INCREMENTAL_OVERLAP_MS)
+}
+
+/// One page of query results, reduced to what the sync needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPage {
+    /// Page objects only (data sources and partial objects are skipped).
+    pub pages: Vec<Value>,
+    /// Cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
+    /// True when Notion stopped at its result cap: query again from the last `created_time`.
+    pub capped: bool,
+}
+
+/// Reads a query response.
+pub fn parse_query_page(response: &Value) -> QueryPage {
+    let pages = response
+        .get("results")
+        .and_then(Value::as_array)
+        .map(|results| {
+            results
+                .iter()
+                .filter(|r| {
+                    r.get("object").and_then(Value::as_str) == Some("page")
+                        && r.get("properties").is_some()
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let has_more = response
+        .get("has_more")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let next_cursor = response
+        .get("next_cursor")
+        .and_then(Value::as_str)
+        .filter(|_| has_more)
+        .map(str::to_owned);
+    let capped = response
+        .pointer("/request_status/incomplete_reason")
+        .and_then(Value::as_str)
+        == Some("query_result_limit_reached");
+    QueryPage {
+        pages,
+        next_cursor,
+        capped,
+    }
+}
+
+/// Where the next window starts after a capped one: the newest `created_time` seen. Rows
+/// sharing that instant come back again; the caller drops them by id.
+pub fn next_window_start(pages: &[Value]) -> Option<String> {
+    pages
+        .iter()
+        .filter_map(|p| p.get("created_time").and_then(Value::as_str))
+        .max_by_key(|t| crate::time::ms_from_iso(t).unwrap_or(i64::MIN))
+        .map(str::to_owned)
+}
+
+/// Whether a page fetched by id (`GET /v1/pages/{id}`) is gone from the database's view.
+pub fn page_is_gone(page: &Value) -> bool {
+    let flag = |name: &str| page.get(name).and_then(Value::as_bool).unwrap_or(false);
+    flag("in_trash") || flag("archived") || flag("is_archived")
+}
+
+/// The data source ids of a database (`GET /v1/databases/{id}`).
+pub fn data_source_ids(database: &Value) -> Vec<String> {
+    database
+        .get("data_sources")
+        .and_then(Value::as_array)
+        .map(|sources| {
+            sources
+                .iter()
+                .filter_map(|s| s.get("id").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A block list page (`GET /v1/blocks/{id}/children`): the blocks and the next cursor.
+pub fn parse_block_page(response: &Value) -> (Vec<Value>, Option<String>) {
+    let blocks = response
+        .get("results")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let has_more = response
+        .get("has_more")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let cursor = response
+        .get("next_cursor")
+        .and_then(Value::as_str)
+        .filter(|_| has_more)
+        .map(str::to_owned);
+    (blocks, cursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_notion_error_bodies() {
+        let body = |code: &str| {
+            format!(
+                r#"{{"object":"error","status":0,"code":"{code}","message":"Could not find database with ID: abc."}}"#
+            )
+        };
+        assert_eq!(
+            NotionError::from_response(401, &body("unauthorized"), None).code(),
+            "notion_unauthorized"
+        );
+        let not_shared = NotionError::from_response(404, &body("object_not_found"), None);
+        assert_eq!(not_shared.code(), "notion_database_not_shared");
+        assert!(not_shared.user_message().contains("Connections"));
+        assert!(not_shared
+            .user_message()
+            .contains("Could not find database with ID: abc."));
+        assert!(!not_shared.retryable());
+        assert_eq!(
+            NotionError::from_response(403, &body("restricted_resource"), None).code(),
+            "notion_database_not_shared"
+        );
+        assert_eq!(
+            NotionError::from_response(429, &body("rate_limited"), Some("2")),
+            NotionError::RateLimited {
+                retry_after_ms: Some(2000)
+            }
+        );
+        assert_eq!(
+            NotionError::from_response(529, &body("service_overload"), None),
+            NotionError::RateLimited {
+                retry_after_ms: None
+            }
+        );
+        assert_eq!(
+            NotionError::from_response(502, "<html>bad gateway</html>", None),
+            NotionError::Unavailable {
+                status: 502,
+                code: String::new()
+            }
+        );
+        let rejected = NotionError::from_response(400, &body("validation_error"), None);
+        assert_eq!(rejected.code(), "notion_request_rejected");
+        assert!(!rejected.retryable());
+    }
+
+    #[test]
+    fn retry_after_parsing() {
+        assert_eq!(parse_retry_after_ms("1"), Some(1000));
+        assert_eq!(parse_retry_after_ms(" 0.25 "), Some(250));
+        assert_eq!(parse_retry_after_ms("99999"), Some(3_600_000));
+        assert_eq!(parse_retry_after_ms("-1"), None);
+        assert_eq!(parse_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn retry_policy_honours_retry_after_backs_off_and_gives_up() {
+        let policy = RetryPolicy {
+            max_attempts: 4,
+            max_total_ms: 10_000,
+            base_delay_ms: 500,
+            max_delay_ms: 5_000,
+        };
+        let limited = NotionError::RateLimited {
+            retry_after_ms: Some(3000),
+        };
+        assert_eq!(policy.delay_ms(&limited, 1, 0), Some(3000));
+        assert_eq!(
+            policy.delay_ms(
+                &NotionError::RateLimited {
+                    retry_after_ms: None
+                },
+                1,
+                0
+            ),
+            Some(1000)
+        );
+        let down = NotionError::Unavailable {
+            status: 503,
+            code: "service_unavailable".into(),
+        };
+        assert_eq!(policy.delay_ms(&down, 1, 0), Some(500));
+        assert_eq!(policy.delay_ms(&down, 2, 0), Some(1000));
+        assert_eq!(policy.delay_ms(&down, 3, 0), Some(2000));
+        assert_eq!(policy.delay_ms(&down, 4, 0), None, "attempt budget");
+        assert_eq!(policy.delay_ms(&limited, 1, 8_000), None, "time budget");
+        assert_eq!(policy.delay_ms(&NotionError::Unauthorized, 1, 0), None);
+        let huge = NotionError::RateLimited {
+            retry_after_ms: Some(60_000),
+        };
+        assert_eq!(policy.delay_ms(&huge, 1, 0), Some(5_000), "capped");
+    }
+
+    #[test]
+    fn gave_up_keeps_the_root_cause() {
+        let e = NotionError::GaveUp {
+            last: Box::new(NotionError::RateLimited {
+                retry_after_ms: None,
+            }),
+            attempts: 6,
+        };
+        assert_eq!(e.code(), "notion_rate_limited");
+        assert!(e.retryable());
+        assert!(e.to_string().starts_with("gave up after 6 attempts"));
+    }
+
+    #[test]
+    fn pacer_spaces_requests() {
+        let mut pacer = Pacer::new(MIN_REQUEST_INTERVAL_MS);
+        assert_eq!(pacer.reserve(1000), 0);
+        assert_eq!(pacer.reserve(1000), 334);
+        assert_eq!(pacer.reserve(1100), 568);
+        assert_eq!(pacer.reserve(5000), 0, "idle time is not banked");
+        pacer.pause_until(7000);
+        assert_eq!(pacer.reserve(5100), 1900);
+    }
+
+    #[test]
+    fn query_bodies() {
+        assert_eq!(
+            query_body(&QueryWindow::default(), None),
+            json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}], "page_size": 100})
+        );
+        let incremental = QueryWindow {
+            edited_since: Some("2024-12-05T23:55:05.379Z".into()),
+            created_from: None,
+        };
+        assert_eq!(
+            query_body(&incremental, Some("c1"))["filter"],
+            json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": "2024-12-05T23:55:05.379Z"}})
+        );
+        assert_eq!(
+            query_body(&incremental, Some("c1"))["start_cursor"],
+            json!("c1")
+        );
+        let both = QueryWindow {
+            edited_since: Some("A".into()),
+            created_from: Some("B".into()),
+        };
+        assert_eq!(
+            query_body(&both, None)["filter"],
+            json!({"and": [
+                {"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": "A"}},
+                {"timestamp": "created_time", "created_time": {"on_or_after": "B"}}
+            ]})
+        );
+    }
+
+    #[test]
+    fn incremental_window_overlaps_two_minutes() {
+        assert_eq!(
+            incremental_since(1_733_443_025_379),
+            "2024-12-05T23:55:05.379Z"
+        );
+    }
+
+    #[test]
+    fn reads_query_pages() {
+        let response = json!({
+            "object": "list",
+            "results": [
+                {"object": "page", "id": "p1", "created_time": "2024-01-01T00:00:00.000Z", "properties": {}},
+                {"object": "data_source", "id": "d1"},
+                {"object": "page", "id": "p2", "created_time": "2024-01-02T00:00:00.000Z", "properties": {}}
+            ],
+            "has_more": true, "next_cursor": "cur",
+            "request_status": {"type": "complete"}
+        });
+        let page = parse_query_page(&response);
+        assert_eq!(page.pages.len(), 2);
+        assert_eq!(page.next_cursor.as_deref(), Some("cur"));
+        assert!(!page.capped);
+        assert_eq!(
+            next_window_start(&page.pages).as_deref(),
+            Some("2024-01-02T00:00:00.000Z")
+        );
+        let capped = parse_query_page(&json!({
+            "results": [], "has_more": false, "next_cursor": "ignored",
+            "request_status": {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
+        }));
+        assert_eq!((capped.next_cursor, capped.capped), (None, true));
+    }
+
+    #[test]
+    fn reads_databases_pages_and_blocks() {
+        assert_eq!(
+            data_source_ids(&json!({"data_sources": [{"id": "a", "name": "x"}, {"id": "b"}]})),
+            vec!["a", "b"]
+        );
+        assert!(page_is_gone(&json!({"in_trash": true})));
+        assert!(page_is_gone(&json!({"archived": true})));
+        assert!(!page_is_gone(&json!({"in_trash": false, "properties": {}})));
+        let (blocks, cursor) = parse_block_page(
+            &json!({"results": [{"id": "b1"}], "has_more": true, "next_cursor": "n"}),
+        );
+        assert_eq!((blocks.len(), cursor.as_deref()), (1, Some("n")));
+    }
+}

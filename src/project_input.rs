@@ -1,0 +1,347 @@
+//! Validation of project create/update bodies. Every error names the offending field.
+
+use crate::api_error::ApiError;
+use crate::notion_ids;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How rows that fail the publish filter are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnpublishedMode {
+    Remove,
+    Draft,
+}
+
+impl UnpublishedMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Remove => "remove",
+            Self::Draft => "draft",
+        }
+    }
+}
+
+/// Which rows go live: a checkbox that must be ticked, or a status/select among some values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PublishFilter {
+    Checkbox {
+        property_id: String,
+    },
+    Status {
+        property_id: String,
+        values: Vec<String>,
+    },
+}
+
+/// A validated patch: `None` leaves a field as it is. Create uses the same type with the
+/// required fields checked present.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProjectInput {
+    pub name: Option<String>,
+    pub notion_token: Option<String>,
+    pub notion_database_id: Option<String>,
+    pub framer_project_url: Option<String>,
+    pub framer_api_key: Option<String>,
+    pub framer_collection_name: Option<String>,
+    /// `Some(None)` clears the value.
+    pub mapping: Option<Option<Value>>,
+    pub slug_property: Option<Option<String>>,
+    pub publish_filter: Option<Option<PublishFilter>>,
+    pub unpublished_mode: Option<UnpublishedMode>,
+    pub page_body: Option<bool>,
+    pub auto_sync: Option<bool>,
+    pub auto_publish: Option<bool>,
+}
+
+const KNOWN: &[&str] = &[
+    "name",
+    "notion",
+    "framer",
+    "mapping",
+    "slug_property",
+    "publish_filter",
+    "unpublished_mode",
+    "page_body",
+    "auto_sync",
+    "auto_publish",
+];
+
+impl ProjectInput {
+    /// Parses a PATCH body (every field optional).
+    pub fn parse_patch(body: &Value) -> Result<Self, ApiError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ApiError::validation("body", "expected a JSON object"))?;
+        if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(ApiError::validation(
+                unknown,
+                format!("unknown field `{unknown}`"),
+            ));
+        }
+        let notion = section(body, "notion", &["token", "database_id"])?;
+        let framer = section(
+            body,
+            "framer",
+            &["project_url", "api_key", "collection_name"],
+        )?;
+        Ok(Self {
+            name: text(body.get("name"), "name", 100)?,
+            notion_token: secret(notion.and_then(|n| n.get("token")), "notion.token")?,
+            notion_database_id: text(
+                notion.and_then(|n| n.get("database_id")),
+                "notion.database_id",
+                300,
+            )?
+            .map(|id| {
+                notion_ids::normalize(&id)
+                    .map_err(|e| ApiError::validation("notion.database_id", e.to_string()))
+            })
+            .transpose()?,
+            framer_project_url: text(
+                framer.and_then(|f| f.get("project_url")),
+                "framer.project_url",
+                300,
+            )?
+            .map(|u| framer_project(&u))
+            .transpose()?,
+            framer_api_key: secret(framer.and_then(|f| f.get("api_key")), "framer.api_key")?,
+            framer_collection_name: text(
+                framer.and_then(|f| f.get("collection_name")),
+                "framer.collection_name",
+                100,
+            )?,
+            mapping: nullable(body.get("mapping"), "mapping", |v| {
+                v.is_object()
+                    .then(|| v.clone())
+                    .ok_or_else(|| ApiError::validation("mapping", "expected an object"))
+            })?,
+            slug_property: nullable(body.get("slug_property"), "slug_property", |v| {
+                v.as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        ApiError::validation("slug_property", "expected a Notion property id")
+                    })
+            })?,
+            publish_filter: nullable(body.get("publish_filter"), "publish_filter", |v| {
+                serde_json::from_value(v.clone()).map_err(|e| ApiError::validation("publish_filter", format!("expected {{\"kind\":\"checkbox\",\"property_id\"}} or {{\"kind\":\"status\",\"property_id\",\"values\"}}: {e}")))
+            })?,
+            unpublished_mode: body
+                .get("unpublished_mode")
+                .map(|v| {
+                    serde_json::from_value(v.clone()).map_err(|_| {
+                        ApiError::validation("unpublished_mode", "expected \"remove\" or \"draft\"")
+                    })
+                })
+                .transpose()?,
+            page_body: flag(body.get("page_body"), "page_body")?,
+            auto_sync: flag(body.get("auto_sync"), "auto_sync")?,
+            auto_publish: flag(body.get("auto_publish"), "auto_publish")?,
+        })
+    }
+
+    /// Parses a create body: the patch rules plus the required fields.
+    pub fn parse_create(body: &Value) -> Result<Self, ApiError> {
+        let input = Self::parse_patch(body)?;
+        let required: [(&str, bool); 6] = [
+            ("name", input.name.is_some()),
+            ("notion.token", input.notion_token.is_some()),
+            ("notion.database_id", input.notion_database_id.is_some()),
+            ("framer.project_url", input.framer_project_url.is_some()),
+            ("framer.api_key", input.framer_api_key.is_some()),
+            (
+                "framer.collection_name",
+                input.framer_collection_name.is_some(),
+            ),
+        ];
+        match required.iter().find(|(_, present)| !present) {
+            Some((field, _)) => Err(ApiError::validation(
+                field,
+                format!("`{field}` is required"),
+            )),
+            None => Ok(input),
+        }
+    }
+}
+
+fn section<'a>(body: &'a Value, name: &str, keys: &[&str]) -> Result<Option<&'a Value>, ApiError> {
+    let Some(value) = body.get(name) else {
+        return Ok(None);
+    };
+    let obj = value
+        .as_object()
+        .ok_or_else(|| ApiError::validation(name, "expected an object"))?;
+    if let Some(unknown) = obj.keys().find(|k| !keys.contains(&k.as_str())) {
+        let field = format!("{name}.{unknown}");
+        return Err(ApiError::validation(
+            &field,
+            format!("unknown field `{field}`"),
+        ));
+    }
+    Ok(Some(value))
+}
+
+fn text(value: Option<&Value>, field: &str, max: usize) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= max => {
+            Ok(Some(s.trim().to_owned()))
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => Err(ApiError::validation(
+            field,
+            format!("`{field}` must not be empty"),
+        )),
+        Some(Value::String(_)) => Err(ApiError::validation(
+            field,
+            format!("`{field}` is longer than {max} characters"),
+        )),
+        Some(_) => Err(ApiError::validation(
+            field,
+            format!("`{field}` must be a string"),
+        )),
+    }
+}
+
+fn secret(value: Option<&Value>, field: &str) -> Result<Option<String>, ApiError> {
+    let s = text(value, field, 500)?;
+    if s.as_deref()
+        .is_some_and(|s| s.chars().any(char::is_whitespace))
+    {
+        return Err(ApiError::validation(
+            field,
+            format!("`{field}` must not contain spaces"),
+        ));
+    }
+    Ok(s)
+}
+
+fn flag(value: Option<&Value>, field: &str) -> Result<Option<bool>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(ApiError::validation(
+            field,
+            format!("`{field}` must be true or false"),
+        )),
+    }
+}
+
+fn nullable<T>(
+    value: Option<&Value>,
+    _field: &str,
+    parse: impl Fn(&Value) -> Result<T, ApiError>,
+) -> Result<Option<Option<T>>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(v) => parse(v).map(|t| Some(Some(t))),
+    }
+}
+
+/// Accepts `https://framer.com/projects/<Name>--<id>` (any path after it) or a bare project id.
+fn framer_project(input: &str) -> Result<String, ApiError> {
+    let id_ok = |id: &str| {
+        id.len() >= 10
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let valid = match input.strip_prefix("https://framer.com/projects/") {
+        Some(rest) => {
+            let segment = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            id_ok(segment.rsplit("--").next().unwrap_or_default())
+        }
+        None => !input.contains('/') && id_ok(input),
+    };
+    if valid {
+        Ok(input.to_owned())
+    } else {
+        Err(ApiError::validation(
+            "framer.project_url",
+            "expected a Framer project URL (https://framer.com/projects/Name--id) or its id",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn create_body() -> Value {
+        json!({
+            "name": "Blog",
+            "notion": {"token": "ntn_abc123", "database_id": "https://www.notion.so/acme/Posts-36cc9195760f4fffa67e3a46c559b176?v=1"},
+            "framer": {"project_url": "https://framer.com/projects/Site--AbCdEfGhIjKlMnOpQrSt", "api_key": "fr_key", "collection_name": "Posts"}
+        })
+    }
+
+    #[test]
+    fn accepts_a_complete_create_body() {
+        let input = ProjectInput::parse_create(&create_body()).unwrap();
+        assert_eq!(
+            input.notion_database_id.as_deref(),
+            Some("36cc9195-760f-4fff-a67e-3a46c559b176")
+        );
+        assert_eq!(input.framer_collection_name.as_deref(), Some("Posts"));
+        assert_eq!(input.auto_sync, None);
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let cases: Vec<(Value, &str)> = vec![
+            (json!({"name": ""}), "name"),
+            (json!({"name": 3}), "name"),
+            (
+                json!({"notion": {"database_id": "nope"}}),
+                "notion.database_id",
+            ),
+            (json!({"notion": {"token": "has space"}}), "notion.token"),
+            (json!({"notion": {"tokn": "x"}}), "notion.tokn"),
+            (
+                json!({"framer": {"project_url": "https://evil.example/x"}}),
+                "framer.project_url",
+            ),
+            (json!({"auto_sync": "yes"}), "auto_sync"),
+            (
+                json!({"publish_filter": {"kind": "colour"}}),
+                "publish_filter",
+            ),
+            (json!({"unpublished_mode": "hide"}), "unpublished_mode"),
+            (json!({"surprise": 1}), "surprise"),
+            (json!({"mapping": []}), "mapping"),
+        ];
+        for (body, field) in cases {
+            match ProjectInput::parse_patch(&body) {
+                Err(ApiError::Validation { field: got, .. }) => assert_eq!(got, field, "{body}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let mut missing = create_body();
+        missing["framer"].as_object_mut().unwrap().remove("api_key");
+        match ProjectInput::parse_create(&missing) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field, "framer.api_key"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn null_clears_and_filters_parse() {
+        let p = ProjectInput::parse_patch(&json!({"slug_property": null, "publish_filter": {"kind": "status", "property_id": "st", "values": ["Live"]}})).unwrap();
+        assert_eq!(p.slug_property, Some(None));
+        assert_eq!(
+            p.publish_filter,
+            Some(Some(PublishFilter::Status {
+                property_id: "st".into(),
+                values: vec!["Live".into()]
+            }))
+        );
+        assert_eq!(
+            ProjectInput::parse_patch(&json!({})).unwrap(),
+            ProjectInput::default()
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! The Worker's configuration, read from its environment (wrangler.toml `[vars]` and secrets).
+//! Parsing is here, away from the runtime, so that every default and every error is tested.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub notion_api_base: String,
+    pub notion_version: String,
+    pub framer_server_url: String,
+    pub debounce_ms: i64,
+    pub max_wait_ms: i64,
+    pub catch_up_interval_ms: i64,
+    pub full_reconcile_interval_ms: i64,
+    /// `None`: show webhook URLs on the origin the dashboard request came to.
+    pub public_base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration {}: {}", self.name, self.message)
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+impl Settings {
+    /// `get` looks a variable up by name; missing or empty variables take the documented default.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let text = |name: &'static str, default: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let seconds = |name: &'static str, default: i64| -> Result<i64, SettingError> {
+            match get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+            {
+                None => Ok(default * 1000),
+                Some(v) => parse_seconds(&v).ok_or_else(|| SettingError {
+                    name,
+                    message: format!("expected a number of seconds, got {v:?}"),
+                }),
+            }
+        };
+        let settings = Settings {
+            notion_api_base: text("NOTION_API_BASE", "https://api.notion.com")
+                .trim_end_matches('/')
+                .to_owned(),
+            notion_version: text("NOTION_VERSION", "2025-09-03"),
+            framer_server_url: text(
+                "FRAMER_SERVER_URL",
+                "wss://api.framer.com/channel/headless-plugin",
+            ),
+            debounce_ms: seconds("DEBOUNCE_SECONDS", 10)?,
+            max_wait_ms: seconds("DEBOUNCE_MAX_WAIT_SECONDS", 60)?,
+            catch_up_interval_ms: seconds("CATCH_UP_INTERVAL_SECONDS", 3600)?,
+            full_reconcile_interval_ms: seconds("FULL_RECONCILE_INTERVAL_SECONDS", 86_400)?,
+            public_base_url: get("PUBLIC_BASE_URL")
+                .map(|v| v.trim().trim_end_matches('/').to_owned())
+                .filter(|v| !v.is_empty()),
+        };
+        if settings.max_wait_ms < settings.debounce_ms {
+            return Err(SettingError {
+                name: "DEBOUNCE_MAX_WAIT_SECONDS",
+                message: "must be at least DEBOUNCE_SECONDS".to_owned(),
+            });
+        }
+        Ok(settings)
+    }
+}
+
+/// Whole or fractional seconds (tests use sub-second debounces) as milliseconds.
+fn parse_seconds(v: &str) -> Option<i64> {
+    let secs: f64 = v.parse().ok()?;
+    if !secs.is_finite() || !(0.0..=31_536_000.0).contains(&secs) {
+        return None;
+    }
+    // In range by the check above, so the cast cannot truncate meaningfully.
+    #[allow(clippy::cast_possible_truncation)]
+    Some((secs * 1000.0).round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_production_values() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.notion_api_base, "https://api.notion.com");
+        assert_eq!(s.notion_version, "2025-09-03");
+        assert_eq!(
+            s.framer_server_url,
+            "wss://api.framer.com/channel/headless-plugin"
+        );
+        assert_eq!((s.debounce_ms, s.max_wait_ms), (10_000, 60_000));
+        assert_eq!(s.catch_up_interval_ms, 3_600_000);
+        assert_eq!(s.public_base_url, None);
+    }
+
+    #[test]
+    fn overrides_and_errors() {
+        let s = settings(&[
+            ("NOTION_API_BASE", "http://127.0.0.1:9/"),
+            ("DEBOUNCE_SECONDS", "0.5"),
+            ("DEBOUNCE_MAX_WAIT_SECONDS", "3"),
+            ("PUBLIC_BASE_URL", "https://sync.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(s.notion_api_base, "http://127.0.0.1:9");
+        assert_eq!((s.debounce_ms, s.max_wait_ms), (500, 3_000));
+        assert_eq!(
+            s.public_base_url.as_deref(),
+            Some("https://sync.example.com")
+        );
+        assert_eq!(
+            settings(&[("DEBOUNCE_SECONDS", "ten")]).unwrap_err().name,
+            "DEBOUNCE_SECONDS"
+        );
+        assert_eq!(
+            settings(&[("DEBOUNCE_SECONDS", "-1")]).unwrap_err().name,
+            "DEBOUNCE_SECONDS"
+        );
+        assert_eq!(
+            settings(&[("DEBOUNCE_SECONDS", "90")]).unwrap_err().name,
+            "DEBOUNCE_MAX_WAIT_SECONDS"
+        );
+    }
+}

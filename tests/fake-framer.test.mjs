@@ -1,0 +1,783 @@
+// Proves tests/fakes/framer.mjs against the official framer-api 5.0.0 client and
+// against raw RFC 6455 traffic. Run: node_modules/.bin/node --test tests/fake-framer.test.mjs
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
+import { after, before, describe, test } from "node:test";
+import * as devalue from "devalue";
+import { startFakeFramer } from "./fakes/framer.mjs";
+import { encodeFrame, FrameParser, Opcode } from "./support/websocket-server.mjs";
+
+// The client reads its log level once, at import: keep expected server errors quiet.
+process.env.FRAMER_API_LOG_LEVEL = "silent";
+const { connect, FramerAPIError, isRetryableError } = await import("framer-api");
+
+const PROJECT_ID = "AbCdEfGhIjKlMnOpQrSt";
+const OTHER_PROJECT_ID = "ZyXwVuTsRqPoNmLkJiHg";
+const API_KEY = "fr_test_key_1";
+
+const transcript = JSON.parse(
+  readFileSync(new URL("../../shared/vectors/framer-transcript.json", import.meta.url), "utf8"),
+);
+const CLIENT_FRAMES = transcript.frames.filter((frame) => frame.from === "official client").map((f) => f.raw);
+const SERVER_MESSAGES = transcript.frames.filter((frame) => frame.from !== "official client").map((f) => devalue.parse(f.raw));
+const TRANSCRIPT_COLLECTION_ID = "nEis1iUBl";
+const TRANSCRIPT_DEPLOYMENT_ID = "4n20esofBvG33mHn";
+
+/** The decoded args of the transcript's invocation of `methodName`. */
+function transcriptArgs(methodName) {
+  const frame = CLIENT_FRAMES.map((raw) => devalue.parse(raw)).find((message) => message.methodName === methodName);
+  return frame.args;
+}
+
+/** The transcript's server reply to the invocation of `methodName`. */
+function transcriptResult(methodName) {
+  const invocation = CLIENT_FRAMES.map((raw) => devalue.parse(raw)).find((message) => message.methodName === methodName);
+  return SERVER_MESSAGES.find((message) => message.type === "methodResponse" && message.id === invocation.id).result;
+}
+
+const TRANSCRIPT_FIELDS = transcriptArgs("setManagedCollectionFields")[1];
+const TRANSCRIPT_ITEMS = transcriptArgs("addManagedCollectionItems2")[1];
+
+async function withFake(opts, body) {
+  const fake = await startFakeFramer(opts);
+  try {
+    return await body(fake);
+  } finally {
+    await fake.close();
+  }
+}
+
+async function connectClient(fake, projectId = PROJECT_ID, key = API_KEY) {
+  return connect(projectId, key, { serverUrl: fake.url });
+}
+
+// ---------------------------------------------------------------------------
+// A raw protocol client on Node's WebSocket, for what the official client
+// cannot send (unknown ids, no key, keep-alive pings).
+
+function openRaw(url, headers) {
+  const ws = new WebSocket(url, { headers });
+  const inbox = [];
+  const waiters = [];
+  ws.addEventListener("message", (event) => {
+    const message = devalue.parse(event.data);
+    const waiter = waiters.shift();
+    if (waiter) waiter(message);
+    else inbox.push(message);
+  });
+  const closed = new Promise((resolve) => ws.addEventListener("close", (event) => resolve(event.code)));
+  return {
+    ws,
+    closed,
+    next: () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiters.push(resolve))),
+    send: (message) => ws.send(devalue.stringify(message)),
+    pending: () => inbox.length,
+  };
+}
+
+async function rawSession(fake, projectId = PROJECT_ID, key = API_KEY) {
+  const raw = openRaw(`${fake.url}?projectId=${projectId}`, { Authorization: `Token ${key}` });
+  assert.equal((await raw.next()).type, "ready");
+  raw.send({ type: "pluginReadySignal" });
+  assert.equal((await raw.next()).type, "pluginReadyResponse");
+  let nextId = 0;
+  raw.invoke = async (methodName, ...args) => {
+    const id = nextId;
+    nextId += 1;
+    raw.send({ type: "methodInvocation", methodName, id, args });
+    const reply = await raw.next();
+    assert.equal(reply.id, id);
+    return reply;
+  };
+  return raw;
+}
+
+// ---------------------------------------------------------------------------
+
+describe("the official client replaying the transcript", () => {
+  test("sends the transcript's frames and sees the expected state after each step", async () => {
+    const frames = [];
+    await withFake({ onFrame: (from, text) => frames.push({ from, text }) }, async (fake) => {
+      const project = fake.addProject(PROJECT_ID, API_KEY);
+      const framer = await connectClient(fake);
+      assert.equal(fake.connections, 1);
+      assert.deepEqual(fake.connectionLog[0].query, {
+        projectId: PROJECT_ID,
+        sdkVersion: "5.0.0",
+        clientId: "framer-api/5.0.0",
+      });
+
+      const collection = await framer.createManagedCollection("Blog");
+      assert.equal(collection.name, "Blog");
+      assert.equal(collection.managedBy, "thisPlugin");
+      assert.equal(project.collections.length, 1);
+      const stored = project.collection("Blog");
+      assert.equal(stored.id, collection.id);
+      assert.equal(stored.managedBy, "thisPlugin");
+
+      await collection.setFields(TRANSCRIPT_FIELDS);
+      assert.deepEqual(
+        stored.fields.map((field) => [field.id, field.type]),
+        TRANSCRIPT_FIELDS.map((field) => [field.id, field.type]),
+      );
+      assert.deepEqual(
+        stored.fields.find((field) => field.id === "status").cases.map((c) => c.id),
+        ["draft", "live"],
+      );
+
+      const fields = await collection.getFields();
+      assert.deepEqual(fields, transcriptResult("getManagedCollectionFields3"));
+
+      await collection.addItems(TRANSCRIPT_ITEMS);
+      const [input] = TRANSCRIPT_ITEMS;
+      assert.deepEqual(stored.items.get(input.id), {
+        id: input.id,
+        slug: "hello-world",
+        draft: false,
+        fieldData: input.fieldData,
+      });
+
+      assert.deepEqual(await collection.getItemIds(), [input.id]);
+
+      await collection.removeItems([input.id]);
+      assert.equal(stored.items.size, 0);
+
+      await collection.setPluginData("lastSync", "2024-12-05T00:00:00.000Z");
+      assert.equal(stored.pluginData.get("lastSync"), "2024-12-05T00:00:00.000Z");
+
+      const published = await framer.publish();
+      assert.equal(project.publishes.length, 1);
+      assert.equal(project.publishes[0].deployment.id, published.deployment.id);
+      assert.deepEqual(project.publishes[0].items, { Blog: [] });
+      const expectedPublish = transcriptResult("publish");
+      assert.deepEqual(Object.keys(published).sort(), Object.keys(expectedPublish).sort());
+      assert.deepEqual(Object.keys(published.deployment).sort(), Object.keys(expectedPublish.deployment).sort());
+      assert.equal(published.deployment.status, "ready");
+      assert.deepEqual(published.hostnames, [
+        {
+          hostname: "abcdefghijklmnopqrst.framer.website",
+          type: "default",
+          isPrimary: true,
+          isPublished: true,
+          deploymentId: published.deployment.id,
+        },
+      ]);
+
+      const hostnames = await framer.deploy(published.deployment.id);
+      const expectedHostnames = transcriptResult("deploy").map((entry) => ({
+        ...entry,
+        deploymentId: published.deployment.id,
+      }));
+      assert.deepEqual(hostnames, expectedHostnames);
+      assert.deepEqual(project.deploys, [
+        { deploymentId: published.deployment.id, domains: ["www.abcdefghijklmnopqrst.example.com"], hostnames },
+      ]);
+
+      await framer.disconnect();
+      const clientFrames = frames
+        .filter((frame) => frame.from === "client")
+        .map((frame) =>
+          frame.text
+            .replaceAll(collection.id, TRANSCRIPT_COLLECTION_ID)
+            .replaceAll(published.deployment.id, TRANSCRIPT_DEPLOYMENT_ID),
+        );
+      assert.deepEqual(clientFrames, CLIENT_FRAMES);
+      assert.equal(frames.at(-1).text, '[{"type":1},"disconnect-ack"]');
+      assert.deepEqual(
+        fake.calls.map((call) => call.method),
+        CLIENT_FRAMES.map((raw) => devalue.parse(raw).methodName).filter(Boolean),
+      );
+      assert.ok(fake.calls.every((call) => call.projectId === PROJECT_ID && call.bytes > 0));
+    });
+  });
+
+  test("graceful disconnect gets its ack at once (the client would wait 15 s without it)", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const framer = await connectClient(fake);
+      const started = performance.now();
+      await framer.disconnect();
+      assert.ok(performance.now() - started < 2000);
+    });
+  });
+});
+
+describe("CMS behaviour through the official client", () => {
+  let fake;
+  let framer;
+  let project;
+
+  before(async () => {
+    fake = await startFakeFramer();
+    project = fake.addProject(PROJECT_ID, API_KEY);
+    framer = await connectClient(fake);
+  });
+
+  after(async () => {
+    await framer.disconnect();
+    await fake.close();
+  });
+
+  const postFields = (authorsId) => [
+    { id: "title", name: "Title", type: "string" },
+    { id: "body", name: "Body", type: "formattedText" },
+    { id: "attachment", name: "Attachment", type: "file", allowedFileTypes: ["pdf"] },
+    { id: "accent", name: "Accent", type: "color" },
+    { id: "author", name: "Author", type: "collectionReference", collectionId: authorsId },
+    { id: "coauthors", name: "Co-authors", type: "multiCollectionReference", collectionId: authorsId },
+    {
+      id: "gallery",
+      name: "Gallery",
+      type: "array",
+      fields: [
+        { id: "photo", name: "Photo", type: "image" },
+        { id: "caption", name: "Caption", type: "string" },
+      ],
+    },
+    { id: "published", name: "Published", type: "date", displayTime: true },
+    { id: "notes", name: "Notes", type: "string", userEditable: true },
+  ];
+
+  const fullItem = {
+    id: "post-1",
+    slug: "post-one",
+    draft: true,
+    fieldData: {
+      title: { type: "string", value: "Post one" },
+      body: { type: "formattedText", value: "# Hi", contentType: "markdown" },
+      attachment: { type: "file", value: "https://example.com/a.pdf" },
+      accent: { type: "color", value: "rgb(255, 0, 0)" },
+      author: { type: "collectionReference", value: "author-1" },
+      coauthors: { type: "multiCollectionReference", value: ["author-1", "author-2"] },
+      gallery: {
+        type: "array",
+        value: [
+          { id: "g1", fieldData: { photo: { type: "image", value: "https://example.com/1.png", alt: "One" } } },
+          { id: "g2", fieldData: { caption: { type: "string", value: "Two" } } },
+        ],
+      },
+      published: { type: "date", value: "2024-12-05T10:30:00.000Z" },
+    },
+  };
+
+  test("every managed field type is stored and read back", async () => {
+    const authors = await framer.createManagedCollection("Authors");
+    const posts = await framer.createManagedCollection("Posts");
+    await posts.setFields(postFields(authors.id));
+    const fields = await posts.getFields();
+    assert.deepEqual(fields.find((field) => field.id === "attachment"), {
+      id: "attachment",
+      name: "Attachment",
+      type: "file",
+      userEditable: false,
+      required: false,
+      allowedFileTypes: ["pdf"],
+    });
+    assert.equal(fields.find((field) => field.id === "author").collectionId, authors.id);
+    assert.deepEqual(
+      fields.find((field) => field.id === "gallery").fields.map((field) => [field.id, field.type]),
+      [
+        ["photo", "image"],
+        ["caption", "string"],
+      ],
+    );
+    assert.equal(fields.find((field) => field.id === "published").displayTime, true);
+    assert.equal(fields.find((field) => field.id === "notes").userEditable, true);
+
+    await posts.addItems([fullItem]);
+    assert.deepEqual(project.collection("Posts").items.get("post-1"), fullItem);
+    assert.deepEqual(
+      (await framer.getManagedCollections()).map((collection) => collection.name),
+      ["Authors", "Posts"],
+    );
+  });
+
+  test("addItems upserts by id, keeps omitted fields and ignores userEditable values", async () => {
+    const [posts] = (await framer.getManagedCollections()).filter((collection) => collection.name === "Posts");
+    await posts.addItems([
+      {
+        id: "post-1",
+        slug: "post-one-renamed",
+        fieldData: {
+          title: { type: "string", value: "Renamed" },
+          notes: { type: "string", value: "written by the user only" },
+        },
+      },
+      { id: "post-2", slug: "post-two", fieldData: { title: { type: "string", value: "Two" } } },
+    ]);
+    const stored = project.collection("Posts").items;
+    const updated = stored.get("post-1");
+    assert.equal(updated.slug, "post-one-renamed");
+    assert.equal(updated.draft, true);
+    assert.deepEqual(updated.fieldData.title, { type: "string", value: "Renamed" });
+    assert.deepEqual(updated.fieldData.body, fullItem.fieldData.body);
+    assert.equal(updated.fieldData.notes, undefined);
+    assert.deepEqual(await posts.getItemIds(), ["post-1", "post-2"]);
+
+    await posts.setItemOrder(["post-2", "unknown", "post-1"]);
+    assert.deepEqual(await posts.getItemIds(), ["post-2", "post-1"]);
+  });
+
+  test("setFields drops the values of removed fields", async () => {
+    const [posts] = (await framer.getManagedCollections()).filter((collection) => collection.name === "Posts");
+    const authorsId = project.collection("Authors").id;
+    await posts.setFields(postFields(authorsId).filter((field) => field.id !== "accent"));
+    assert.equal(project.collection("Posts").items.get("post-1").fieldData.accent, undefined);
+    assert.deepEqual(project.collection("Posts").items.get("post-1").fieldData.title, {
+      type: "string",
+      value: "Renamed",
+    });
+  });
+
+  test("publish snapshots non-draft items", async () => {
+    await framer.publish();
+    assert.deepEqual(project.publishes.at(-1).items, { Authors: [], Posts: ["post-2"] });
+  });
+
+  test("plugin data on collections", async () => {
+    const [posts] = (await framer.getManagedCollections()).filter((collection) => collection.name === "Posts");
+    await posts.setPluginData("cursor", "abc");
+    await posts.setPluginData("databaseId", "db-1");
+    assert.equal(await posts.getPluginData("cursor"), "abc");
+    assert.equal(await posts.getPluginData("missing"), null);
+    assert.deepEqual(await posts.getPluginDataKeys(), ["cursor", "databaseId"]);
+    await posts.setPluginData("cursor", null);
+    assert.deepEqual([...project.collection("Posts").pluginData.entries()], [["databaseId", "db-1"]]);
+    assert.equal(project.pluginData.get(posts.id), project.collection("Posts").pluginData);
+  });
+
+  test("invalid items are rejected with a message and nothing is written", async () => {
+    const [posts] = (await framer.getManagedCollections()).filter((collection) => collection.name === "Posts");
+    const before = structuredClone([...project.collection("Posts").items.entries()]);
+    const good = { id: "post-3", slug: "post-three", fieldData: { title: { type: "string", value: "3" } } };
+    const bad = { id: "post-4", slug: "post-four", fieldData: {} };
+    const cases = [
+      [{ ...bad, fieldData: { nope: { type: "string", value: "x" } } }, /unknown field id 'nope'/u],
+      [{ ...bad, fieldData: { title: { type: "number", value: 3 } } }, /has type 'string'/u],
+      [{ ...bad, fieldData: { title: { type: "string", value: 3 } } }, /must be a string/u],
+      [{ ...bad, slug: "" }, /slug must be a non-empty string/u],
+      [{ ...bad, slug: "post-two" }, /Duplicate slug 'post-two'/u],
+      [{ ...bad, fieldData: { attachment: { type: "file", value: "not a url" } } }, /http\(s\) URL/u],
+      [{ ...bad, fieldData: { published: { type: "date", value: "yesterday" } } }, /ISO 8601/u],
+      [{ ...bad, draft: "yes" }, /draft must be a boolean/u],
+      [{ ...good }, /the same id appears twice/u],
+    ];
+    for (const [item, message] of cases) {
+      await assert.rejects(posts.addItems([good, item]), { name: "FramerPluginError", message });
+    }
+    await assert.rejects(posts.addItems([good, { ...good, id: "post-4" }]), { message: /Duplicate slug 'post-three'/u });
+    assert.deepEqual([...project.collection("Posts").items.entries()], before);
+  });
+
+  test("enum values must be case ids, not case names", async () => {
+    const blog = await framer.createManagedCollection("Enum test");
+    await blog.setFields(TRANSCRIPT_FIELDS);
+    const item = structuredClone(TRANSCRIPT_ITEMS[0]);
+    item.fieldData.status = { type: "enum", value: "Live" };
+    await assert.rejects(blog.addItems([item]), { message: /'Live' is not a case id \(case ids: draft, live\)/u });
+    item.fieldData.status = { type: "enum", value: "draft" };
+    await blog.addItems([item]);
+    assert.equal(project.collection("Enum test").items.get(item.id).fieldData.status.value, "draft");
+  });
+
+  test("invalid field definitions are rejected", async () => {
+    const collection = await framer.createManagedCollection("Schema test");
+    const cases = [
+      [
+        [
+          { id: "a", name: "A", type: "string" },
+          { id: "a", name: "B", type: "number" },
+        ],
+        /Duplicate field id 'a'/u,
+      ],
+      [[{ id: "d", name: "D", type: "divider" }], /unsupported type 'divider'/u],
+      [[{ id: "r", name: "R", type: "collectionReference", collectionId: "missing" }], /unknown collection/u],
+      [[{ id: "x".repeat(65), name: "Long", type: "string" }], /at most 64 characters/u],
+      [Array.from({ length: 31 }, (_, i) => ({ id: `f${i}`, name: `F${i}`, type: "string" })), /at most 30 fields/u],
+    ];
+    for (const [fields, message] of cases) {
+      await assert.rejects(collection.setFields(fields), { name: "FramerPluginError", message });
+    }
+    assert.deepEqual(project.collection("Schema test").fields, []);
+  });
+
+  test("deploy of an unknown deployment fails", async () => {
+    await assert.rejects(framer.deploy("nope"), { message: /Deployment not found: nope/u });
+  });
+});
+
+describe("collections of another plugin", () => {
+  test("are listed only by getCollections and cannot be written", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const foreign = fake.createForeignCollection(PROJECT_ID, "Shop");
+      const framer = await connectClient(fake);
+      assert.deepEqual(await framer.getManagedCollections(), []);
+      const all = await framer.getCollections();
+      assert.deepEqual(
+        all.map((collection) => [collection.id, collection.managedBy, collection.readonly]),
+        [[foreign.id, "anotherPlugin", true]],
+      );
+      await assert.rejects(framer.createManagedCollection("Shop"), { message: /already exists/u });
+      await framer.disconnect();
+
+      const raw = await rawSession(fake);
+      const item = { id: "i", slug: "i", fieldData: {} };
+      for (const [method, args] of [
+        ["addManagedCollectionItems2", [[item]]],
+        ["setManagedCollectionFields", [[]]],
+        ["removeManagedCollectionItems", [["i"]]],
+        ["setPluginDataForNode", ["k", "v"]],
+      ]) {
+        const reply = await raw.invoke(method, foreign.id, ...args);
+        assert.match(reply.error, /managed by another plugin/u, method);
+      }
+      assert.deepEqual((await raw.invoke("getManagedCollectionItemIds", foreign.id)).result, []);
+      assert.equal(foreign.items.size, 0);
+      raw.ws.close();
+    });
+  });
+
+  test("an unknown collection id is an error, an unknown method too", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const raw = await rawSession(fake);
+      const reply = await raw.invoke("addManagedCollectionItems2", "missing", []);
+      assert.deepEqual(reply, { type: "methodResponse", id: 0, error: "Collection not found: missing" });
+      assert.equal((await raw.invoke("getManagedCollectionItemIds", "missing")).error, "Collection not found: missing");
+      assert.equal((await raw.invoke("makeCoffee")).error, "Unknown method: makeCoffee");
+      raw.ws.close();
+    });
+  });
+});
+
+describe("authentication", () => {
+  test("a wrong key or an unknown project fails the handshake with UNAUTHORIZED", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      await assert.rejects(connectClient(fake, PROJECT_ID, "wrong"), (error) => {
+        assert.ok(error instanceof FramerAPIError);
+        assert.equal(error.code, "UNAUTHORIZED");
+        assert.match(error.message, /not valid for project AbCdEfGhIjKlMnOpQrSt/u);
+        return true;
+      });
+      await assert.rejects(connectClient(fake, OTHER_PROJECT_ID, API_KEY), { code: "UNAUTHORIZED" });
+      assert.equal(fake.connections, 0);
+      assert.deepEqual(
+        fake.connectionLog.map((entry) => entry.authorized),
+        [false, false],
+      );
+    });
+  });
+
+  test("a missing key gets an error frame, then the socket closes", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const raw = openRaw(`${fake.url}?projectId=${PROJECT_ID}`, {});
+      assert.deepEqual(await raw.next(), {
+        type: "error",
+        retryable: false,
+        code: "UNAUTHORIZED",
+        message: "Missing API key",
+      });
+      assert.equal(await raw.closed, 1008);
+    });
+  });
+
+  test("the Deno-style token subprotocol is accepted and echoed", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const ws = new WebSocket(`${fake.url}?projectId=${PROJECT_ID}`, [`token.${API_KEY}`]);
+      const first = await new Promise((resolve) => ws.addEventListener("message", (e) => resolve(devalue.parse(e.data))));
+      assert.equal(first.type, "ready");
+      assert.equal(ws.protocol, `token.${API_KEY}`);
+      ws.close();
+    });
+  });
+
+  test("authFailure 'http' answers 401, which the client reports as INTERNAL", async () => {
+    await withFake({ authFailure: "http" }, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      await assert.rejects(connectClient(fake, PROJECT_ID, "wrong"), {
+        code: "INTERNAL",
+        message: "No connection to the server",
+      });
+    });
+  });
+});
+
+describe("fault injection", () => {
+  test("an error frame rejects the pending call and leaves the socket usable", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const framer = await connectClient(fake);
+      fake.inject({ errorFrame: { code: "TIMEOUT", message: "Injected timeout", retryable: true, afterCalls: 1 } });
+      await framer.getManagedCollections();
+      await assert.rejects(framer.createManagedCollection("Blog"), (error) => {
+        assert.ok(error instanceof FramerAPIError);
+        assert.equal(error.code, "TIMEOUT");
+        assert.equal(error.message, "Server error: Injected timeout");
+        assert.ok(isRetryableError(error));
+        return true;
+      });
+      assert.deepEqual(await framer.getManagedCollections(), []);
+      await framer.disconnect();
+    });
+  });
+
+  test("failMethod answers with an error string the given number of times", async () => {
+    await withFake({}, async (fake) => {
+      const project = fake.addProject(PROJECT_ID, API_KEY);
+      const framer = await connectClient(fake);
+      fake.inject({ failMethod: { name: "createManagedCollection", error: "Nope", times: 2 } });
+      await assert.rejects(framer.createManagedCollection("Blog"), { name: "FramerPluginError", message: "Nope" });
+      await assert.rejects(framer.createManagedCollection("Blog"), { message: "Nope" });
+      assert.equal(project.collections.length, 0);
+      await framer.createManagedCollection("Blog");
+      assert.equal(project.collections.length, 1);
+      await framer.disconnect();
+    });
+  });
+
+  test("closeAfterCalls closes the socket on the next call, which fails as PROJECT_CLOSED", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const framer = await connectClient(fake);
+      fake.inject({ closeAfterCalls: 2 });
+      await framer.getManagedCollections();
+      await framer.getManagedCollections();
+      await assert.rejects(framer.getManagedCollections(), (error) => {
+        assert.equal(error.code, "PROJECT_CLOSED");
+        assert.match(error.message, /code: 1011/u);
+        assert.ok(isRetryableError(error));
+        return true;
+      });
+      assert.equal(fake.calls.length, 3);
+      await framer.disconnect();
+    });
+  });
+
+  test("rejectConnections refuses handshakes with the given error", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      fake.inject({ rejectConnections: { code: "POOL_EXHAUSTED", message: "No instance free", times: 1 } });
+      await assert.rejects(connectClient(fake), (error) => {
+        assert.equal(error.code, "POOL_EXHAUSTED");
+        assert.equal(error.message, "No instance free");
+        assert.ok(isRetryableError(error));
+        return true;
+      });
+      const framer = await connectClient(fake);
+      assert.equal(fake.connections, 1);
+      await framer.disconnect();
+    });
+  });
+});
+
+describe("chunked replies", () => {
+  test("forced chunking still yields the right results, even across surrogate pairs", async () => {
+    const frames = [];
+    await withFake({ chunkSize: 33, onFrame: (from, text) => frames.push({ from, text }) }, async (fake) => {
+      const project = fake.addProject(PROJECT_ID, API_KEY);
+      const framer = await connectClient(fake);
+      // An odd chunk size over a run of astral characters must cut some pairs in half.
+      const name = `Blog ${"😀".repeat(100)}`;
+      const collection = await framer.createManagedCollection(name);
+      assert.equal(collection.name, name);
+      await collection.setFields(TRANSCRIPT_FIELDS);
+      assert.deepEqual(await collection.getFields(), transcriptResult("getManagedCollectionFields3"));
+      const items = Array.from({ length: 50 }, (_, i) => ({
+        id: `item-${i}-✓`,
+        slug: `item-${i}`,
+        fieldData: { title: { type: "string", value: `Title ${i}` } },
+      }));
+      await collection.addItems(items);
+      assert.deepEqual(await collection.getItemIds(), items.map((item) => item.id));
+      assert.equal(project.collection(name).items.size, 50);
+      await framer.disconnect();
+    });
+    const chunks = frames.filter((frame) => frame.text.startsWith('{"$chunk":1,'));
+    assert.ok(chunks.length > 20, `expected many chunk frames, got ${chunks.length}`);
+    assert.ok(chunks.some((frame) => /\\ud83d"/u.test(frame.text)), "a chunk should end inside a surrogate pair");
+    const last = JSON.parse(chunks.at(-1).text);
+    assert.equal(last.seq, -1);
+    assert.equal(typeof last.id, "string");
+  });
+});
+
+describe("keep-alive and malformed input", () => {
+  test("client pings get no answer and the session goes on", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const raw = await rawSession(fake);
+      raw.send({ type: "ping" });
+      raw.send({ type: "ping" });
+      const reply = await raw.invoke("getManagedCollections");
+      assert.deepEqual(reply, { type: "methodResponse", id: 0, result: [] });
+      assert.equal(raw.pending(), 0);
+      raw.ws.send("this is not devalue");
+      assert.deepEqual(await raw.next(), {
+        type: "error",
+        code: "INVALID_REQUEST",
+        message: "Malformed message",
+        retryable: false,
+      });
+      raw.send({ type: "client-disconnect" });
+      assert.deepEqual(await raw.next(), { type: "disconnect-ack" });
+      raw.ws.close();
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// RFC 6455 over a raw TCP socket
+
+const RFC_SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+const RFC_SAMPLE_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+
+function rawSocket(port, requestLines) {
+  const socket = netConnect(port, "127.0.0.1");
+  const parser = new FrameParser();
+  const frames = [];
+  const waiters = [];
+  let head = null;
+  let pending = Buffer.alloc(0);
+  const ended = new Promise((resolve) => socket.on("close", resolve));
+  const headReady = new Promise((resolve) => {
+    socket.on("data", (chunk) => {
+      if (head === null) {
+        pending = Buffer.concat([pending, chunk]);
+        const end = pending.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        head = pending.subarray(0, end).toString("latin1");
+        resolve(head);
+        chunk = pending.subarray(end + 4);
+      }
+      for (const frame of parser.push(chunk)) {
+        const waiter = waiters.shift();
+        if (waiter) waiter(frame);
+        else frames.push(frame);
+      }
+    });
+  });
+  socket.write(`${requestLines.join("\r\n")}\r\n\r\n`);
+  return {
+    headReady,
+    ended,
+    nextFrame: () => (frames.length > 0 ? Promise.resolve(frames.shift()) : new Promise((r) => waiters.push(r))),
+    send: (opcode, payload, opts = {}) => socket.write(encodeFrame(opcode, payload, { mask: MASK, ...opts })),
+    write: (bytes) => socket.write(bytes),
+    destroy: () => socket.destroy(),
+  };
+}
+
+function upgradeRequest(port, extra = []) {
+  return [
+    `GET /channel/headless-plugin?projectId=${PROJECT_ID}&sdkVersion=5.0.0 HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    `Sec-WebSocket-Key: ${RFC_SAMPLE_KEY}`,
+    "Sec-WebSocket-Version: 13",
+    `Authorization: Token ${API_KEY}`,
+    ...extra,
+  ];
+}
+
+async function rawReadySocket(fake) {
+  const port = Number(new URL(fake.url).port);
+  const conn = rawSocket(port, upgradeRequest(port));
+  const head = await conn.headReady;
+  assert.match(head, /^HTTP\/1\.1 101 /u);
+  assert.match(head, new RegExp(`\r\nSec-WebSocket-Accept: ${RFC_SAMPLE_ACCEPT.replaceAll("+", "\\+")}`, "u"));
+  const ready = await conn.nextFrame();
+  assert.equal(ready.opcode, Opcode.text);
+  assert.equal(devalue.parse(ready.payload.toString()).type, "ready");
+  conn.send(Opcode.text, devalue.stringify({ type: "pluginReadySignal" }));
+  assert.equal(devalue.parse((await conn.nextFrame()).payload.toString()).type, "pluginReadyResponse");
+  return conn;
+}
+
+function invocation(id, methodName, ...args) {
+  return devalue.stringify({ type: "methodInvocation", methodName, id, args });
+}
+
+describe("RFC 6455 server side", () => {
+  let fake;
+  before(async () => {
+    fake = await startFakeFramer();
+    fake.addProject(PROJECT_ID, API_KEY);
+  });
+  after(() => fake.close());
+
+  test("fragmented messages with an interleaved ping, and 64-bit lengths both ways", async () => {
+    const conn = await rawReadySocket(fake);
+    const text = invocation(0, "createManagedCollection", "Fragments");
+    conn.send(Opcode.text, text.slice(0, 10), { fin: false });
+    conn.send(Opcode.ping, "are you there");
+    conn.send(Opcode.continuation, text.slice(10, 30), { fin: false });
+    conn.send(Opcode.continuation, text.slice(30), { fin: true });
+    const pong = await conn.nextFrame();
+    assert.equal(pong.opcode, Opcode.pong);
+    assert.equal(pong.payload.toString(), "are you there");
+    const reply = devalue.parse((await conn.nextFrame()).payload.toString());
+    assert.equal(reply.result.name, "Fragments");
+
+    const bigName = "n".repeat(70_000);
+    conn.send(Opcode.text, invocation(1, "createManagedCollection", bigName));
+    const bigFrame = await conn.nextFrame();
+    assert.ok(bigFrame.payload.length > 0xffff);
+    assert.equal(devalue.parse(bigFrame.payload.toString()).result.name, bigName);
+
+    conn.send(Opcode.close, Buffer.from([0x03, 0xe8, ...Buffer.from("bye")]));
+    const close = await conn.nextFrame();
+    assert.equal(close.opcode, Opcode.close);
+    assert.equal(close.payload.readUInt16BE(0), 1000);
+    await conn.ended;
+  });
+
+  test("an unmasked client frame is a protocol error (1002)", async () => {
+    const conn = await rawReadySocket(fake);
+    conn.write(encodeFrame(Opcode.text, "unmasked"));
+    const close = await conn.nextFrame();
+    assert.equal(close.opcode, Opcode.close);
+    assert.equal(close.payload.readUInt16BE(0), 1002);
+    await conn.ended;
+  });
+
+  test("invalid UTF-8 in a text message closes with 1007", async () => {
+    const conn = await rawReadySocket(fake);
+    conn.send(Opcode.text, Buffer.from([0xc3, 0x28]));
+    const close = await conn.nextFrame();
+    assert.equal(close.payload.readUInt16BE(0), 1007);
+    await conn.ended;
+  });
+
+  test("a continuation without a message is a protocol error", async () => {
+    const conn = await rawReadySocket(fake);
+    conn.send(Opcode.continuation, "orphan");
+    const close = await conn.nextFrame();
+    assert.equal(close.payload.readUInt16BE(0), 1002);
+    await conn.ended;
+  });
+
+  test("bad upgrades get plain HTTP errors", async () => {
+    const port = Number(new URL(fake.url).port);
+    const wrongPath = rawSocket(port, ["GET /elsewhere HTTP/1.1", "Host: x", ...upgradeRequest(port).slice(2)]);
+    assert.match(await wrongPath.headReady, /^HTTP\/1\.1 404 /u);
+    const oldVersion = rawSocket(
+      port,
+      upgradeRequest(port).map((line) => line.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8")),
+    );
+    const head = await oldVersion.headReady;
+    assert.match(head, /^HTTP\/1\.1 426 /u);
+    assert.match(head, /\r\nSec-WebSocket-Version: 13/u);
+    const response = await fetch(fake.httpUrl);
+    assert.equal(response.status, 426);
+    wrongPath.destroy();
+    oldVersion.destroy();
+  });
+});

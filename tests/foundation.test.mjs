@@ -1,0 +1,97 @@
+// The architecture end to end: the built wasm under workerd, local D1, a per-project Durable
+// Object whose alarm coalesces requests and writes its run to D1.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
+import { startWorker, waitFor } from "./support/worker.mjs";
+
+let worker;
+before(async () => {
+  worker = await startWorker({ vars: { DEBOUNCE_SECONDS: "1.5", DEBOUNCE_MAX_WAIT_SECONDS: "10" } });
+});
+after(async () => worker?.stop());
+
+test("GET /healthz reports D1 reachable and the schema version", async () => {
+  const res = await worker.fetch("/healthz");
+  assert.equal(res.status, 200);
+  assert.equal(res.json.ok, true);
+  assert.equal(res.json.d1, "reachable");
+  const applied = await worker.query("SELECT name FROM d1_migrations ORDER BY id DESC LIMIT 1");
+  assert.equal(res.json.schema_version, applied[0].name);
+  assert.match(res.json.schema_version, /^\d{4}_.+\.sql$/);
+});
+
+test("unknown routes are JSON 404s and wrong methods 405 with Allow", async () => {
+  const missing = await worker.fetch("/nope");
+  assert.equal(missing.status, 404);
+  assert.equal(missing.json.error.code, "not_found");
+  const wrong = await worker.fetch("/healthz", { method: "POST" });
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get("allow"), "GET");
+});
+
+async function projectWithWebhook(token) {
+  const project = await createProject(worker, token);
+  const secret = await verify(worker, webhookPath(project));
+  return { project, secret };
+}
+
+async function runsOf(projectId) {
+  return worker.query("SELECT id, trigger, status, events FROM sync_runs WHERE project_id = ?", projectId);
+}
+
+test("N events to one object inside the window give one alarm run; K objects give K runs", async () => {
+  const { token } = await createAccount(worker);
+  const projects = [];
+  for (let i = 0; i < 3; i++) projects.push(await projectWithWebhook(token));
+
+  const burst = 6;
+  await Promise.all(
+    projects.flatMap(({ project, secret }) =>
+      Array.from({ length: burst }, () =>
+        deliver(worker, webhookPath(project), pageEvent({ databaseId: project.notion.database_id }), { token: secret }).then((res) => {
+          assert.equal(res.status, 200, res.text);
+          assert.equal(res.json.outcome, "queued");
+        }),
+      ),
+    ),
+  );
+
+  for (const { project } of projects) {
+    const runs = await waitFor(async () => {
+      const rows = await runsOf(project.id);
+      return rows.length > 0 && rows.every((r) => r.status !== "running") && rows;
+    }, { what: `the alarm run of ${project.id}` });
+    // Give a second, wrongly split alarm time to show up before counting.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const settled = await runsOf(project.id);
+    assert.equal(settled.length, 1, `exactly one run for ${burst} events: ${JSON.stringify(settled)}`);
+    assert.equal(settled[0].trigger, "webhook");
+    assert.equal(settled[0].events, burst);
+    assert.equal(runs[0].id, settled[0].id);
+  }
+  const lines = worker.logLines().filter((l) => l.kind === "alarm");
+  assert.equal(new Set(lines.map((l) => l.project_id)).size, projects.length);
+});
+
+test("every request and alarm logs one JSON line, without secrets", async () => {
+  const { token } = await createAccount(worker, { name: "Logs" });
+  const { project, secret } = await projectWithWebhook(token);
+  await deliver(worker, webhookPath(project), pageEvent({ databaseId: project.notion.database_id }), { token: secret });
+  await waitFor(() => worker.logLines().some((l) => l.kind === "alarm" && l.project_id === project.id), { what: "alarm log line" });
+  const lines = worker.logLines();
+  const requests = lines.filter((l) => l.kind === "request");
+  assert.ok(requests.length >= 3);
+  for (const line of requests) {
+    assert.equal(typeof line.route, "string");
+    assert.equal(typeof line.status, "number");
+    assert.equal(typeof line.duration_ms, "number");
+  }
+  const webhookLine = requests.find((l) => l.route === "/webhooks/notion/{webhook_key}" && l.project_id === project.id);
+  assert.ok(webhookLine, "webhook requests log their pattern and project");
+  // wrangler's own access log prints request paths (webhook keys); the Worker's output must not.
+  const everything = worker.logs.filter((l) => !/^\[wrangler:info\] (GET|POST|PATCH|DELETE) \//.test(l)).join("\n");
+  for (const s of [secret, token, worker.adminToken, project.webhook.url.split("/").pop(), "ntn_test_token_0123456789abcdef", "fr_test_key_0123456789abcdef"]) {
+    assert.ok(!everything.includes(s), `a secret reached the logs: ${s.slice(0, 6)}…`);
+  }
+});

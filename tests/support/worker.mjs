@@ -1,0 +1,190 @@
+// Starts the built Worker under workerd (`wrangler dev`) with its own fresh local D1 and Durable
+// Object state, on a free loopback port, and always tears it down.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const BIN = join(ROOT, "node_modules", ".bin");
+const running = new Set();
+
+// Never leave a workerd behind, even when a test throws or the runner is interrupted.
+for (const signal of ["exit", "SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    for (const child of running) killGroup(child);
+    if (signal !== "exit") process.exit(130);
+  });
+}
+
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+}
+
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function toolEnv() {
+  return {
+    ...process.env,
+    PATH: `${BIN}:${process.env.PATH}`,
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    NO_COLOR: "1",
+    CI: "true",
+  };
+}
+
+function runTool(args, { cwd = ROOT } = {}) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(join(BIN, "wrangler"), args, { cwd, env: toolEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolveRun(out) : reject(new Error(`wrangler ${args.join(" ")} exited ${code}:\n${out}`))));
+  });
+}
+
+/**
+ * @param {{vars?: Record<string,string>, secrets?: Record<string,string>}} opts
+ * vars override wrangler.toml's [vars]; secrets go through an env file so wrangler never prints them.
+ */
+export async function startWorker({ vars = {}, secrets = {} } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), "nfs-worker-"));
+  const persist = join(dir, "state");
+  const adminToken = `adm_${randomBytes(24).toString("hex")}`;
+  const envFile = join(dir, "test.vars");
+  const allSecrets = { ADMIN_TOKEN: adminToken, ENCRYPTION_KEY: randomBytes(32).toString("base64"), ...secrets };
+  await writeFile(envFile, Object.entries(allSecrets).map(([k, v]) => `${k}=${v}`).join("\n") + "\n", { mode: 0o600 });
+
+  await runTool(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
+
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const args = [
+    "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
+    "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false", "--test-scheduled",
+    "--live-reload=false",
+  ];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const child = spawn(join(BIN, "wrangler"), args, { cwd: ROOT, env: toolEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  running.add(child);
+  const logs = [];
+  let partial = "";
+  const onData = (chunk) => {
+    partial += chunk;
+    const lines = partial.split("\n");
+    partial = lines.pop();
+    for (const line of lines) logs.push(line);
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  let exited = null;
+  child.on("exit", (code) => (exited = code));
+
+  const url = `http://127.0.0.1:${port}`;
+  const worker = {
+    url,
+    adminToken,
+    logs,
+    persist,
+    /** JSON lines the Worker logged (requests, alarms), parsed. */
+    logLines() {
+      return logs.flatMap((line) => {
+        const start = line.indexOf("{\"kind\"");
+        if (start < 0) return [];
+        try {
+          return [JSON.parse(line.slice(start))];
+        } catch {
+          return [];
+        }
+      });
+    },
+    async fetch(path, { method = "GET", body, token, headers = {} } = {}) {
+      const h = { ...headers };
+      if (token) h.authorization = `Bearer ${token}`;
+      let payload = body;
+      if (body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
+        payload = JSON.stringify(body);
+        h["content-type"] ??= "application/json";
+      }
+      const res = await fetch(url + path, { method, headers: h, body: payload });
+      const text = await res.text();
+      let json = null;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, headers: res.headers, text, json };
+    },
+    /** Reads the local D1 database directly (read-only): for assertions only. */
+    async query(sql, ...params) {
+      const { DatabaseSync } = await import("node:sqlite");
+      const dbDir = join(persist, "v3", "d1", "miniflare-D1DatabaseObject");
+      const file = (await readdir(dbDir)).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+      const db = new DatabaseSync(join(dbDir, file), { readOnly: true });
+      try {
+        return db.prepare(sql).all(...params);
+      } finally {
+        db.close();
+      }
+    },
+    async stop() {
+      if (running.has(child)) {
+        running.delete(child);
+        killGroup(child);
+        await new Promise((r) => (exited !== null ? r() : child.once("exit", r)));
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited !== null) {
+      await worker.stop();
+      throw new Error(`wrangler dev exited with ${exited}:\n${logs.join("\n")}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      await worker.stop();
+      throw new Error(`wrangler dev did not become ready:\n${logs.join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return worker;
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor(check, { timeoutMs = 20_000, intervalMs = 100, what = "condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
