@@ -332,7 +332,7 @@ mod tests {
             let text = format!(r#"{{"id":{},"type":{},"entity":{{"id":{},"type":"page"}},"data":{{"parent":{{"id":{},"type":{}}}}}}}"#,
                 serde_json::json!(id), serde_json::json!(kind), serde_json::json!(id), serde_json::json!(id), serde_json::json!(parent_kind));
             if let Ok(Incoming::Event(e)) = parse(text.as_bytes()) {
-                let _ = effect_for(&e, &id, &[id.clone()]);
+                let _ = effect_for(&e, &id, std::slice::from_ref(&id));
             }
         }
     }

@@ -47,7 +47,7 @@ pub fn canonical(id: &str) -> String {
         .filter(|c| *c != '-')
         .collect::<String>()
         .to_ascii_lowercase();
-    if hex.len() == 32 {
+    if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         dashed(&hex)
     } else {
         id.to_ascii_lowercase()
@@ -116,5 +116,7 @@ mod tests {
         assert_eq!(canonical("36CC9195760F4FFFA67E3A46C559B176"), ID);
         assert_eq!(canonical(ID), ID);
         assert_eq!(canonical("not-an-id"), "not-an-id");
+        // Found by the event fuzz test: 32 bytes that are not 32 ASCII characters.
+        assert_eq!(canonical("ééééééééééééééé-aa"), "ééééééééééééééé-aa");
     }
 }

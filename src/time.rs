@@ -17,6 +17,7 @@ pub fn iso_from_ms(ms: i64) -> String {
 
 /// Parses an RFC 3339 timestamp (`2024-12-05T23:57:05.379Z`, `...+02:00`, or a bare date) into
 /// Unix milliseconds. Returns `None` for anything else.
+#[allow(clippy::many_single_char_names)]
 pub fn ms_from_iso(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {

@@ -3,13 +3,20 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
+import { startFakeNotion } from "./fakes/notion.mjs";
 import { startWorker, waitFor } from "./support/worker.mjs";
 
 let worker;
+let notion;
 before(async () => {
-  worker = await startWorker({ vars: { DEBOUNCE_SECONDS: "1.5", DEBOUNCE_MAX_WAIT_SECONDS: "10" } });
+  // A fake Notion that knows no integration: each run ends at once as notion_unauthorized.
+  notion = await startFakeNotion();
+  worker = await startWorker({ vars: { DEBOUNCE_SECONDS: "1.5", DEBOUNCE_MAX_WAIT_SECONDS: "10", NOTION_API_BASE: notion.url } });
 });
-after(async () => worker?.stop());
+after(async () => {
+  await worker?.stop();
+  await notion?.close();
+});
 
 test("GET /healthz reports D1 reachable and the schema version", async () => {
   const res = await worker.fetch("/healthz");

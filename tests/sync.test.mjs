@@ -106,7 +106,7 @@ before(async () => {
     body: { name: "Sync test", plan: "paid" },
   });
   assert.equal(account.status, 201, account.text);
-  token = account.json.token;
+  token = account.json.token.token;
   const project = await worker.fetch("/api/v1/projects", {
     method: "POST",
     token,
@@ -140,9 +140,9 @@ describe("sync", { concurrency: false }, () => {
     assert.equal(run.published, true);
     assert.equal(run.error, null);
 
-    assert.deepEqual(collection().fields.map((f) => [f.name, f.type]), [
-      ["Name", "string"], ["Count", "number"], ["Live", "boolean"], ["Stage", "enum"], ["Site", "link"],
-    ]);
+    assert.deepEqual(Object.fromEntries(collection().fields.map((f) => [f.name, f.type])), {
+      Name: "string", Count: "number", Live: "boolean", Stage: "enum", Site: "link",
+    });
     const items = framerItems();
     assert.deepEqual(Object.keys(items).sort(), [pages.hello, pages.second, pages.third].sort());
     assert.deepEqual(items[pages.hello], {
@@ -221,6 +221,40 @@ describe("sync", { concurrency: false }, () => {
     assert.ok(run.warnings.some((w) => w.startsWith("duplicate_slugs") && w.includes("same-title")), JSON.stringify(run.warnings));
   });
 
+  test("page bodies are rendered into a field and fetched again only for edited rows", async () => {
+    notion.setChildren(pages.hello, [
+      { heading_1: "Intro" },
+      { paragraph: [{ text: "bold", bold: true }, " and plain"] },
+      { bulleted_list_item: "outer", children: [{ paragraph: "inner" }] },
+    ]);
+    const patch = await worker.fetch(`/api/v1/projects/${projectId}`, { method: "PATCH", token, body: { page_body: true } });
+    assert.equal(patch.status, 200, patch.text);
+    const run = await syncAndWait();
+    assert.equal(run.status, "succeeded", JSON.stringify(run));
+    assert.equal(fieldId("Page content"), "page_body");
+    const body = framerItems()[pages.hello]["Page content"];
+    assert.ok(body.startsWith("<h1>Intro</h1><p><strong>bold</strong> and plain</p><ul><li>outer"), body);
+    assert.ok(body.includes("<p>inner</p>"), body);
+    assert.equal(framerItems()[pages.second]["Page content"], "");
+
+    notion.resetStats();
+    const again = await syncAndWait();
+    assert.equal(again.status, "succeeded", JSON.stringify(again));
+    assert.equal(again.counts.unchanged, 4);
+    const blockReads = notion.requests.filter((r) => /\/v1\/blocks\//.test(r.path ?? r.url ?? ""));
+    assert.equal(blockReads.length, 0, "no body fetched for unchanged rows");
+    assert.equal(again.calls.notion, 3);
+  });
+
+  test("Notion rate limiting is waited out (Retry-After) and the run succeeds", async () => {
+    notion.failNext({ status: 429, retryAfter: 1, times: 2, match: "POST /v1/data_sources/:id/query" });
+    const started = Date.now();
+    const run = await syncAndWait();
+    assert.equal(run.status, "succeeded", JSON.stringify(run));
+    assert.equal(run.calls.notion, 5, "two refused queries were retried");
+    assert.ok(Date.now() - started >= 2000, "waited the Retry-After twice");
+  });
+
   test("a connection dropped mid-sync fails the run as retryable, and the retry converges", async () => {
     notion.updatePage(pages.hello, { Name: "Hello again" });
     // Three calls answered (collections, fields, item ids), then the socket closes on the write.
@@ -255,6 +289,15 @@ describe("sync", { concurrency: false }, () => {
     assert.match(run.error.message, /Taken/);
     const back = await worker.fetch(`/api/v1/projects/${projectId}`, { method: "PATCH", token, body: { framer: { collection_name: COLLECTION } } });
     assert.equal(back.status, 200, back.text);
+  });
+
+  test("a database no longer shared with the integration is reported as such", async () => {
+    notion.unshare(db.databaseId, NOTION_TOKEN);
+    const run = await syncAndWait();
+    notion.share(db.databaseId, NOTION_TOKEN);
+    assert.equal(run.status, "failed");
+    assert.equal(run.error.code, "notion_database_not_shared");
+    assert.match(run.error.message, /Connections/);
   });
 
   test("a revoked Notion token fails with an actionable message and writes nothing", async () => {

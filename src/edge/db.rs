@@ -95,7 +95,6 @@ pub async fn schema_version(db: &D1Database) -> Result<Option<String>, ApiError>
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProjectRow {
     pub id: String,
-    pub account_id: String,
     pub name: String,
     pub notion_token_enc: String,
     pub notion_token_hint: String,
@@ -125,7 +124,6 @@ pub struct ProjectRow {
     pub last_event_at: Option<String>,
     pub events_received: i64,
     pub events_ignored: i64,
-    pub via_shared_url: i64,
 }
 
 impl ProjectRow {

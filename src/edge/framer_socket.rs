@@ -24,13 +24,20 @@ pub enum FramerError {
     /// The upgrade was answered with an HTTP status instead of a socket.
     Refused { status: u16 },
     /// An `error` frame from the server (bad key, no instance available, ...).
-    Server { code: String, message: String, retryable: bool },
+    Server {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
     /// The socket closed (or could not be opened) before the answer came.
     Closed { during: String },
     /// No answer in time.
     Timeout { during: String },
     /// A method answered with an error string.
-    Method { method: &'static str, message: String },
+    Method {
+        method: &'static str,
+        message: String,
+    },
     /// A frame could not be decoded.
     Protocol(String),
 }
@@ -53,7 +60,9 @@ impl FramerError {
     /// Whether a later attempt may succeed without the user changing anything.
     pub fn retryable(&self) -> bool {
         match self {
-            Self::Server { code, retryable, .. } => !is_auth_code(code) && framer_wire::is_retryable(code, *retryable),
+            Self::Server {
+                code, retryable, ..
+            } => !is_auth_code(code) && framer_wire::is_retryable(code, *retryable),
             Self::Refused { status } => *status >= 500,
             Self::Closed { .. } | Self::Timeout { .. } | Self::Protocol(_) => true,
             Self::BadTarget(_) | Self::Method { .. } => false,
@@ -95,22 +104,37 @@ impl fmt::Display for FramerError {
 impl std::error::Error for FramerError {}
 
 fn is_auth_code(code: &str) -> bool {
-    matches!(code, "UNAUTHORIZED" | "FORBIDDEN" | "INVALID_API_KEY" | "UNAUTHENTICATED")
+    matches!(
+        code,
+        "UNAUTHORIZED" | "FORBIDDEN" | "INVALID_API_KEY" | "UNAUTHENTICATED"
+    )
 }
 
 /// Opens the WebSocket (not yet handshaken).
-pub async fn open(server_url: &str, project: &str, api_key: &str) -> Result<WebSocket, FramerError> {
-    let url = framer_wire::connect_url(server_url, project).map_err(|e| FramerError::BadTarget(e.to_string()))?;
-    let closed = |e: worker::Error| FramerError::Closed { during: format!("connect ({e})") };
+pub async fn open(
+    server_url: &str,
+    project: &str,
+    api_key: &str,
+) -> Result<WebSocket, FramerError> {
+    let url = framer_wire::connect_url(server_url, project)
+        .map_err(|e| FramerError::BadTarget(e.to_string()))?;
+    let closed = |e: worker::Error| FramerError::Closed {
+        during: format!("connect ({e})"),
+    };
     let headers = Headers::new();
     headers.set("upgrade", "websocket").map_err(closed)?;
-    headers.set("authorization", &framer_wire::authorization_header(api_key)).map_err(closed)?;
+    headers
+        .set("authorization", &framer_wire::authorization_header(api_key))
+        .map_err(closed)?;
     let mut init = RequestInit::new();
     init.with_headers(headers);
-    let request = Request::new_with_init(&framer_wire::upgrade_fetch_url(&url), &init).map_err(closed)?;
+    let request =
+        Request::new_with_init(&framer_wire::upgrade_fetch_url(&url), &init).map_err(closed)?;
     let response = Fetch::Request(request).send().await.map_err(closed)?;
     let status = response.status_code();
-    let ws = response.websocket().ok_or(FramerError::Refused { status })?;
+    let ws = response
+        .websocket()
+        .ok_or(FramerError::Refused { status })?;
     ws.accept().map_err(closed)?;
     Ok(ws)
 }
@@ -131,11 +155,23 @@ pub struct FramerSocket<'ws> {
 impl<'ws> FramerSocket<'ws> {
     /// Runs the handshake on an open socket.
     pub async fn start(ws: &'ws WebSocket) -> Result<Self, FramerError> {
-        let events = ws.events().map_err(|e| FramerError::Closed { during: format!("handshake ({e})") })?;
-        let mut socket = Self { ws, events, decoder: Decoder::new(), next_id: 0, graceful: false, calls: 0, bytes_sent: 0 };
+        let events = ws.events().map_err(|e| FramerError::Closed {
+            during: format!("handshake ({e})"),
+        })?;
+        let mut socket = Self {
+            ws,
+            events,
+            decoder: Decoder::new(),
+            next_id: 0,
+            graceful: false,
+            calls: 0,
+            bytes_sent: 0,
+        };
         let deadline = framer_wire::HANDSHAKE_TIMEOUT_MS;
         match socket.next_message("handshake", deadline).await? {
-            ServerMessage::Ready { graceful_disconnect } => socket.graceful = graceful_disconnect,
+            ServerMessage::Ready {
+                graceful_disconnect,
+            } => socket.graceful = graceful_disconnect,
             other => return Err(unexpected(&other, "handshake")),
         }
         socket.send(&ClientMessage::PluginReadySignal)?;
@@ -153,7 +189,9 @@ impl<'ws> FramerSocket<'ws> {
         self.bytes_sent += text.len();
         self.ws
             .send_with_str(&text)
-            .map_err(|e| FramerError::Closed { during: format!("send ({e})") })
+            .map_err(|e| FramerError::Closed {
+                during: format!("send ({e})"),
+            })
     }
 
     /// Invokes a method and waits for its answer.
@@ -166,10 +204,21 @@ impl<'ws> FramerSocket<'ws> {
         loop {
             match self.next_message(name, CALL_TIMEOUT_MS).await? {
                 ServerMessage::Response { id: got, result } if got == id => {
-                    return result.map_err(|message| FramerError::Method { method: name, message });
+                    return result.map_err(|message| FramerError::Method {
+                        method: name,
+                        message,
+                    });
                 }
-                ServerMessage::Error { code, message, retryable } => {
-                    return Err(FramerError::Server { code, message, retryable });
+                ServerMessage::Error {
+                    code,
+                    message,
+                    retryable,
+                } => {
+                    return Err(FramerError::Server {
+                        code,
+                        message,
+                        retryable,
+                    });
                 }
                 // Late answers to nothing we wait for, and frames the client ignores.
                 _ => {}
@@ -178,7 +227,11 @@ impl<'ws> FramerSocket<'ws> {
     }
 
     /// The next decoded frame; pings every 20 s while waiting, up to `timeout_ms`.
-    async fn next_message(&mut self, during: &str, timeout_ms: u64) -> Result<ServerMessage, FramerError> {
+    async fn next_message(
+        &mut self,
+        during: &str,
+        timeout_ms: u64,
+    ) -> Result<ServerMessage, FramerError> {
         let mut waited = 0u64;
         loop {
             let tick = Delay::from(Duration::from_millis(framer_wire::PING_INTERVAL_MS));
@@ -190,8 +243,16 @@ impl<'ws> FramerSocket<'ws> {
                 Some(Some(Ok(WebsocketEvent::Message(message)))) => {
                     let Some(text) = message.text() else { continue };
                     match self.decoder.push(&text) {
-                        Ok(Some(ServerMessage::Error { code, message, retryable })) if during == "handshake" => {
-                            return Err(FramerError::Server { code, message, retryable });
+                        Ok(Some(ServerMessage::Error {
+                            code,
+                            message,
+                            retryable,
+                        })) if during == "handshake" => {
+                            return Err(FramerError::Server {
+                                code,
+                                message,
+                                retryable,
+                            });
                         }
                         Ok(Some(decoded)) => return Ok(decoded),
                         Ok(None) => {}
@@ -199,15 +260,21 @@ impl<'ws> FramerSocket<'ws> {
                     }
                 }
                 Some(Some(Ok(WebsocketEvent::Close(_))) | None) => {
-                    return Err(FramerError::Closed { during: during.to_owned() });
+                    return Err(FramerError::Closed {
+                        during: during.to_owned(),
+                    });
                 }
                 Some(Some(Err(e))) => {
-                    return Err(FramerError::Closed { during: format!("{during} ({e})") });
+                    return Err(FramerError::Closed {
+                        during: format!("{during} ({e})"),
+                    });
                 }
                 None => {
                     waited += framer_wire::PING_INTERVAL_MS;
                     if waited >= timeout_ms {
-                        return Err(FramerError::Timeout { during: during.to_owned() });
+                        return Err(FramerError::Timeout {
+                            during: during.to_owned(),
+                        });
                     }
                     self.send(&ClientMessage::Ping)?;
                 }
@@ -223,7 +290,10 @@ impl<'ws> FramerSocket<'ws> {
             let ack = async {
                 while let Some(Ok(WebsocketEvent::Message(message))) = self.events.next().await {
                     if let Some(text) = message.text() {
-                        if matches!(self.decoder.push(&text), Ok(Some(ServerMessage::DisconnectAck))) {
+                        if matches!(
+                            self.decoder.push(&text),
+                            Ok(Some(ServerMessage::DisconnectAck))
+                        ) {
                             break;
                         }
                     }
@@ -238,9 +308,15 @@ impl<'ws> FramerSocket<'ws> {
 
 fn unexpected(message: &ServerMessage, during: &str) -> FramerError {
     match message {
-        ServerMessage::Error { code, message, retryable } => {
-            FramerError::Server { code: code.clone(), message: message.clone(), retryable: *retryable }
-        }
+        ServerMessage::Error {
+            code,
+            message,
+            retryable,
+        } => FramerError::Server {
+            code: code.clone(),
+            message: message.clone(),
+            retryable: *retryable,
+        },
         other => FramerError::Protocol(format!("unexpected {other:?} during {during}")),
     }
 }

@@ -13,13 +13,14 @@ pub fn json(status: u16, value: &serde_json::Value) -> Response {
     // Setting a well-formed header on a fresh Headers cannot fail.
     let _ = headers.set("content-type", "application/json; charset=utf-8");
     let _ = headers.set("cache-control", "no-store");
-    Response::ok(body)
-        .map(|r| r.with_status(status).with_headers(headers))
-        .unwrap_or_else(|_| {
+    Response::ok(body).map_or_else(
+        |_| {
             Response::empty()
                 .expect("an empty response")
                 .with_status(500)
-        })
+        },
+        |r| r.with_status(status).with_headers(headers),
+    )
 }
 
 pub fn error(e: &ApiError) -> Response {

@@ -52,7 +52,12 @@ impl NotionClient {
     }
 
     /// One logical request, retried per the policy.
-    async fn request(&mut self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, NotionError> {
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, NotionError> {
         let started = now();
         let mut attempt = 0u32;
         loop {
@@ -63,9 +68,15 @@ impl NotionClient {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            let Some(delay) = self.policy.delay_ms(&error, attempt, now().saturating_sub(started)) else {
+            let Some(delay) = self
+                .policy
+                .delay_ms(&error, attempt, now().saturating_sub(started))
+            else {
                 return Err(if attempt > 1 && error.retryable() {
-                    NotionError::GaveUp { last: Box::new(error), attempts: attempt }
+                    NotionError::GaveUp {
+                        last: Box::new(error),
+                        attempts: attempt,
+                    }
                 } else {
                     error
                 });
@@ -78,18 +89,31 @@ impl NotionClient {
         }
     }
 
-    async fn send_once(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, NotionError> {
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, NotionError> {
         let transport = |e: worker::Error| NotionError::Transport(e.to_string());
         let headers = Headers::new();
-        headers.set("authorization", &format!("Bearer {}", self.token)).map_err(transport)?;
-        headers.set("notion-version", &self.version).map_err(transport)?;
+        headers
+            .set("authorization", &format!("Bearer {}", self.token))
+            .map_err(transport)?;
+        headers
+            .set("notion-version", &self.version)
+            .map_err(transport)?;
         let mut init = RequestInit::new();
         init.with_method(method).with_headers(headers.clone());
         if let Some(body) = body {
-            headers.set("content-type", "application/json").map_err(transport)?;
-            init.with_headers(headers).with_body(Some(body.to_string().into()));
+            headers
+                .set("content-type", "application/json")
+                .map_err(transport)?;
+            init.with_headers(headers)
+                .with_body(Some(body.to_string().into()));
         }
-        let request = Request::new_with_init(&format!("{}{path}", self.base), &init).map_err(transport)?;
+        let request =
+            Request::new_with_init(&format!("{}{path}", self.base), &init).map_err(transport)?;
         let controller = AbortController::default();
         let fetch = Fetch::Request(request);
         let signal = controller.signal();
@@ -99,29 +123,42 @@ impl NotionClient {
             Either::Left((result, _)) => result.map_err(transport)?,
             Either::Right(((), _)) => {
                 controller.abort();
-                return Err(NotionError::Transport(format!("no answer within {} s", REQUEST_TIMEOUT_MS / 1000)));
+                return Err(NotionError::Transport(format!(
+                    "no answer within {} s",
+                    REQUEST_TIMEOUT_MS / 1000
+                )));
             }
         };
         let status = response.status_code();
         let text = response.text().await.map_err(transport)?;
         if (200..300).contains(&status) {
-            return serde_json::from_str(&text).map_err(|e| NotionError::Transport(format!("unreadable answer: {e}")));
+            return serde_json::from_str(&text)
+                .map_err(|e| NotionError::Transport(format!("unreadable answer: {e}")));
         }
         let retry_after = response.headers().get("retry-after").ok().flatten();
-        Err(NotionError::from_response(status, &text, retry_after.as_deref()))
+        Err(NotionError::from_response(
+            status,
+            &text,
+            retry_after.as_deref(),
+        ))
     }
 
     pub async fn database(&mut self, id: &str) -> Result<Value, NotionError> {
-        self.request(Method::Get, &format!("/v1/databases/{id}"), None).await
+        self.request(Method::Get, &format!("/v1/databases/{id}"), None)
+            .await
     }
 
     pub async fn data_source(&mut self, id: &str) -> Result<Value, NotionError> {
-        self.request(Method::Get, &format!("/v1/data_sources/{id}"), None).await
+        self.request(Method::Get, &format!("/v1/data_sources/{id}"), None)
+            .await
     }
 
     /// A page by id; `None` when Notion no longer has it (deleted or unshared).
     pub async fn page(&mut self, id: &str) -> Result<Option<Value>, NotionError> {
-        match self.request(Method::Get, &format!("/v1/pages/{id}"), None).await {
+        match self
+            .request(Method::Get, &format!("/v1/pages/{id}"), None)
+            .await
+        {
             Ok(page) => Ok(Some(page)),
             Err(NotionError::NotShared { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -130,9 +167,16 @@ impl NotionClient {
 
     /// Every row in the window, following cursors and starting new created_time windows past
     /// Notion's 10,000-row cap. Rows are returned once each, oldest first.
-    pub async fn query_all(&mut self, data_source_id: &str, edited_since: Option<&str>) -> Result<Vec<Value>, NotionError> {
+    pub async fn query_all(
+        &mut self,
+        data_source_id: &str,
+        edited_since: Option<&str>,
+    ) -> Result<Vec<Value>, NotionError> {
         let path = format!("/v1/data_sources/{data_source_id}/query");
-        let mut window = QueryWindow { edited_since: edited_since.map(str::to_owned), created_from: None };
+        let mut window = QueryWindow {
+            edited_since: edited_since.map(str::to_owned),
+            created_from: None,
+        };
         let mut seen = BTreeSet::new();
         let mut rows = Vec::new();
         loop {
@@ -140,7 +184,9 @@ impl NotionClient {
             let mut window_rows = Vec::new();
             let capped = loop {
                 let body = protocol::query_body(&window, cursor.as_deref());
-                let page = protocol::parse_query_page(&self.request(Method::Post, &path, Some(&body)).await?);
+                let page = protocol::parse_query_page(
+                    &self.request(Method::Post, &path, Some(&body)).await?,
+                );
                 window_rows.extend(page.pages);
                 match page.next_cursor {
                     Some(next) => cursor = Some(next),
@@ -150,7 +196,11 @@ impl NotionClient {
             let next_start = protocol::next_window_start(&window_rows);
             let before = seen.len();
             for row in window_rows {
-                let id = row.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
+                let id = row
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 if seen.insert(id) {
                     rows.push(row);
                 }
@@ -175,7 +225,11 @@ impl NotionClient {
                 next.extend(
                     blocks
                         .iter()
-                        .filter(|b| b.get("has_children").and_then(Value::as_bool).unwrap_or(false))
+                        .filter(|b| {
+                            b.get("has_children")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false)
+                        })
                         .filter_map(|b| b.get("id").and_then(Value::as_str).map(str::to_owned)),
                 );
                 children.insert(parent, blocks);
@@ -192,9 +246,13 @@ impl NotionClient {
         let mut blocks = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let query = cursor.as_ref().map(|c| format!("&start_cursor={c}")).unwrap_or_default();
+            let query = cursor
+                .as_ref()
+                .map(|c| format!("&start_cursor={c}"))
+                .unwrap_or_default();
             let path = format!("/v1/blocks/{block_id}/children?page_size=100{query}");
-            let (page, next) = protocol::parse_block_page(&self.request(Method::Get, &path, None).await?);
+            let (page, next) =
+                protocol::parse_block_page(&self.request(Method::Get, &path, None).await?);
             blocks.extend(page);
             match next {
                 Some(next) => cursor = Some(next),
@@ -209,9 +267,20 @@ fn build_tree(parent: &str, children: &mut BTreeMap<String, Vec<Value>>) -> Vec<
     blocks
         .into_iter()
         .map(|block| {
-            let id = block.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
-            let kids = if id.is_empty() { Vec::new() } else { build_tree(&id, children) };
-            BlockNode { block, children: kids }
+            let id = block
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let kids = if id.is_empty() {
+                Vec::new()
+            } else {
+                build_tree(&id, children)
+            };
+            BlockNode {
+                block,
+                children: kids,
+            }
         })
         .collect()
 }

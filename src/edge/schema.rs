@@ -19,17 +19,34 @@ pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, Api
             .decrypt(stored, &format!("project:{}:{what}", project.id))
             .map_err(|e| ApiError::Internal(format!("stored {what} unreadable: {e}")))
     };
-    let mut notion = NotionClient::new(&ctx.settings, secret(&project.notion_token_enc, "notion_token")?);
-    let data_source = read_data_source(&mut notion, project).await.map_err(|e| notion_error(&e))?;
-    let schema = mapping::parse_schema(&data_source).map_err(|e| ApiError::Unprocessable { code: "notion_not_a_database", message: e.to_string() })?;
-    let stored: Option<Mapping> = project.mapping.as_deref().and_then(|m| serde_json::from_str(m).ok());
-    let (proposed, changes) = mapping::reconcile_schema(&schema, stored.as_ref(), &SyncedCollections::new());
+    let mut notion = NotionClient::new(
+        &ctx.settings,
+        secret(&project.notion_token_enc, "notion_token")?,
+    );
+    let data_source = read_data_source(&mut notion, project)
+        .await
+        .map_err(|e| notion_error(&e))?;
+    let schema = mapping::parse_schema(&data_source).map_err(|e| ApiError::Unprocessable {
+        code: "notion_not_a_database",
+        message: e.to_string(),
+    })?;
+    let stored: Option<Mapping> = project
+        .mapping
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok());
+    let (proposed, changes) =
+        mapping::reconcile_schema(&schema, stored.as_ref(), &SyncedCollections::new());
     let properties: Vec<Value> = schema
         .properties
         .iter()
         .map(|p| json!({"id": p.id, "name": p.name, "type": p.kind.notion_type(), "allowed_field_types": mapping::allowed_kinds(&p.kind).iter().map(|k| k.wire_name()).collect::<Vec<_>>()}))
         .collect();
-    let framer = framer_fields(ctx, project, &secret(&project.framer_api_key_enc, "framer_api_key")?).await;
+    let framer = framer_fields(
+        ctx,
+        project,
+        &secret(&project.framer_api_key_enc, "framer_api_key")?,
+    )
+    .await;
     Ok(Reply::json(
         200,
         &json!({
@@ -41,21 +58,33 @@ pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, Api
     ))
 }
 
-async fn read_data_source(notion: &mut NotionClient, project: &ProjectRow) -> Result<Value, NotionError> {
+async fn read_data_source(
+    notion: &mut NotionClient,
+    project: &ProjectRow,
+) -> Result<Value, NotionError> {
     let mut ids = project.data_source_ids();
     if ids.is_empty() {
-        ids = notion_protocol::data_source_ids(&notion.database(&project.notion_database_id).await?);
+        ids =
+            notion_protocol::data_source_ids(&notion.database(&project.notion_database_id).await?);
     }
     match ids.first() {
         Some(id) => notion.data_source(id).await,
-        None => Err(NotionError::NotShared { message: "the database has no data source".into() }),
+        None => Err(NotionError::NotShared {
+            message: "the database has no data source".into(),
+        }),
     }
 }
 
 /// The collection's current fields; a Framer problem is reported in place, not as a failure,
 /// since the Notion half of the answer is still useful.
 async fn framer_fields(ctx: &AppContext, project: &ProjectRow, key: &str) -> Value {
-    let ws = match framer_socket::open(&ctx.settings.framer_server_url, &project.framer_project_url, key).await {
+    let ws = match framer_socket::open(
+        &ctx.settings.framer_server_url,
+        &project.framer_project_url,
+        key,
+    )
+    .await
+    {
         Ok(ws) => ws,
         Err(e) => return json!({"error": {"code": e.code(), "message": e.user_message()}}),
     };
@@ -71,22 +100,39 @@ async fn framer_fields(ctx: &AppContext, project: &ProjectRow, key: &str) -> Val
     answer.unwrap_or_else(|e| json!({"error": {"code": e.code(), "message": e.user_message()}}))
 }
 
-async fn collection_fields(socket: &mut FramerSocket<'_>, project: &ProjectRow) -> Result<Value, framer_socket::FramerError> {
+async fn collection_fields(
+    socket: &mut FramerSocket<'_>,
+    project: &ProjectRow,
+) -> Result<Value, framer_socket::FramerError> {
     let managed = socket.call(Call::GetManagedCollections).await?;
     let by_id = project.framer_collection_id.as_deref();
     let list = managed.as_array().cloned().unwrap_or_default();
     let found = list
         .iter()
         .find(|c| by_id.is_some_and(|id| c["id"] == id))
-        .or_else(|| list.iter().find(|c| c["name"] == project.framer_collection_name.as_str()));
+        .or_else(|| {
+            list.iter()
+                .find(|c| c["name"] == project.framer_collection_name.as_str())
+        });
     let Some(collection_id) = found.and_then(|c| c["id"].as_str()) else {
         return Ok(json!({"collection_id": null, "fields": []}));
     };
-    let fields = socket.call(Call::GetFields { collection_id: collection_id.to_owned() }).await?;
-    let fields: Vec<Value> = cms::fields_from_wire(&fields).unwrap_or_default().iter().map(cms::FieldDef::to_wire).collect();
+    let fields = socket
+        .call(Call::GetFields {
+            collection_id: collection_id.to_owned(),
+        })
+        .await?;
+    let fields: Vec<Value> = cms::fields_from_wire(&fields)
+        .unwrap_or_default()
+        .iter()
+        .map(cms::FieldDef::to_wire)
+        .collect();
     Ok(json!({"collection_id": collection_id, "fields": fields}))
 }
 
 fn notion_error(e: &NotionError) -> ApiError {
-    ApiError::Unprocessable { code: e.code(), message: e.user_message() }
+    ApiError::Unprocessable {
+        code: e.code(),
+        message: e.user_message(),
+    }
 }

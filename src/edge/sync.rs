@@ -24,7 +24,7 @@ pub async fn run(
 ) -> Result<(), SyncFailure> {
     let Some(project) = db::project_by_id(&ctx.db, project_id)
         .await
-        .map_err(store_failure)?
+        .map_err(|e| store_failure(&e))?
     else {
         // Deleted while work was queued: nothing to do, nothing to record.
         return Ok(());
@@ -32,16 +32,16 @@ pub async fn run(
     let trigger = batch.trigger.unwrap_or(Trigger::Webhook);
     start_record(ctx, sync_id, project_id, trigger, batch)
         .await
-        .map_err(store_failure)?;
+        .map_err(|e| store_failure(&e))?;
     let mut stats = RunStats::default();
     let outcome = sync_engine::sync(ctx, &project, batch, &mut stats).await;
     finish_record(ctx, sync_id, &stats, outcome.as_ref().err())
         .await
-        .map_err(store_failure)?;
+        .map_err(|e| store_failure(&e))?;
     outcome
 }
 
-fn store_failure(e: crate::api_error::ApiError) -> SyncFailure {
+fn store_failure(e: &crate::api_error::ApiError) -> SyncFailure {
     SyncFailure {
         code: "storage_unavailable".to_owned(),
         message: e.message(),

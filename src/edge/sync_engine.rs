@@ -83,7 +83,12 @@ struct Outgoing {
     last_edited_time: String,
 }
 
-pub async fn sync(ctx: &AppContext, project: &ProjectRow, batch: &Pending, stats: &mut RunStats) -> Result<(), SyncFailure> {
+pub async fn sync(
+    ctx: &AppContext,
+    project: &ProjectRow,
+    batch: &Pending,
+    stats: &mut RunStats,
+) -> Result<(), SyncFailure> {
     let cipher = ctx.cipher().map_err(|e| internal(&e))?;
     let secret = |stored: &str, what: &str| {
         cipher.decrypt(stored, &format!("project:{}:{what}", project.id)).map_err(|e| SyncFailure {
@@ -95,7 +100,12 @@ pub async fn sync(ctx: &AppContext, project: &ProjectRow, batch: &Pending, stats
     let notion_token = secret(&project.notion_token_enc, "notion_token")?;
     let framer_key = secret(&project.framer_api_key_enc, "framer_api_key")?;
     let mut notion = NotionClient::new(&ctx.settings, notion_token);
-    let mut run = Run { ctx, project, batch, stats };
+    let mut run = Run {
+        ctx,
+        project,
+        batch,
+        stats,
+    };
     let outcome = run.execute(&mut notion, &framer_key).await;
     run.stats.notion_calls = notion.calls;
     outcome
@@ -109,11 +119,19 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn execute(&mut self, notion: &mut NotionClient, framer_key: &str) -> Result<(), SyncFailure> {
+    async fn execute(
+        &mut self,
+        notion: &mut NotionClient,
+        framer_key: &str,
+    ) -> Result<(), SyncFailure> {
         let prepared = self.read_notion(notion).await?;
-        let ws = framer_socket::open(&self.ctx.settings.framer_server_url, &self.project.framer_project_url, framer_key)
-            .await
-            .map_err(|e| framer_failure(&e))?;
+        let ws = framer_socket::open(
+            &self.ctx.settings.framer_server_url,
+            &self.project.framer_project_url,
+            framer_key,
+        )
+        .await
+        .map_err(|e| framer_failure(&e))?;
         let mut socket = match FramerSocket::start(&ws).await {
             Ok(socket) => socket,
             Err(e) => {
@@ -134,15 +152,24 @@ impl Run<'_> {
         let data_source = self.data_source(notion).await?;
         let mut schema = mapping::parse_schema(&data_source).map_err(|e| SyncFailure {
             code: "notion_not_a_database".into(),
-            message: format!("the connected Notion id is not a database this integration can read: {e}"),
+            message: format!(
+                "the connected Notion id is not a database this integration can read: {e}"
+            ),
             retryable: false,
         })?;
-        let ds_id = data_source.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let ds_id = data_source
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let edited_since = match &scope {
             RunScope::Full => None,
             RunScope::Incremental { edited_since } => Some(edited_since.as_str()),
         };
-        let mut pages = notion.query_all(&ds_id, edited_since).await.map_err(notion_failure)?;
+        let mut pages = notion
+            .query_all(&ds_id, edited_since)
+            .await
+            .map_err(notion_failure)?;
         let mut removed = self.recheck_gone_pages(notion, &mut pages).await?;
         schema.learn_formula_results(&pages);
         let mut mapping = self.reconcile_mapping(&schema).await?;
@@ -159,24 +186,58 @@ impl Run<'_> {
         let items = self.assign_slugs(&candidates, &stored, &removed);
         let mut fields = mapping::field_defs(&mapping, &schema);
         if self.project.page_body != 0 {
-            fields.push(FieldDef::new(BODY_FIELD_ID, BODY_FIELD_NAME, FieldType::FormattedText));
+            fields.push(FieldDef::new(
+                BODY_FIELD_ID,
+                BODY_FIELD_NAME,
+                FieldType::FormattedText,
+            ));
         }
-        Ok(Prepared { scope, fields, items, candidates, stored, removed })
+        Ok(Prepared {
+            scope,
+            fields,
+            items,
+            candidates,
+            stored,
+            removed,
+        })
     }
 
-    async fn write_framer(&mut self, notion: &mut NotionClient, framer: &mut FramerSocket<'_>, prepared: Prepared) -> Result<(), SyncFailure> {
-        let Prepared { scope, fields, items, mut candidates, stored, removed } = prepared;
+    async fn write_framer(
+        &mut self,
+        notion: &mut NotionClient,
+        framer: &mut FramerSocket<'_>,
+        prepared: Prepared,
+    ) -> Result<(), SyncFailure> {
+        let Prepared {
+            scope,
+            fields,
+            items,
+            mut candidates,
+            stored,
+            removed,
+        } = prepared;
         let full = scope == RunScope::Full;
         let collection_id = find_collection(framer, self.project).await?;
         if self.project.framer_collection_id.as_deref() != Some(collection_id.as_str()) {
-            self.update_project("framer_collection_id", &collection_id).await?;
+            self.update_project("framer_collection_id", &collection_id)
+                .await?;
         }
         ensure_fields(framer, &collection_id, &fields).await?;
-        let framer_ids = if full { Some(item_ids(framer, &collection_id).await?) } else { None };
+        let framer_ids = if full {
+            Some(item_ids(framer, &collection_id).await?)
+        } else {
+            None
+        };
         let desired = desired_states(&items, &candidates, &stored);
-        let stored_hashes: BTreeMap<String, String> =
-            stored.values().map(|s| (s.page_id.clone(), s.content_hash.clone())).collect();
-        let plan_scope = if full { Scope::Full } else { Scope::Incremental { removed } };
+        let stored_hashes: BTreeMap<String, String> = stored
+            .values()
+            .map(|s| (s.page_id.clone(), s.content_hash.clone()))
+            .collect();
+        let plan_scope = if full {
+            Scope::Full
+        } else {
+            Scope::Incremental { removed }
+        };
         let plan = reconcile::plan(&desired, &stored_hashes, &plan_scope, framer_ids.as_ref());
         let outgoing = self.outgoing(notion, &plan, items, &mut candidates).await?;
         self.write(framer, &collection_id, &plan, outgoing).await?;
@@ -184,7 +245,8 @@ impl Run<'_> {
             self.publish(framer).await?;
         }
         if full {
-            self.update_project("last_full_sync_at", &iso_from_ms(now_ms())).await?;
+            self.update_project("last_full_sync_at", &iso_from_ms(now_ms()))
+                .await?;
         }
         Ok(())
     }
@@ -204,7 +266,11 @@ impl Run<'_> {
         Ok(sync_plan::choose_scope(ScopeInputs {
             requested_full: self.batch.full,
             last_success_started_ms: last.and_then(|l| ms_from_iso(&l.started_at)),
-            last_full_ms: self.project.last_full_sync_at.as_deref().and_then(ms_from_iso),
+            last_full_ms: self
+                .project
+                .last_full_sync_at
+                .as_deref()
+                .and_then(ms_from_iso),
             now_ms: now,
             full_interval_ms: self.ctx.settings.full_reconcile_interval_ms,
         }))
@@ -215,7 +281,10 @@ impl Run<'_> {
     async fn data_source(&mut self, notion: &mut NotionClient) -> Result<Value, SyncFailure> {
         let mut ids = self.project.data_source_ids();
         if ids.is_empty() || self.stats.full {
-            let database = notion.database(&self.project.notion_database_id).await.map_err(notion_failure)?;
+            let database = notion
+                .database(&self.project.notion_database_id)
+                .await
+                .map_err(notion_failure)?;
             let fresh = notion_protocol::data_source_ids(&database);
             if fresh != ids {
                 let text = serde_json::to_string(&fresh).unwrap_or_else(|_| "[]".into());
@@ -231,21 +300,30 @@ impl Run<'_> {
             });
         };
         if ids.len() > 1 {
-            self.stats.warnings.push(format!("the database has {} data sources; only the first ({first}) is synced", ids.len()));
+            self.stats.warnings.push(format!(
+                "the database has {} data sources; only the first ({first}) is synced",
+                ids.len()
+            ));
         }
         notion.data_source(first).await.map_err(notion_failure)
     }
 
     /// Pages reported deleted are fetched again: those really gone are removed, those restored
     /// (or only moved) are synced like any changed row.
-    async fn recheck_gone_pages(&self, notion: &mut NotionClient, pages: &mut Vec<Value>) -> Result<BTreeSet<String>, SyncFailure> {
+    async fn recheck_gone_pages(
+        &self,
+        notion: &mut NotionClient,
+        pages: &mut Vec<Value>,
+    ) -> Result<BTreeSet<String>, SyncFailure> {
         let mut gone = BTreeSet::new();
         if self.stats.full {
             return Ok(gone);
         }
         let known: BTreeSet<String> = pages.iter().filter_map(page_id).collect();
         for raw in &self.batch.gone_pages {
-            let Some(id) = crate::notion_ids::normalize(raw).ok().map(|id| dashed(&id)) else { continue };
+            let Some(id) = crate::notion_ids::normalize(raw).ok().map(|id| dashed(&id)) else {
+                continue;
+            };
             if known.contains(&id) {
                 continue;
             }
@@ -262,17 +340,22 @@ impl Run<'_> {
     async fn reconcile_mapping(&mut self, schema: &Schema) -> Result<Mapping, SyncFailure> {
         let stored: Option<Mapping> = match self.project.mapping.as_deref() {
             None => None,
-            Some(text) => match serde_json::from_str(text) {
-                Ok(mapping) => Some(mapping),
-                Err(e) => {
-                    self.stats.warnings.push(format!("the stored mapping could not be read ({e}); the default mapping was used"));
-                    None
+            Some(text) => {
+                match serde_json::from_str(text) {
+                    Ok(mapping) => Some(mapping),
+                    Err(e) => {
+                        self.stats.warnings.push(format!("the stored mapping could not be read ({e}); the default mapping was used"));
+                        None
+                    }
                 }
-            },
+            }
         };
-        let (mapping, changes) = mapping::reconcile_schema(schema, stored.as_ref(), &SyncedCollections::new());
+        let (mapping, changes) =
+            mapping::reconcile_schema(schema, stored.as_ref(), &SyncedCollections::new());
         if stored.is_some() {
-            self.stats.warnings.extend(changes.iter().map(|c| format!("schema: {c}")));
+            self.stats
+                .warnings
+                .extend(changes.iter().map(|c| format!("schema: {c}")));
         }
         if stored.as_ref() != Some(&mapping) {
             self.save_mapping(&mapping).await?;
@@ -288,10 +371,14 @@ impl Run<'_> {
     async fn update_project(&self, column: &str, value: &str) -> Result<(), SyncFailure> {
         // `column` is always one of this file's literals, never input.
         let sql = format!("UPDATE projects SET {column} = ?2 WHERE id = ?1");
-        db::run(&self.ctx.db, &sql, &[D1Type::Text(&self.project.id), D1Type::Text(value)])
-            .await
-            .map(|_| ())
-            .map_err(|e| internal(&e))
+        db::run(
+            &self.ctx.db,
+            &sql,
+            &[D1Type::Text(&self.project.id), D1Type::Text(value)],
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| internal(&e))
     }
 
     async fn stored_items(&self) -> Result<BTreeMap<String, SyncedItem>, SyncFailure> {
@@ -306,14 +393,24 @@ impl Run<'_> {
     }
 
     fn map_rows(&mut self, pages: &[Value], mapping: &Mapping, schema: &Schema) -> Vec<Candidate> {
-        let options = sync_plan::row_options(self.project.slug_property.as_deref(), self.project.publish_filter.as_deref());
+        let options = sync_plan::row_options(
+            self.project.slug_property.as_deref(),
+            self.project.publish_filter.as_deref(),
+        );
         let mut warnings = Vec::new();
         let mut candidates = Vec::with_capacity(pages.len());
         for page in pages {
             match mapping::map_page(page, mapping, schema, &options) {
                 Ok(row) => {
-                    warnings.extend(row.warnings.iter().map(|w| format!("row {}: {w}", row.page_id)));
-                    candidates.push(Candidate { row, body_pending: false });
+                    warnings.extend(
+                        row.warnings
+                            .iter()
+                            .map(|w| format!("row {}: {w}", row.page_id)),
+                    );
+                    candidates.push(Candidate {
+                        row,
+                        body_pending: false,
+                    });
                 }
                 Err(e) => {
                     self.stats.skipped += 1;
@@ -322,15 +419,24 @@ impl Run<'_> {
             }
         }
         let total = warnings.len();
-        self.stats.warnings.extend(warnings.into_iter().take(MAX_ROW_WARNINGS));
+        self.stats
+            .warnings
+            .extend(warnings.into_iter().take(MAX_ROW_WARNINGS));
         if total > MAX_ROW_WARNINGS {
-            self.stats.warnings.push(format!("... and {} more row warnings", total - MAX_ROW_WARNINGS));
+            self.stats.warnings.push(format!(
+                "... and {} more row warnings",
+                total - MAX_ROW_WARNINGS
+            ));
         }
         candidates
     }
 
     /// Rows the filter holds back are removed, unless the project keeps them as drafts.
-    fn apply_publish_filter(&self, candidates: &mut Vec<Candidate>, removed: &mut BTreeSet<String>) {
+    fn apply_publish_filter(
+        &self,
+        candidates: &mut Vec<Candidate>,
+        removed: &mut BTreeSet<String>,
+    ) {
         if self.project.unpublished_mode == "draft" {
             return;
         }
@@ -342,29 +448,50 @@ impl Run<'_> {
         });
     }
 
-    async fn fetch_bodies(&mut self, notion: &mut NotionClient, candidates: &mut [Candidate], stored: &BTreeMap<String, SyncedItem>) -> Result<(), SyncFailure> {
+    async fn fetch_bodies(
+        &mut self,
+        notion: &mut NotionClient,
+        candidates: &mut [Candidate],
+        stored: &BTreeMap<String, SyncedItem>,
+    ) -> Result<(), SyncFailure> {
         let mut skipped_types = BTreeSet::new();
         for candidate in candidates.iter_mut() {
-            let previous = stored.get(&candidate.row.page_id).and_then(|s| s.last_edited_time.as_deref());
+            let previous = stored
+                .get(&candidate.row.page_id)
+                .and_then(|s| s.last_edited_time.as_deref());
             if !sync_plan::body_needed(previous, &candidate.row.last_edited_time) {
                 candidate.body_pending = true;
                 continue;
             }
-            let blocks = notion.block_tree(&candidate.row.page_id).await.map_err(notion_failure)?;
+            let blocks = notion
+                .block_tree(&candidate.row.page_id)
+                .await
+                .map_err(notion_failure)?;
             let (html, skipped) = page_html::render_blocks_with_report(&blocks);
             skipped_types.extend(skipped);
-            candidate.row.field_data.insert(BODY_FIELD_ID.into(), FieldValue::FormattedText(html));
+            candidate
+                .row
+                .field_data
+                .insert(BODY_FIELD_ID.into(), FieldValue::FormattedText(html));
         }
         if !skipped_types.is_empty() {
             let list: Vec<String> = skipped_types.into_iter().collect();
-            self.stats.warnings.push(format!("page content: blocks not rendered: {}", list.join(", ")));
+            self.stats.warnings.push(format!(
+                "page content: blocks not rendered: {}",
+                list.join(", ")
+            ));
         }
         Ok(())
     }
 
     /// Slugs for this run's rows. On incremental runs the rows already in Framer that this run
     /// does not touch take part with their current slugs, so a changed row cannot take one.
-    fn assign_slugs(&mut self, candidates: &[Candidate], stored: &BTreeMap<String, SyncedItem>, removed: &BTreeSet<String>) -> Vec<Item> {
+    fn assign_slugs(
+        &mut self,
+        candidates: &[Candidate],
+        stored: &BTreeMap<String, SyncedItem>,
+        removed: &BTreeSet<String>,
+    ) -> Vec<Item> {
         let wanted: BTreeSet<&str> = candidates.iter().map(|c| c.row.page_id.as_str()).collect();
         let previous = |s: &SyncedItem| Some((s.slug.clone(), s.slug_source.clone()));
         let mut inputs: Vec<SlugInput> = candidates
@@ -376,16 +503,34 @@ impl Run<'_> {
             })
             .collect();
         if !self.stats.full {
-            let untouched = stored.values().filter(|s| !wanted.contains(s.page_id.as_str()) && !removed.contains(&s.page_id));
-            inputs.extend(untouched.map(|s| SlugInput { page_id: s.page_id.clone(), source: s.slug_source.clone(), previous: previous(s) }));
+            let untouched = stored
+                .values()
+                .filter(|s| !wanted.contains(s.page_id.as_str()) && !removed.contains(&s.page_id));
+            inputs.extend(untouched.map(|s| SlugInput {
+                page_id: s.page_id.clone(),
+                source: s.slug_source.clone(),
+                previous: previous(s),
+            }));
         }
         let assignment = slug::assign_slugs(&inputs);
-        self.stats.warnings.extend(sync_plan::duplicate_slug_warnings(&assignment.duplicates));
-        candidates.iter().zip(assignment.slugs).map(|(c, slug)| c.row.to_item(slug)).collect()
+        self.stats
+            .warnings
+            .extend(sync_plan::duplicate_slug_warnings(&assignment.duplicates));
+        candidates
+            .iter()
+            .zip(assignment.slugs)
+            .map(|(c, slug)| c.row.to_item(slug))
+            .collect()
     }
 
     /// The items the plan upserts, with bodies fetched for unchanged rows Framer lost.
-    async fn outgoing(&mut self, notion: &mut NotionClient, plan: &Plan, items: Vec<Item>, candidates: &mut [Candidate]) -> Result<Vec<Outgoing>, SyncFailure> {
+    async fn outgoing(
+        &mut self,
+        notion: &mut NotionClient,
+        plan: &Plan,
+        items: Vec<Item>,
+        candidates: &mut [Candidate],
+    ) -> Result<Vec<Outgoing>, SyncFailure> {
         let upserts: BTreeSet<&String> = plan.upserts().collect();
         let mut by_id = BTreeMap::new();
         for (mut item, candidate) in items.into_iter().zip(candidates.iter_mut()) {
@@ -394,7 +539,10 @@ impl Run<'_> {
             }
             if candidate.body_pending {
                 let blocks = notion.block_tree(&item.id).await.map_err(notion_failure)?;
-                item.field_data.insert(BODY_FIELD_ID.into(), FieldValue::FormattedText(page_html::render_blocks(&blocks)));
+                item.field_data.insert(
+                    BODY_FIELD_ID.into(),
+                    FieldValue::FormattedText(page_html::render_blocks(&blocks)),
+                );
             }
             let outgoing = Outgoing {
                 slug_source: candidate.row.slug_source.clone(),
@@ -408,19 +556,36 @@ impl Run<'_> {
 
     /// Sends upserts in batches and then removals. D1 learns of each batch only after Framer
     /// accepted it, so an interrupted run leaves no hash that hides a change.
-    async fn write(&mut self, framer: &mut FramerSocket<'_>, collection_id: &str, plan: &Plan, outgoing: Vec<Outgoing>) -> Result<(), SyncFailure> {
-        let batches = reconcile::batches(outgoing, |o| o.item.to_wire().to_string().len(), BATCH_ITEMS, BATCH_BYTES);
+    async fn write(
+        &mut self,
+        framer: &mut FramerSocket<'_>,
+        collection_id: &str,
+        plan: &Plan,
+        outgoing: Vec<Outgoing>,
+    ) -> Result<(), SyncFailure> {
+        let batches = reconcile::batches(
+            outgoing,
+            |o| o.item.to_wire().to_string().len(),
+            BATCH_ITEMS,
+            BATCH_BYTES,
+        );
         for batch in batches {
             let items: Vec<Value> = batch.iter().map(|o| o.item.to_wire()).collect();
             framer
-                .call(Call::AddItems { collection_id: collection_id.to_owned(), items })
+                .call(Call::AddItems {
+                    collection_id: collection_id.to_owned(),
+                    items,
+                })
                 .await
                 .map_err(|e| framer_failure(&e))?;
             record_items(self.ctx, &self.project.id, &batch).await?;
         }
         if !plan.remove.is_empty() {
             framer
-                .call(Call::RemoveItems { collection_id: collection_id.to_owned(), ids: plan.remove.clone() })
+                .call(Call::RemoveItems {
+                    collection_id: collection_id.to_owned(),
+                    ids: plan.remove.clone(),
+                })
                 .await
                 .map_err(|e| framer_failure(&e))?;
             forget_items(self.ctx, &self.project.id, &plan.remove).await?;
@@ -433,9 +598,19 @@ impl Run<'_> {
     }
 
     async fn publish(&mut self, framer: &mut FramerSocket<'_>) -> Result<(), SyncFailure> {
-        let published = framer.call(Call::Publish).await.map_err(|e| framer_failure(&e))?;
-        let deployment_id = published.pointer("/deployment/id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        framer.call(Call::Deploy { deployment_id }).await.map_err(|e| framer_failure(&e))?;
+        let published = framer
+            .call(Call::Publish)
+            .await
+            .map_err(|e| framer_failure(&e))?;
+        let deployment_id = published
+            .pointer("/deployment/id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        framer
+            .call(Call::Deploy { deployment_id })
+            .await
+            .map_err(|e| framer_failure(&e))?;
         self.stats.published = true;
         Ok(())
     }
@@ -443,22 +618,40 @@ impl Run<'_> {
 
 /// The hash Framer should end up with per wanted page. Rows whose body was not re-fetched
 /// keep their stored hash: their content is unchanged by definition.
-fn desired_states(items: &[Item], candidates: &[Candidate], stored: &BTreeMap<String, SyncedItem>) -> BTreeMap<String, ItemState> {
+fn desired_states(
+    items: &[Item],
+    candidates: &[Candidate],
+    stored: &BTreeMap<String, SyncedItem>,
+) -> BTreeMap<String, ItemState> {
     items
         .iter()
         .zip(candidates)
         .map(|(item, candidate)| {
-            let kept = stored.get(&item.id).filter(|s| candidate.body_pending && s.slug == item.slug);
+            let kept = stored
+                .get(&item.id)
+                .filter(|s| candidate.body_pending && s.slug == item.slug);
             let hash = kept.map_or_else(|| cms::content_hash(item), |s| s.content_hash.clone());
-            (item.id.clone(), ItemState { hash, slug: item.slug.clone() })
+            (
+                item.id.clone(),
+                ItemState {
+                    hash,
+                    slug: item.slug.clone(),
+                },
+            )
         })
         .collect()
 }
 
 /// The managed collection of the project (by stored id, else by name), created when missing.
-async fn find_collection(framer: &mut FramerSocket<'_>, project: &ProjectRow) -> Result<String, SyncFailure> {
+async fn find_collection(
+    framer: &mut FramerSocket<'_>,
+    project: &ProjectRow,
+) -> Result<String, SyncFailure> {
     let name = project.framer_collection_name.as_str();
-    let managed = framer.call(Call::GetManagedCollections).await.map_err(|e| framer_failure(&e))?;
+    let managed = framer
+        .call(Call::GetManagedCollections)
+        .await
+        .map_err(|e| framer_failure(&e))?;
     let by_id = project.framer_collection_id.as_deref();
     let found = list(&managed)
         .find(|c| by_id.is_some_and(|id| c["id"] == id))
@@ -468,7 +661,12 @@ async fn find_collection(framer: &mut FramerSocket<'_>, project: &ProjectRow) ->
     }
     // Collections of other integrations are not listed; creating one with the same name is
     // refused, and that refusal is the only sign of them.
-    let created = match framer.call(Call::CreateManagedCollection { name: name.to_owned() }).await {
+    let created = match framer
+        .call(Call::CreateManagedCollection {
+            name: name.to_owned(),
+        })
+        .await
+    {
         Ok(created) => created,
         Err(FramerError::Method { message, .. }) if message.contains("already exists") => {
             return Err(SyncFailure {
@@ -482,20 +680,34 @@ async fn find_collection(framer: &mut FramerSocket<'_>, project: &ProjectRow) ->
         }
         Err(e) => return Err(framer_failure(&e)),
     };
-    created["id"].as_str().map(str::to_owned).ok_or_else(|| SyncFailure {
-        code: "framer_unexpected_answer".into(),
-        message: "Framer created the collection but did not return its id; the sync will retry".into(),
-        retryable: true,
-    })
+    created["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| SyncFailure {
+            code: "framer_unexpected_answer".into(),
+            message: "Framer created the collection but did not return its id; the sync will retry"
+                .into(),
+            retryable: true,
+        })
 }
 
 fn list(value: &Value) -> impl Iterator<Item = &Value> {
-    value.as_array().map(Vec::as_slice).unwrap_or_default().iter()
+    value
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
 }
 
-async fn ensure_fields(framer: &mut FramerSocket<'_>, collection_id: &str, wanted: &[FieldDef]) -> Result<(), SyncFailure> {
+async fn ensure_fields(
+    framer: &mut FramerSocket<'_>,
+    collection_id: &str,
+    wanted: &[FieldDef],
+) -> Result<(), SyncFailure> {
     let current = framer
-        .call(Call::GetFields { collection_id: collection_id.to_owned() })
+        .call(Call::GetFields {
+            collection_id: collection_id.to_owned(),
+        })
         .await
         .map_err(|e| framer_failure(&e))?;
     if cms::fields_from_wire(&current).ok().as_deref() == Some(wanted) {
@@ -503,21 +715,36 @@ async fn ensure_fields(framer: &mut FramerSocket<'_>, collection_id: &str, wante
     }
     let fields = Value::Array(wanted.iter().map(FieldDef::to_wire).collect());
     framer
-        .call(Call::SetFields { collection_id: collection_id.to_owned(), fields })
+        .call(Call::SetFields {
+            collection_id: collection_id.to_owned(),
+            fields,
+        })
         .await
         .map(|_| ())
         .map_err(|e| framer_failure(&e))
 }
 
-async fn item_ids(framer: &mut FramerSocket<'_>, collection_id: &str) -> Result<BTreeSet<String>, SyncFailure> {
+async fn item_ids(
+    framer: &mut FramerSocket<'_>,
+    collection_id: &str,
+) -> Result<BTreeSet<String>, SyncFailure> {
     let ids = framer
-        .call(Call::GetItemIds { collection_id: collection_id.to_owned() })
+        .call(Call::GetItemIds {
+            collection_id: collection_id.to_owned(),
+        })
         .await
         .map_err(|e| framer_failure(&e))?;
-    Ok(list(&ids).filter_map(Value::as_str).map(str::to_owned).collect())
+    Ok(list(&ids)
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect())
 }
 
-async fn record_items(ctx: &AppContext, project_id: &str, batch: &[Outgoing]) -> Result<(), SyncFailure> {
+async fn record_items(
+    ctx: &AppContext,
+    project_id: &str,
+    batch: &[Outgoing],
+) -> Result<(), SyncFailure> {
     let now = iso_from_ms(now_ms());
     let hashes: Vec<String> = batch.iter().map(|o| cms::content_hash(&o.item)).collect();
     let mut statements = Vec::with_capacity(batch.len());
@@ -541,10 +768,16 @@ async fn record_items(ctx: &AppContext, project_id: &str, batch: &[Outgoing]) ->
         .map_err(|e| internal(&e))?;
         statements.push(statement);
     }
-    db::batch(&ctx.db, statements).await.map_err(|e| internal(&e))
+    db::batch(&ctx.db, statements)
+        .await
+        .map_err(|e| internal(&e))
 }
 
-async fn forget_items(ctx: &AppContext, project_id: &str, ids: &[String]) -> Result<(), SyncFailure> {
+async fn forget_items(
+    ctx: &AppContext,
+    project_id: &str,
+    ids: &[String],
+) -> Result<(), SyncFailure> {
     let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
     db::run(
         &ctx.db,
@@ -563,22 +796,45 @@ fn page_id(page: &Value) -> Option<String> {
 
 /// The dashed lowercase UUID (the Framer item id) of an id holding 32 hex digits.
 fn dashed(id: &str) -> String {
-    let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect::<String>().to_ascii_lowercase();
+    let hex: String = id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect::<String>()
+        .to_ascii_lowercase();
     if hex.len() != 32 {
         return id.to_owned();
     }
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 fn internal(e: &ApiError) -> SyncFailure {
-    SyncFailure { code: "storage_unavailable".into(), message: e.message(), retryable: true }
+    SyncFailure {
+        code: "storage_unavailable".into(),
+        message: e.message(),
+        retryable: true,
+    }
 }
 
 #[allow(clippy::needless_pass_by_value)]
 fn notion_failure(e: NotionError) -> SyncFailure {
-    SyncFailure { code: e.code().into(), message: e.user_message(), retryable: e.retryable() }
+    SyncFailure {
+        code: e.code().into(),
+        message: e.user_message(),
+        retryable: e.retryable(),
+    }
 }
 
 fn framer_failure(e: &FramerError) -> SyncFailure {
-    SyncFailure { code: e.code().into(), message: e.user_message(), retryable: e.retryable() }
+    SyncFailure {
+        code: e.code().into(),
+        message: e.user_message(),
+        retryable: e.retryable(),
+    }
 }

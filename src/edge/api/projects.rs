@@ -237,6 +237,7 @@ async fn summary(ctx: &AppContext, project: &ProjectRow, req: &Request) -> Resul
 }
 
 /// Everything the project page shows.
+#[allow(clippy::too_many_lines)] // one flat JSON literal, easier to read whole than split
 async fn view(ctx: &AppContext, project: &ProjectRow, req: &Request) -> Result<Value, ApiError> {
     let queue = project_sync::queue_status(ctx, &project.id).await?;
     let pipeline = project_view::pipeline(
@@ -297,6 +298,7 @@ async fn view(ctx: &AppContext, project: &ProjectRow, req: &Request) -> Result<V
     }))
 }
 
+#[allow(clippy::too_many_lines)] // one assignment per patchable column
 async fn update(
     ctx: &AppContext,
     project: &ProjectRow,
@@ -422,6 +424,10 @@ async fn delete(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, ApiErro
 }
 
 async fn refresh_token(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        n: i64,
+    }
     let decrypt = |enc: &str| {
         ctx.cipher()?
             .decrypt(enc, &secret_context(&project.id, "verification_token"))
@@ -435,10 +441,6 @@ async fn refresh_token(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, 
     }
     // A token may have reached the shared URL: this project may claim it only when it is the
     // one project waiting for verification, or it could take someone else's subscription.
-    #[derive(Deserialize)]
-    struct Row {
-        n: i64,
-    }
     let waiting: Option<Row> = db::first(
         &ctx.db,
         "SELECT COUNT(*) AS n FROM webhooks WHERE verification_token_enc IS NULL",

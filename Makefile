@@ -1,0 +1,21 @@
+.PHONY: dev test build bench deploy setup
+
+## Run the Worker locally on http://127.0.0.1:8787 (local D1 + Durable Objects, no account).
+dev:
+	bash scripts/dev.sh
+
+## Every test: fmt, clippy, unit tests, wasm build, deploy dry run, integration tests under workerd.
+test:
+	bash scripts/test.sh
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	bash scripts/build.sh
+
+## Deploy to Cloudflare (needs `wrangler login`; see README "Deploying").
+deploy:
+	bash scripts/setup.sh && bash scripts/build.sh && \
+	PATH="$$PWD/node_modules/.bin:$$PATH" wrangler d1 migrations apply DB --remote && \
+	PATH="$$PWD/node_modules/.bin:$$PATH" wrangler deploy

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make test`: every check, on a fresh machine too (setup installs what is missing).
+# Native: fmt, clippy, layering, unit tests. Then the wasm build, the deploy bundle, and the
+# integration tests against the built Worker under workerd with fake Notion and Framer servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n== %s\n' "$*"; }
+
+step setup
+bash scripts/setup.sh
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+step "cargo fmt --check"
+cargo fmt --check
+step "cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+step "layering (no worker:: outside src/edge)"
+bash scripts/check-layering.sh
+step "cargo test (native unit tests)"
+cargo test --quiet
+
+step "wasm build"
+bash scripts/build.sh
+export PATH="$PWD/node_modules/.bin:$PATH" WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+step "wrangler deploy --dry-run"
+out=$(mktemp -d)
+wrangler deploy --dry-run --outdir "$out" >/dev/null
+ls "$out" | grep -q '\.wasm$' && echo "deploy bundle ok: $(ls "$out" | tr '\n' ' ')"
+rm -rf "$out"
+
+step "integration tests (workerd)"
+node --test --test-concurrency=1 ${TEST_FILES:-tests/*.test.mjs}

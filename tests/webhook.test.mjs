@@ -1,0 +1,221 @@
+// Notion webhook ingestion under workerd: verification, signatures, dedupe, routing, the
+// per-database debounce and the catch-up cron. Syncs run against a fake Notion that knows no
+// integration token, so every run ends quickly (and visibly) as notion_unauthorized: these
+// tests count runs, the sync tests check their content.
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { after, before, test } from "node:test";
+import { readFileSync } from "node:fs";
+import { createAccount, createProject, deliver, pageEvent, sign, verify, webhookPath } from "./support/api.mjs";
+import { startWorker, waitFor } from "./support/worker.mjs";
+
+const DEBOUNCE_S = 1.5;
+const MAX_WAIT_S = 4;
+
+// A Notion stand-in whose every answer is a 401 after `delayMs`: a sync that takes a while.
+let notionDelayMs = 0;
+let notionRequests = 0;
+const slowNotion = createServer((req, res) => {
+  notionRequests++;
+  setTimeout(() => {
+    res.writeHead(401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ object: "error", status: 401, code: "unauthorized", message: "API token is invalid." }));
+  }, notionDelayMs);
+});
+
+let worker;
+let account;
+before(async () => {
+  await new Promise((r) => slowNotion.listen(0, "127.0.0.1", r));
+  worker = await startWorker({
+    vars: {
+      DEBOUNCE_SECONDS: String(DEBOUNCE_S),
+      DEBOUNCE_MAX_WAIT_SECONDS: String(MAX_WAIT_S),
+      NOTION_API_BASE: `http://127.0.0.1:${slowNotion.address().port}`,
+      CATCH_UP_INTERVAL_SECONDS: "1",
+    },
+  });
+  account = await createAccount(worker);
+});
+after(async () => {
+  await worker?.stop();
+  slowNotion.close();
+});
+
+const runsOf = (id) => worker.query("SELECT id, trigger, status, events, started_at, finished_at FROM sync_runs WHERE project_id = ? ORDER BY started_at", id);
+const eventsOf = (id) => worker.query("SELECT event_id, type, relevant FROM webhook_events WHERE project_id = ?", id);
+const status = async (id) => (await worker.fetch(`/api/v1/projects/${id}`, { token: account.token })).json.project;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function verifiedProject(overrides) {
+  const project = await createProject(worker, account.token, overrides);
+  const secret = await verify(worker, webhookPath(project));
+  return { project, secret, path: webhookPath(project) };
+}
+
+async function settledRuns(projectId, { atLeast = 1, quietMs = 2_500 } = {}) {
+  await waitFor(async () => {
+    const runs = await runsOf(projectId);
+    return runs.length >= atLeast && runs.every((r) => r.status !== "running");
+  }, { what: `${atLeast} finished run(s)`, timeoutMs: 30_000 });
+  await sleep(quietMs);
+  return runsOf(projectId);
+}
+
+test("the signature check matches the official SDK's vectors", async () => {
+  const vectors = JSON.parse(readFileSync(new URL("../../shared/vectors/notion-signatures.json", import.meta.url)));
+  for (const c of vectors.cases) assert.equal(sign(c.verification_token, c.body), c.x_notion_signature, c.name);
+});
+
+test("verification request: the token is stored and the webhook says token_received", async () => {
+  const project = await createProject(worker, account.token);
+  assert.equal(project.webhook.status, "setup_required");
+  const token = await verify(worker, webhookPath(project));
+  const s = await status(project.id);
+  assert.equal(s.webhook.status, "token_received");
+  assert.equal(s.pipeline.banner, "Webhook setup required");
+  const refreshed = await worker.fetch(`/api/v1/projects/${project.id}/webhook/refresh-token`, { method: "POST", token: account.token });
+  assert.equal(refreshed.json.token, token);
+  // Notion's "Resend token": a new token replaces the old one.
+  const second = await verify(worker, webhookPath(project));
+  const again = await worker.fetch(`/api/v1/projects/${project.id}/webhook/refresh-token`, { method: "POST", token: account.token });
+  assert.equal(again.json.token, second);
+  assert.notEqual(second, token);
+});
+
+test("good, bad and missing signatures", async () => {
+  const { project, secret, path } = await verifiedProject();
+  const event = pageEvent({ databaseId: project.notion.database_id });
+  const bad = await deliver(worker, path, event, { token: "secret_wrong" });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.json.error.code, "invalid_signature");
+  const missing = await deliver(worker, path, event);
+  assert.equal(missing.status, 401);
+  assert.equal(missing.json.error.code, "invalid_signature");
+  assert.deepEqual(await eventsOf(project.id), [], "nothing stored for unauthenticated events");
+  assert.equal((await status(project.id)).webhook.status, "token_received");
+
+  const good = await deliver(worker, path, event, { token: secret });
+  assert.equal(good.status, 200);
+  assert.equal(good.json.outcome, "queued");
+  const s = await status(project.id);
+  assert.equal(s.webhook.status, "active", "an authentic signed event activates the webhook");
+  assert.equal(s.webhook.events_received, 1);
+  assert.ok(s.webhook.last_event_at);
+});
+
+test("a retried event id is acknowledged but never causes a second sync", async () => {
+  const { project, secret, path } = await verifiedProject();
+  const event = pageEvent({ databaseId: project.notion.database_id });
+  assert.equal((await deliver(worker, path, event, { token: secret })).json.outcome, "queued");
+  const [first] = await settledRuns(project.id);
+  const retry = await deliver(worker, path, { ...event, attempt_number: 2 }, { token: secret });
+  assert.equal(retry.status, 200);
+  assert.equal(retry.json.outcome, "duplicate");
+  await sleep((DEBOUNCE_S + 1.5) * 1000);
+  const runs = await runsOf(project.id);
+  assert.deepEqual(runs.map((r) => r.id), [first.id]);
+  assert.equal((await status(project.id)).webhook.events_received, 1);
+});
+
+test("unknown event types and unrelated databases are acknowledged, counted, not acted on", async () => {
+  const { project, secret, path } = await verifiedProject();
+  const unknown = await deliver(worker, path, { ...pageEvent({ databaseId: project.notion.database_id }), type: "view.reimagined" }, { token: secret });
+  assert.equal(unknown.status, 200);
+  assert.equal(unknown.json.outcome, "ignored");
+  const comment = await deliver(worker, path, { ...pageEvent({ databaseId: project.notion.database_id }), type: "comment.created" }, { token: secret });
+  assert.equal(comment.json.outcome, "ignored");
+  const elsewhere = await deliver(worker, path, pageEvent({ databaseId: "11111111-2222-4333-8444-555555555555" }), { token: secret });
+  assert.equal(elsewhere.json.outcome, "ignored");
+  const s = await status(project.id);
+  assert.equal(s.webhook.events_received, 3);
+  assert.equal(s.webhook.events_ignored, 3);
+  assert.equal(s.sync.pending.events, 0);
+  await sleep((DEBOUNCE_S + 1) * 1000);
+  assert.deepEqual(await runsOf(project.id), []);
+});
+
+test("malformed, oversized and non-JSON bodies are 4xx and store nothing", async () => {
+  const { project, secret, path } = await verifiedProject();
+  const before = await worker.query("SELECT COUNT(*) AS n FROM webhook_events");
+  const malformed = await deliver(worker, path, "{not json", { token: secret });
+  assert.equal(malformed.status, 400);
+  assert.equal(malformed.json.error.code, "invalid_json");
+  const noId = await deliver(worker, path, { type: "page.created" }, { token: secret });
+  assert.equal(noId.status, 400);
+  assert.equal(noId.json.error.code, "validation_error");
+  const huge = JSON.stringify({ ...pageEvent({ databaseId: project.notion.database_id }), padding: "x".repeat(300 * 1024) });
+  const big = await deliver(worker, path, huge, { token: secret });
+  assert.equal(big.status, 413);
+  const text = await worker.fetch(path, { method: "POST", body: "hello", headers: { "content-type": "text/plain" } });
+  assert.equal(text.status, 415);
+  const unknownKey = await deliver(worker, "/webhooks/notion/whk_nope", pageEvent({ databaseId: project.notion.database_id }), { token: secret });
+  assert.equal(unknownKey.status, 404);
+  assert.deepEqual(await worker.query("SELECT COUNT(*) AS n FROM webhook_events"), before);
+  for (const res of [malformed, noId, big, text, unknownKey]) assert.ok(res.json.error.message.length > 0);
+});
+
+test("the shared URL routes events by database and authenticates with that project's token", async () => {
+  const { project, secret } = await verifiedProject();
+  const other = await verifiedProject();
+  const event = pageEvent({ databaseId: project.notion.database_id });
+  const routed = await deliver(worker, "/webhooks/notion", event, { token: secret });
+  assert.equal(routed.status, 200, routed.text);
+  assert.equal(routed.json.outcome, "queued");
+  assert.equal((await eventsOf(project.id)).length, 1);
+  assert.equal((await eventsOf(other.project.id)).length, 0);
+  // Signed with another project's token: not authentic for this database.
+  const forged = await deliver(worker, "/webhooks/notion", pageEvent({ databaseId: project.notion.database_id }), { token: other.secret });
+  assert.equal(forged.status, 401);
+});
+
+test("auto-sync off: events are verified and counted, no sync runs", async () => {
+  const { project, secret, path } = await verifiedProject({ auto_sync: false });
+  const res = await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
+  assert.equal(res.json.outcome, "auto_sync_off");
+  const s = await status(project.id);
+  assert.equal(s.webhook.events_received, 1);
+  assert.equal(s.pipeline.state, "auto_sync_off");
+  await sleep((DEBOUNCE_S + 1) * 1000);
+  assert.deepEqual(await runsOf(project.id), []);
+});
+
+test("a continuous stream of edits still syncs within the max wait", async () => {
+  const { project, secret, path } = await verifiedProject();
+  const started = Date.now();
+  let firstRunAt = null;
+  // One event every 500 ms for MAX_WAIT + 3 s: the debounce alone would never fire.
+  while (Date.now() - started < (MAX_WAIT_S + 3) * 1000) {
+    await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
+    if (!firstRunAt && (await runsOf(project.id)).length > 0) firstRunAt = Date.now();
+    await sleep(500);
+  }
+  assert.ok(firstRunAt, "a sync ran while events kept coming");
+  assert.ok(firstRunAt - started <= (MAX_WAIT_S + 1.5) * 1000, `first run after ${firstRunAt - started} ms`);
+});
+
+test("an event during a running sync gives a follow-up sync", async () => {
+  const { project, secret, path } = await verifiedProject();
+  notionDelayMs = 3_000;
+  try {
+    const before = notionRequests;
+    await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
+    await waitFor(async () => notionRequests > before && (await runsOf(project.id)).some((r) => r.status === "running"), { what: "the first run to start" });
+    const during = await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
+    assert.equal(during.json.outcome, "queued");
+    const runs = await settledRuns(project.id, { atLeast: 2 });
+    assert.equal(runs.length, 2, JSON.stringify(runs));
+    assert.ok(runs[1].started_at >= runs[0].finished_at, "the follow-up starts after the first finished");
+    assert.ok(runs.every((r) => r.trigger === "webhook"));
+  } finally {
+    notionDelayMs = 0;
+  }
+});
+
+test("the catch-up cron syncs auto-sync projects with no recent success", async () => {
+  const { project } = await verifiedProject();
+  const cron = await fetch(`${worker.url}/__scheduled?cron=*/15+*+*+*+*`);
+  assert.equal(cron.status, 200);
+  const runs = await settledRuns(project.id, { quietMs: 0 });
+  assert.ok(runs.some((r) => r.trigger === "schedule"), JSON.stringify(runs));
+});
