@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startFakeFramer } from "./fakes/framer.mjs";
 import { startFakeNotion } from "./fakes/notion.mjs";
+import { deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
 import { startWorker, waitFor } from "./support/worker.mjs";
 
 const NOTION_TOKEN = "ntn_sync_test_token_1";
@@ -167,6 +168,22 @@ describe("sync", { concurrency: false }, () => {
     assert.deepEqual(JSON.parse(row.notion_data_source_ids), [db.dataSourceId]);
   });
 
+  test("the schema endpoint shows Notion properties, Framer fields and the mapping", async () => {
+    const res = await worker.fetch(`/api/v1/projects/${projectId}/schema`, { token });
+    assert.equal(res.status, 200, res.text);
+    const { notion: n, framer: f, mapping, changes } = res.json;
+    assert.equal(n.data_source_id, db.dataSourceId);
+    assert.deepEqual(n.properties.map((p) => [p.name, p.type]).sort(), [
+      ["Count", "number"], ["Live", "checkbox"], ["Name", "title"], ["Site", "url"], ["Stage", "select"],
+    ]);
+    assert.equal(f.collection_id, collection().id);
+    assert.deepEqual(f.fields.map((x) => x.id).sort(), collection().fields.map((x) => x.id).sort());
+    assert.deepEqual(mapping.fields.map((x) => [x.property_name, x.kind]).sort(), [
+      ["Count", "number"], ["Live", "boolean"], ["Name", "string"], ["Site", "link"], ["Stage", "enum"],
+    ]);
+    assert.deepEqual(changes, []);
+  });
+
   test("a sync with nothing changed sends no item and does not publish", async () => {
     const callsBefore = framer.calls.length;
     const run = await syncAndWait();
@@ -253,6 +270,42 @@ describe("sync", { concurrency: false }, () => {
     assert.equal(run.status, "succeeded", JSON.stringify(run));
     assert.equal(run.calls.notion, 5, "two refused queries were retried");
     assert.ok(Date.now() - started >= 2000, "waited the Retry-After twice");
+  });
+
+  test("webhook events run incremental syncs: an edit, then a deletion re-checked by id", async () => {
+    const patch = await worker.fetch(`/api/v1/projects/${projectId}`, { method: "PATCH", token, body: { auto_sync: true } });
+    assert.equal(patch.status, 200, patch.text);
+    const path = webhookPath(patch.json.project);
+    const secret = await verify(worker, path);
+    const webhookRun = async (event) => {
+      const known = new Set((await worker.query("SELECT id FROM sync_runs WHERE project_id = ?", projectId)).map((r) => r.id));
+      const res = await deliver(worker, path, event, { token: secret });
+      assert.equal(res.status, 200, res.text);
+      return waitFor(async () => {
+        const runs = (await worker.fetch(`/api/v1/projects/${projectId}/syncs?limit=10`, { token })).json.syncs;
+        return runs.find((r) => !known.has(r.id) && r.status !== "running");
+      }, { timeoutMs: 30_000, what: "the webhook-triggered run" });
+    };
+
+    notion.updatePage(pages.second, { Name: "Second post, edited" });
+    const edited = await webhookRun(pageEvent({ databaseId: db.databaseId, dataSourceId: db.dataSourceId, pageId: pages.second }));
+    assert.equal(edited.status, "succeeded", JSON.stringify(edited));
+    assert.equal(edited.trigger, "webhook");
+    assert.equal(edited.scope, "incremental");
+    assert.equal(edited.counts.updated, 1);
+    assert.equal(edited.counts.removed, 0);
+    assert.equal(edited.calls.notion, 3, "data source, query, and the edited row's body");
+    assert.equal(framerItems()[pages.second].Name, "Second post, edited");
+    assert.equal(framerItems()[pages.second].slug, "second-post-edited");
+
+    notion.trashPage(pages.dupB);
+    const deleted = await webhookRun(pageEvent({ type: "page.deleted", databaseId: db.databaseId, dataSourceId: db.dataSourceId, pageId: pages.dupB }));
+    assert.equal(deleted.status, "succeeded", JSON.stringify(deleted));
+    assert.equal(deleted.scope, "incremental");
+    assert.equal(deleted.counts.removed, 1);
+    assert.ok(!(pages.dupB in framerItems()));
+    const stored = await worker.query("SELECT page_id FROM synced_items WHERE project_id = ? AND page_id = ?", projectId, pages.dupB);
+    assert.equal(stored.length, 0);
   });
 
   test("a connection dropped mid-sync fails the run as retryable, and the retry converges", async () => {

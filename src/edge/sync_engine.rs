@@ -211,7 +211,7 @@ impl Run<'_> {
         let Prepared {
             scope,
             fields,
-            items,
+            mut items,
             mut candidates,
             stored,
             removed,
@@ -222,7 +222,10 @@ impl Run<'_> {
             self.update_project("framer_collection_id", &collection_id)
                 .await?;
         }
-        ensure_fields(framer, &collection_id, &fields).await?;
+        if ensure_fields(framer, &collection_id, &fields).await? {
+            // The body field is new in Framer: no stored hash covers a body yet.
+            fetch_pending_bodies(notion, &mut items, &mut candidates).await?;
+        }
         let framer_ids = if full {
             Some(item_ids(framer, &collection_id).await?)
         } else {
@@ -699,20 +702,23 @@ fn list(value: &Value) -> impl Iterator<Item = &Value> {
         .iter()
 }
 
+/// Sets the collection's fields when they differ; returns whether the body field was added.
 async fn ensure_fields(
     framer: &mut FramerSocket<'_>,
     collection_id: &str,
     wanted: &[FieldDef],
-) -> Result<(), SyncFailure> {
+) -> Result<bool, SyncFailure> {
     let current = framer
         .call(Call::GetFields {
             collection_id: collection_id.to_owned(),
         })
         .await
         .map_err(|e| framer_failure(&e))?;
-    if cms::fields_from_wire(&current).ok().as_deref() == Some(wanted) {
-        return Ok(());
+    let current = cms::fields_from_wire(&current).unwrap_or_default();
+    if current == wanted {
+        return Ok(false);
     }
+    let has_body = |fields: &[FieldDef]| fields.iter().any(|f| f.id == BODY_FIELD_ID);
     let fields = Value::Array(wanted.iter().map(FieldDef::to_wire).collect());
     framer
         .call(Call::SetFields {
@@ -720,8 +726,26 @@ async fn ensure_fields(
             fields,
         })
         .await
-        .map(|_| ())
-        .map_err(|e| framer_failure(&e))
+        .map_err(|e| framer_failure(&e))?;
+    Ok(has_body(wanted) && !has_body(&current))
+}
+
+/// Fetches the bodies skipped because their rows were unchanged.
+async fn fetch_pending_bodies(
+    notion: &mut NotionClient,
+    items: &mut [Item],
+    candidates: &mut [Candidate],
+) -> Result<(), SyncFailure> {
+    for (item, candidate) in items.iter_mut().zip(candidates.iter_mut()) {
+        if !candidate.body_pending {
+            continue;
+        }
+        let blocks = notion.block_tree(&item.id).await.map_err(notion_failure)?;
+        let html = FieldValue::FormattedText(page_html::render_blocks(&blocks));
+        item.field_data.insert(BODY_FIELD_ID.into(), html);
+        candidate.body_pending = false;
+    }
+    Ok(())
 }
 
 async fn item_ids(
