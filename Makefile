@@ -14,6 +14,11 @@ setup:
 build:
 	bash scripts/build.sh
 
+## Benchmarks that print figures: the native ingest path, then HTTP ingest and coalescing under workerd.
+bench:
+	bash scripts/setup.sh && cargo bench --bench ingest_path && bash scripts/build.sh && \
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/ingest.mjs
+
 ## Deploy to Cloudflare (needs `wrangler login`; see README "Deploying").
 deploy:
 	bash scripts/setup.sh && bash scripts/build.sh && \
