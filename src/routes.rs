@@ -6,6 +6,7 @@ use crate::api_error::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Health,
+    Live,
     WebhookForProject,
     WebhookShared,
     OpenApi,
@@ -25,6 +26,7 @@ pub enum Route {
 /// `(route, pattern, methods)`: every route the Worker serves.
 pub const TABLE: &[(Route, &str, &[&str])] = &[
     (Route::Health, "/healthz", &["GET"]),
+    (Route::Live, "/livez", &["GET"]),
     (
         Route::WebhookForProject,
         "/webhooks/notion/{webhook_key}",
@@ -169,5 +171,244 @@ mod tests {
                 allowed: vec!["GET", "PATCH", "DELETE"]
             }
         );
+    }
+}
+
+#[cfg(test)]
+mod openapi_tests {
+    //! The OpenAPI document must describe exactly the routes of `TABLE`, and describe them fully.
+
+    use super::TABLE;
+    use serde_json::{json, Value};
+
+    const HTTP_METHODS: &[&str] = &[
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    const ERROR_SCHEMA: &str = "#/components/schemas/Error";
+
+    fn document() -> Value {
+        serde_json::from_str(include_str!("../openapi.json")).expect("openapi.json is JSON")
+    }
+
+    /// `(path, method, operation)` for every operation of the document.
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let Some(paths) = doc["paths"].as_object() else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(key, _)| HTTP_METHODS.contains(&key.as_str()))
+                    .map(move |(method, op)| (path.clone(), method.clone(), op.clone()))
+            })
+            .collect()
+    }
+
+    /// Follows a local `$ref` (`#/a/b`), or returns the value itself.
+    fn resolve<'a>(doc: &'a Value, value: &'a Value) -> Option<&'a Value> {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(target) => doc.pointer(target.strip_prefix('#')?),
+            None => Some(value),
+        }
+    }
+
+    fn every_ref(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    found.push(target.clone());
+                }
+                map.values().for_each(|v| every_ref(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| every_ref(v, found)),
+            _ => {}
+        }
+    }
+
+    fn route_problems(doc: &Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (_, pattern, methods) in TABLE {
+            for method in *methods {
+                if doc["paths"][pattern][method.to_ascii_lowercase()].is_null() {
+                    problems.push(format!("{method} {pattern} is served but not documented"));
+                }
+            }
+        }
+        for (path, method, _) in operations(doc) {
+            let served = TABLE.iter().any(|(_, pattern, methods)| {
+                *pattern == path && methods.iter().any(|m| m.eq_ignore_ascii_case(&method))
+            });
+            if !served {
+                problems.push(format!("{method} {path} is documented but not served"));
+            }
+        }
+        problems
+    }
+
+    fn operation_problems(doc: &Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut ids = Vec::new();
+        for (path, method, op) in operations(doc) {
+            let at = format!("{method} {path}");
+            match op["operationId"].as_str() {
+                Some(id) if !id.is_empty() && !ids.contains(&id.to_owned()) => {
+                    ids.push(id.to_owned());
+                }
+                _ => problems.push(format!("{at}: missing or duplicate operationId")),
+            }
+            let responses = op["responses"].as_object().cloned().unwrap_or_default();
+            if !responses.keys().any(|status| status.starts_with('2')) {
+                problems.push(format!("{at}: no success response"));
+            }
+            for (status, response) in &responses {
+                let schema = resolve(doc, response)
+                    .map(|r| &r["content"]["application/json"]["schema"]["$ref"]);
+                if status.starts_with('4') && schema != Some(&json!(ERROR_SCHEMA)) {
+                    problems.push(format!("{at}: {status} does not use the error schema"));
+                }
+            }
+            problems.extend(path_parameter_problems(doc, &path, &op, &at));
+        }
+        problems
+    }
+
+    /// Every `{param}` of the path template is declared as a required path parameter.
+    fn path_parameter_problems(doc: &Value, path: &str, op: &Value, at: &str) -> Vec<String> {
+        let declared: Vec<&str> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| resolve(doc, p))
+            .filter(|p| p["in"] == "path" && p["required"] == true)
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        path.split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .filter(|name| !declared.contains(name))
+            .map(|name| format!("{at}: path parameter {name} is not declared"))
+            .collect()
+    }
+
+    fn dangling_refs(doc: &Value) -> Vec<String> {
+        let mut refs = Vec::new();
+        every_ref(doc, &mut refs);
+        refs.into_iter()
+            .filter(|r| {
+                r.strip_prefix('#')
+                    .and_then(|pointer| doc.pointer(pointer))
+                    .is_none()
+            })
+            .map(|r| format!("dangling $ref {r}"))
+            .collect()
+    }
+
+    fn all_problems(doc: &Value) -> Vec<String> {
+        let mut problems = route_problems(doc);
+        problems.extend(operation_problems(doc));
+        problems.extend(dangling_refs(doc));
+        problems
+    }
+
+    #[test]
+    fn the_document_lists_exactly_the_served_routes() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(route_problems(&doc), Vec::<String>::new());
+        let served: usize = TABLE.iter().map(|(_, _, methods)| methods.len()).sum();
+        assert_eq!(operations(&doc).len(), served);
+    }
+
+    #[test]
+    fn every_operation_is_complete_and_every_ref_resolves() {
+        let doc = document();
+        assert_eq!(operation_problems(&doc), Vec::<String>::new());
+        assert_eq!(dangling_refs(&doc), Vec::<String>::new());
+        assert_eq!(
+            doc["components"]["schemas"]["Error"]["properties"]["error"]["required"],
+            json!(["code", "message"])
+        );
+    }
+
+    #[test]
+    fn security_follows_the_kind_of_route() {
+        let doc = document();
+        for scheme in ["adminToken", "accountToken"] {
+            let s = &doc["components"]["securitySchemes"][scheme];
+            assert_eq!(
+                (&s["type"], &s["scheme"]),
+                (&json!("http"), &json!("bearer"))
+            );
+        }
+        for (path, method, op) in operations(&doc) {
+            let want = if path.starts_with("/api/v1/accounts") {
+                json!([{ "adminToken": [] }])
+            } else if path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" {
+                json!([{ "accountToken": [] }])
+            } else {
+                json!([])
+            };
+            assert_eq!(op["security"], want, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn webhooks_document_notion_bodies_and_signature() {
+        let doc = document();
+        for path in ["/webhooks/notion/{webhook_key}", "/webhooks/notion"] {
+            let op = &doc["paths"][path]["post"];
+            let header = op["parameters"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["in"] == "header"));
+            assert_eq!(
+                header.map(|h| &h["name"]),
+                Some(&json!("X-Notion-Signature"))
+            );
+            let body = &op["requestBody"]["content"]["application/json"]["schema"]["oneOf"];
+            assert_eq!(
+                body,
+                &json!([
+                    { "$ref": "#/components/schemas/NotionVerification" },
+                    { "$ref": "#/components/schemas/NotionEvent" }
+                ])
+            );
+            assert!(op["responses"]["401"].is_object(), "{path}: bad signatures");
+        }
+    }
+
+    #[test]
+    fn the_checks_catch_a_drifting_document() {
+        let mut doc = document();
+        let paths = doc["paths"].as_object_mut().unwrap();
+        paths.remove("/api/v1/tokens");
+        paths["/healthz"]["put"] = json!({"responses": {"200": {}}});
+        paths["/api/v1/projects"]["get"]
+            .as_object_mut()
+            .unwrap()
+            .remove("operationId");
+        paths["/api/v1/projects/{project_id}"]["get"]["responses"]["404"] =
+            json!({"description": "plain"});
+        paths["/api/v1/projects/{project_id}"]["get"]["parameters"] = json!([]);
+        doc["components"]["schemas"]
+            .as_object_mut()
+            .unwrap()
+            .remove("SyncRun");
+        let problems = all_problems(&doc);
+        for expected in [
+            "GET /api/v1/tokens is served but not documented",
+            "POST /api/v1/tokens is served but not documented",
+            "put /healthz is documented but not served",
+            "get /api/v1/projects: missing or duplicate operationId",
+            "get /api/v1/projects/{project_id}: 404 does not use the error schema",
+            "get /api/v1/projects/{project_id}: path parameter project_id is not declared",
+            "dangling $ref #/components/schemas/SyncRun",
+        ] {
+            assert!(
+                problems.iter().any(|p| p == expected),
+                "{expected} in {problems:#?}"
+            );
+        }
     }
 }
