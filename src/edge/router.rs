@@ -45,6 +45,9 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
 }
 
 async fn dispatch(m: &Matched, req: &mut Request, env: Env) -> Result<Reply, ApiError> {
+    if m.route == Route::Live {
+        return Ok(Reply::json(200, &serde_json::json!({ "ok": true })));
+    }
     let ctx = AppContext::new(env)?;
     let param = m.param.as_deref().unwrap_or_default();
     match m.route {
