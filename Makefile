@@ -17,7 +17,8 @@ build:
 ## Benchmarks that print figures: the native ingest path, then HTTP ingest and coalescing under workerd.
 bench:
 	bash scripts/setup.sh && cargo bench --bench ingest_path && bash scripts/build.sh && \
-	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/ingest.mjs
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/ingest.mjs && \
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/sync.mjs
 
 ## Deploy to Cloudflare (needs `wrangler login`; see README "Deploying").
 deploy:

@@ -50,7 +50,8 @@ ensure_wasm_std() {
 
 ensure_cargo_tool() { # binary, crate, version, extra install flags
   local bin=$1 crate=$2 version=$3; shift 3
-  if "$CARGO_BIN/$bin" --version 2>/dev/null | grep -q " $version\$\| $version "; then return; fi
+  # `worker-build --version` prints the bare version; `wasm-bindgen --version` prefixes its name.
+  if "$CARGO_BIN/$bin" --version 2>/dev/null | grep -qE "(^| )${version//./\\.}( |\$)"; then return; fi
   log "installing $crate $version (takes several minutes on a fresh machine)"
   cargo install --quiet "$crate" --version "$version" "$@"
 }
