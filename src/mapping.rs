@@ -249,7 +249,7 @@ fn parse_kind(notion_type: &str, config: &Value) -> PropertyKind {
         "phone_number" => PropertyKind::PhoneNumber,
         "files" => PropertyKind::Files,
         "relation" => PropertyKind::Relation {
-            data_source_id: str_at(config, "data_source_id").map(canonical_id),
+            data_source_id: str_at(config, "data_source_id").map(crate::notion_ids::canonical),
         },
         "unique_id" => PropertyKind::UniqueId {
             prefix: str_at(config, "prefix").map(str::to_string),
@@ -932,7 +932,8 @@ pub fn map_page(
         return Err(MapError::NotAPage);
     }
     let raw_id = page_object.get("id").and_then(Value::as_str).unwrap_or("");
-    let page_id = dashed_uuid(raw_id).ok_or_else(|| MapError::BadPageId(raw_id.to_string()))?;
+    let page_id =
+        crate::notion_ids::uuid(raw_id).ok_or_else(|| MapError::BadPageId(raw_id.to_string()))?;
     let empty = Map::new();
     let properties = page_object
         .get("properties")
@@ -1102,7 +1103,7 @@ fn extract(value: &Value) -> Extracted {
                 .into_iter()
                 .flatten()
                 .filter_map(|r| str_at(r, "id"))
-                .map(canonical_id)
+                .map(crate::notion_ids::canonical)
                 .collect(),
             truncated: value
                 .get("has_more")
@@ -1453,31 +1454,6 @@ fn format_number(number: f64) -> String {
     } else {
         number.to_string()
     }
-}
-
-/// 32 hex digits (dashes anywhere) -> dashed lowercase UUID.
-fn dashed_uuid(raw: &str) -> Option<String> {
-    let hex: String = raw
-        .chars()
-        .filter(|c| *c != '-')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
-}
-
-/// Ids Notion sends, in the dashed lowercase form used as Framer item ids; non-UUIDs unchanged.
-fn canonical_id(raw: &str) -> String {
-    dashed_uuid(raw).unwrap_or_else(|| raw.to_string())
 }
 
 /// The start of a Notion date value as an ISO string (`None` for null or unreadable dates).

@@ -40,18 +40,19 @@ pub fn normalize(input: &str) -> Result<String, InvalidNotionId> {
     Ok(dashed(&tail.to_ascii_lowercase()))
 }
 
-/// Tolerant comparison form for ids that come from Notion itself (payloads, API replies).
-pub fn canonical(id: &str) -> String {
-    let hex: String = id
+/// 32 hex digits, dashes anywhere (as Notion writes ids) -> the dashed lowercase UUID.
+pub fn uuid(raw: &str) -> Option<String> {
+    let hex: String = raw
         .chars()
         .filter(|c| *c != '-')
         .collect::<String>()
         .to_ascii_lowercase();
-    if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        dashed(&hex)
-    } else {
-        id.to_ascii_lowercase()
-    }
+    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| dashed(&hex))
+}
+
+/// Tolerant comparison form for ids that come from Notion itself (payloads, API replies).
+pub fn canonical(id: &str) -> String {
+    uuid(id).unwrap_or_else(|| id.to_ascii_lowercase())
 }
 
 fn is_dashed_uuid(s: &str) -> bool {

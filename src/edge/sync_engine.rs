@@ -324,7 +324,7 @@ impl Run<'_> {
         }
         let known: BTreeSet<String> = pages.iter().filter_map(page_id).collect();
         for raw in &self.batch.gone_pages {
-            let Some(id) = crate::notion_ids::normalize(raw).ok().map(|id| dashed(&id)) else {
+            let Some(id) = crate::notion_ids::normalize(raw).ok() else {
                 continue;
             };
             if known.contains(&id) {
@@ -815,27 +815,7 @@ async fn forget_items(
 
 fn page_id(page: &Value) -> Option<String> {
     let raw = page.get("id")?.as_str()?;
-    crate::notion_ids::normalize(raw).ok().map(|id| dashed(&id))
-}
-
-/// The dashed lowercase UUID (the Framer item id) of an id holding 32 hex digits.
-fn dashed(id: &str) -> String {
-    let hex: String = id
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if hex.len() != 32 {
-        return id.to_owned();
-    }
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    crate::notion_ids::normalize(raw).ok()
 }
 
 fn internal(e: &ApiError) -> SyncFailure {
