@@ -38,8 +38,11 @@ pub fn slugify(s: &str) -> String {
             }
             pending_hyphen = false;
             in_word = true;
-            marks_are_decoration = has_decorative_marks(c);
-            out.extend(c.to_lowercase());
+            // Judge by the lowercase letter actually written, so that slugify is idempotent
+            // (found by proptest: U+A7DC lowercases to U+019B, on the other side of the range).
+            let mut lower = c.to_lowercase().peekable();
+            marks_are_decoration = lower.peek().is_some_and(|l| has_decorative_marks(*l));
+            out.extend(lower);
         } else if !is_apostrophe(c) {
             pending_hyphen = true;
             in_word = false;
@@ -384,6 +387,12 @@ mod tests {
                 }
             });
         proptest::collection::vec(row, 0..24)
+    }
+
+    #[test]
+    fn idempotent_when_case_changes_the_script_range() {
+        let once = slugify("\u{A7DC}\u{1182C}");
+        assert_eq!(slugify(&once), once);
     }
 
     proptest! {
