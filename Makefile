@@ -1,4 +1,4 @@
-.PHONY: dev test build bench deploy setup
+.PHONY: dev test build bench deploy setup demo
 
 ## Run the Worker locally on http://127.0.0.1:8787 (local D1 + Durable Objects, no account).
 dev:
@@ -10,6 +10,11 @@ test:
 
 setup:
 	bash scripts/setup.sh
+
+## The whole pipeline locally: Worker + fake Notion + fake Framer, a seeded blog, the project page.
+demo:
+	bash scripts/setup.sh && bash scripts/build.sh && \
+	PATH="$$PWD/node_modules/.bin:$$PATH" node scripts/demo.mjs
 
 build:
 	bash scripts/build.sh

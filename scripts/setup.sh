@@ -64,9 +64,18 @@ ensure_npm_packages() {
   touch "$stamp"
 }
 
+# Headless Chromium for tests/browser.test.mjs (driven by playwright-core, which never downloads
+# a browser itself). BROWSER_TESTS=0 skips it on machines that will not run the browser tests.
+ensure_chromium() {
+  if [ "${BROWSER_TESTS:-1}" = 0 ] || [ -x /usr/bin/chromium ]; then return; fi
+  log "installing Debian's chromium for the browser tests (BROWSER_TESTS=0 skips this)"
+  apt_install chromium
+}
+
 mkdir -p target
 ensure_rust
 ensure_npm_packages
+ensure_chromium
 ensure_wasm_std
 ensure_cargo_tool worker-build worker-build "$WORKER_BUILD_VERSION" --locked
 # Not --locked: the published lock of 0.2.x names a crate version the index no longer serves.

@@ -30,4 +30,10 @@ ls "$out" | grep -q '\.wasm$' && echo "deploy bundle ok: $(ls "$out" | tr '\n' '
 rm -rf "$out"
 
 step "integration tests (workerd)"
-node --test --test-concurrency=1 ${TEST_FILES:-tests/*.test.mjs}
+files=${TEST_FILES:-$(ls tests/*.test.mjs)}
+if [ "${BROWSER_TESTS:-1}" = 0 ]; then
+  echo "BROWSER_TESTS=0: skipping tests/browser.test.mjs"
+  files=$(printf '%s\n' $files | grep -v 'browser\.test\.mjs$')
+fi
+# shellcheck disable=SC2086
+node --test --test-concurrency=1 $files
