@@ -353,8 +353,8 @@ impl Run<'_> {
                 }
             }
         };
-        let (mapping, changes) =
-            mapping::reconcile_schema(schema, stored.as_ref(), &SyncedCollections::new());
+        let synced = self.synced_collections().await?;
+        let (mapping, changes) = mapping::reconcile_schema(schema, stored.as_ref(), &synced);
         if stored.is_some() {
             self.stats
                 .warnings
@@ -364,6 +364,41 @@ impl Run<'_> {
             self.save_mapping(&mapping).await?;
         }
         Ok(mapping)
+    }
+
+    /// Data sources that the account's other projects sync into collections of the same Framer
+    /// project: relations into them become collection references (Framer item ids are Notion
+    /// page ids, so the related page ids are the referenced item ids).
+    async fn synced_collections(&self) -> Result<SyncedCollections, SyncFailure> {
+        #[derive(Deserialize)]
+        struct Row {
+            notion_data_source_ids: String,
+            framer_collection_id: String,
+        }
+        let rows: Vec<Row> = db::all(
+            &self.ctx.db,
+            "SELECT notion_data_source_ids, framer_collection_id FROM projects \
+             WHERE account_id = (SELECT account_id FROM projects WHERE id = ?1) AND id != ?1 \
+             AND framer_project_url = ?2 AND framer_collection_id IS NOT NULL",
+            &[
+                D1Type::Text(&self.project.id),
+                D1Type::Text(&self.project.framer_project_url),
+            ],
+        )
+        .await
+        .map_err(|e| internal(&e))?;
+        let mut synced = SyncedCollections::new();
+        for row in rows {
+            let ids: Vec<String> =
+                serde_json::from_str(&row.notion_data_source_ids).unwrap_or_default();
+            for id in ids {
+                synced.insert(
+                    crate::notion_ids::canonical(&id),
+                    row.framer_collection_id.clone(),
+                );
+            }
+        }
+        Ok(synced)
     }
 
     async fn save_mapping(&self, mapping: &Mapping) -> Result<(), SyncFailure> {
