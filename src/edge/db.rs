@@ -54,13 +54,25 @@ pub async fn run(db: &D1Database, sql: &str, args: &[D1Type<'_>]) -> Result<usiz
 
 /// Runs statements atomically (D1 batches are transactions).
 pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<(), ApiError> {
+    batch_changes(db, statements).await.map(|_| ())
+}
+
+/// Like [`batch`], returning how many rows each statement changed.
+pub async fn batch_changes(
+    db: &D1Database,
+    statements: Vec<D1PreparedStatement>,
+) -> Result<Vec<usize>, ApiError> {
     if statements.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    db.batch(statements)
+    let results = db
+        .batch(statements)
         .await
         .map_err(|e| failure("batch", &e))?;
-    Ok(())
+    Ok(results
+        .iter()
+        .map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
+        .collect())
 }
 
 fn failure(what: &str, e: &worker::Error) -> ApiError {
@@ -124,6 +136,10 @@ pub struct ProjectRow {
     pub last_event_at: Option<String>,
     pub events_received: i64,
     pub events_ignored: i64,
+    /// 1 when the webhook event being handled was recorded before (only the webhook queries
+    /// ask, in the same round trip as the project).
+    #[serde(default)]
+    pub event_seen: i64,
 }
 
 impl ProjectRow {
@@ -178,33 +194,41 @@ pub async fn projects_of_account(
     all(db, &sql, &[D1Type::Text(account_id)]).await
 }
 
+/// The project behind a webhook key, and whether `event_id` was already recorded.
 pub async fn project_by_webhook_key(
     db: &D1Database,
     key: &str,
+    event_id: &str,
 ) -> Result<Option<ProjectRow>, ApiError> {
-    first(
-        db,
-        &format!("{PROJECT_SELECT} WHERE p.webhook_key = ?1"),
-        &[D1Type::Text(key)],
-    )
-    .await
+    let sql = format!(
+        "SELECT *, EXISTS (SELECT 1 FROM webhook_events WHERE event_id = ?2) AS event_seen \
+         FROM ({PROJECT_SELECT} WHERE p.webhook_key = ?1)"
+    );
+    first(db, &sql, &[D1Type::Text(key), D1Type::Text(event_id)]).await
 }
 
 /// Projects an event on the shared URL may belong to: connected to one of `refs` (database or
-/// data source ids), or whose token was claimed from the shared URL.
+/// data source ids), or whose token was claimed from the shared URL; with `event_seen` as above.
 pub async fn projects_for_shared_event(
     db: &D1Database,
     refs: &[String],
+    event_id: &str,
 ) -> Result<Vec<ProjectRow>, ApiError> {
     let refs_json = serde_json::to_string(refs).unwrap_or_else(|_| "[]".to_owned());
     let sql = format!(
-        "{PROJECT_SELECT} WHERE w.verification_token_enc IS NOT NULL AND (w.via_shared_url = 1 \
+        "SELECT *, EXISTS (SELECT 1 FROM webhook_events WHERE event_id = ?2) AS event_seen FROM ( \
+         {PROJECT_SELECT} WHERE w.verification_token_enc IS NOT NULL AND (w.via_shared_url = 1 \
          OR p.notion_database_id IN (SELECT value FROM json_each(?1)) \
          OR EXISTS (SELECT 1 FROM json_each(p.notion_data_source_ids) ds \
                     WHERE ds.value IN (SELECT value FROM json_each(?1)))) \
-         ORDER BY w.via_shared_url DESC, p.created_at"
+         ORDER BY w.via_shared_url DESC, p.created_at)"
     );
-    all(db, &sql, &[D1Type::Text(&refs_json)]).await
+    all(
+        db,
+        &sql,
+        &[D1Type::Text(&refs_json), D1Type::Text(event_id)],
+    )
+    .await
 }
 
 /// Projects whose catch-up sync is due: auto-sync on, plan paid, no success since `before`.

@@ -22,10 +22,14 @@ pub async fn for_project(
     req: &mut Request,
 ) -> Result<Reply, ApiError> {
     let body = http::read_body(req).await?;
-    let project = db::project_by_webhook_key(&ctx.db, key)
+    let incoming = parse(&body)?;
+    let event_id = match &incoming {
+        Incoming::Event(event) => event.id.as_str(),
+        Incoming::Verification { .. } => "",
+    };
+    let project = db::project_by_webhook_key(&ctx.db, key, event_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("webhook".to_owned()))?;
-    let incoming = parse(&body)?;
     match incoming {
         Incoming::Verification { token } => store_token(ctx, &project, &token).await,
         Incoming::Event(event) => {
@@ -49,7 +53,7 @@ pub async fn shared(ctx: &AppContext, req: &mut Request) -> Result<Reply, ApiErr
         Incoming::Event(event) => {
             let refs = notion_event::database_refs(&event);
             let header = signature_header(req);
-            for project in db::projects_for_shared_event(&ctx.db, &refs).await? {
+            for project in db::projects_for_shared_event(&ctx.db, &refs, &event.id).await? {
                 let Some(token) = verification_token(ctx, &project)? else {
                     continue;
                 };
@@ -211,7 +215,7 @@ async fn accept_event(
                 .note(format!("{} {note}", event.kind)),
         )
     };
-    if already_seen(ctx, &event.id).await? {
+    if project.event_seen != 0 {
         return ok("duplicate");
     }
     let effect = notion_event::effect_for(
@@ -235,18 +239,6 @@ async fn accept_event(
     }
 }
 
-async fn already_seen(ctx: &AppContext, event_id: &str) -> Result<bool, ApiError> {
-    #[derive(serde::Deserialize)]
-    struct Row {}
-    let row: Option<Row> = db::first(
-        &ctx.db,
-        "SELECT 1 AS one FROM webhook_events WHERE event_id = ?1",
-        &[D1Type::Text(event_id)],
-    )
-    .await?;
-    Ok(row.is_some())
-}
-
 /// Records the event id (the dedupe key) and the counters; returns false when a concurrent
 /// delivery of the same id got there first.
 async fn record(
@@ -261,30 +253,34 @@ async fn record(
         .attempt_number
         .and_then(|n| i32::try_from(n).ok())
         .map_or(D1Type::Null, D1Type::Integer);
-    let inserted = db::run(
+    // One round trip: the counters move only when this delivery inserted the event id
+    // (`changes()` is the INSERT's), so a concurrent retry is counted once.
+    let changes = db::batch_changes(
         &ctx.db,
-        "INSERT OR IGNORE INTO webhook_events (event_id, project_id, type, entity_id, relevant, attempt_number, received_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        &[
-            D1Type::Text(&event.id),
-            D1Type::Text(&project.id),
-            D1Type::Text(&event.kind),
-            db::opt(entity),
-            D1Type::Integer(i32::from(relevant)),
-            attempt,
-            D1Type::Text(&now),
+        vec![
+            db::stmt(
+                &ctx.db,
+                "INSERT OR IGNORE INTO webhook_events (event_id, project_id, type, entity_id, relevant, attempt_number, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &[
+                    D1Type::Text(&event.id),
+                    D1Type::Text(&project.id),
+                    D1Type::Text(&event.kind),
+                    db::opt(entity),
+                    D1Type::Integer(i32::from(relevant)),
+                    attempt,
+                    D1Type::Text(&now),
+                ],
+            )?,
+            db::stmt(
+                &ctx.db,
+                "UPDATE webhooks SET events_received = events_received + 1, events_ignored = events_ignored + ?1, \
+                 last_event_at = ?2, status = 'active', activated_at = COALESCE(activated_at, ?2) \
+                 WHERE project_id = ?3 AND changes() = 1",
+                &[D1Type::Integer(i32::from(!relevant)), D1Type::Text(&now), D1Type::Text(&project.id)],
+            )?,
         ],
     )
     .await?;
-    if inserted == 0 {
-        return Ok(false);
-    }
-    db::run(
-        &ctx.db,
-        "UPDATE webhooks SET events_received = events_received + 1, events_ignored = events_ignored + ?1, \
-         last_event_at = ?2, status = 'active', activated_at = COALESCE(activated_at, ?2) WHERE project_id = ?3",
-        &[D1Type::Integer(i32::from(!relevant)), D1Type::Text(&now), D1Type::Text(&project.id)],
-    )
-    .await?;
-    Ok(true)
+    Ok(changes.first().copied().unwrap_or(0) == 1)
 }
