@@ -2,28 +2,22 @@
 // is fresh at sync time, and an unchanged file must not count as a change.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
 import { createAccount } from "./support/api.mjs";
-import { startWorker, waitFor } from "./support/worker.mjs";
+import { createSyncProject, startStack, syncNow as syncAndWait } from "./support/stack.mjs";
 
 const NOTION_TOKEN = "ntn_files_token_1";
 const FRAMER_PROJECT = "FilesProjectId000001";
 const FRAMER_KEY = "fr_files_key_1";
 
+let stack;
 let notion;
 let framer;
 let worker;
 before(async () => {
-  notion = await startFakeNotion();
-  framer = await startFakeFramer();
-  worker = await startWorker({ vars: { NOTION_API_BASE: notion.url, FRAMER_SERVER_URL: framer.url } });
+  stack = await startStack();
+  ({ notion, framer, worker } = stack);
 });
-after(async () => {
-  await worker?.stop();
-  await framer?.close();
-  await notion?.close();
-});
+after(async () => stack?.stop());
 
 test("signed file URLs are sent fresh, and an unchanged file is not a change", async () => {
   notion.addIntegration(NOTION_TOKEN);
@@ -31,25 +25,10 @@ test("signed file URLs are sent fresh, and an unchanged file is not a change", a
   const db = notion.addDatabase({ title: "Gallery", properties: { Name: { type: "title" }, Cover: { type: "files" } }, token: NOTION_TOKEN });
   const page = notion.addPage(db.dataSourceId, { properties: { Name: "Sunset", Cover: { file: "sunset.png" } } });
   const { token } = await createAccount(worker, { name: "Files" });
-  const created = await worker.fetch("/api/v1/projects", {
-    method: "POST",
-    token,
-    body: {
-      name: "Gallery",
-      notion: { token: NOTION_TOKEN, database_id: db.databaseId },
-      framer: { project_url: FRAMER_PROJECT, api_key: FRAMER_KEY, collection_name: "Gallery" },
-    },
+  const { id } = await createSyncProject(worker, token, {
+    name: "Gallery", databaseId: db.databaseId, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY,
   });
-  assert.equal(created.status, 201, created.text);
-  const id = created.json.project.id;
-  const syncNow = async () => {
-    const queued = await worker.fetch(`/api/v1/projects/${id}/sync`, { method: "POST", token, body: {} });
-    return waitFor(async () => {
-      const runs = (await worker.fetch(`/api/v1/projects/${id}/syncs`, { token })).json.syncs;
-      const run = runs.find((r) => r.id === queued.json.sync_id);
-      return run && run.status !== "running" && run;
-    }, { what: "the sync" });
-  };
+  const syncNow = () => syncAndWait(worker, token, id);
   const coverValue = () => {
     const collection = framer.project(FRAMER_PROJECT).collection("Gallery");
     const field = collection.fields.find((f) => f.name === "Cover");

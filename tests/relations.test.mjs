@@ -3,47 +3,26 @@
 // same account syncs into the same Framer project.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
 import { createAccount } from "./support/api.mjs";
-import { startWorker, waitFor } from "./support/worker.mjs";
+import { createSyncProject, startStack, syncNow } from "./support/stack.mjs";
 
 const NOTION_TOKEN = "ntn_relations_token_1";
 const FRAMER_PROJECT = "RelationsProject0001";
 const FRAMER_KEY = "fr_relations_key_1";
 
+let stack;
 let notion;
 let framer;
 let worker;
 before(async () => {
-  notion = await startFakeNotion();
-  framer = await startFakeFramer();
-  worker = await startWorker({ vars: { NOTION_API_BASE: notion.url, FRAMER_SERVER_URL: framer.url } });
+  stack = await startStack();
+  ({ notion, framer, worker } = stack);
 });
-after(async () => {
-  await worker?.stop();
-  await framer?.close();
-  await notion?.close();
-});
+after(async () => stack?.stop());
 
 async function syncedProject(token, name, databaseId, collection) {
-  const created = await worker.fetch("/api/v1/projects", {
-    method: "POST",
-    token,
-    body: {
-      name,
-      notion: { token: NOTION_TOKEN, database_id: databaseId },
-      framer: { project_url: `https://framer.com/projects/Site--${FRAMER_PROJECT}`, api_key: FRAMER_KEY, collection_name: collection },
-    },
-  });
-  assert.equal(created.status, 201, created.text);
-  const id = created.json.project.id;
-  const queued = await worker.fetch(`/api/v1/projects/${id}/sync`, { method: "POST", token, body: {} });
-  const run = await waitFor(async () => {
-    const res = await worker.fetch(`/api/v1/projects/${id}/syncs`, { token });
-    const found = res.json.syncs.find((s) => s.id === queued.json.sync_id);
-    return found && found.status !== "running" && found;
-  }, { what: `${name}'s sync` });
+  const { id } = await createSyncProject(worker, token, { name, databaseId, collection, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY });
+  const run = await syncNow(worker, token, id);
   assert.equal(run.status, "succeeded", JSON.stringify(run));
   return id;
 }

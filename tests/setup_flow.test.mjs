@@ -3,30 +3,23 @@
 // edit in Notion reaches Framer through a signed webhook and the debounced auto-sync alone.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
 import { createAccount, deliver, pageEvent, webhookPath } from "./support/api.mjs";
-import { startWorker, waitFor } from "./support/worker.mjs";
+import { startStack } from "./support/stack.mjs";
+import { waitFor } from "./support/worker.mjs";
 
 const NOTION_TOKEN = "ntn_setup_flow_token_1";
 const FRAMER_PROJECT = "SetupFlowProject0001";
 const FRAMER_KEY = "fr_setup_flow_key_1";
 
+let stack;
 let notion;
 let framer;
 let worker;
 before(async () => {
-  notion = await startFakeNotion();
-  framer = await startFakeFramer();
-  worker = await startWorker({
-    vars: { NOTION_API_BASE: notion.url, FRAMER_SERVER_URL: framer.url, DEBOUNCE_SECONDS: "1", DEBOUNCE_MAX_WAIT_SECONDS: "5" },
-  });
+  stack = await startStack({ vars: { DEBOUNCE_SECONDS: "1", DEBOUNCE_MAX_WAIT_SECONDS: "5" } });
+  ({ notion, framer, worker } = stack);
 });
-after(async () => {
-  await worker?.stop();
-  await framer?.close();
-  await notion?.close();
-});
+after(async () => stack?.stop());
 
 test("the setup guide, from project creation to a hands-off sync", async () => {
   notion.addIntegration(NOTION_TOKEN);
