@@ -145,17 +145,50 @@ fn json_text(value: Option<&Value>) -> Option<String> {
     value.map(Value::to_string)
 }
 
+/// The project list: three queries whatever the number of projects.
 async fn list(ctx: &AppContext, account: &Account, req: &Request) -> Result<Reply, ApiError> {
-    let mut projects = Vec::new();
-    for project in db::projects_of_account(&ctx.db, &account.id).await? {
-        projects.push(summary(ctx, &project, req).await?);
+    #[derive(Deserialize)]
+    struct Count {
+        project_id: String,
+        n: i64,
     }
+    let account_id = D1Type::Text(&account.id);
+    let counts: Vec<Count> = db::all(
+        &ctx.db,
+        "SELECT project_id, COUNT(*) AS n FROM synced_items \
+         WHERE project_id IN (SELECT id FROM projects WHERE account_id = ?1) GROUP BY project_id",
+        std::slice::from_ref(&account_id),
+    )
+    .await?;
+    let last_runs: Vec<SyncRun> = db::all(
+        &ctx.db,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id IN (SELECT (SELECT s.id FROM sync_runs s \
+             WHERE s.project_id = p.id ORDER BY s.started_at DESC, s.id DESC LIMIT 1) \
+             FROM projects p WHERE p.account_id = ?1)"
+        ),
+        std::slice::from_ref(&account_id),
+    )
+    .await?;
+    let projects: Vec<Value> = db::projects_of_account(&ctx.db, &account.id)
+        .await?
+        .iter()
+        .map(|project| {
+            let items = counts
+                .iter()
+                .find(|c| c.project_id == project.id)
+                .map_or(0, |c| c.n);
+            let last = last_runs.iter().find(|r| r.project_id == project.id);
+            summary(ctx, project, req, last, items)
+        })
+        .collect();
     Ok(Reply::json(200, &json!({ "projects": projects })))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SyncRun {
     id: String,
+    project_id: String,
     trigger: String,
     scope: String,
     status: String,
@@ -188,7 +221,7 @@ fn run_view(run: &SyncRun) -> Value {
     })
 }
 
-const RUN_COLUMNS: &str = "id, trigger, scope, status, started_at, finished_at, events, added, updated, removed, unchanged, \
+const RUN_COLUMNS: &str = "id, project_id, trigger, scope, status, started_at, finished_at, events, added, updated, removed, unchanged, \
     skipped, notion_calls, framer_calls, bytes_sent, published, warnings, error_code, error_message";
 
 async fn last_run(ctx: &AppContext, project_id: &str) -> Result<Option<SyncRun>, ApiError> {
@@ -219,21 +252,24 @@ fn webhook_url(ctx: &AppContext, project: &ProjectRow, req: &Request) -> String 
     format!("{base}/webhooks/notion/{}", project.webhook_key)
 }
 
-async fn summary(ctx: &AppContext, project: &ProjectRow, req: &Request) -> Result<Value, ApiError> {
+fn summary(
+    ctx: &AppContext,
+    project: &ProjectRow,
+    req: &Request,
+    last_sync: Option<&SyncRun>,
+    items_in_framer: i64,
+) -> Value {
     let pipeline = project_view::pipeline(
         &project.webhook_status,
         project.auto_sync != 0,
         project.paid(),
     );
-    Ok(json!({
+    json!({
         "id": project.id, "name": project.name, "created_at": project.created_at,
         "webhook": { "status": project.webhook_status, "url": webhook_url(ctx, project, req) },
         "pipeline": pipeline,
-        "sync": {
-            "last_sync": last_run(ctx, &project.id).await?.as_ref().map(run_view),
-            "items_in_framer": items_in_framer(ctx, &project.id).await?,
-        },
-    }))
+        "sync": { "last_sync": last_sync.map(run_view), "items_in_framer": items_in_framer },
+    })
 }
 
 /// Everything the project page shows.
