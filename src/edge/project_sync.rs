@@ -213,7 +213,11 @@ impl ProjectSync {
         let now = now_ms();
         let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
         if body.trigger == Trigger::Schedule && !pending.is_empty() {
-            // Work is already queued; the catch-up has nothing to add.
+            // Work is already queued; the catch-up adds nothing, but it revives a batch whose
+            // alarm the runtime dropped after exhausting its retries.
+            if storage.get_alarm().await?.is_none() {
+                storage.set_alarm(at(now)).await?;
+            }
             return Response::from_json(&SyncTicket {
                 sync_id: pending.sync_id,
                 already_running: false,
