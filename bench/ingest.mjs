@@ -45,8 +45,11 @@ try {
   console.log(`machine: ${cpus().length} x ${cpus()[0].model}; Worker under wrangler dev (workerd), load from this process`);
   const { token } = await createAccount(worker, { name: "Bench" });
 
-  // 1. Throughput: one project, auto-sync off so the load measures ingestion, not syncing.
-  const quiet = await createProject(worker, token, { auto_sync: false });
+  // 1. Throughput: one project. Auto-sync off (default) measures ingestion alone; with
+  // BENCH_AUTO_SYNC=1 every event also goes through the Durable Object (and syncs run).
+  const autoSync = process.env.BENCH_AUTO_SYNC === "1";
+  const quiet = await createProject(worker, token, { auto_sync: autoSync });
+  console.log(`webhook project: auto-sync ${autoSync ? "on (events reach the Durable Object)" : "off (no Durable Object call)"}`);
   const secret = await verify(worker, webhookPath(quiet));
   const path = webhookPath(quiet);
   const trivial = await load("livez", () => fetch(`${worker.url}/livez`));
