@@ -44,6 +44,21 @@ pub struct Pending {
     pub trigger: Option<Trigger>,
     /// The sync run id promised to a "Sync now" caller, reused for the run that serves it.
     pub sync_id: Option<String>,
+    /// Failed runs of this batch in a row, and the earliest time the next may start.
+    #[serde(default)]
+    pub failures: u32,
+    #[serde(default)]
+    pub retry_at_ms: Option<i64>,
+}
+
+/// Backoff after `failures` failed runs in a row: 2 s, 4 s, 8 s ... capped at 15 minutes (the
+/// catch-up cron's period), without a limit on attempts, so a batch never loses its alarm.
+pub fn retry_backoff_ms(failures: u32) -> i64 {
+    const FIRST_MS: i64 = 2_000;
+    const CAP_MS: i64 = 15 * 60 * 1000;
+    FIRST_MS
+        .saturating_mul(1i64 << failures.saturating_sub(1).min(20))
+        .min(CAP_MS)
 }
 
 /// Durations that shape the debounce, in milliseconds.
@@ -97,7 +112,8 @@ impl Pending {
         }
     }
 
-    /// When the alarm should fire after an event at `now_ms`.
+    /// When the alarm should fire after an event at `now_ms`. A batch whose last run failed
+    /// waits out its backoff, however many events arrive meanwhile; "Sync now" does not wait.
     pub fn alarm_at(&self, now_ms: i64, window: Window) -> i64 {
         if self.trigger == Some(Trigger::Manual) {
             return now_ms;
@@ -105,6 +121,13 @@ impl Pending {
         (now_ms + window.debounce_ms)
             .min(self.first_at_ms + window.max_wait_ms)
             .max(now_ms)
+            .max(self.retry_at_ms.unwrap_or(i64::MIN))
+    }
+
+    /// Notes a failed run of this batch and sets when the next may start.
+    pub fn record_failure(&mut self, now_ms: i64) {
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at_ms = Some(now_ms + retry_backoff_ms(self.failures));
     }
 
     /// Folds a batch that could not be synced back into the one that arrived meanwhile.
@@ -121,6 +144,8 @@ impl Pending {
         self.changed_pages.extend(earlier.changed_pages);
         self.gone_pages.extend(earlier.gone_pages);
         self.full |= earlier.full;
+        self.failures = self.failures.max(earlier.failures);
+        self.retry_at_ms = self.retry_at_ms.max(earlier.retry_at_ms);
         if earlier.trigger == Some(Trigger::Manual) {
             self.trigger = Some(Trigger::Manual);
             self.sync_id = earlier.sync_id.or(self.sync_id.take());
@@ -173,6 +198,37 @@ mod tests {
             p.trigger,
             Some(Trigger::Manual),
             "a later event does not demote it"
+        );
+    }
+
+    #[test]
+    fn failed_batches_back_off_and_events_do_not_hurry_them() {
+        assert_eq!(
+            (1..=5).map(retry_backoff_ms).collect::<Vec<_>>(),
+            vec![2_000, 4_000, 8_000, 16_000, 32_000]
+        );
+        assert_eq!(retry_backoff_ms(30), 900_000);
+        assert_eq!(retry_backoff_ms(u32::MAX), 900_000);
+        let mut failed = Pending::default();
+        failed.record_event(&changed("a"), 0);
+        failed.record_failure(100_000);
+        failed.record_failure(100_000);
+        assert_eq!(failed.retry_at_ms, Some(104_000));
+        let mut pending = Pending::default();
+        pending.record_event(&changed("b"), 101_000);
+        pending.merge(failed);
+        assert_eq!(pending.failures, 2);
+        assert_eq!(
+            pending.alarm_at(101_000, W),
+            104_000,
+            "the first event is old, but the backoff holds"
+        );
+        assert_eq!(pending.alarm_at(110_000, W), 110_000);
+        pending.record_request(Trigger::Manual, true, 102_000);
+        assert_eq!(
+            pending.alarm_at(102_000, W),
+            102_000,
+            "Sync now does not wait"
         );
     }
 

@@ -142,15 +142,17 @@ impl DurableObject for ProjectSync {
                 line.error_code = Some(failure.code.clone());
                 storage.delete(IN_FLIGHT).await?;
                 if failure.retryable {
-                    // Give the work back and let the runtime retry the alarm with backoff.
+                    // Give the work back and retry on our own backoff rather than the
+                    // runtime's, which gives up after six attempts and would strand the batch.
                     let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
                     batch.sync_id = None;
                     pending.merge(batch);
+                    pending.record_failure(now_ms());
                     storage.put(PENDING, &pending).await?;
-                    Err(worker::Error::RustError(format!(
-                        "sync failed ({}), will retry",
-                        failure.code
-                    )))
+                    storage
+                        .set_alarm(at(pending.alarm_at(now_ms(), self.window()?)))
+                        .await?;
+                    Response::ok("sync failed, retry scheduled")
                 } else {
                     // Retrying cannot help (bad token, missing database): the run records why,
                     // and the next event, "Sync now" or the catch-up cron tries again.
@@ -213,11 +215,7 @@ impl ProjectSync {
         let now = now_ms();
         let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
         if body.trigger == Trigger::Schedule && !pending.is_empty() {
-            // Work is already queued; the catch-up adds nothing, but it revives a batch whose
-            // alarm the runtime dropped after exhausting its retries.
-            if storage.get_alarm().await?.is_none() {
-                storage.set_alarm(at(now)).await?;
-            }
+            // Work is already queued, with its alarm; the catch-up has nothing to add.
             return Response::from_json(&SyncTicket {
                 sync_id: pending.sync_id,
                 already_running: false,
