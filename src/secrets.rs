@@ -96,6 +96,29 @@ impl Cipher {
     }
 }
 
+/// The credentials a project stores encrypted. Each ciphertext is bound to its project and kind
+/// (the associated data is `project:<id>:<kind>`), so one cannot be replayed as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectSecret {
+    NotionToken,
+    FramerApiKey,
+    VerificationToken,
+}
+
+impl ProjectSecret {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NotionToken => "notion_token",
+            Self::FramerApiKey => "framer_api_key",
+            Self::VerificationToken => "verification_token",
+        }
+    }
+
+    pub fn context(self, project_id: &str) -> String {
+        format!("project:{project_id}:{}", self.name())
+    }
+}
+
 /// `N` bytes from the platform's CSPRNG (crypto.getRandomValues on Workers).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
     let mut buf = [0u8; N];
@@ -170,6 +193,25 @@ mod tests {
             Err(SecretError::Undecryptable)
         );
         assert_eq!(c.decrypt("AAAA", "x"), Err(SecretError::Undecryptable));
+    }
+
+    #[test]
+    fn project_secrets_do_not_open_as_each_other() {
+        let c = Cipher::from_key(KEY_HEX).unwrap();
+        let sealed = c
+            .encrypt("ntn_x", &ProjectSecret::NotionToken.context("p1"))
+            .unwrap();
+        assert_eq!(
+            c.decrypt(&sealed, &ProjectSecret::NotionToken.context("p1"))
+                .unwrap(),
+            "ntn_x"
+        );
+        assert!(c
+            .decrypt(&sealed, &ProjectSecret::FramerApiKey.context("p1"))
+            .is_err());
+        assert!(c
+            .decrypt(&sealed, &ProjectSecret::NotionToken.context("p2"))
+            .is_err());
     }
 
     #[test]

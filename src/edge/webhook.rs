@@ -7,7 +7,7 @@ use super::http::{self, Reply};
 use super::project_sync;
 use crate::api_error::ApiError;
 use crate::notion_event::{self, Event, Incoming};
-use crate::secrets;
+use crate::secrets::{self, ProjectSecret};
 use crate::signature;
 use crate::time::iso_from_ms;
 use worker::{D1Type, Request};
@@ -91,17 +91,13 @@ fn check_signature(token: &str, body: &[u8], req: &Request) -> Result<(), ApiErr
         .map_err(|e| ApiError::InvalidSignature(e.to_string()))
 }
 
-fn token_context(project_id: &str) -> String {
-    format!("project:{project_id}:verification_token")
-}
-
 fn verification_token(ctx: &AppContext, project: &ProjectRow) -> Result<Option<String>, ApiError> {
     let Some(enc) = &project.verification_token_enc else {
         return Ok(None);
     };
     let token = ctx
         .cipher()?
-        .decrypt(enc, &token_context(&project.id))
+        .decrypt(enc, &ProjectSecret::VerificationToken.context(&project.id))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Some(token))
 }
@@ -126,7 +122,7 @@ pub async fn save_token(
 ) -> Result<(), ApiError> {
     let enc = ctx
         .cipher()?
-        .encrypt(token, &token_context(project_id))
+        .encrypt(token, &ProjectSecret::VerificationToken.context(project_id))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = iso_from_ms(now_ms());
     db::run(

@@ -11,7 +11,7 @@ use crate::edge::{project_sync, webhook};
 use crate::project_input::{ProjectInput, UnpublishedMode};
 use crate::project_view;
 use crate::routes::Route;
-use crate::secrets;
+use crate::secrets::{self, ProjectSecret};
 use crate::time::iso_from_ms;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -49,10 +49,6 @@ pub async fn handle(
     Ok(reply.project(&project.id))
 }
 
-fn secret_context(project_id: &str, what: &str) -> String {
-    format!("project:{project_id}:{what}")
-}
-
 fn plan_gate(input: &ProjectInput, paid: bool) -> Result<(), ApiError> {
     if paid {
         return Ok(());
@@ -81,10 +77,10 @@ async fn create(ctx: &AppContext, account: &Account, req: &mut Request) -> Resul
     let notion_token = input.notion_token.clone().unwrap_or_default();
     let framer_key = input.framer_api_key.clone().unwrap_or_default();
     let notion_enc = cipher
-        .encrypt(&notion_token, &secret_context(&id, "notion_token"))
+        .encrypt(&notion_token, &ProjectSecret::NotionToken.context(&id))
         .map_err(internal)?;
     let framer_enc = cipher
-        .encrypt(&framer_key, &secret_context(&id, "framer_api_key"))
+        .encrypt(&framer_key, &ProjectSecret::FramerApiKey.context(&id))
         .map_err(internal)?;
     let now = iso_from_ms(now_ms());
     let mapping = json_text(input.mapping.clone().flatten().as_ref());
@@ -353,7 +349,7 @@ async fn update(
         sets.push((
             "notion_token_enc",
             cipher
-                .encrypt(token, &secret_context(&project.id, "notion_token"))
+                .encrypt(token, &ProjectSecret::NotionToken.context(&project.id))
                 .map_err(internal)?,
         ));
         sets.push(("notion_token_hint", secrets::hint(token)));
@@ -372,7 +368,7 @@ async fn update(
         sets.push((
             "framer_api_key_enc",
             cipher
-                .encrypt(key, &secret_context(&project.id, "framer_api_key"))
+                .encrypt(key, &ProjectSecret::FramerApiKey.context(&project.id))
                 .map_err(internal)?,
         ));
         sets.push(("framer_api_key_hint", secrets::hint(key)));
@@ -466,7 +462,7 @@ async fn refresh_token(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, 
     }
     let decrypt = |enc: &str| {
         ctx.cipher()?
-            .decrypt(enc, &secret_context(&project.id, "verification_token"))
+            .decrypt(enc, &ProjectSecret::VerificationToken.context(&project.id))
             .map_err(internal)
     };
     if let Some(enc) = &project.verification_token_enc {
