@@ -42,7 +42,12 @@ test("a relation into a synced database is a multiCollectionReference to its ite
   const { token } = await createAccount(worker, { name: "Relations" });
 
   await syncedProject(token, "Authors", authors.databaseId, "Authors");
-  await syncedProject(token, "Posts", posts.databaseId, "Posts");
+  const postsProject = await createSyncProject(worker, token, { name: "Posts", databaseId: posts.databaseId, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY });
+  // Before any sync of Posts, the mapping step already proposes what the sync will do.
+  const schema = await worker.fetch(`/api/v1/projects/${postsProject.id}/schema`, { token });
+  assert.equal(schema.status, 200, schema.text);
+  assert.equal(schema.json.mapping.fields.find((f) => f.property_name === "Author").kind, "multiCollectionReference");
+  assert.equal((await syncNow(worker, token, postsProject.id)).status, "succeeded");
 
   const site = framer.project(FRAMER_PROJECT);
   const authorsCollection = site.collection("Authors");

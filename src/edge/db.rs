@@ -231,6 +231,43 @@ pub async fn projects_for_shared_event(
     .await
 }
 
+/// Data sources that the account's other projects sync into collections of the same Framer
+/// project: relations into them become collection references (Framer item ids are Notion page
+/// ids, so the related page ids are the referenced item ids).
+pub async fn synced_collections(
+    db: &D1Database,
+    project: &ProjectRow,
+) -> Result<crate::mapping::SyncedCollections, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        notion_data_source_ids: String,
+        framer_collection_id: String,
+    }
+    let rows: Vec<Row> = all(
+        db,
+        "SELECT notion_data_source_ids, framer_collection_id FROM projects \
+         WHERE account_id = (SELECT account_id FROM projects WHERE id = ?1) AND id != ?1 \
+         AND framer_project_url = ?2 AND framer_collection_id IS NOT NULL",
+        &[
+            D1Type::Text(&project.id),
+            D1Type::Text(&project.framer_project_url),
+        ],
+    )
+    .await?;
+    let mut synced = crate::mapping::SyncedCollections::new();
+    for row in rows {
+        let ids: Vec<String> =
+            serde_json::from_str(&row.notion_data_source_ids).unwrap_or_default();
+        for id in ids {
+            synced.insert(
+                crate::notion_ids::canonical(&id),
+                row.framer_collection_id.clone(),
+            );
+        }
+    }
+    Ok(synced)
+}
+
 /// Projects whose catch-up sync is due: auto-sync on, plan paid, no success since `before`.
 pub async fn projects_due_for_catch_up(
     db: &D1Database,

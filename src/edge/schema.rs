@@ -1,27 +1,28 @@
 //! `GET /api/v1/projects/{id}/schema`: the Notion properties, the Framer fields and the proposed mapping.
 
 use super::context::AppContext;
-use super::db::ProjectRow;
+use super::db::{self, ProjectRow};
 use super::framer_socket::{self, FramerSocket};
 use super::http::Reply;
 use super::notion_api::NotionClient;
 use crate::api_error::ApiError;
 use crate::cms;
 use crate::framer_wire::Call;
-use crate::mapping::{self, Mapping, SyncedCollections};
+use crate::mapping::{self, Mapping};
 use crate::notion_protocol::{self, NotionError};
+use crate::secrets::ProjectSecret;
 use serde_json::{json, Value};
 
 pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, ApiError> {
     let cipher = ctx.cipher()?;
-    let secret = |stored: &str, what: &str| {
+    let secret = |stored: &str, which: ProjectSecret| {
         cipher
-            .decrypt(stored, &format!("project:{}:{what}", project.id))
-            .map_err(|e| ApiError::Internal(format!("stored {what} unreadable: {e}")))
+            .decrypt(stored, &which.context(&project.id))
+            .map_err(|e| ApiError::Internal(format!("stored {} unreadable: {e}", which.name())))
     };
     let mut notion = NotionClient::new(
         &ctx.settings,
-        secret(&project.notion_token_enc, "notion_token")?,
+        secret(&project.notion_token_enc, ProjectSecret::NotionToken)?,
     );
     let data_source = read_data_source(&mut notion, project)
         .await
@@ -34,8 +35,11 @@ pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, Api
         .mapping
         .as_deref()
         .and_then(|m| serde_json::from_str(m).ok());
-    let (proposed, changes) =
-        mapping::reconcile_schema(&schema, stored.as_ref(), &SyncedCollections::new());
+    let (proposed, changes) = mapping::reconcile_schema(
+        &schema,
+        stored.as_ref(),
+        &db::synced_collections(&ctx.db, project).await?,
+    );
     let properties: Vec<Value> = schema
         .properties
         .iter()
@@ -44,7 +48,7 @@ pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, Api
     let framer = framer_fields(
         ctx,
         project,
-        &secret(&project.framer_api_key_enc, "framer_api_key")?,
+        &secret(&project.framer_api_key_enc, ProjectSecret::FramerApiKey)?,
     )
     .await;
     Ok(Reply::json(

@@ -11,10 +11,11 @@ use crate::api_error::ApiError;
 use crate::cms::{self, FieldDef, FieldType, FieldValue, Item};
 use crate::debounce::Pending;
 use crate::framer_wire::Call;
-use crate::mapping::{self, MappedRow, Mapping, Schema, SyncedCollections};
+use crate::mapping::{self, MappedRow, Mapping, Schema};
 use crate::notion_protocol::{self, NotionError};
 use crate::page_html;
 use crate::reconcile::{self, ItemState, Plan, Scope};
+use crate::secrets::ProjectSecret;
 use crate::slug::{self, SlugInput};
 use crate::sync_plan::{self, RunScope, ScopeInputs};
 use crate::time::{iso_from_ms, ms_from_iso};
@@ -90,15 +91,15 @@ pub async fn sync(
     stats: &mut RunStats,
 ) -> Result<(), SyncFailure> {
     let cipher = ctx.cipher().map_err(|e| internal(&e))?;
-    let secret = |stored: &str, what: &str| {
-        cipher.decrypt(stored, &format!("project:{}:{what}", project.id)).map_err(|e| SyncFailure {
+    let secret = |stored: &str, which: ProjectSecret| {
+        cipher.decrypt(stored, &which.context(&project.id)).map_err(|e| SyncFailure {
             code: "secrets_unreadable".into(),
-            message: format!("the stored {what} cannot be decrypted ({e}); enter it again in the project settings"),
+            message: format!("the stored {} cannot be decrypted ({e}); enter it again in the project settings", which.name()),
             retryable: false,
         })
     };
-    let notion_token = secret(&project.notion_token_enc, "notion_token")?;
-    let framer_key = secret(&project.framer_api_key_enc, "framer_api_key")?;
+    let notion_token = secret(&project.notion_token_enc, ProjectSecret::NotionToken)?;
+    let framer_key = secret(&project.framer_api_key_enc, ProjectSecret::FramerApiKey)?;
     let mut notion = NotionClient::new(&ctx.settings, notion_token);
     let mut run = Run {
         ctx,
@@ -353,7 +354,9 @@ impl Run<'_> {
                 }
             }
         };
-        let synced = self.synced_collections().await?;
+        let synced = db::synced_collections(&self.ctx.db, self.project)
+            .await
+            .map_err(|e| internal(&e))?;
         let (mapping, changes) = mapping::reconcile_schema(schema, stored.as_ref(), &synced);
         if stored.is_some() {
             self.stats
@@ -364,41 +367,6 @@ impl Run<'_> {
             self.save_mapping(&mapping).await?;
         }
         Ok(mapping)
-    }
-
-    /// Data sources that the account's other projects sync into collections of the same Framer
-    /// project: relations into them become collection references (Framer item ids are Notion
-    /// page ids, so the related page ids are the referenced item ids).
-    async fn synced_collections(&self) -> Result<SyncedCollections, SyncFailure> {
-        #[derive(Deserialize)]
-        struct Row {
-            notion_data_source_ids: String,
-            framer_collection_id: String,
-        }
-        let rows: Vec<Row> = db::all(
-            &self.ctx.db,
-            "SELECT notion_data_source_ids, framer_collection_id FROM projects \
-             WHERE account_id = (SELECT account_id FROM projects WHERE id = ?1) AND id != ?1 \
-             AND framer_project_url = ?2 AND framer_collection_id IS NOT NULL",
-            &[
-                D1Type::Text(&self.project.id),
-                D1Type::Text(&self.project.framer_project_url),
-            ],
-        )
-        .await
-        .map_err(|e| internal(&e))?;
-        let mut synced = SyncedCollections::new();
-        for row in rows {
-            let ids: Vec<String> =
-                serde_json::from_str(&row.notion_data_source_ids).unwrap_or_default();
-            for id in ids {
-                synced.insert(
-                    crate::notion_ids::canonical(&id),
-                    row.framer_collection_id.clone(),
-                );
-            }
-        }
-        Ok(synced)
     }
 
     async fn save_mapping(&self, mapping: &Mapping) -> Result<(), SyncFailure> {
