@@ -9,6 +9,7 @@ import { cpus } from "node:os";
 import { startFakeFramer } from "../tests/fakes/framer.mjs";
 import { startFakeNotion } from "../tests/fakes/notion.mjs";
 import { createAccount, deliver, pageEvent, verify, webhookPath } from "../tests/support/api.mjs";
+import { createSyncProject } from "../tests/support/stack.mjs";
 import { ROOT, startWorker, waitFor } from "../tests/support/worker.mjs";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 10_000);
@@ -40,17 +41,9 @@ const worker = await startWorker({ vars: { NOTION_API_BASE: notion.url, FRAMER_S
 try {
   console.log(`machine: ${cpus().length} x ${cpus()[0].model}; ${ROWS} rows; fake Notion limited to ${RATE} req/s (burst ${RATE})`);
   const { token } = await createAccount(worker, { name: "Bench" });
-  const created = await worker.fetch("/api/v1/projects", {
-    method: "POST",
-    token,
-    body: {
-      name: "Bench",
-      notion: { token: NOTION_TOKEN, database_id: db.databaseId },
-      framer: { project_url: `https://framer.com/projects/Bench--${FRAMER_PROJECT}`, api_key: FRAMER_KEY, collection_name: "Posts" },
-    },
+  const project = await createSyncProject(worker, token, {
+    name: "Bench", databaseId: db.databaseId, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY, collection: "Posts",
   });
-  if (created.status !== 201) throw new Error(created.text);
-  const project = created.json.project;
   const secret = await verify(worker, webhookPath(project));
 
   const runs = async () => (await worker.fetch(`/api/v1/projects/${project.id}/syncs?limit=100`, { token })).json.syncs;
