@@ -7,6 +7,7 @@ pub mod api_error;
 pub mod cms;
 pub mod debounce;
 pub mod devalue;
+pub mod event_ledger;
 pub mod framer_wire;
 pub mod log_line;
 pub mod mapping;
@@ -24,5 +25,6 @@ pub mod signature;
 pub mod slug;
 pub mod sync_plan;
 pub mod time;
+pub mod ttl_cache;
 
 pub mod edge;

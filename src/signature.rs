@@ -10,6 +10,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// Why a request's signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureError {
+    /// Nothing to check against: the webhook has not received its verification token.
+    NoToken,
     Missing,
     Malformed,
     Mismatch,
@@ -18,6 +20,7 @@ pub enum SignatureError {
 impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::NoToken => "no verification token has been received for this webhook yet",
             Self::Missing => "the X-Notion-Signature header is missing",
             Self::Malformed => "the X-Notion-Signature header is not of the form sha256=<64 hex>",
             Self::Mismatch => "the X-Notion-Signature header does not match the body",

@@ -46,6 +46,12 @@ const runsOf = (id) => worker.query("SELECT id, trigger, status, events, started
 const eventsOf = (id) => worker.query("SELECT event_id, type, relevant FROM webhook_events WHERE project_id = ?", id);
 const status = async (id) => (await worker.fetch(`/api/v1/projects/${id}`, { token: account.token })).json.project;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The project's object copies its event ledger to D1 right after answering; the counters follow.
+const statusWhen = (id, check, what) =>
+  waitFor(async () => {
+    const s = await status(id);
+    return check(s) && s;
+  }, { what, timeoutMs: 10_000 });
 
 async function verifiedProject(overrides) {
   const project = await createProject(worker, account.token, overrides);
@@ -98,9 +104,8 @@ test("good, bad and missing signatures", async () => {
   const good = await deliver(worker, path, event, { token: secret });
   assert.equal(good.status, 200);
   assert.equal(good.json.outcome, "queued");
-  const s = await status(project.id);
+  const s = await statusWhen(project.id, (p) => p.webhook.events_received === 1, "the event counted");
   assert.equal(s.webhook.status, "active", "an authentic signed event activates the webhook");
-  assert.equal(s.webhook.events_received, 1);
   assert.ok(s.webhook.last_event_at);
 });
 
@@ -127,9 +132,9 @@ test("unknown event types and unrelated databases are acknowledged, counted, not
   assert.equal(comment.json.outcome, "ignored");
   const elsewhere = await deliver(worker, path, pageEvent({ databaseId: "11111111-2222-4333-8444-555555555555" }), { token: secret });
   assert.equal(elsewhere.json.outcome, "ignored");
-  const s = await status(project.id);
-  assert.equal(s.webhook.events_received, 3);
+  const s = await statusWhen(project.id, (p) => p.webhook.events_received === 3, "three events counted");
   assert.equal(s.webhook.events_ignored, 3);
+  assert.deepEqual((await eventsOf(project.id)).map((e) => e.relevant), [0, 0, 0]);
   assert.equal(s.sync.pending.events, 0);
   await sleep((DEBOUNCE_S + 1) * 1000);
   assert.deepEqual(await runsOf(project.id), []);
@@ -162,7 +167,7 @@ test("the shared URL routes events by database and authenticates with that proje
   const routed = await deliver(worker, "/webhooks/notion", event, { token: secret });
   assert.equal(routed.status, 200, routed.text);
   assert.equal(routed.json.outcome, "queued");
-  assert.equal((await eventsOf(project.id)).length, 1);
+  await waitFor(async () => (await eventsOf(project.id)).length === 1, { what: "the event recorded for its project" });
   assert.equal((await eventsOf(other.project.id)).length, 0);
   // Signed with another project's token: not authentic for this database.
   const forged = await deliver(worker, "/webhooks/notion", pageEvent({ databaseId: project.notion.database_id }), { token: other.secret });
@@ -173,11 +178,25 @@ test("auto-sync off: events are verified and counted, no sync runs", async () =>
   const { project, secret, path } = await verifiedProject({ auto_sync: false });
   const res = await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
   assert.equal(res.json.outcome, "auto_sync_off");
-  const s = await status(project.id);
-  assert.equal(s.webhook.events_received, 1);
+  const s = await statusWhen(project.id, (p) => p.webhook.events_received === 1, "the event counted");
   assert.equal(s.pipeline.state, "auto_sync_off");
   await sleep((DEBOUNCE_S + 1) * 1000);
   assert.deepEqual(await runsOf(project.id), []);
+});
+
+test("auto-sync turned off while events wait: the queued batch does not sync, new events say so", async () => {
+  const { project, secret, path } = await verifiedProject();
+  const queued = await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
+  assert.equal(queued.json.outcome, "queued");
+  const off = await worker.fetch(`/api/v1/projects/${project.id}`, { method: "PATCH", token: account.token, body: { auto_sync: false } });
+  assert.equal(off.status, 200, off.text);
+  // Within the webhook route's cache lifetime: the change made through the API is seen at once.
+  const next = await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
+  assert.equal(next.json.outcome, "auto_sync_off");
+  await sleep((DEBOUNCE_S + 1.5) * 1000);
+  assert.deepEqual(await runsOf(project.id), [], "the batch queued before the change is dropped, not synced");
+  const s = await statusWhen(project.id, (p) => p.webhook.events_received === 2, "both events counted");
+  assert.equal(s.sync.pending.events, 0);
 });
 
 test("a continuous stream of edits still syncs within the max wait", async () => {

@@ -1,6 +1,7 @@
 //! D1 access: a few generic helpers and the queries, each named for what it answers.
 
 use crate::api_error::ApiError;
+use crate::event_ledger::{self, EventRecord};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use worker::{console_error, D1Database, D1PreparedStatement, D1Type};
@@ -136,10 +137,6 @@ pub struct ProjectRow {
     pub last_event_at: Option<String>,
     pub events_received: i64,
     pub events_ignored: i64,
-    /// 1 when the webhook event being handled was recorded before (only the webhook queries
-    /// ask, in the same round trip as the project).
-    #[serde(default)]
-    pub event_seen: i64,
 }
 
 impl ProjectRow {
@@ -194,41 +191,73 @@ pub async fn projects_of_account(
     all(db, &sql, &[D1Type::Text(account_id)]).await
 }
 
-/// The project behind a webhook key, and whether `event_id` was already recorded.
+/// The project behind a webhook key.
 pub async fn project_by_webhook_key(
     db: &D1Database,
     key: &str,
-    event_id: &str,
 ) -> Result<Option<ProjectRow>, ApiError> {
-    let sql = format!(
-        "SELECT *, EXISTS (SELECT 1 FROM webhook_events WHERE event_id = ?2) AS event_seen \
-         FROM ({PROJECT_SELECT} WHERE p.webhook_key = ?1)"
-    );
-    first(db, &sql, &[D1Type::Text(key), D1Type::Text(event_id)]).await
+    let sql = format!("{PROJECT_SELECT} WHERE p.webhook_key = ?1");
+    first(db, &sql, &[D1Type::Text(key)]).await
 }
 
 /// Projects an event on the shared URL may belong to: connected to one of `refs` (database or
-/// data source ids), or whose token was claimed from the shared URL; with `event_seen` as above.
+/// data source ids), or whose token was claimed from the shared URL.
 pub async fn projects_for_shared_event(
     db: &D1Database,
     refs: &[String],
-    event_id: &str,
 ) -> Result<Vec<ProjectRow>, ApiError> {
     let refs_json = serde_json::to_string(refs).unwrap_or_else(|_| "[]".to_owned());
     let sql = format!(
-        "SELECT *, EXISTS (SELECT 1 FROM webhook_events WHERE event_id = ?2) AS event_seen FROM ( \
-         {PROJECT_SELECT} WHERE w.verification_token_enc IS NOT NULL AND (w.via_shared_url = 1 \
+        "{PROJECT_SELECT} WHERE w.verification_token_enc IS NOT NULL AND (w.via_shared_url = 1 \
          OR p.notion_database_id IN (SELECT value FROM json_each(?1)) \
          OR EXISTS (SELECT 1 FROM json_each(p.notion_data_source_ids) ds \
                     WHERE ds.value IN (SELECT value FROM json_each(?1)))) \
-         ORDER BY w.via_shared_url DESC, p.created_at)"
+         ORDER BY w.via_shared_url DESC, p.created_at"
     );
-    all(
-        db,
-        &sql,
-        &[D1Type::Text(&refs_json), D1Type::Text(event_id)],
-    )
-    .await
+    all(db, &sql, &[D1Type::Text(&refs_json)]).await
+}
+
+/// Copies a chunk of the Durable Object's event ledger into `webhook_events` and moves the
+/// webhook's counters, in one round trip. Idempotent: ids already present are skipped and
+/// `changes()` (the preceding insert's) counts only the new ones, so a chunk copied twice
+/// (a retry after a lost reply) is counted once. Events of a project deleted meanwhile are
+/// dropped rather than failing the copy.
+pub async fn record_events(
+    db: &D1Database,
+    project_id: &str,
+    chunk: &[EventRecord],
+) -> Result<(), ApiError> {
+    let Some(latest) = event_ledger::latest_received_at(chunk) else {
+        return Ok(());
+    };
+    let rows = event_ledger::d1_rows_json(chunk);
+    let insert = |relevant: i32| {
+        stmt(
+            db,
+            "INSERT OR IGNORE INTO webhook_events (event_id, project_id, type, entity_id, relevant, attempt_number, received_at) \
+             SELECT json_extract(e.value, '$.event_id'), ?1, json_extract(e.value, '$.kind'), json_extract(e.value, '$.entity_id'), \
+                    ?3, json_extract(e.value, '$.attempt_number'), json_extract(e.value, '$.received_at') \
+             FROM json_each(?2) e \
+             WHERE json_extract(e.value, '$.relevant') = ?3 AND EXISTS (SELECT 1 FROM projects WHERE id = ?1)",
+            &[D1Type::Text(project_id), D1Type::Text(&rows), D1Type::Integer(relevant)],
+        )
+    };
+    let count = |ignored: i32| {
+        stmt(
+            db,
+            "UPDATE webhooks SET events_received = events_received + changes(), \
+             events_ignored = events_ignored + ?2 * changes(), \
+             last_event_at = MAX(COALESCE(last_event_at, ''), ?3), status = 'active', \
+             activated_at = COALESCE(activated_at, ?3) \
+             WHERE project_id = ?1 AND changes() > 0",
+            &[
+                D1Type::Text(project_id),
+                D1Type::Integer(ignored),
+                D1Type::Text(&latest),
+            ],
+        )
+    };
+    batch(db, vec![insert(1)?, count(0)?, insert(0)?, count(1)?]).await
 }
 
 /// Data sources that the account's other projects sync into collections of the same Framer

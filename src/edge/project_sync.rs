@@ -1,20 +1,25 @@
-//! The per-project Durable Object: it coalesces events into one pending batch, keeps the alarm
-//! `DEBOUNCE_SECONDS` ahead of the latest event (capped by the max wait), and runs the sync when
-//! the alarm fires. One object per project, named by the project id; each project syncs exactly
-//! one Notion database.
+//! The per-project Durable Object: it keeps the ledger of webhook deliveries (dedupe by event
+//! id, copied to D1 in batches), coalesces relevant events into one pending batch, keeps the
+//! alarm `DEBOUNCE_SECONDS` ahead of the latest event (capped by the max wait), and runs the sync
+//! when the alarm fires. One object per project, named by the project id; each project syncs
+//! exactly one Notion database.
 
 use super::context::{now_ms, text_binding, AppContext};
-use super::sync;
+use super::{db, sync};
 use crate::api_error::ApiError;
 use crate::debounce::{Pending, Trigger, Window};
+use crate::event_ledger::{self, EventRecord, Outcome};
 use crate::log_line::LogLine;
 use crate::notion_event::Effect;
 use crate::secrets;
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
 use worker::{
-    console_log, durable_object, DurableObject, Env, Method, Request, RequestInit, Response,
-    Result, ScheduledTime, State,
+    console_error, console_log, durable_object, Delay, DurableObject, Env, Method, Request,
+    RequestInit, Response, Result, ScheduledTime, SqlStorage, SqlStorageValue, State, Storage,
 };
 
 const PENDING: &str = "pending";
@@ -29,10 +34,19 @@ struct InFlight {
     started_at_ms: i64,
 }
 
+/// One authentic delivery handed over by the Worker. `effect` is set when the event concerns
+/// the project's database; `auto_sync` says whether a sync may be queued for it.
 #[derive(Serialize, Deserialize)]
-struct EffectsRequest {
-    project_id: String,
-    effects: Vec<Effect>,
+pub struct IngestRequest {
+    pub project_id: String,
+    pub record: EventRecord,
+    pub effect: Option<Effect>,
+    pub auto_sync: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IngestReply {
+    outcome: Outcome,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,20 +78,33 @@ pub struct SyncTicket {
 pub struct ProjectSync {
     state: State,
     env: Env,
+    /// The ledger table exists in this object's SQLite (checked once per instance).
+    ledger_ready: Cell<bool>,
+    /// The project id is stored (checked once per instance).
+    project_known: Cell<bool>,
+    /// The debounce settings, read from the environment once per instance.
+    window: Cell<Option<Window>>,
+    /// A copy of the ledger to D1 is under way; new rows join it instead of starting another.
+    flushing: Rc<Cell<bool>>,
 }
 
 impl DurableObject for ProjectSync {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self {
+            state,
+            env,
+            ledger_ready: Cell::new(false),
+            project_known: Cell::new(false),
+            window: Cell::new(None),
+            flushing: Rc::new(Cell::new(false)),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let outcome = match req.path().as_str() {
-            "/effects" => match req.json::<EffectsRequest>().await {
-                Ok(body) => self.on_effects(body).await,
-                Err(e) => Err(worker::Error::RustError(format!(
-                    "bad effects request: {e}"
-                ))),
+            "/ingest" => match req.json::<IngestRequest>().await {
+                Ok(body) => self.on_ingest(body).await,
+                Err(e) => Err(worker::Error::RustError(format!("bad ingest request: {e}"))),
             },
             "/sync" => match req.json::<SyncRequest>().await {
                 Ok(body) => self.on_sync_request(body).await,
@@ -96,6 +123,10 @@ impl DurableObject for ProjectSync {
         let Some(project_id) = storage.get::<String>(PROJECT_ID).await? else {
             return Response::ok("no project");
         };
+        // The alarm is also the backstop for ledger rows the background copy did not get to.
+        if let Err(e) = flush(&self.env, &self.ledger()?, &project_id).await {
+            console_error!("event ledger copy to D1 failed: {e}");
+        }
         let mut batch = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
         if let Some(interrupted) = storage.get::<InFlight>(IN_FLIGHT).await? {
             // A previous run died mid-way (eviction, crash): its work is still owed.
@@ -103,6 +134,7 @@ impl DurableObject for ProjectSync {
         }
         if batch.is_empty() {
             storage.delete(IN_FLIGHT).await?;
+            self.rearm().await?;
             return Response::ok("nothing pending");
         }
         let sync_id = match batch.sync_id.clone() {
@@ -177,28 +209,107 @@ fn at(epoch_ms: i64) -> ScheduledTime {
 
 impl ProjectSync {
     fn window(&self) -> Result<Window> {
+        if let Some(window) = self.window.get() {
+            return Ok(window);
+        }
         let settings = Settings::from_lookup(|name| text_binding(&self.env, name))
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
-        Ok(Window {
+        let window = Window {
             debounce_ms: settings.debounce_ms,
             max_wait_ms: settings.max_wait_ms,
-        })
+        };
+        self.window.set(Some(window));
+        Ok(window)
     }
 
-    async fn on_effects(&self, body: EffectsRequest) -> Result<Response> {
+    /// Records a delivery in the ledger (the dedupe), queues its effect when it is the first
+    /// delivery and auto-sync may run, and answers once both are stored: nothing acknowledged
+    /// to Notion is lost. The copy to D1 continues after the answer.
+    async fn on_ingest(&self, body: IngestRequest) -> Result<Response> {
         let storage = self.state.storage();
-        storage.put(PROJECT_ID, &body.project_id).await?;
-        let now = now_ms();
-        let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-        for effect in &body.effects {
-            pending.record_event(effect, now);
+        if !self.project_known.get() {
+            if storage.get::<String>(PROJECT_ID).await?.is_none() {
+                storage.put(PROJECT_ID, &body.project_id).await?;
+            }
+            self.project_known.set(true);
         }
-        let alarm_at = pending.alarm_at(now, self.window()?);
-        storage.put(PENDING, &pending).await?;
-        storage.set_alarm(at(alarm_at)).await?;
-        Response::from_json(
-            &serde_json::json!({ "pending_events": pending.events, "alarm_at_ms": alarm_at }),
-        )
+        let first_delivery = self.remember(&body.record)?;
+        let outcome = Outcome::decide(first_delivery, body.effect.is_some(), body.auto_sync);
+        if let (Some(effect), Outcome::Queued) = (&body.effect, outcome) {
+            let now = now_ms();
+            let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+            pending.record_event(effect, now);
+            storage.put(PENDING, &pending).await?;
+            storage
+                .set_alarm(at(pending.alarm_at(now, self.window()?)))
+                .await?;
+        }
+        if first_delivery && !self.flushing.get() {
+            // Once per copy started, not per event: rows arriving during a copy join it, and
+            // the alarm picks up whatever a failed or interrupted copy leaves.
+            ensure_alarm(&storage).await?;
+            self.flush_in_background(&body.project_id)?;
+        }
+        Response::from_json(&IngestReply { outcome })
+    }
+
+    /// The ledger table, created on first use.
+    fn ledger(&self) -> Result<SqlStorage> {
+        let sql = self.state.storage().sql();
+        if !self.ledger_ready.get() {
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, \
+                 entity_id TEXT, relevant INTEGER NOT NULL, attempt_number INTEGER, \
+                 received_at_ms INTEGER NOT NULL, flushed INTEGER NOT NULL DEFAULT 0)",
+                None,
+            )?;
+            sql.exec(
+                "CREATE INDEX IF NOT EXISTS events_unflushed ON events (flushed, received_at_ms)",
+                None,
+            )?;
+            self.ledger_ready.set(true);
+        }
+        Ok(sql)
+    }
+
+    /// Stores the delivery; false when its event id is already in the ledger (a retry).
+    fn remember(&self, record: &EventRecord) -> Result<bool> {
+        let inserted = self
+            .ledger()?
+            .exec(
+                "INSERT OR IGNORE INTO events (event_id, type, entity_id, relevant, attempt_number, received_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?) RETURNING event_id",
+                vec![
+                    record.event_id.clone().into(),
+                    record.kind.clone().into(),
+                    record.entity_id.clone().map_or(SqlStorageValue::Null, Into::into),
+                    i64::from(record.relevant).into(),
+                    record.attempt_number.map_or(SqlStorageValue::Null, |n| i64::from(n).into()),
+                    record.received_at_ms.into(),
+                ],
+            )?
+            .raw()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(inserted.len() == 1)
+    }
+
+    /// Copies new ledger rows to D1 after the answer; rows arriving meanwhile join the copy
+    /// under way, so under load one D1 round trip carries many events.
+    fn flush_in_background(&self, project_id: &str) -> Result<()> {
+        if self.flushing.replace(true) {
+            return Ok(());
+        }
+        let (env, sql, flushing) = (self.env.clone(), self.ledger()?, self.flushing.clone());
+        let project_id = project_id.to_owned();
+        self.state.wait_until(async move {
+            Delay::from(Duration::from_millis(event_ledger::FLUSH_DELAY_MS)).await;
+            if let Err(e) = flush(&env, &sql, &project_id).await {
+                // The rows stay unflushed; the alarm set when they arrived copies them later.
+                console_error!("event ledger copy to D1 failed: {e}");
+            }
+            flushing.set(false);
+        });
+        Ok(())
     }
 
     async fn on_sync_request(&self, body: SyncRequest) -> Result<Response> {
@@ -235,15 +346,17 @@ impl ProjectSync {
         })
     }
 
-    /// After a run, re-arm for whatever arrived while it ran: no change is lost.
+    /// After a run, re-arm for whatever arrived while it ran (no change is lost), or for ledger
+    /// rows that could not be copied to D1 yet.
     async fn rearm(&self) -> Result<()> {
         let storage = self.state.storage();
-        if let Some(pending) = storage.get::<Pending>(PENDING).await? {
-            if !pending.is_empty() {
-                storage
-                    .set_alarm(at(pending.alarm_at(now_ms(), self.window()?)))
-                    .await?;
-            }
+        let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        if !pending.is_empty() {
+            storage
+                .set_alarm(at(pending.alarm_at(now_ms(), self.window()?)))
+                .await?;
+        } else if has_unflushed(&self.ledger()?)? {
+            ensure_alarm(&storage).await?;
         }
         Ok(())
     }
@@ -266,8 +379,79 @@ impl ProjectSync {
         let storage = self.state.storage();
         storage.delete_alarm().await?;
         storage.delete_all().await?;
+        self.ledger_ready.set(false);
+        self.project_known.set(false);
         Response::ok("forgotten")
     }
+}
+
+/// Makes sure an alarm will come, so ledger rows left behind are copied eventually.
+async fn ensure_alarm(storage: &Storage) -> Result<()> {
+    if storage.get_alarm().await?.is_none() {
+        storage
+            .set_alarm(at(now_ms() + event_ledger::FLUSH_RETRY_MS))
+            .await?;
+    }
+    Ok(())
+}
+
+fn has_unflushed(sql: &SqlStorage) -> Result<bool> {
+    let rows = sql
+        .exec("SELECT 1 AS x FROM events WHERE flushed = 0 LIMIT 1", None)?
+        .to_array::<serde_json::Value>()?;
+    Ok(!rows.is_empty())
+}
+
+/// Copies every unflushed ledger row to D1, a chunk per round trip, then drops ids older than
+/// the retention. Safe to run twice at once: the D1 side is idempotent.
+async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Row {
+        event_id: String,
+        kind: String,
+        entity_id: Option<String>,
+        attempt_number: Option<u32>,
+        relevant: i64,
+        received_at_ms: i64,
+    }
+    let ctx = AppContext::new(env.clone()).map_err(|e| worker::Error::RustError(e.message()))?;
+    let limit = i64::try_from(event_ledger::FLUSH_CHUNK).unwrap_or(100);
+    loop {
+        let chunk: Vec<EventRecord> = sql
+            .exec(
+                "SELECT event_id, type AS kind, entity_id, attempt_number, relevant, received_at_ms \
+                 FROM events WHERE flushed = 0 ORDER BY received_at_ms LIMIT ?",
+                vec![limit.into()],
+            )?
+            .to_array::<Row>()?
+            .into_iter()
+            .map(|r| EventRecord {
+                event_id: r.event_id,
+                kind: r.kind,
+                entity_id: r.entity_id,
+                attempt_number: r.attempt_number,
+                relevant: r.relevant != 0,
+                received_at_ms: r.received_at_ms,
+            })
+            .collect();
+        if chunk.is_empty() {
+            break;
+        }
+        db::record_events(&ctx.db, project_id, &chunk)
+            .await
+            .map_err(|e| worker::Error::RustError(e.message()))?;
+        let ids = serde_json::to_string(&chunk.iter().map(|r| &r.event_id).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".to_owned());
+        sql.exec(
+            "UPDATE events SET flushed = 1 WHERE event_id IN (SELECT value FROM json_each(?))",
+            vec![ids.into()],
+        )?;
+    }
+    sql.exec(
+        "DELETE FROM events WHERE flushed = 1 AND received_at_ms < ?",
+        vec![(now_ms() - event_ledger::RETENTION_MS).into()],
+    )?;
+    Ok(())
 }
 
 // Calls from the Worker into a project's object.
@@ -309,19 +493,17 @@ async fn call<T: Serialize>(
     }
 }
 
-/// Records event effects durably and moves the alarm; returns once the object has stored them.
-pub async fn send_effects(
+/// Hands a delivery to the project's object; returns once it is stored (and queued, if
+/// relevant and auto-sync is on), with what the webhook should answer.
+pub async fn ingest(
     ctx: &AppContext,
-    project_id: &str,
-    effects: &[Effect],
-) -> std::result::Result<(), ApiError> {
-    let body = EffectsRequest {
-        project_id: project_id.to_owned(),
-        effects: effects.to_vec(),
-    };
-    call(ctx, project_id, "/effects", Some(&body))
+    request: &IngestRequest,
+) -> std::result::Result<Outcome, ApiError> {
+    let mut resp = call(ctx, &request.project_id, "/ingest", Some(request)).await?;
+    resp.json::<IngestReply>()
         .await
-        .map(|_| ())
+        .map(|r| r.outcome)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 pub async fn request_sync(

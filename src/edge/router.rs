@@ -7,7 +7,7 @@ use super::{api, db, webhook};
 use crate::api_error::ApiError;
 use crate::log_line::LogLine;
 use crate::routes::{self, Matched, Route};
-use worker::{console_log, Env, Request, Response};
+use worker::{console_log, Env, Method, Request, Response};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let started = now_ms();
@@ -54,7 +54,15 @@ async fn dispatch(m: &Matched, req: &mut Request, env: Env) -> Result<Reply, Api
         Route::Health => health(&ctx).await,
         Route::WebhookForProject => webhook::for_project(&ctx, param, req).await,
         Route::WebhookShared => webhook::shared(&ctx, req).await,
-        _ => api::handle(&ctx, m, req).await,
+        _ => {
+            let changes_state = req.method() != Method::Get;
+            let reply = api::handle(&ctx, m, req).await;
+            if changes_state {
+                // Tokens, auto-sync, plans and databases feed the webhook route cache.
+                webhook::forget_cached_routes();
+            }
+            reply
+        }
     }
 }
 

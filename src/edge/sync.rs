@@ -30,6 +30,10 @@ pub async fn run(
         return Ok(());
     };
     let trigger = batch.trigger.unwrap_or(Trigger::Webhook);
+    if trigger == Trigger::Webhook && !project.auto_sync_active() {
+        // Auto-sync was turned off (or the plan lost it) after these events were queued.
+        return Ok(());
+    }
     start_record(ctx, sync_id, project_id, trigger, batch)
         .await
         .map_err(|e| store_failure(&e))?;

@@ -1,19 +1,47 @@
-//! Notion webhook ingestion: verification capture, signature checks, dedupe, and handing
-//! relevant events to the project's Durable Object before Notion gets its 200.
+//! Notion webhook ingestion: verification capture, signature checks, and handing every
+//! authentic event to the project's Durable Object (which dedupes, counts and queues it) before
+//! Notion gets its 200.
 
 use super::context::{now_ms, AppContext};
 use super::db::{self, ProjectRow};
 use super::http::{self, Reply};
-use super::project_sync;
+use super::project_sync::{self, IngestRequest};
 use crate::api_error::ApiError;
+use crate::event_ledger::EventRecord;
 use crate::notion_event::{self, Event, Incoming};
 use crate::secrets::{self, ProjectSecret};
 use crate::signature;
 use crate::time::iso_from_ms;
+use crate::ttl_cache::TtlCache;
+use std::cell::RefCell;
 use worker::{D1Type, Request};
 
 /// How long a verification token that reached the shared URL waits to be claimed.
 const PENDING_TOKEN_TTL_MS: i64 = 3_600_000;
+
+/// How long an isolate trusts what it read about a webhook key. Changes made through this
+/// isolate's API drop the cache at once; other isolates see them within this bound, and a
+/// signature that fails against a cached token is re-checked against D1 first.
+const ROUTE_TTL_MS: i64 = 5_000;
+
+/// What the event path needs to know about the project behind a webhook key.
+#[derive(Clone)]
+struct WebhookRoute {
+    project_id: String,
+    token: Option<String>,
+    database_id: String,
+    data_source_ids: Vec<String>,
+    auto_sync: bool,
+}
+
+thread_local! {
+    static ROUTES: RefCell<TtlCache<WebhookRoute>> = RefCell::new(TtlCache::new(ROUTE_TTL_MS, 1024));
+}
+
+/// Drops every cached route: called after any change made through the dashboard API.
+pub fn forget_cached_routes() {
+    ROUTES.with(|routes| routes.borrow_mut().clear());
+}
 
 /// `POST /webhooks/notion/{webhook_key}`: everything here belongs to one project.
 pub async fn for_project(
@@ -22,26 +50,60 @@ pub async fn for_project(
     req: &mut Request,
 ) -> Result<Reply, ApiError> {
     let body = http::read_body(req).await?;
-    let incoming = parse(&body)?;
-    let event_id = match &incoming {
-        Incoming::Event(event) => event.id.as_str(),
-        Incoming::Verification { .. } => "",
-    };
-    let project = db::project_by_webhook_key(&ctx.db, key, event_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("webhook".to_owned()))?;
-    match incoming {
-        Incoming::Verification { token } => store_token(ctx, &project, &token).await,
+    match parse(&body)? {
+        Incoming::Verification { token } => {
+            let project = db::project_by_webhook_key(&ctx.db, key)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("webhook".to_owned()))?;
+            ROUTES.with(|routes| routes.borrow_mut().remove(key));
+            store_token(ctx, &project, &token).await
+        }
         Incoming::Event(event) => {
-            let token = verification_token(ctx, &project)?.ok_or_else(|| {
-                ApiError::InvalidSignature(
-                    "no verification token has been received for this webhook yet".to_owned(),
-                )
-            })?;
-            check_signature(&token, &body, req)?;
-            accept_event(ctx, &project, &event).await
+            let header = signature_header(req);
+            let cached = ROUTES.with(|routes| routes.borrow().get(key, now_ms()));
+            let route = match cached {
+                Some(route) if signed_by(&route, &body, header.as_deref()).is_ok() => route,
+                // Not cached, or the token changed since: ask D1 before rejecting.
+                _ => load_route(ctx, key).await?,
+            };
+            signed_by(&route, &body, header.as_deref())
+                .map_err(|e| ApiError::InvalidSignature(e.to_string()))?;
+            accept_event(ctx, &route, &event).await
         }
     }
+}
+
+async fn load_route(ctx: &AppContext, key: &str) -> Result<WebhookRoute, ApiError> {
+    let project = db::project_by_webhook_key(&ctx.db, key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("webhook".to_owned()))?;
+    let route = WebhookRoute::new(ctx, &project)?;
+    ROUTES.with(|routes| routes.borrow_mut().insert(key, route.clone(), now_ms()));
+    Ok(route)
+}
+
+impl WebhookRoute {
+    fn new(ctx: &AppContext, project: &ProjectRow) -> Result<Self, ApiError> {
+        Ok(Self {
+            project_id: project.id.clone(),
+            token: verification_token(ctx, project)?,
+            database_id: project.notion_database_id.clone(),
+            data_source_ids: project.data_source_ids(),
+            auto_sync: project.auto_sync_active(),
+        })
+    }
+}
+
+fn signed_by(
+    route: &WebhookRoute,
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(), signature::SignatureError> {
+    let token = route
+        .token
+        .as_deref()
+        .ok_or(signature::SignatureError::NoToken)?;
+    signature::verify(token, body, header)
 }
 
 /// `POST /webhooks/notion`: the shared URL. Events are routed by the database they concern and
@@ -53,12 +115,10 @@ pub async fn shared(ctx: &AppContext, req: &mut Request) -> Result<Reply, ApiErr
         Incoming::Event(event) => {
             let refs = notion_event::database_refs(&event);
             let header = signature_header(req);
-            for project in db::projects_for_shared_event(&ctx.db, &refs, &event.id).await? {
-                let Some(token) = verification_token(ctx, &project)? else {
-                    continue;
-                };
-                if signature::verify(&token, &body, header.as_deref()).is_ok() {
-                    return accept_event(ctx, &project, &event).await;
+            for project in db::projects_for_shared_event(&ctx.db, &refs).await? {
+                let route = WebhookRoute::new(ctx, &project)?;
+                if signed_by(&route, &body, header.as_deref()).is_ok() {
+                    return accept_event(ctx, &route, &event).await;
                 }
             }
             let why = if header.is_none() {
@@ -84,11 +144,6 @@ fn parse(body: &[u8]) -> Result<Incoming, ApiError> {
 
 fn signature_header(req: &Request) -> Option<String> {
     req.headers().get("x-notion-signature").ok().flatten()
-}
-
-fn check_signature(token: &str, body: &[u8], req: &Request) -> Result<(), ApiError> {
-    signature::verify(token, body, signature_header(req).as_deref())
-        .map_err(|e| ApiError::InvalidSignature(e.to_string()))
 }
 
 fn verification_token(ctx: &AppContext, project: &ProjectRow) -> Result<Option<String>, ApiError> {
@@ -198,85 +253,24 @@ pub enum PendingClaim {
     Ambiguous,
 }
 
-/// An authentic event: count it once, and hand relevant ones to the project's Durable Object.
+/// An authentic event: the project's object records it (a retried id is recognised there),
+/// queues relevant ones when auto-sync is on, and says which of those happened.
 async fn accept_event(
     ctx: &AppContext,
-    project: &ProjectRow,
+    route: &WebhookRoute,
     event: &Event,
 ) -> Result<Reply, ApiError> {
-    let ok = |note: &str| {
-        Ok(
-            Reply::json(200, &serde_json::json!({ "ok": true, "outcome": note }))
-                .project(&project.id)
-                .note(format!("{} {note}", event.kind)),
-        )
+    let effect = notion_event::effect_for(event, &route.database_id, &route.data_source_ids);
+    let request = IngestRequest {
+        project_id: route.project_id.clone(),
+        record: EventRecord::new(event, effect.is_some(), now_ms()),
+        effect,
+        auto_sync: route.auto_sync,
     };
-    if project.event_seen != 0 {
-        return ok("duplicate");
-    }
-    let effect = notion_event::effect_for(
-        event,
-        &project.notion_database_id,
-        &project.data_source_ids(),
-    );
-    let forwarded = match (&effect, project.auto_sync_active()) {
-        (Some(effect), true) => {
-            project_sync::send_effects(ctx, &project.id, std::slice::from_ref(effect)).await?;
-            true
-        }
-        _ => false,
-    };
-    let counted = record(ctx, project, event, effect.is_some()).await?;
-    match (counted, effect.is_some(), forwarded) {
-        (false, _, _) => ok("duplicate"),
-        (true, true, true) => ok("queued"),
-        (true, true, false) => ok("auto_sync_off"),
-        (true, false, _) => ok("ignored"),
-    }
-}
-
-/// Records the event id (the dedupe key) and the counters; returns false when a concurrent
-/// delivery of the same id got there first.
-async fn record(
-    ctx: &AppContext,
-    project: &ProjectRow,
-    event: &Event,
-    relevant: bool,
-) -> Result<bool, ApiError> {
-    let now = iso_from_ms(now_ms());
-    let entity = event.entity.as_ref().map(|e| e.id.as_str());
-    let attempt = event
-        .attempt_number
-        .and_then(|n| i32::try_from(n).ok())
-        .map_or(D1Type::Null, D1Type::Integer);
-    // One round trip: the counters move only when this delivery inserted the event id
-    // (`changes()` is the INSERT's), so a concurrent retry is counted once.
-    let changes = db::batch_changes(
-        &ctx.db,
-        vec![
-            db::stmt(
-                &ctx.db,
-                "INSERT OR IGNORE INTO webhook_events (event_id, project_id, type, entity_id, relevant, attempt_number, received_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                &[
-                    D1Type::Text(&event.id),
-                    D1Type::Text(&project.id),
-                    D1Type::Text(&event.kind),
-                    db::opt(entity),
-                    D1Type::Integer(i32::from(relevant)),
-                    attempt,
-                    D1Type::Text(&now),
-                ],
-            )?,
-            db::stmt(
-                &ctx.db,
-                "UPDATE webhooks SET events_received = events_received + 1, events_ignored = events_ignored + ?1, \
-                 last_event_at = ?2, status = 'active', activated_at = COALESCE(activated_at, ?2) \
-                 WHERE project_id = ?3 AND changes() = 1",
-                &[D1Type::Integer(i32::from(!relevant)), D1Type::Text(&now), D1Type::Text(&project.id)],
-            )?,
-        ],
+    let outcome = project_sync::ingest(ctx, &request).await?.as_str();
+    Ok(
+        Reply::json(200, &serde_json::json!({ "ok": true, "outcome": outcome }))
+            .project(&route.project_id)
+            .note(format!("{} {outcome}", event.kind)),
     )
-    .await?;
-    Ok(changes.first().copied().unwrap_or(0) == 1)
 }
