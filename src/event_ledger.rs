@@ -12,7 +12,7 @@ pub const RETENTION_MS: i64 = 48 * 3_600_000;
 
 /// The background copy to D1 waits this long first, so under a burst one round trip carries
 /// many events (the counters on the dashboard lag by about this much).
-pub const FLUSH_DELAY_MS: u64 = 250;
+pub const FLUSH_DELAY_MS: u64 = 1_000;
 
 /// Rows copied to D1 per round trip.
 pub const FLUSH_CHUNK: usize = 100;

@@ -140,6 +140,26 @@ test("unknown event types and unrelated databases are acknowledged, counted, not
   assert.deepEqual(await runsOf(project.id), []);
 });
 
+test("a concurrent burst with retries: every first delivery recorded and counted once", async () => {
+  const { project, secret, path } = await verifiedProject({ auto_sync: false });
+  // 150 distinct events (more than one D1 copy chunk), a third about another database, each
+  // delivered twice at once: the retry may overtake the original.
+  const events = Array.from({ length: 150 }, (_, i) =>
+    pageEvent({ databaseId: i % 3 === 0 ? "11111111-2222-4333-8444-555555555555" : project.notion.database_id }),
+  );
+  const answers = await Promise.all(events.flatMap((e) => [e, { ...e, attempt_number: 2 }]).map((e) => deliver(worker, path, e, { token: secret })));
+  assert.ok(answers.every((a) => a.status === 200));
+  const outcomes = answers.map((a) => a.json.outcome);
+  assert.equal(outcomes.filter((o) => o === "duplicate").length, 150, "exactly one of each pair is the duplicate");
+  assert.equal(outcomes.filter((o) => o === "ignored").length, 50);
+  assert.equal(outcomes.filter((o) => o === "auto_sync_off").length, 100);
+  const s = await statusWhen(project.id, (p) => p.webhook.events_received === 150, "150 events counted");
+  assert.equal(s.webhook.events_ignored, 50);
+  const rows = await eventsOf(project.id);
+  assert.deepEqual(new Set(rows.map((r) => r.event_id)), new Set(events.map((e) => e.id)));
+  assert.equal(rows.filter((r) => r.relevant === 0).length, 50);
+});
+
 test("malformed, oversized and non-JSON bodies are 4xx and store nothing", async () => {
   const { project, secret, path } = await verifiedProject();
   const before = await worker.query("SELECT COUNT(*) AS n FROM webhook_events");
