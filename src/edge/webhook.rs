@@ -52,9 +52,7 @@ pub async fn for_project(
     let body = http::read_body(req).await?;
     match parse(&body)? {
         Incoming::Verification { token } => {
-            let project = db::project_by_webhook_key(&ctx.db, key)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("webhook".to_owned()))?;
+            let project = project_for_key(ctx, key).await?;
             ROUTES.with(|routes| routes.borrow_mut().remove(key));
             store_token(ctx, &project, &token).await
         }
@@ -73,11 +71,14 @@ pub async fn for_project(
     }
 }
 
-async fn load_route(ctx: &AppContext, key: &str) -> Result<WebhookRoute, ApiError> {
-    let project = db::project_by_webhook_key(&ctx.db, key)
+async fn project_for_key(ctx: &AppContext, key: &str) -> Result<ProjectRow, ApiError> {
+    db::project_by_webhook_key(&ctx.db, key)
         .await?
-        .ok_or_else(|| ApiError::NotFound("webhook".to_owned()))?;
-    let route = WebhookRoute::new(ctx, &project)?;
+        .ok_or_else(|| ApiError::NotFound("webhook".to_owned()))
+}
+
+async fn load_route(ctx: &AppContext, key: &str) -> Result<WebhookRoute, ApiError> {
+    let route = WebhookRoute::new(ctx, &project_for_key(ctx, key).await?)?;
     ROUTES.with(|routes| routes.borrow_mut().insert(key, route.clone(), now_ms()));
     Ok(route)
 }
