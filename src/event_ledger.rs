@@ -29,6 +29,8 @@ pub struct EventRecord {
     pub entity_id: Option<String>,
     pub attempt_number: Option<u32>,
     /// The event concerns the project's database (whether or not a sync is queued for it).
+    /// SQLite hands it back as 0/1.
+    #[serde(deserialize_with = "bool_or_int")]
     pub relevant: bool,
     pub received_at_ms: i64,
 }
@@ -44,6 +46,19 @@ impl EventRecord {
             received_at_ms,
         }
     }
+}
+
+fn bool_or_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Int(i64),
+    }
+    Ok(match Flag::deserialize(d)? {
+        Flag::Bool(b) => b,
+        Flag::Int(n) => n != 0,
+    })
 }
 
 /// What the webhook answers for a delivery.
@@ -119,13 +134,9 @@ pub fn latest_received_at(records: &[EventRecord]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notion_event::{parse, Incoming};
 
     fn event(json: &str) -> Event {
-        match parse(json.as_bytes()).unwrap() {
-            Incoming::Event(e) => e,
-            Incoming::Verification { .. } => panic!("not an event"),
-        }
+        serde_json::from_str(json).unwrap()
     }
 
     #[test]
@@ -157,6 +168,19 @@ mod tests {
                 "attempt_number": 3, "relevant": true, "received_at": "2024-12-05T23:57:05.379Z"
             }])
         );
+    }
+
+    #[test]
+    fn a_stored_row_reads_back_with_relevance_as_0_or_1() {
+        let row = r#"{"event_id":"a","kind":"page.created","entity_id":null,"attempt_number":null,"relevant":1,"received_at_ms":5}"#;
+        let record: EventRecord = serde_json::from_str(row).unwrap();
+        assert!(record.relevant);
+        let record: EventRecord =
+            serde_json::from_str(&row.replace(r#""relevant":1"#, r#""relevant":0"#)).unwrap();
+        assert!(!record.relevant);
+        let record: EventRecord =
+            serde_json::from_str(&row.replace(r#""relevant":1"#, r#""relevant":true"#)).unwrap();
+        assert!(record.relevant);
     }
 
     #[test]

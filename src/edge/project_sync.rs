@@ -405,15 +405,6 @@ fn has_unflushed(sql: &SqlStorage) -> Result<bool> {
 /// Copies every unflushed ledger row to D1, a chunk per round trip, then drops ids older than
 /// the retention. Safe to run twice at once: the D1 side is idempotent.
 async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> Result<()> {
-    #[derive(Deserialize)]
-    struct Row {
-        event_id: String,
-        kind: String,
-        entity_id: Option<String>,
-        attempt_number: Option<u32>,
-        relevant: i64,
-        received_at_ms: i64,
-    }
     let ctx = AppContext::new(env.clone()).map_err(|e| worker::Error::RustError(e.message()))?;
     let limit = i64::try_from(event_ledger::FLUSH_CHUNK).unwrap_or(100);
     loop {
@@ -423,17 +414,7 @@ async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> Result<()> {
                  FROM events WHERE flushed = 0 ORDER BY received_at_ms LIMIT ?",
                 vec![limit.into()],
             )?
-            .to_array::<Row>()?
-            .into_iter()
-            .map(|r| EventRecord {
-                event_id: r.event_id,
-                kind: r.kind,
-                entity_id: r.entity_id,
-                attempt_number: r.attempt_number,
-                relevant: r.relevant != 0,
-                received_at_ms: r.received_at_ms,
-            })
-            .collect();
+            .to_array::<EventRecord>()?;
         if chunk.is_empty() {
             break;
         }
