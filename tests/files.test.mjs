@@ -1,36 +1,28 @@
 // Notion-hosted files come back with a new signed URL on every read. Framer must get a URL that
 // is fresh at sync time, and an unchanged file must not count as a change.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { createAccount } from "./support/api.mjs";
-import { createSyncProject, startStack, syncNow as syncAndWait } from "./support/stack.mjs";
+import { createSyncProject, stackForFile, syncNow as syncAndWait } from "./support/stack.mjs";
 
 const NOTION_TOKEN = "ntn_files_token_1";
 const FRAMER_PROJECT = "FilesProjectId000001";
 const FRAMER_KEY = "fr_files_key_1";
 
-let stack;
-let notion;
-let framer;
-let worker;
-before(async () => {
-  stack = await startStack();
-  ({ notion, framer, worker } = stack);
-});
-after(async () => stack?.stop());
+const stack = stackForFile();
 
 test("signed file URLs are sent fresh, and an unchanged file is not a change", async () => {
-  notion.addIntegration(NOTION_TOKEN);
-  framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
-  const db = notion.addDatabase({ title: "Gallery", properties: { Name: { type: "title" }, Cover: { type: "files" } }, token: NOTION_TOKEN });
-  const page = notion.addPage(db.dataSourceId, { properties: { Name: "Sunset", Cover: { file: "sunset.png" } } });
-  const { token } = await createAccount(worker, { name: "Files" });
-  const { id } = await createSyncProject(worker, token, {
+  stack.notion.addIntegration(NOTION_TOKEN);
+  stack.framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
+  const db = stack.notion.addDatabase({ title: "Gallery", properties: { Name: { type: "title" }, Cover: { type: "files" } }, token: NOTION_TOKEN });
+  const page = stack.notion.addPage(db.dataSourceId, { properties: { Name: "Sunset", Cover: { file: "sunset.png" } } });
+  const { token } = await createAccount(stack.worker, { name: "Files" });
+  const { id } = await createSyncProject(stack.worker, token, {
     name: "Gallery", databaseId: db.databaseId, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY,
   });
-  const syncNow = () => syncAndWait(worker, token, id);
+  const syncNow = () => syncAndWait(stack.worker, token, id);
   const coverValue = () => {
-    const collection = framer.project(FRAMER_PROJECT).collection("Gallery");
+    const collection = stack.framer.project(FRAMER_PROJECT).collection("Gallery");
     const field = collection.fields.find((f) => f.name === "Cover");
     assert.equal(field.type, "image");
     return collection.items.get(page).fieldData[field.id].value;
@@ -49,7 +41,7 @@ test("signed file URLs are sent fresh, and an unchanged file is not a change", a
   assert.equal(second.status, "succeeded");
   assert.deepEqual(second.counts, { added: 0, updated: 0, removed: 0, unchanged: 1, skipped: 0 }, "a re-signed URL is not a change");
 
-  notion.updatePage(page, { Cover: { file: "sunrise.png" } });
+  stack.notion.updatePage(page, { Cover: { file: "sunrise.png" } });
   const third = await syncNow();
   assert.equal(third.counts.updated, 1, "a different file is a change");
   assert.match(new URL(coverValue()).pathname, /sunrise\.png$/);

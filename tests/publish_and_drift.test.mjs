@@ -1,19 +1,15 @@
 // The publish filter (unpublished rows removed, or written as drafts) and the full reconcile
 // repairing changes made by hand in Framer.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { createAccount } from "./support/api.mjs";
-import { createSyncProject, startStack, syncNow } from "./support/stack.mjs";
+import { createSyncProject, stackForFile, syncNow } from "./support/stack.mjs";
 
 const NOTION_TOKEN = "ntn_publish_token_1";
 const FRAMER_PROJECT = "PublishProjectId0001";
 const FRAMER_KEY = "fr_publish_key_1";
 
-let stack;
-before(async () => {
-  stack = await startStack();
-});
-after(async () => stack?.stop());
+const stack = stackForFile();
 
 test("unpublished rows are removed or drafted, and hand-made drift in Framer is repaired", async () => {
   const { notion, framer, worker } = stack;

@@ -2,54 +2,46 @@
 // database whose Author property points at an Authors database that another project of the
 // same account syncs into the same Framer project.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { createAccount } from "./support/api.mjs";
-import { createSyncProject, startStack, syncNow } from "./support/stack.mjs";
+import { createSyncProject, stackForFile, syncNow } from "./support/stack.mjs";
 
 const NOTION_TOKEN = "ntn_relations_token_1";
 const FRAMER_PROJECT = "RelationsProject0001";
 const FRAMER_KEY = "fr_relations_key_1";
 
-let stack;
-let notion;
-let framer;
-let worker;
-before(async () => {
-  stack = await startStack();
-  ({ notion, framer, worker } = stack);
-});
-after(async () => stack?.stop());
+const stack = stackForFile();
 
 async function syncedProject(token, name, databaseId, collection) {
-  const { id } = await createSyncProject(worker, token, { name, databaseId, collection, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY });
-  const run = await syncNow(worker, token, id);
+  const { id } = await createSyncProject(stack.worker, token, { name, databaseId, collection, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY });
+  const run = await syncNow(stack.worker, token, id);
   assert.equal(run.status, "succeeded", JSON.stringify(run));
   return id;
 }
 
 test("a relation into a synced database is a multiCollectionReference to its items", async () => {
-  notion.addIntegration(NOTION_TOKEN);
-  framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
-  const authors = notion.addDatabase({ title: "Authors", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
-  const ada = notion.addPage(authors.dataSourceId, { properties: { Name: "Ada" } });
-  const grace = notion.addPage(authors.dataSourceId, { properties: { Name: "Grace" } });
-  const posts = notion.addDatabase({
+  stack.notion.addIntegration(NOTION_TOKEN);
+  stack.framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
+  const authors = stack.notion.addDatabase({ title: "Authors", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
+  const ada = stack.notion.addPage(authors.dataSourceId, { properties: { Name: "Ada" } });
+  const grace = stack.notion.addPage(authors.dataSourceId, { properties: { Name: "Grace" } });
+  const posts = stack.notion.addDatabase({
     title: "Posts",
     properties: { Title: { type: "title" }, Author: { type: "relation", dataSourceId: authors.dataSourceId } },
     token: NOTION_TOKEN,
   });
-  const post = notion.addPage(posts.dataSourceId, { properties: { Title: "On engines", Author: [ada, grace] } });
-  const { token } = await createAccount(worker, { name: "Relations" });
+  const post = stack.notion.addPage(posts.dataSourceId, { properties: { Title: "On engines", Author: [ada, grace] } });
+  const { token } = await createAccount(stack.worker, { name: "Relations" });
 
   await syncedProject(token, "Authors", authors.databaseId, "Authors");
-  const postsProject = await createSyncProject(worker, token, { name: "Posts", databaseId: posts.databaseId, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY });
+  const postsProject = await createSyncProject(stack.worker, token, { name: "Posts", databaseId: posts.databaseId, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY });
   // Before any sync of Posts, the mapping step already proposes what the sync will do.
-  const schema = await worker.fetch(`/api/v1/projects/${postsProject.id}/schema`, { token });
+  const schema = await stack.worker.fetch(`/api/v1/projects/${postsProject.id}/schema`, { token });
   assert.equal(schema.status, 200, schema.text);
   assert.equal(schema.json.mapping.fields.find((f) => f.property_name === "Author").kind, "multiCollectionReference");
-  assert.equal((await syncNow(worker, token, postsProject.id)).status, "succeeded");
+  assert.equal((await syncNow(stack.worker, token, postsProject.id)).status, "succeeded");
 
-  const site = framer.project(FRAMER_PROJECT);
+  const site = stack.framer.project(FRAMER_PROJECT);
   const authorsCollection = site.collection("Authors");
   const postsCollection = site.collection("Posts");
   const field = postsCollection.fields.find((f) => f.name === "Author");

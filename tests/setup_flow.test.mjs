@@ -2,36 +2,28 @@
 // first manual sync, Notion's verification, refresh token, "I've verified in Notion", then an
 // edit in Notion reaches Framer through a signed webhook and the debounced auto-sync alone.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { createAccount, deliver, pageEvent, webhookPath } from "./support/api.mjs";
-import { startStack } from "./support/stack.mjs";
+import { stackForFile } from "./support/stack.mjs";
 import { waitFor } from "./support/worker.mjs";
 
 const NOTION_TOKEN = "ntn_setup_flow_token_1";
 const FRAMER_PROJECT = "SetupFlowProject0001";
 const FRAMER_KEY = "fr_setup_flow_key_1";
 
-let stack;
-let notion;
-let framer;
-let worker;
-before(async () => {
-  stack = await startStack({ vars: { DEBOUNCE_SECONDS: "1", DEBOUNCE_MAX_WAIT_SECONDS: "5" } });
-  ({ notion, framer, worker } = stack);
-});
-after(async () => stack?.stop());
+const stack = stackForFile({ vars: { DEBOUNCE_SECONDS: "1", DEBOUNCE_MAX_WAIT_SECONDS: "5" } });
 
 test("the setup guide, from project creation to a hands-off sync", async () => {
-  notion.addIntegration(NOTION_TOKEN);
-  const db = notion.addDatabase({ title: "Posts", properties: { Name: { type: "title" }, Views: { type: "number" } }, token: NOTION_TOKEN });
-  const first = notion.addPage(db.dataSourceId, { properties: { Name: "First post", Views: 1 } });
-  notion.addPage(db.dataSourceId, { properties: { Name: "Second post", Views: 2 } });
-  framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
-  const { token } = await createAccount(worker, { name: "Guide", plan: "paid" });
-  const get = async (id) => (await worker.fetch(`/api/v1/projects/${id}`, { token })).json.project;
+  stack.notion.addIntegration(NOTION_TOKEN);
+  const db = stack.notion.addDatabase({ title: "Posts", properties: { Name: { type: "title" }, Views: { type: "number" } }, token: NOTION_TOKEN });
+  const first = stack.notion.addPage(db.dataSourceId, { properties: { Name: "First post", Views: 1 } });
+  stack.notion.addPage(db.dataSourceId, { properties: { Name: "Second post", Views: 2 } });
+  stack.framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
+  const { token } = await createAccount(stack.worker, { name: "Guide", plan: "paid" });
+  const get = async (id) => (await stack.worker.fetch(`/api/v1/projects/${id}`, { token })).json.project;
 
   // 1. Create the project.
-  const created = await worker.fetch("/api/v1/projects", {
+  const created = await stack.worker.fetch("/api/v1/projects", {
     method: "POST",
     token,
     body: {
@@ -47,7 +39,7 @@ test("the setup guide, from project creation to a hands-off sync", async () => {
   assert.equal(project.sync.last_sync, null);
 
   // 2. The first manual sync succeeds before the webhook is verified.
-  const now = await worker.fetch(`/api/v1/projects/${project.id}/sync`, { method: "POST", token, body: {} });
+  const now = await stack.worker.fetch(`/api/v1/projects/${project.id}/sync`, { method: "POST", token, body: {} });
   assert.equal(now.status, 202);
   const afterFirst = await waitFor(async () => {
     const p = await get(project.id);
@@ -58,24 +50,24 @@ test("the setup guide, from project creation to a hands-off sync", async () => {
   assert.equal(afterFirst.sync.items_in_framer, 2);
   assert.equal(afterFirst.webhook.status, "setup_required");
   assert.equal(afterFirst.pipeline.banner, "Webhook setup required");
-  assert.equal(framer.project(FRAMER_PROJECT).collection("Posts").items.size, 2);
+  assert.equal(stack.framer.project(FRAMER_PROJECT).collection("Posts").items.size, 2);
 
   // 3. Notion's verification POST arrives; Refresh token shows it; "I've verified in Notion".
   const verificationToken = "secret_guideFlowVerificationToken0123456789";
-  const verification = await deliver(worker, webhookPath(project), { verification_token: verificationToken });
+  const verification = await deliver(stack.worker, webhookPath(project), { verification_token: verificationToken });
   assert.equal(verification.status, 200);
-  const refreshed = await worker.fetch(`/api/v1/projects/${project.id}/webhook/refresh-token`, { method: "POST", token });
+  const refreshed = await stack.worker.fetch(`/api/v1/projects/${project.id}/webhook/refresh-token`, { method: "POST", token });
   assert.equal(refreshed.json.token, verificationToken);
   assert.equal((await get(project.id)).webhook.status, "token_received");
-  const confirmed = await worker.fetch(`/api/v1/projects/${project.id}/webhook/confirm`, { method: "POST", token });
+  const confirmed = await stack.worker.fetch(`/api/v1/projects/${project.id}/webhook/confirm`, { method: "POST", token });
   assert.equal(confirmed.status, 200);
   const active = await get(project.id);
   assert.equal(active.webhook.status, "active");
   assert.equal(active.pipeline.banner, "Sync pipeline active");
 
   // 4. An edit in Notion, its signed event, and the debounced auto-sync: no manual sync.
-  notion.updatePage(first, { Name: "First post, edited", Views: 10 });
-  const event = await deliver(worker, webhookPath(project), pageEvent({ databaseId: db.databaseId, dataSourceId: db.dataSourceId, pageId: first }), { token: verificationToken });
+  stack.notion.updatePage(first, { Name: "First post, edited", Views: 10 });
+  const event = await deliver(stack.worker, webhookPath(project), pageEvent({ databaseId: db.databaseId, dataSourceId: db.dataSourceId, pageId: first }), { token: verificationToken });
   assert.equal(event.json.outcome, "queued");
   const pending = await get(project.id);
   assert.equal(pending.sync.pending.events, 1);
@@ -87,8 +79,8 @@ test("the setup guide, from project creation to a hands-off sync", async () => {
   assert.equal(synced.sync.last_sync.counts.updated, 1);
   assert.equal(synced.sync.items_in_framer, 2);
   assert.equal(synced.webhook.events_received, 1);
-  const item = framer.project(FRAMER_PROJECT).collection("Posts").items.get(first);
+  const item = stack.framer.project(FRAMER_PROJECT).collection("Posts").items.get(first);
   assert.ok(Object.values(item.fieldData).some((f) => f.value === "First post, edited"), JSON.stringify(item));
-  const history = await worker.fetch(`/api/v1/projects/${project.id}/syncs`, { token });
+  const history = await stack.worker.fetch(`/api/v1/projects/${project.id}/syncs`, { token });
   assert.deepEqual(history.json.syncs.map((s) => s.trigger), ["webhook", "manual"]);
 });

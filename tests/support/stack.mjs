@@ -1,10 +1,22 @@
 // The whole local stack for end-to-end tests: fake Notion, fake Framer, and the built Worker
 // pointed at both; plus the "Sync now and wait for its record" step most sync tests need.
+import { after, before } from "node:test";
 import { startFakeFramer } from "../fakes/framer.mjs";
 import { startFakeNotion } from "../fakes/notion.mjs";
 import { startWorker, waitFor } from "./worker.mjs";
 
 /** @param {{vars?: Record<string,string>, notion?: object, framer?: object}} opts */
+/**
+ * One stack for the calling test file: started in `before`, stopped in `after`. Its fields
+ * (`notion`, `framer`, `worker`) are there once the file's tests run.
+ */
+export function stackForFile(options) {
+  const stack = {};
+  before(async () => Object.assign(stack, await startStack(options)));
+  after(async () => stack.stop?.());
+  return stack;
+}
+
 export async function startStack({ vars = {}, notion: notionOpts = {}, framer: framerOpts = {} } = {}) {
   const notion = await startFakeNotion(notionOpts);
   const framer = await startFakeFramer(framerOpts);
