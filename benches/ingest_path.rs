@@ -1,7 +1,7 @@
 //! The pure webhook path, natively: parse + verify the signature + route, per event.
 //! Run with `cargo bench --bench ingest_path` (prints figures; no harness needed).
 
-use notion_framer_sync::{notion_event, signature};
+use notion_framer_sync::notion::{event, signature};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -25,8 +25,8 @@ fn main() {
     for _ in 0..rounds {
         for (body, header) in &bodies {
             signature::verify(token, body, Some(header)).expect("valid signature");
-            if let Ok(notion_event::Incoming::Event(event)) = notion_event::parse(body) {
-                if notion_event::effect_for(&event, database, &data_sources).is_some() {
+            if let Ok(event::Incoming::Event(event)) = event::parse(body) {
+                if event::effect_for(&event, database, &data_sources).is_some() {
                     relevant += 1;
                 }
             }

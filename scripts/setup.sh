@@ -30,7 +30,7 @@ ensure_rust() {
 }
 
 # The wasm32 standard library: rustup's target when it can be had, else Debian's rustc-web
-# toolchain, which builds std from source (see ../shared/TOOLCHAIN.md).
+# toolchain, which builds std from source.
 ensure_wasm_std() {
   if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     echo "WASM_MODE=rustup" > target/toolchain.env; return

@@ -18,7 +18,7 @@ const OTHER_PROJECT_ID = "ZyXwVuTsRqPoNmLkJiHg";
 const API_KEY = "fr_test_key_1";
 
 const transcript = JSON.parse(
-  readFileSync(new URL("../../shared/vectors/framer-transcript.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../vectors/framer-transcript.json", import.meta.url), "utf8"),
 );
 const CLIENT_FRAMES = transcript.frames.filter((frame) => frame.from === "official client").map((f) => f.raw);
 const SERVER_MESSAGES = transcript.frames.filter((frame) => frame.from !== "official client").map((f) => devalue.parse(f.raw));

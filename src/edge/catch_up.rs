@@ -3,9 +3,9 @@
 
 use super::context::{now_ms, AppContext};
 use super::{db, project_sync};
-use crate::debounce::Trigger;
-use crate::log_line::LogLine;
-use crate::time::{iso_from_ms, ms_from_iso};
+use crate::api::log_line::LogLine;
+use crate::sync::queue::Trigger;
+use crate::util::time::{iso_from_ms, ms_from_iso};
 use worker::{console_log, Env};
 
 pub async fn run(env: &Env) {
@@ -22,7 +22,7 @@ pub async fn run(env: &Env) {
     console_log!("{}", line.to_json());
 }
 
-async fn queue_due_projects(env: &Env) -> Result<usize, crate::api_error::ApiError> {
+async fn queue_due_projects(env: &Env) -> Result<usize, crate::api::error::ApiError> {
     let ctx = AppContext::new(env.clone())?;
     let now = now_ms();
     let due = db::projects_due_for_catch_up(

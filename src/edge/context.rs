@@ -1,8 +1,8 @@
 //! What every handler needs from the environment: settings, D1, the cipher and the clock.
 
-use crate::api_error::ApiError;
-use crate::secrets::Cipher;
-use crate::settings::Settings;
+use crate::api::error::ApiError;
+use crate::util::secrets::Cipher;
+use crate::util::settings::Settings;
 use worker::{D1Database, Date, Env, ObjectNamespace};
 
 pub struct AppContext {

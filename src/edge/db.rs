@@ -1,7 +1,7 @@
 //! D1 access: a few generic helpers and the queries, each named for what it answers.
 
-use crate::api_error::ApiError;
-use crate::event_ledger::{self, EventRecord};
+use crate::api::error::ApiError;
+use crate::sync::ledger::{self, EventRecord};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use worker::{console_error, D1Database, D1PreparedStatement, D1Type};
@@ -227,10 +227,10 @@ pub async fn record_events(
     project_id: &str,
     chunk: &[EventRecord],
 ) -> Result<(), ApiError> {
-    let Some(latest) = event_ledger::latest_received_at(chunk) else {
+    let Some(latest) = ledger::latest_received_at(chunk) else {
         return Ok(());
     };
-    let rows = event_ledger::d1_rows_json(chunk);
+    let rows = ledger::d1_rows_json(chunk);
     let insert = |relevant: i32| {
         stmt(
             db,
@@ -266,7 +266,7 @@ pub async fn record_events(
 pub async fn synced_collections(
     db: &D1Database,
     project: &ProjectRow,
-) -> Result<crate::mapping::SyncedCollections, ApiError> {
+) -> Result<crate::sync::mapping::SyncedCollections, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         notion_data_source_ids: String,
@@ -283,13 +283,13 @@ pub async fn synced_collections(
         ],
     )
     .await?;
-    let mut synced = crate::mapping::SyncedCollections::new();
+    let mut synced = crate::sync::mapping::SyncedCollections::new();
     for row in rows {
         let ids: Vec<String> =
             serde_json::from_str(&row.notion_data_source_ids).unwrap_or_default();
         for id in ids {
             synced.insert(
-                crate::notion_ids::canonical(&id),
+                crate::notion::ids::canonical(&id),
                 row.framer_collection_id.clone(),
             );
         }

@@ -4,7 +4,7 @@
 //! this file runs the handshake, one call at a time by id, pings while waiting, and the
 //! graceful disconnect, and counts calls and bytes sent.
 
-use crate::framer_wire::{self, Call, ClientMessage, Decoder, ServerMessage};
+use crate::framer::wire::{self, Call, ClientMessage, Decoder, ServerMessage};
 use futures::future::{select, Either};
 use futures::StreamExt;
 use std::fmt;
@@ -62,7 +62,7 @@ impl FramerError {
         match self {
             Self::Server {
                 code, retryable, ..
-            } => !is_auth_code(code) && framer_wire::is_retryable(code, *retryable),
+            } => !is_auth_code(code) && wire::is_retryable(code, *retryable),
             Self::Refused { status } => *status >= 500,
             Self::Closed { .. } | Self::Timeout { .. } | Self::Protocol(_) => true,
             Self::BadTarget(_) | Self::Method { .. } => false,
@@ -116,7 +116,7 @@ pub async fn open(
     project: &str,
     api_key: &str,
 ) -> Result<WebSocket, FramerError> {
-    let url = framer_wire::connect_url(server_url, project)
+    let url = wire::connect_url(server_url, project)
         .map_err(|e| FramerError::BadTarget(e.to_string()))?;
     let closed = |e: worker::Error| FramerError::Closed {
         during: format!("connect ({e})"),
@@ -124,12 +124,11 @@ pub async fn open(
     let headers = Headers::new();
     headers.set("upgrade", "websocket").map_err(closed)?;
     headers
-        .set("authorization", &framer_wire::authorization_header(api_key))
+        .set("authorization", &wire::authorization_header(api_key))
         .map_err(closed)?;
     let mut init = RequestInit::new();
     init.with_headers(headers);
-    let request =
-        Request::new_with_init(&framer_wire::upgrade_fetch_url(&url), &init).map_err(closed)?;
+    let request = Request::new_with_init(&wire::upgrade_fetch_url(&url), &init).map_err(closed)?;
     let response = Fetch::Request(request).send().await.map_err(closed)?;
     let status = response.status_code();
     let ws = response
@@ -167,7 +166,7 @@ impl<'ws> FramerSocket<'ws> {
             calls: 0,
             bytes_sent: 0,
         };
-        let deadline = framer_wire::HANDSHAKE_TIMEOUT_MS;
+        let deadline = wire::HANDSHAKE_TIMEOUT_MS;
         match socket.next_message("handshake", deadline).await? {
             ServerMessage::Ready {
                 graceful_disconnect,
@@ -185,7 +184,7 @@ impl<'ws> FramerSocket<'ws> {
     }
 
     fn send(&mut self, message: &ClientMessage) -> Result<(), FramerError> {
-        let text = framer_wire::encode(message);
+        let text = wire::encode(message);
         self.bytes_sent += text.len();
         self.ws
             .send_with_str(&text)
@@ -234,7 +233,7 @@ impl<'ws> FramerSocket<'ws> {
     ) -> Result<ServerMessage, FramerError> {
         let mut waited = 0u64;
         loop {
-            let tick = Delay::from(Duration::from_millis(framer_wire::PING_INTERVAL_MS));
+            let tick = Delay::from(Duration::from_millis(wire::PING_INTERVAL_MS));
             let event = match select(self.events.next(), tick).await {
                 Either::Left((event, _)) => Some(event),
                 Either::Right(((), _)) => None,
@@ -270,7 +269,7 @@ impl<'ws> FramerSocket<'ws> {
                     });
                 }
                 None => {
-                    waited += framer_wire::PING_INTERVAL_MS;
+                    waited += wire::PING_INTERVAL_MS;
                     if waited >= timeout_ms {
                         return Err(FramerError::Timeout {
                             during: during.to_owned(),

@@ -1,6 +1,6 @@
 //! Request reading and response writing shared by every handler. Errors become responses here.
 
-use crate::api_error::ApiError;
+use crate::api::error::ApiError;
 use serde::de::DeserializeOwned;
 use worker::{Headers, Request, Response};
 

@@ -3,11 +3,11 @@
 //! decision is `notion_protocol`'s; this file only does the I/O and counts calls.
 
 use super::context::now_ms;
-use crate::notion_protocol::{
+use crate::notion::page_html::BlockNode;
+use crate::notion::protocol::{
     self as protocol, NotionError, Pacer, QueryWindow, RetryPolicy, MIN_REQUEST_INTERVAL_MS,
 };
-use crate::page_html::BlockNode;
-use crate::settings::Settings;
+use crate::util::settings::Settings;
 use futures::future::{select, Either};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,13 +6,13 @@
 
 use super::context::{now_ms, text_binding, AppContext};
 use super::{db, sync};
-use crate::api_error::ApiError;
-use crate::debounce::{Pending, Trigger, Window};
-use crate::event_ledger::{self, EventRecord, Outcome};
-use crate::log_line::LogLine;
-use crate::notion_event::Effect;
-use crate::secrets;
-use crate::settings::Settings;
+use crate::api::error::ApiError;
+use crate::api::log_line::LogLine;
+use crate::notion::event::Effect;
+use crate::sync::ledger::{self, EventRecord, Outcome};
+use crate::sync::queue::{Pending, Trigger, Window};
+use crate::util::secrets;
+use crate::util::settings::Settings;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -302,7 +302,7 @@ impl ProjectSync {
         let (env, sql, flushing) = (self.env.clone(), self.ledger()?, self.flushing.clone());
         let project_id = project_id.to_owned();
         self.state.wait_until(async move {
-            Delay::from(Duration::from_millis(event_ledger::FLUSH_DELAY_MS)).await;
+            Delay::from(Duration::from_millis(ledger::FLUSH_DELAY_MS)).await;
             if let Err(e) = flush(&env, &sql, &project_id).await {
                 // The rows stay unflushed; the alarm set when they arrived copies them later.
                 console_error!("event ledger copy to D1 failed: {e}");
@@ -389,7 +389,7 @@ impl ProjectSync {
 async fn ensure_alarm(storage: &Storage) -> Result<()> {
     if storage.get_alarm().await?.is_none() {
         storage
-            .set_alarm(at(now_ms() + event_ledger::FLUSH_RETRY_MS))
+            .set_alarm(at(now_ms() + ledger::FLUSH_RETRY_MS))
             .await?;
     }
     Ok(())
@@ -406,7 +406,7 @@ fn has_unflushed(sql: &SqlStorage) -> Result<bool> {
 /// the retention. Safe to run twice at once: the D1 side is idempotent.
 async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> Result<()> {
     let ctx = AppContext::new(env.clone()).map_err(|e| worker::Error::RustError(e.message()))?;
-    let limit = i64::try_from(event_ledger::FLUSH_CHUNK).unwrap_or(100);
+    let limit = i64::try_from(ledger::FLUSH_CHUNK).unwrap_or(100);
     loop {
         let chunk: Vec<EventRecord> = sql
             .exec(
@@ -430,7 +430,7 @@ async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> Result<()> {
     }
     sql.exec(
         "DELETE FROM events WHERE flushed = 1 AND received_at_ms < ?",
-        vec![(now_ms() - event_ledger::RETENTION_MS).into()],
+        vec![(now_ms() - ledger::RETENTION_MS).into()],
     )?;
     Ok(())
 }

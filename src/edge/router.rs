@@ -1,12 +1,12 @@
-//! Dispatch: one route table (`crate::routes`), one place where errors become responses, one log
+//! Dispatch: one route table (`crate::api::routes`), one place where errors become responses, one log
 //! line per request.
 
 use super::context::{now_ms, AppContext};
 use super::http::{self, Reply};
 use super::{api, db, webhook};
-use crate::api_error::ApiError;
-use crate::log_line::LogLine;
-use crate::routes::{self, Matched, Route};
+use crate::api::error::ApiError;
+use crate::api::log_line::LogLine;
+use crate::api::routes::{self, Matched, Route};
 use worker::{console_log, Env, Method, Request, Response};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {

@@ -5,12 +5,12 @@ use super::db::{self, ProjectRow};
 use super::framer_socket::{self, FramerSocket};
 use super::http::Reply;
 use super::notion_api::NotionClient;
-use crate::api_error::ApiError;
-use crate::cms;
-use crate::framer_wire::Call;
-use crate::mapping::{self, Mapping};
-use crate::notion_protocol::{self, NotionError};
-use crate::secrets::ProjectSecret;
+use crate::api::error::ApiError;
+use crate::framer::cms;
+use crate::framer::wire::Call;
+use crate::notion::protocol::{self, NotionError};
+use crate::sync::mapping::{self, Mapping};
+use crate::util::secrets::ProjectSecret;
 use serde_json::{json, Value};
 
 pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, ApiError> {
@@ -68,8 +68,7 @@ async fn read_data_source(
 ) -> Result<Value, NotionError> {
     let mut ids = project.data_source_ids();
     if ids.is_empty() {
-        ids =
-            notion_protocol::data_source_ids(&notion.database(&project.notion_database_id).await?);
+        ids = protocol::data_source_ids(&notion.database(&project.notion_database_id).await?);
     }
     match ids.first() {
         Some(id) => notion.data_source(id).await,

@@ -4,8 +4,8 @@
 use super::context::{now_ms, AppContext};
 use super::db;
 use super::sync_engine::{self, RunStats};
-use crate::debounce::{Pending, Trigger};
-use crate::time::iso_from_ms;
+use crate::sync::queue::{Pending, Trigger};
+use crate::util::time::iso_from_ms;
 use worker::D1Type;
 
 /// Why a run failed, and whether trying again soon may help.
@@ -45,7 +45,7 @@ pub async fn run(
     outcome
 }
 
-fn store_failure(e: &crate::api_error::ApiError) -> SyncFailure {
+fn store_failure(e: &crate::api::error::ApiError) -> SyncFailure {
     SyncFailure {
         code: "storage_unavailable".to_owned(),
         message: e.message(),
@@ -59,7 +59,7 @@ async fn start_record(
     project_id: &str,
     trigger: Trigger,
     batch: &Pending,
-) -> Result<(), crate::api_error::ApiError> {
+) -> Result<(), crate::api::error::ApiError> {
     let now = iso_from_ms(now_ms());
     db::run(
         &ctx.db,
@@ -83,7 +83,7 @@ async fn finish_record(
     sync_id: &str,
     s: &RunStats,
     failure: Option<&SyncFailure>,
-) -> Result<(), crate::api_error::ApiError> {
+) -> Result<(), crate::api::error::ApiError> {
     let now = iso_from_ms(now_ms());
     let warnings = serde_json::to_string(&s.warnings).unwrap_or_else(|_| "[]".to_owned());
     let n = |v: usize| D1Type::Integer(i32::try_from(v).unwrap_or(i32::MAX));

@@ -7,18 +7,18 @@ use super::db::{self, ProjectRow};
 use super::framer_socket::{self, FramerError, FramerSocket};
 use super::notion_api::NotionClient;
 use super::sync::SyncFailure;
-use crate::api_error::ApiError;
-use crate::cms::{self, FieldDef, FieldType, FieldValue, Item};
-use crate::debounce::Pending;
-use crate::framer_wire::Call;
-use crate::mapping::{self, MappedRow, Mapping, Schema};
-use crate::notion_protocol::{self, NotionError};
-use crate::page_html;
-use crate::reconcile::{self, ItemState, Plan, Scope};
-use crate::secrets::ProjectSecret;
-use crate::slug::{self, SlugInput};
-use crate::sync_plan::{self, RunScope, ScopeInputs};
-use crate::time::{iso_from_ms, ms_from_iso};
+use crate::api::error::ApiError;
+use crate::framer::cms::{self, FieldDef, FieldType, FieldValue, Item};
+use crate::framer::wire::Call;
+use crate::notion::page_html;
+use crate::notion::protocol::{self, NotionError};
+use crate::sync::mapping::{self, MappedRow, Mapping, Schema};
+use crate::sync::plan::{self, RunScope, ScopeInputs};
+use crate::sync::queue::Pending;
+use crate::sync::reconcile::{self, ItemState, Plan, Scope};
+use crate::sync::slug::{self, SlugInput};
+use crate::util::secrets::ProjectSecret;
+use crate::util::time::{iso_from_ms, ms_from_iso};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -267,7 +267,7 @@ impl Run<'_> {
         )
         .await
         .map_err(|e| internal(&e))?;
-        Ok(sync_plan::choose_scope(ScopeInputs {
+        Ok(plan::choose_scope(ScopeInputs {
             requested_full: self.batch.full,
             last_success_started_ms: last.and_then(|l| ms_from_iso(&l.started_at)),
             last_full_ms: self
@@ -289,7 +289,7 @@ impl Run<'_> {
                 .database(&self.project.notion_database_id)
                 .await
                 .map_err(notion_failure)?;
-            let fresh = notion_protocol::data_source_ids(&database);
+            let fresh = protocol::data_source_ids(&database);
             if fresh != ids {
                 let text = serde_json::to_string(&fresh).unwrap_or_else(|_| "[]".into());
                 self.update_project("notion_data_source_ids", &text).await?;
@@ -325,14 +325,14 @@ impl Run<'_> {
         }
         let known: BTreeSet<String> = pages.iter().filter_map(page_id).collect();
         for raw in &self.batch.gone_pages {
-            let Some(id) = crate::notion_ids::normalize(raw).ok() else {
+            let Some(id) = crate::notion::ids::normalize(raw).ok() else {
                 continue;
             };
             if known.contains(&id) {
                 continue;
             }
             match notion.page(&id).await.map_err(notion_failure)? {
-                Some(page) if !notion_protocol::page_is_gone(&page) => pages.push(page),
+                Some(page) if !protocol::page_is_gone(&page) => pages.push(page),
                 _ => {
                     gone.insert(id);
                 }
@@ -399,7 +399,7 @@ impl Run<'_> {
     }
 
     fn map_rows(&mut self, pages: &[Value], mapping: &Mapping, schema: &Schema) -> Vec<Candidate> {
-        let options = sync_plan::row_options(
+        let options = plan::row_options(
             self.project.slug_property.as_deref(),
             self.project.publish_filter.as_deref(),
         );
@@ -465,7 +465,7 @@ impl Run<'_> {
             let previous = stored
                 .get(&candidate.row.page_id)
                 .and_then(|s| s.last_edited_time.as_deref());
-            if !sync_plan::body_needed(previous, &candidate.row.last_edited_time) {
+            if !plan::body_needed(previous, &candidate.row.last_edited_time) {
                 candidate.body_pending = true;
                 continue;
             }
@@ -521,7 +521,7 @@ impl Run<'_> {
         let assignment = slug::assign_slugs(&inputs);
         self.stats
             .warnings
-            .extend(sync_plan::duplicate_slug_warnings(&assignment.duplicates));
+            .extend(plan::duplicate_slug_warnings(&assignment.duplicates));
         candidates
             .iter()
             .zip(assignment.slugs)
@@ -818,7 +818,7 @@ async fn forget_items(
 
 fn page_id(page: &Value) -> Option<String> {
     let raw = page.get("id")?.as_str()?;
-    crate::notion_ids::normalize(raw).ok()
+    crate::notion::ids::normalize(raw).ok()
 }
 
 fn internal(e: &ApiError) -> SyncFailure {

@@ -6,13 +6,13 @@ use super::context::{now_ms, AppContext};
 use super::db::{self, ProjectRow};
 use super::http::{self, Reply};
 use super::project_sync::{self, IngestRequest};
-use crate::api_error::ApiError;
-use crate::event_ledger::EventRecord;
-use crate::notion_event::{self, Event, Incoming};
-use crate::secrets::{self, ProjectSecret};
-use crate::signature;
-use crate::time::iso_from_ms;
-use crate::ttl_cache::TtlCache;
+use crate::api::error::ApiError;
+use crate::notion::event::{self, Event, Incoming};
+use crate::notion::signature;
+use crate::sync::ledger::EventRecord;
+use crate::util::secrets::{self, ProjectSecret};
+use crate::util::time::iso_from_ms;
+use crate::util::ttl_cache::TtlCache;
 use std::cell::RefCell;
 use worker::{D1Type, Request};
 
@@ -114,7 +114,7 @@ pub async fn shared(ctx: &AppContext, req: &mut Request) -> Result<Reply, ApiErr
     match parse(&body)? {
         Incoming::Verification { token } => keep_pending_token(ctx, &token).await,
         Incoming::Event(event) => {
-            let refs = notion_event::database_refs(&event);
+            let refs = event::database_refs(&event);
             let header = signature_header(req);
             for project in db::projects_for_shared_event(&ctx.db, &refs).await? {
                 let route = WebhookRoute::new(ctx, &project)?;
@@ -135,9 +135,9 @@ pub async fn shared(ctx: &AppContext, req: &mut Request) -> Result<Reply, ApiErr
 }
 
 fn parse(body: &[u8]) -> Result<Incoming, ApiError> {
-    notion_event::parse(body).map_err(|e| match e {
-        notion_event::ParseError::NotJson(_) => ApiError::InvalidJson(e.to_string()),
-        notion_event::ParseError::NotAnObject | notion_event::ParseError::MissingField(_) => {
+    event::parse(body).map_err(|e| match e {
+        event::ParseError::NotJson(_) => ApiError::InvalidJson(e.to_string()),
+        event::ParseError::NotAnObject | event::ParseError::MissingField(_) => {
             ApiError::validation("body", e.to_string())
         }
     })
@@ -261,7 +261,7 @@ async fn accept_event(
     route: &WebhookRoute,
     event: &Event,
 ) -> Result<Reply, ApiError> {
-    let effect = notion_event::effect_for(event, &route.database_id, &route.data_source_ids);
+    let effect = event::effect_for(event, &route.database_id, &route.data_source_ids);
     let request = IngestRequest {
         project_id: route.project_id.clone(),
         record: EventRecord::new(event, effect.is_some(), now_ms()),

@@ -1,13 +1,13 @@
 //! Accounts (operator only) and an account's API tokens.
 
 use super::{internal, Account};
-use crate::api_error::ApiError;
+use crate::api::error::ApiError;
+use crate::api::routes::Route;
 use crate::edge::context::{now_ms, AppContext};
 use crate::edge::db;
 use crate::edge::http::{self, Reply};
-use crate::routes::Route;
-use crate::secrets;
-use crate::time::iso_from_ms;
+use crate::util::secrets;
+use crate::util::time::iso_from_ms;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{D1Type, Request};

@@ -6,9 +6,9 @@ mod projects;
 use super::context::AppContext;
 use super::db;
 use super::http::{self, Reply};
-use crate::api_error::ApiError;
-use crate::routes::{Matched, Route};
-use crate::secrets;
+use crate::api::error::ApiError;
+use crate::api::routes::{Matched, Route};
+use crate::util::secrets;
 use serde::Deserialize;
 use worker::{D1Type, Request};
 

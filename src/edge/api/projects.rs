@@ -2,17 +2,17 @@
 //! setup actions and the sync controls.
 
 use super::{internal, Account};
-use crate::api_error::ApiError;
-use crate::debounce::Trigger;
+use crate::api::error::ApiError;
+use crate::api::input::{ProjectInput, UnpublishedMode};
+use crate::api::routes::Route;
+use crate::api::view;
 use crate::edge::context::{now_ms, AppContext};
 use crate::edge::db::{self, ProjectRow};
 use crate::edge::http::{self, Reply};
 use crate::edge::{project_sync, webhook};
-use crate::project_input::{ProjectInput, UnpublishedMode};
-use crate::project_view;
-use crate::routes::Route;
-use crate::secrets::{self, ProjectSecret};
-use crate::time::iso_from_ms;
+use crate::sync::queue::Trigger;
+use crate::util::secrets::{self, ProjectSecret};
+use crate::util::time::iso_from_ms;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -255,7 +255,7 @@ fn summary(
     last_sync: Option<&SyncRun>,
     items_in_framer: i64,
 ) -> Value {
-    let pipeline = project_view::pipeline(
+    let pipeline = view::pipeline(
         &project.webhook_status,
         project.auto_sync != 0,
         project.paid(),
@@ -272,7 +272,7 @@ fn summary(
 #[allow(clippy::too_many_lines)] // one flat JSON literal, easier to read whole than split
 async fn view(ctx: &AppContext, project: &ProjectRow, req: &Request) -> Result<Value, ApiError> {
     let queue = project_sync::queue_status(ctx, &project.id).await?;
-    let pipeline = project_view::pipeline(
+    let pipeline = view::pipeline(
         &project.webhook_status,
         project.auto_sync != 0,
         project.paid(),

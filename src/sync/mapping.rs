@@ -15,8 +15,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::cms::{EnumCase, FieldDef, FieldType, FieldValue, Item};
-use crate::page_html::{escape_html, rich_text_html, rich_text_plain};
+use crate::framer::cms::{EnumCase, FieldDef, FieldType, FieldValue, Item};
+use crate::notion::page_html::{escape_html, rich_text_html, rich_text_plain};
 
 /// Why a JSON document could not be used at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +249,7 @@ fn parse_kind(notion_type: &str, config: &Value) -> PropertyKind {
         "phone_number" => PropertyKind::PhoneNumber,
         "files" => PropertyKind::Files,
         "relation" => PropertyKind::Relation {
-            data_source_id: str_at(config, "data_source_id").map(crate::notion_ids::canonical),
+            data_source_id: str_at(config, "data_source_id").map(crate::notion::ids::canonical),
         },
         "unique_id" => PropertyKind::UniqueId {
             prefix: str_at(config, "prefix").map(str::to_string),
@@ -892,7 +892,7 @@ pub struct MappedRow {
     pub page_id: String,
     /// The page's `last_edited_time` as Notion sent it ("" if absent).
     pub last_edited_time: String,
-    /// Text to build the slug from (see [`crate::slug::assign_slugs`]).
+    /// Text to build the slug from (see [`crate::sync::slug::assign_slugs`]).
     pub slug_source: String,
     /// Whether the publish filter lets the row through.
     pub publish: bool,
@@ -933,7 +933,7 @@ pub fn map_page(
     }
     let raw_id = page_object.get("id").and_then(Value::as_str).unwrap_or("");
     let page_id =
-        crate::notion_ids::uuid(raw_id).ok_or_else(|| MapError::BadPageId(raw_id.to_string()))?;
+        crate::notion::ids::uuid(raw_id).ok_or_else(|| MapError::BadPageId(raw_id.to_string()))?;
     let empty = Map::new();
     let properties = page_object
         .get("properties")
@@ -1103,7 +1103,7 @@ fn extract(value: &Value) -> Extracted {
                 .into_iter()
                 .flatten()
                 .filter_map(|r| str_at(r, "id"))
-                .map(crate::notion_ids::canonical)
+                .map(crate::notion::ids::canonical)
                 .collect(),
             truncated: value
                 .get("has_more")

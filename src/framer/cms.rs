@@ -580,7 +580,7 @@ fn is_notion_host(base: &str) -> bool {
 mod tests {
     use super::*;
 
-    const TRANSCRIPT: &str = include_str!("../../shared/vectors/framer-transcript.json");
+    const TRANSCRIPT: &str = include_str!("../../vectors/framer-transcript.json");
 
     /// Minimal devalue reader for the transcript's frames: objects, arrays, primitives and
     /// `undefined` (-1), which JSON cannot hold and is dropped like `JSON.stringify` does.

@@ -2,8 +2,8 @@
 //! per event id, so a retried delivery is recognised there (and never queues a second sync),
 //! and copied to D1 in batches for the dashboard's counters and history.
 
-use crate::notion_event::Event;
-use crate::time::iso_from_ms;
+use crate::notion::event::Event;
+use crate::util::time::iso_from_ms;
 use serde::{Deserialize, Serialize};
 
 /// How long the object remembers an event id. Notion retries a delivery for about 24 hours;

@@ -2,10 +2,10 @@
 //! incremental), the per-project row options, which page bodies to re-fetch, and the
 //! user-facing warnings. The edge engine only executes these.
 
-use crate::mapping::{PublishFilter, PublishKind, RowOptions};
-use crate::notion_protocol::incremental_since;
-use crate::project_input::PublishFilter as StoredFilter;
-use crate::slug::DuplicateSlug;
+use crate::api::input::PublishFilter as StoredFilter;
+use crate::notion::protocol::incremental_since;
+use crate::sync::mapping::{PublishFilter, PublishKind, RowOptions};
+use crate::sync::slug::DuplicateSlug;
 
 /// How much of the database a run reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

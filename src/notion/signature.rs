@@ -67,7 +67,7 @@ mod tests {
     use serde_json::Value;
 
     fn vectors() -> Vec<Value> {
-        let text = include_str!("../../shared/vectors/notion-signatures.json");
+        let text = include_str!("../../vectors/notion-signatures.json");
         let parsed: Value = serde_json::from_str(text).unwrap();
         parsed["cases"].as_array().unwrap().clone()
     }

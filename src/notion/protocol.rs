@@ -286,7 +286,7 @@ pub fn query_body(window: &QueryWindow, cursor: Option<&str>) -> Value {
 
 /// The start of an incremental window: the last successful run's start minus the overlap.
 pub fn incremental_since(last_success_started_ms: i64) -> String {
-    crate::time::iso_from_ms(last_success_started_ms - INCREMENTAL_OVERLAP_MS)
+    crate::util::time::iso_from_ms(last_success_started_ms - INCREMENTAL_OVERLAP_MS)
 }
 
 /// One page of query results, reduced to what the sync needs.
@@ -342,7 +342,7 @@ pub fn next_window_start(pages: &[Value]) -> Option<String> {
     pages
         .iter()
         .filter_map(|p| p.get("created_time").and_then(Value::as_str))
-        .max_by_key(|t| crate::time::ms_from_iso(t).unwrap_or(i64::MIN))
+        .max_by_key(|t| crate::util::time::ms_from_iso(t).unwrap_or(i64::MIN))
         .map(str::to_owned)
 }
 

@@ -1,7 +1,7 @@
 //! The Worker's URL space: which handler a method and path reach. One table, so that the router,
 //! the logs (route patterns, never raw paths holding webhook keys) and the OpenAPI document agree.
 
-use crate::api_error::ApiError;
+use crate::api::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -187,7 +187,7 @@ mod openapi_tests {
     const ERROR_SCHEMA: &str = "#/components/schemas/Error";
 
     fn document() -> Value {
-        serde_json::from_str(include_str!("../openapi.json")).expect("openapi.json is JSON")
+        serde_json::from_str(include_str!("../../openapi.json")).expect("openapi.json is JSON")
     }
 
     /// `(path, method, operation)` for every operation of the document.

@@ -1,6 +1,6 @@
 //! Message layer of Framer's Server API, as the official `framer-api` 5.0.0 client speaks it.
 //!
-//! The API is one WebSocket per project. Every frame is a devalue text (see [`crate::devalue`]),
+//! The API is one WebSocket per project. Every frame is a devalue text (see [`crate::framer::devalue`]),
 //! except chunk envelopes: plain JSON `{"$chunk":1,"id":..,"seq":n,"data":".."}` that the
 //! server uses to split a large frame; the pieces of one id are joined when `seq` is -1.
 //!
@@ -15,8 +15,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::devalue::json::{self, Json};
-use crate::devalue::{self, DevalueError, Value};
+use crate::framer::devalue::json::{self, Json};
+use crate::framer::devalue::{self, DevalueError, Value};
 
 /// Version the official client reports as `sdkVersion`; the server may gate features on it.
 pub const SDK_VERSION: &str = "5.0.0";
@@ -830,7 +830,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const TRANSCRIPT: &str = include_str!("../../shared/vectors/framer-transcript.json");
+    const TRANSCRIPT: &str = include_str!("../../vectors/framer-transcript.json");
     const COLLECTION: &str = "nEis1iUBl";
     const ITEM: &str = "153104cd-477e-809d-8dc4-ff2d96ae3090";
 

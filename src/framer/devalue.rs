@@ -985,8 +985,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    const VECTORS: &str = include_str!("../../shared/vectors/devalue.json");
-    const TRANSCRIPT: &str = include_str!("../../shared/vectors/framer-transcript.json");
+    const VECTORS: &str = include_str!("../../vectors/devalue.json");
+    const TRANSCRIPT: &str = include_str!("../../vectors/framer-transcript.json");
 
     fn vector_cases() -> Vec<serde_json::Value> {
         let doc: serde_json::Value = serde_json::from_str(VECTORS).unwrap();

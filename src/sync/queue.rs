@@ -4,7 +4,7 @@
 //! so a database edited non-stop still syncs. The state is small and serialisable: the Durable
 //! Object stores it before acknowledging an event, so nothing accepted is lost.
 
-use crate::notion_event::Effect;
+use crate::notion::event::Effect;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! event means for a synced database. Payload content is never trusted beyond routing: the sync
 //! always re-reads Notion.
 
-use crate::notion_ids::canonical;
+use crate::notion::ids::canonical;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -212,7 +212,7 @@ mod tests {
                 token: "secret_abc".into()
             }
         );
-        let sdk_vector = include_str!("../../shared/vectors/notion-signatures.json");
+        let sdk_vector = include_str!("../../vectors/notion-signatures.json");
         let cases: serde_json::Value = serde_json::from_str(sdk_vector).unwrap();
         let event = parse_event(cases["cases"][1]["body"].as_str().unwrap());
         assert_eq!(event.kind, "page.properties_updated");

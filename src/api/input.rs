@@ -1,7 +1,7 @@
 //! Validation of project create/update bodies. Every error names the offending field.
 
-use crate::api_error::ApiError;
-use crate::notion_ids;
+use crate::api::error::ApiError;
+use crate::notion::ids;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -95,7 +95,7 @@ impl ProjectInput {
                 300,
             )?
             .map(|id| {
-                notion_ids::normalize(&id)
+                ids::normalize(&id)
                     .map_err(|e| ApiError::validation("notion.database_id", e.to_string()))
             })
             .transpose()?,

@@ -1,0 +1,8 @@
+//! The HTTP surface without the runtime: the route table, the errors clients see, request
+//! validation, the dashboard's derived views, and the request log line.
+
+pub mod error;
+pub mod input;
+pub mod log_line;
+pub mod routes;
+pub mod view;
