@@ -2,6 +2,7 @@
 
 use crate::api::error::ApiError;
 use crate::notion::ids;
+use crate::sync::mapping::{Mapping, MappingError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -45,8 +46,8 @@ pub struct ProjectInput {
     pub framer_project_url: Option<String>,
     pub framer_api_key: Option<String>,
     pub framer_collection_name: Option<String>,
-    /// `Some(None)` clears the value.
-    pub mapping: Option<Option<Value>>,
+    /// `Some(None)` clears the value; a mapping is checked as the sync will read it.
+    pub mapping: Option<Option<Mapping>>,
     pub slug_property: Option<Option<String>>,
     pub publish_filter: Option<Option<PublishFilter>>,
     pub unpublished_mode: Option<UnpublishedMode>,
@@ -113,9 +114,7 @@ impl ProjectInput {
                 100,
             )?,
             mapping: nullable(body.get("mapping"), "mapping", |v| {
-                v.is_object()
-                    .then(|| v.clone())
-                    .ok_or_else(|| ApiError::validation("mapping", "expected an object"))
+                Mapping::from_client(v).map_err(|e| mapping_error(&e))
             })?,
             slug_property: nullable(body.get("slug_property"), "slug_property", |v| {
                 v.as_str()
@@ -226,6 +225,17 @@ fn flag(value: Option<&Value>, field: &str) -> Result<Option<bool>, ApiError> {
             format!("`{field}` must be true or false"),
         )),
     }
+}
+
+/// A mapping problem as a validation error naming its path in the body (`mapping.fields[2].kind`).
+fn mapping_error(error: &MappingError) -> ApiError {
+    let field = if error.path.is_empty() {
+        "mapping".to_owned()
+    } else {
+        format!("mapping.{}", error.path)
+    };
+    let message = format!("`{field}` {}", error.message);
+    ApiError::validation(&field, message)
 }
 
 fn nullable<T>(

@@ -1,13 +1,15 @@
 //! One outbound WebSocket to Framer's Server API, opened from the Durable Object the way the
 //! official client does on Workers: a `fetch` of the http(s) URL with `Upgrade: websocket` and
-//! the API key, then `Response::websocket()`. Message encoding and decoding is `framer_wire`'s;
+//! the API key, then `Response::websocket()`. Message encoding and decoding is `framer::wire`'s,
+//! the URL `framer::project_url`'s, what a failure means `framer::error`'s;
 //! this file runs the handshake, one call at a time by id, pings while waiting, and the
 //! graceful disconnect, and counts calls and bytes sent.
 
+use crate::framer::error::FramerError;
+use crate::framer::project_url;
 use crate::framer::wire::{self, Call, ClientMessage, Decoder, ServerMessage};
 use futures::future::{select, Either};
 use futures::StreamExt;
-use std::fmt;
 use std::time::Duration;
 use worker::{Delay, EventStream, Fetch, Headers, Request, RequestInit, WebSocket, WebsocketEvent};
 
@@ -16,107 +18,13 @@ const CALL_TIMEOUT_MS: u64 = 120_000;
 /// A disconnect waits this long for `disconnect-ack` before closing anyway.
 const ACK_TIMEOUT_MS: u64 = 5_000;
 
-/// Why talking to Framer failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FramerError {
-    /// The project URL or server URL cannot name a connection.
-    BadTarget(String),
-    /// The upgrade was answered with an HTTP status instead of a socket.
-    Refused { status: u16 },
-    /// An `error` frame from the server (bad key, no instance available, ...).
-    Server {
-        code: String,
-        message: String,
-        retryable: bool,
-    },
-    /// The socket closed (or could not be opened) before the answer came.
-    Closed { during: String },
-    /// No answer in time.
-    Timeout { during: String },
-    /// A method answered with an error string.
-    Method {
-        method: &'static str,
-        message: String,
-    },
-    /// A frame could not be decoded.
-    Protocol(String),
-}
-
-impl FramerError {
-    /// The machine-readable code stored on the sync record.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadTarget(_) => "framer_project_invalid",
-            Self::Refused { status: 401 | 403 } => "framer_key_invalid",
-            Self::Server { code, .. } if is_auth_code(code) => "framer_key_invalid",
-            Self::Refused { .. } | Self::Server { .. } => "framer_unavailable",
-            Self::Closed { .. } => "framer_connection_lost",
-            Self::Timeout { .. } => "framer_timeout",
-            Self::Method { .. } => "framer_call_failed",
-            Self::Protocol(_) => "framer_protocol_error",
-        }
-    }
-
-    /// Whether a later attempt may succeed without the user changing anything.
-    pub fn retryable(&self) -> bool {
-        match self {
-            Self::Server {
-                code, retryable, ..
-            } => !is_auth_code(code) && wire::is_retryable(code, *retryable),
-            Self::Refused { status } => *status >= 500,
-            Self::Closed { .. } | Self::Timeout { .. } | Self::Protocol(_) => true,
-            Self::BadTarget(_) | Self::Method { .. } => false,
-        }
-    }
-
-    /// What the user reads on the sync record.
-    pub fn user_message(&self) -> String {
-        match self {
-            Self::BadTarget(detail) => format!("the Framer project URL cannot be used ({detail}); paste the project's URL from Framer"),
-            _ if self.code() == "framer_key_invalid" => format!(
-                "Framer refused the API key ({}); create a new key in the Framer project's settings and save it in the project",
-                self.detail()
-            ),
-            Self::Method { method, message } => format!("Framer refused {method}: {message}"),
-            _ if self.retryable() => format!("Framer is unavailable right now ({}); the sync will retry automatically", self.detail()),
-            _ => format!("Framer failed: {}", self.detail()),
-        }
-    }
-
-    fn detail(&self) -> String {
-        match self {
-            Self::BadTarget(detail) | Self::Protocol(detail) => detail.clone(),
-            Self::Refused { status } => format!("HTTP {status} on connect"),
-            Self::Server { code, message, .. } => format!("{code}: {message}"),
-            Self::Closed { during } => format!("connection closed during {during}"),
-            Self::Timeout { during } => format!("no answer during {during}"),
-            Self::Method { method, message } => format!("{method}: {message}"),
-        }
-    }
-}
-
-impl fmt::Display for FramerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code(), self.detail())
-    }
-}
-
-impl std::error::Error for FramerError {}
-
-fn is_auth_code(code: &str) -> bool {
-    matches!(
-        code,
-        "UNAUTHORIZED" | "FORBIDDEN" | "INVALID_API_KEY" | "UNAUTHENTICATED"
-    )
-}
-
 /// Opens the WebSocket (not yet handshaken).
 pub async fn open(
     server_url: &str,
     project: &str,
     api_key: &str,
 ) -> Result<WebSocket, FramerError> {
-    let url = wire::connect_url(server_url, project)
+    let url = project_url::connect_url(server_url, project)
         .map_err(|e| FramerError::BadTarget(e.to_string()))?;
     let closed = |e: worker::Error| FramerError::Closed {
         during: format!("connect ({e})"),
@@ -128,7 +36,8 @@ pub async fn open(
         .map_err(closed)?;
     let mut init = RequestInit::new();
     init.with_headers(headers);
-    let request = Request::new_with_init(&wire::upgrade_fetch_url(&url), &init).map_err(closed)?;
+    let request =
+        Request::new_with_init(&project_url::upgrade_fetch_url(&url), &init).map_err(closed)?;
     let response = Fetch::Request(request).send().await.map_err(closed)?;
     let status = response.status_code();
     let ws = response

@@ -3,9 +3,10 @@
 //! decision is `notion_protocol`'s; this file only does the I/O and counts calls.
 
 use super::context::now_ms;
+use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::{
-    self as protocol, NotionError, Pacer, QueryWindow, RetryPolicy, MIN_REQUEST_INTERVAL_MS,
+    self as protocol, Pacer, QueryWindow, RetryPolicy, MIN_REQUEST_INTERVAL_MS,
 };
 use crate::util::settings::Settings;
 use futures::future::{select, Either};

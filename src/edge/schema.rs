@@ -7,8 +7,11 @@ use super::http::Reply;
 use super::notion_api::NotionClient;
 use crate::api::error::ApiError;
 use crate::framer::cms;
+use crate::framer::error::FramerError;
 use crate::framer::wire::Call;
-use crate::notion::protocol::{self, NotionError};
+use crate::notion::error::NotionError;
+use crate::notion::protocol;
+use crate::notion::schema::parse_schema;
 use crate::sync::mapping::{self, Mapping};
 use crate::util::secrets::ProjectSecret;
 use serde_json::{json, Value};
@@ -27,7 +30,7 @@ pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, Api
     let data_source = read_data_source(&mut notion, project)
         .await
         .map_err(|e| notion_error(&e))?;
-    let schema = mapping::parse_schema(&data_source).map_err(|e| ApiError::Unprocessable {
+    let schema = parse_schema(&data_source).map_err(|e| ApiError::Unprocessable {
         code: "notion_not_a_database",
         message: e.to_string(),
     })?;
@@ -106,7 +109,7 @@ async fn framer_fields(ctx: &AppContext, project: &ProjectRow, key: &str) -> Val
 async fn collection_fields(
     socket: &mut FramerSocket<'_>,
     project: &ProjectRow,
-) -> Result<Value, framer_socket::FramerError> {
+) -> Result<Value, FramerError> {
     let managed = socket.call(Call::GetManagedCollections).await?;
     let by_id = project.framer_collection_id.as_deref();
     let list = managed.as_array().cloned().unwrap_or_default();

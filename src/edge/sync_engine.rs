@@ -4,18 +4,22 @@
 
 use super::context::{now_ms, AppContext};
 use super::db::{self, ProjectRow};
-use super::framer_socket::{self, FramerError, FramerSocket};
+use super::framer_socket::{self, FramerSocket};
 use super::notion_api::NotionClient;
 use super::sync::SyncFailure;
 use crate::api::error::ApiError;
 use crate::framer::cms::{self, FieldDef, FieldType, FieldValue, Item};
+use crate::framer::error::FramerError;
 use crate::framer::wire::Call;
+use crate::notion::error::NotionError;
 use crate::notion::page_html;
-use crate::notion::protocol::{self, NotionError};
-use crate::sync::mapping::{self, MappedRow, Mapping, Schema};
+use crate::notion::protocol;
+use crate::notion::schema::{parse_schema, Schema};
+use crate::sync::mapping::{self, Mapping};
 use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::queue::Pending;
 use crate::sync::reconcile::{self, ItemState, Plan, Scope};
+use crate::sync::row::{map_page, MappedRow};
 use crate::sync::slug::{self, SlugInput};
 use crate::util::secrets::ProjectSecret;
 use crate::util::time::{iso_from_ms, ms_from_iso};
@@ -151,7 +155,7 @@ impl Run<'_> {
         let scope = self.choose_scope(now_ms()).await?;
         self.stats.full = scope == RunScope::Full;
         let data_source = self.data_source(notion).await?;
-        let mut schema = mapping::parse_schema(&data_source).map_err(|e| SyncFailure {
+        let mut schema = parse_schema(&data_source).map_err(|e| SyncFailure {
             code: "notion_not_a_database".into(),
             message: format!(
                 "the connected Notion id is not a database this integration can read: {e}"
@@ -406,7 +410,7 @@ impl Run<'_> {
         let mut warnings = Vec::new();
         let mut candidates = Vec::with_capacity(pages.len());
         for page in pages {
-            match mapping::map_page(page, mapping, schema, &options) {
+            match map_page(page, mapping, schema, &options) {
                 Ok(row) => {
                     warnings.extend(
                         row.warnings

@@ -1,9 +1,14 @@
 //! The sync's decisions: the per-project queue (debounce, backoff) and event ledger, the
-//! mapping of Notion properties to Framer fields, what a run reads, and what it writes.
+//! mapping of Notion properties to Framer fields, one page mapped to one row, what a run
+//! reads, and what it writes.
 
 pub mod ledger;
 pub mod mapping;
 pub mod plan;
 pub mod queue;
 pub mod reconcile;
+pub mod row;
 pub mod slug;
+
+#[cfg(test)]
+pub(crate) mod fixtures;

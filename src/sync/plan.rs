@@ -4,7 +4,7 @@
 
 use crate::api::input::PublishFilter as StoredFilter;
 use crate::notion::protocol::incremental_since;
-use crate::sync::mapping::{PublishFilter, PublishKind, RowOptions};
+use crate::sync::row::{PublishFilter, PublishKind, RowOptions};
 use crate::sync::slug::DuplicateSlug;
 
 /// How much of the database a run reads.

@@ -83,7 +83,7 @@ async fn create(ctx: &AppContext, account: &Account, req: &mut Request) -> Resul
         .encrypt(&framer_key, &ProjectSecret::FramerApiKey.context(&id))
         .map_err(internal)?;
     let now = iso_from_ms(now_ms());
-    let mapping = json_text(input.mapping.clone().flatten().as_ref());
+    let mapping = input.mapping.clone().flatten().map(|m| m.to_json());
     let filter = json_text(
         input
             .publish_filter
@@ -386,7 +386,7 @@ async fn update(
     };
     nullable(
         "mapping",
-        input.mapping.clone().map(|m| m.map(|v| v.to_string())),
+        input.mapping.clone().map(|m| m.map(|m| m.to_json())),
     );
     nullable("slug_property", input.slug_property.clone());
     nullable(
