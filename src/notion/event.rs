@@ -181,6 +181,8 @@ pub fn effect_for(event: &Event, database_id: &str, data_source_ids: &[String]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
 
     const DB: &str = "36cc9195-760f-4fff-a67e-3a46c559b176";
     const DS: &str = "98024f3c-b1d3-4aec-a301-f01e0dacf023";
@@ -319,20 +321,294 @@ mod tests {
         assert!(database_refs(&loose_page).is_empty());
     }
 
+    /// The canonical ids `parse` must find for an event that names these.
+    #[derive(Debug, Clone)]
+    struct Generated {
+        id: String,
+        kind: String,
+        entity_type: &'static str,
+        entity_id: String,
+        parent_type: &'static str,
+        parent_id: String,
+        data_source_id: Option<String>,
+    }
+
+    impl Generated {
+        fn json(&self) -> serde_json::Value {
+            let mut parent = json!({"id": self.parent_id, "type": self.parent_type});
+            if let Some(ds) = &self.data_source_id {
+                parent["data_source_id"] = json!(ds);
+            }
+            json!({
+                "id": self.id,
+                "timestamp": "2024-12-05T23:57:05.379Z",
+                "workspace_id": "13950b26-c203-4f3b-b97d-93ec06319565",
+                "type": self.kind,
+                "attempt_number": 1,
+                "entity": {"id": self.entity_id, "type": self.entity_type},
+                "data": {"parent": parent}
+            })
+        }
+
+        /// The databases and data sources the event names, canonicalised.
+        fn named(&self) -> Vec<String> {
+            let mut named = Vec::new();
+            if matches!(self.parent_type, "database" | "data_source") {
+                named.push(canonical(&self.parent_id));
+            }
+            named.extend(self.data_source_id.iter().map(|ds| canonical(ds)));
+            if matches!(self.entity_type, "database" | "data_source") {
+                named.push(canonical(&self.entity_id));
+            }
+            named
+        }
+    }
+
+    /// A Notion id as it may arrive: dashed or not, any case.
+    fn notion_id() -> impl Strategy<Value = String> {
+        ("[0-9a-f]{32}", any::<bool>(), any::<bool>()).prop_map(|(hex, dashed, upper)| {
+            let id = if dashed { canonical(&hex) } else { hex };
+            if upper {
+                id.to_uppercase()
+            } else {
+                id
+            }
+        })
+    }
+
+    const ROW_TYPES: [&str; 4] = [
+        "page.created",
+        "page.properties_updated",
+        "page.content_updated",
+        "page.undeleted",
+    ];
+    const GONE_TYPES: [&str; 2] = ["page.deleted", "page.moved"];
+    const WIDE_TYPES: [&str; 8] = [
+        "data_source.content_updated",
+        "data_source.schema_updated",
+        "data_source.deleted",
+        "data_source.undeleted",
+        "database.content_updated",
+        "database.schema_updated",
+        "database.deleted",
+        "database.undeleted",
+    ];
+
+    fn event_kind() -> impl Strategy<Value = String> {
+        let known: Vec<&str> = ROW_TYPES
+            .iter()
+            .chain(&GONE_TYPES)
+            .chain(&WIDE_TYPES)
+            .copied()
+            .chain(["comment.created", "page.locked", "file_upload.completed"])
+            .collect();
+        prop_oneof![
+            proptest::sample::select(known).prop_map(str::to_owned),
+            "[a-z_]{1,12}\\.[a-z_]{1,16}",
+        ]
+    }
+
+    fn generated() -> impl Strategy<Value = Generated> {
+        (
+            "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+            event_kind(),
+            proptest::sample::select(vec!["page", "database", "data_source", "comment"]),
+            notion_id(),
+            proptest::sample::select(vec!["database", "data_source", "page", "workspace"]),
+            notion_id(),
+            proptest::option::of(notion_id()),
+        )
+            .prop_map(
+                |(id, kind, entity_type, entity_id, parent_type, parent_id, data_source_id)| {
+                    Generated {
+                        id,
+                        kind,
+                        entity_type,
+                        entity_id,
+                        parent_type,
+                        parent_id,
+                        data_source_id,
+                    }
+                },
+            )
+    }
+
+    /// What `effect` must say for an event of this type about this entity.
+    fn expected_effect(kind: &str, entity_id: &str) -> Option<Effect> {
+        let page_id = canonical(entity_id);
+        if ROW_TYPES.contains(&kind) {
+            Some(Effect::PageChanged { page_id })
+        } else if GONE_TYPES.contains(&kind) {
+            Some(Effect::PageGone { page_id })
+        } else if WIDE_TYPES.contains(&kind) {
+            Some(Effect::Everything)
+        } else {
+            None
+        }
+    }
+
+    /// JSON texts near the payload shape: objects with the envelope's keys holding any value.
+    fn payload_like() -> impl Strategy<Value = Vec<u8>> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i32>().prop_map(serde_json::Value::from),
+            "[a-z0-9_.-]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        let value = leaf.prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map("(id|type)", inner, 0..3)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        });
+        let key = proptest::sample::select(vec![
+            "id",
+            "type",
+            "verification_token",
+            "entity",
+            "data",
+            "timestamp",
+            "attempt_number",
+            "other",
+        ]);
+        prop_oneof![
+            proptest::collection::btree_map(key, value.clone(), 0..6).prop_map(|m| {
+                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            }),
+            value,
+        ]
+        .prop_map(|v| v.to_string().into_bytes())
+    }
+
+    /// One way to spoil a well-formed event, and the error `parse` must give for it.
+    fn spoil(event: &mut serde_json::Value, how: usize) -> ParseError {
+        let object = event.as_object_mut().unwrap();
+        match how {
+            0 => {
+                object.remove("id");
+                ParseError::MissingField("id")
+            }
+            1 => {
+                object.insert("id".into(), json!(""));
+                ParseError::MissingField("id")
+            }
+            2 => {
+                object.insert("id".into(), json!(42));
+                ParseError::MissingField("id")
+            }
+            3 => {
+                object.remove("type");
+                ParseError::MissingField("type")
+            }
+            4 => {
+                object.insert("type".into(), json!(["page.created"]));
+                ParseError::MissingField("type")
+            }
+            5 => {
+                object.insert("entity".into(), json!("oops"));
+                ParseError::NotJson(String::new())
+            }
+            6 => {
+                object["entity"].as_object_mut().unwrap().remove("id");
+                ParseError::NotJson(String::new())
+            }
+            _ => {
+                object["data"]["parent"] = json!(7);
+                ParseError::NotJson(String::new())
+            }
+        }
+    }
+
+    /// Errors compared by variant and field; `NotJson`'s text is serde's.
+    fn same_error(got: &ParseError, want: &ParseError) -> bool {
+        match (got, want) {
+            (ParseError::NotJson(_), ParseError::NotJson(_)) => true,
+            _ => got == want,
+        }
+    }
+
     proptest::proptest! {
         #[test]
-        fn never_panics_on_arbitrary_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            if let Ok(Incoming::Event(e)) = parse(&body) {
-                let _ = effect_for(&e, DB, &[DS.into()]);
+        fn any_body_is_read_only_as_what_its_json_says(
+            body in prop_oneof![proptest::collection::vec(proptest::num::u8::ANY, 0..512), payload_like()],
+        ) {
+            let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+            let object = json.as_ref().and_then(serde_json::Value::as_object);
+            let text = |key: &str| object.and_then(|o| o.get(key)).and_then(serde_json::Value::as_str);
+            let has_type = object.is_some_and(|o| o.contains_key("type"));
+            let good_id = text("id").is_some_and(|id| !id.is_empty());
+            match parse(&body) {
+                Ok(Incoming::Verification { token }) => {
+                    prop_assert!(!has_type);
+                    prop_assert_eq!(text("verification_token"), Some(token.as_str()));
+                    prop_assert!(!token.is_empty());
+                }
+                Ok(Incoming::Event(event)) => {
+                    prop_assert!(good_id);
+                    prop_assert_eq!(text("id"), Some(event.id.as_str()));
+                    prop_assert_eq!(text("type"), Some(event.kind.as_str()));
+                }
+                // Either not JSON at all, or an envelope whose parts have the wrong shape.
+                Err(ParseError::NotJson(_)) => {
+                    prop_assert!(json.is_none() || (good_id && text("type").is_some()));
+                }
+                Err(ParseError::NotAnObject) => prop_assert!(json.is_some() && object.is_none()),
+                Err(ParseError::MissingField("verification_token")) => {
+                    prop_assert!(!has_type && text("verification_token") == Some(""));
+                }
+                Err(ParseError::MissingField("id")) => prop_assert!(object.is_some() && !good_id),
+                Err(ParseError::MissingField("type")) => {
+                    prop_assert!(good_id && text("type").is_none());
+                }
+                Err(other) => prop_assert!(false, "unexpected {:?}", other),
             }
         }
 
         #[test]
-        fn never_panics_on_json_shaped_input(kind in "[a-z_.]{0,30}", id in ".{0,40}", parent_kind in "[a-z_]{0,12}") {
-            let text = format!(r#"{{"id":{},"type":{},"entity":{{"id":{},"type":"page"}},"data":{{"parent":{{"id":{},"type":{}}}}}}}"#,
-                serde_json::json!(id), serde_json::json!(kind), serde_json::json!(id), serde_json::json!(id), serde_json::json!(parent_kind));
-            if let Ok(Incoming::Event(e)) = parse(text.as_bytes()) {
-                let _ = effect_for(&e, &id, std::slice::from_ref(&id));
+        fn well_formed_events_parse_and_route_to_what_they_name(
+            generated in generated(),
+            unrelated in notion_id(),
+        ) {
+            let body = generated.json().to_string();
+            let event = match parse(body.as_bytes()) {
+                Ok(Incoming::Event(event)) => event,
+                other => return Err(TestCaseError::fail(format!("{other:?} for {body}"))),
+            };
+            prop_assert_eq!(&event.id, &generated.id);
+            prop_assert_eq!(&event.kind, &generated.kind);
+            prop_assert_eq!(event.attempt_number, Some(1));
+            let expected = expected_effect(&generated.kind, &generated.entity_id);
+            prop_assert_eq!(effect(&event), expected.clone());
+            let named = generated.named();
+            for id in &named {
+                prop_assert_eq!(effect_for(&event, id, &[]), expected.clone(), "database {}", id);
+                prop_assert_eq!(effect_for(&event, &unrelated, std::slice::from_ref(id)), expected.clone(), "data source {}", id);
+            }
+            let other = canonical(&unrelated);
+            if !named.contains(&other) {
+                prop_assert_eq!(effect_for(&event, &other, &[]), None);
+            }
+        }
+
+        #[test]
+        fn spoiled_events_are_refused_with_the_reason(
+            generated in generated(),
+            how in 0usize..9,
+            cut in 0usize..400,
+        ) {
+            let mut event = generated.json();
+            let (body, want) = if how == 8 {
+                // A cut-off body is never JSON.
+                let text = event.to_string();
+                (text[..cut.min(text.len() - 1)].to_owned(), ParseError::NotJson(String::new()))
+            } else {
+                let want = spoil(&mut event, how);
+                (event.to_string(), want)
+            };
+            match parse(body.as_bytes()) {
+                Err(got) => prop_assert!(same_error(&got, &want), "{:?} instead of {:?} for {}", got, want, body),
+                Ok(incoming) => prop_assert!(false, "{:?} accepted: {}", incoming, body),
             }
         }
     }
