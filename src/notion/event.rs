@@ -457,13 +457,14 @@ mod tests {
             1 => any::<bool>().prop_map(serde_json::Value::from),
             1 => any::<i32>().prop_map(serde_json::Value::from),
         ];
-        let value = leaf.prop_recursive(2, 12, 3, |inner| {
+        let nested = leaf.clone().prop_recursive(2, 12, 3, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..3).prop_map(serde_json::Value::Array),
                 proptest::collection::btree_map("(id|type)", inner, 0..3)
                     .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
             ]
         });
+        let value = prop_oneof![3 => leaf, 1 => nested];
         let keys = [
             "id",
             "type",
