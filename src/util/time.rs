@@ -390,6 +390,19 @@ mod tests {
                 let normal = iso_from_ms(ms);
                 prop_assert_eq!(ms_from_iso(&normal), Some(ms));
                 prop_assert_eq!(normalize_iso8601(&normal), Some(normal.clone()));
+                // Read in UTC, in-range fields do not carry: the normal form shows what was
+                // written. (Days past a month's end and the leap second :60 do carry.)
+                let utc = !text[10..].contains(['+', '-']);
+                let day: u32 = text[8..10].parse().unwrap();
+                if utc && day <= 28 && text.get(17..19) != Some("60") {
+                    prop_assert_eq!(&normal[..10], &text[..10]);
+                    if let Some(clock) = text.get(11..16) {
+                        prop_assert_eq!(&normal[11..16], clock);
+                    }
+                    if text.get(16..17) == Some(":") {
+                        prop_assert_eq!(&normal[17..19], &text[17..19]);
+                    }
+                }
             }
         }
 
