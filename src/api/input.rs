@@ -338,6 +338,105 @@ mod tests {
         }
     }
 
+    fn mapping_body() -> Value {
+        json!({"fields": [{
+            "property_id": "title", "property_name": "Name", "property_type": "title",
+            "field_id": "title", "field_name": "Headline", "kind": "string", "enabled": true
+        }, {
+            "property_id": "b%5Dx%3F", "property_name": "Views", "property_type": "number",
+            "field_id": "b_255Dx_253F", "field_name": "Views", "kind": "number", "enabled": false
+        }], "skipped": []})
+    }
+
+    #[test]
+    fn mappings_are_read_as_the_sync_reads_them() {
+        let p = ProjectInput::parse_patch(&json!({"mapping": mapping_body()})).unwrap();
+        let mapping = p.mapping.unwrap().unwrap();
+        assert_eq!(mapping.fields.len(), 2);
+        assert_eq!(mapping.fields[0].field_name, "Headline");
+        assert_eq!(
+            serde_json::from_str::<Value>(&mapping.to_json()).unwrap(),
+            mapping_body()
+        );
+        let cleared = ProjectInput::parse_patch(&json!({"mapping": null})).unwrap();
+        assert_eq!(cleared.mapping, Some(None));
+        let mut create = create_body();
+        create["mapping"] = mapping_body();
+        let input = ProjectInput::parse_create(&create).unwrap();
+        assert_eq!(input.mapping, Some(Some(mapping)));
+    }
+
+    #[test]
+    fn bad_mappings_name_the_path() {
+        let with = |edit: &dyn Fn(&mut Value)| {
+            let mut mapping = mapping_body();
+            edit(&mut mapping);
+            json!({ "mapping": mapping })
+        };
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (
+                json!({"mapping": 7}),
+                "mapping",
+                "`mapping` must be an object",
+            ),
+            (
+                json!({"mapping": {}}),
+                "mapping.fields",
+                "`mapping.fields` is required",
+            ),
+            (
+                json!({"mapping": {"fields": 7}}),
+                "mapping.fields",
+                "`mapping.fields` is invalid: invalid type: integer `7`, expected a sequence",
+            ),
+            (
+                with(&|m| m["fields"][1]["kind"] = json!("text")),
+                "mapping.fields[1].kind",
+                "`mapping.fields[1].kind` is invalid: unknown variant `text`",
+            ),
+            (
+                with(&|m| {
+                    m["fields"][0].as_object_mut().unwrap().remove("enabled");
+                }),
+                "mapping.fields[0].enabled",
+                "`mapping.fields[0].enabled` is required",
+            ),
+            (
+                with(&|m| m["fields"][1]["field_id"] = json!("views")),
+                "mapping.fields[1].field_id",
+                "`mapping.fields[1].field_id` must be `b_255Dx_253F`",
+            ),
+            (
+                with(&|m| m["fields"][1]["property_id"] = json!("title")),
+                "mapping.fields[1].property_id",
+                "`mapping.fields[1].property_id` maps the same Notion property as fields[0]",
+            ),
+            (
+                with(&|m| m["skipped"] = json!({})),
+                "mapping.skipped",
+                "`mapping.skipped` is invalid: invalid type: map",
+            ),
+        ];
+        for (body, field, message) in cases {
+            match ProjectInput::parse_patch(&body) {
+                Err(ApiError::Validation {
+                    field: got,
+                    message: text,
+                }) => {
+                    assert_eq!(got, field, "{body}");
+                    assert!(text.starts_with(message), "{body}: {text}");
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let mut create = create_body();
+        create["mapping"] = json!({"fields": 7});
+        match ProjectInput::parse_create(&create) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field, "mapping.fields"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn null_clears_and_filters_parse() {
         let p = ProjectInput::parse_patch(&json!({"slug_property": null, "publish_filter": {"kind": "status", "property_id": "st", "values": ["Live"]}})).unwrap();
