@@ -506,6 +506,30 @@ test("schema: the Notion properties and Framer fields for the mapping step", asy
   assert.ok(Array.isArray(res.json.changes));
 });
 
+test("mapping: stored as the sync reads it; one the sync could not read is refused and nothing changes", async () => {
+  const { token } = await account({ name: "Mapping" });
+  const project = await createProject(worker, token, {
+    notion: { token: SCHEMA_TOKEN, database_id: schemaDb.databaseId },
+    framer: { project_url: `https://framer.com/projects/Site--${FRAMER_PROJECT}`, api_key: FRAMER_KEY, collection_name: "Posts" },
+  });
+  const proposed = (await call("GET", `/api/v1/projects/${project.id}/schema`, token)).json.mapping;
+  const renamed = { ...proposed, fields: proposed.fields.map((f) => (f.property_type === "title" ? { ...f, field_name: "Headline" } : f)) };
+  const saved = await call("PATCH", `/api/v1/projects/${project.id}`, token, { mapping: { ...renamed, note: "dropped" } });
+  assert.equal(saved.status, 200, saved.text);
+  assert.deepEqual((await getProject(token, project.id)).mapping, renamed);
+
+  const path = `/api/v1/projects/${project.id}`;
+  assertError(await call("PATCH", path, token, { mapping: { fields: 7 } }), 400, "validation_error", "mapping.fields");
+  const badKind = { ...renamed, fields: renamed.fields.map((f, i) => (i === 1 ? { ...f, kind: "colour" } : f)) };
+  assertError(await call("PATCH", path, token, { mapping: badKind, name: "Renamed" }), 400, "validation_error", "mapping.fields[1].kind");
+  const after = await getProject(token, project.id);
+  assert.deepEqual(after.mapping, renamed, "a refused mapping is not stored");
+  assert.equal(after.name, project.name, "nor anything else in that body");
+  const cleared = await call("PATCH", path, token, { mapping: null });
+  assert.equal(cleared.status, 200, cleared.text);
+  assert.equal((await getProject(token, project.id)).mapping, null);
+});
+
 test("bodies and routing: 415, 413, 400 invalid_json, 404 JSON, 405 with Allow", async () => {
   const { token } = await account({ name: "Bodies" });
   const text = await worker.fetch("/api/v1/projects", { method: "POST", token, body: "{}", headers: { "content-type": "text/plain" } });
