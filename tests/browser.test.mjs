@@ -1,8 +1,10 @@
 // The project page in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core):
 // the setup flow from the guide, clicked through on the page, against the built Worker with fake
 // Notion and Framer servers. Screenshots of the main states go to .test-artifacts/screenshots/.
+// Every page load is served with a strict Content-Security-Policy (no 'unsafe-inline'), and the
+// last test checks that the browser logged no error the tests did not provoke on purpose.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { chromium } from "playwright-core";
 import { startFakeFramer } from "./fakes/framer.mjs";
 import { startFakeNotion } from "./fakes/notion.mjs";
-import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
+import { createAccount, deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
 import { ROOT, startWorker, waitFor } from "./support/worker.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -20,9 +22,41 @@ const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-ru
 const NOTION_TOKEN = "ntn_browser_test_token_1";
 const FRAMER_PROJECT = "BrWsErTeStPrOjEcT123";
 const FRAMER_KEY = "fr_browser_test_key_1";
+const MODULES = readdirSync(join(ROOT, "public", "js")).filter((f) => f.endsWith(".js")).sort();
+/** What the page will get from the Worker once it sends one; here the tests add it to every page load. */
+const CSP = ["default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
+  "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"].join("; ");
 
 let notion, framer, worker, context, page, profile, db, paid, projectId, hook;
 const rows = [];
+/** Console errors and uncaught exceptions seen in the page, and the failed requests tests provoke on purpose. */
+const consoleErrors = [];
+const pageErrors = [];
+const provoked = [];
+
+/** Declares a failed request the next steps cause on purpose: Chromium logs it as a console error. */
+function expectFailedRequest(status, path) {
+  provoked.push({ status, path });
+}
+
+function wasProvoked({ text, url }) {
+  const status = Number(/status of (\d+)/.exec(text)?.[1]);
+  const path = url ? new URL(url).pathname : "";
+  return provoked.some((p) => p.status === status && p.path === path);
+}
+
+const project = async (id, token = paid.token) => (await worker.fetch(`/api/v1/projects/${id}`, { token })).json.project;
+
+/** Moves an account to another plan through the operator API, as a downgrade or upgrade would. */
+async function setPlan(account, plan) {
+  const res = await worker.fetch(`/api/v1/accounts/${account.account.id}`, { method: "PATCH", token: worker.adminToken, body: { plan } });
+  assert.equal(res.status, 200, res.text);
+}
+
+async function switchState(name) {
+  const toggle = page.getByRole("switch", { name });
+  return { checked: await toggle.isChecked(), disabled: await toggle.isDisabled() };
+}
 
 async function shot(name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -54,7 +88,16 @@ before(async () => {
   });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: worker.url });
   context.setDefaultTimeout(15_000);
+  const origin = new URL(worker.url).origin;
+  await context.route((url) => url.origin === origin && url.pathname === "/", async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": CSP } });
+  });
   page = context.pages()[0] ?? (await context.newPage());
+  page.on("console", (msg) => {
+    if (msg.type() === "error") consoleErrors.push({ text: msg.text(), url: msg.location().url });
+  });
+  page.on("pageerror", (error) => pageErrors.push(error.message));
 });
 
 after(async () => {
@@ -77,7 +120,37 @@ describe("project page", { concurrency: false }, () => {
     assert.equal((await worker.fetch("/healthz")).json.ok, true);
   });
 
+  test("the page loads as ES modules, each served as JavaScript, under a strict CSP", async () => {
+    const html = await (await fetch(`${worker.url}/`)).text();
+    assert.match(html, /<script type="module" src="\/js\/main\.js"><\/script>/);
+    assert.equal((await fetch(`${worker.url}/app.js`)).status, 404, "the old single script is gone");
+    for (const file of MODULES) {
+      const res = await fetch(`${worker.url}/js/${file}`);
+      assert.equal(res.status, 200, file);
+      assert.match(res.headers.get("content-type"), /javascript/, `${file} must be served as JavaScript to load as a module`);
+    }
+    const response = await page.goto(worker.url);
+    assert.equal(response.headers()["content-security-policy"], CSP);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    const loaded = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).filter((p) => p.startsWith("/js/")));
+    assert.deepEqual([...new Set(loaded)].sort(), MODULES.map((f) => `/js/${f}`), "main.js pulls in every module");
+    // The policy is really enforced: an inline style attribute is refused.
+    const refused = await page.evaluate(() => new Promise((resolve) => {
+      document.addEventListener("securitypolicyviolation", (e) => resolve(e.effectiveDirective), { once: true });
+      const probe = document.createElement("div");
+      probe.setAttribute("style", "color: red");
+      document.body.append(probe);
+      probe.remove();
+    }));
+    assert.match(refused, /^style-src/);
+    // That refusal was logged on purpose; start the error count from here.
+    await page.reload();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    consoleErrors.length = 0;
+  });
+
   test("sign in keeps the token in the session only", async () => {
+    expectFailedRequest(401, "/api/v1/tokens");
     await page.goto(worker.url);
     await page.getByLabel("API token").fill("not-a-token");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -91,8 +164,10 @@ describe("project page", { concurrency: false }, () => {
     assert.equal(await page.evaluate(() => localStorage.length), 0);
   });
 
-  test("create a project, then the mapping step from the schema", async () => {
+  test("create a project, then the mapping step with fields and both sync switches", async () => {
     await page.getByRole("link", { name: "New project" }).click();
+    await page.getByRole("heading", { name: "New project" }).waitFor();
+    assert.equal(await page.locator("#view-new input[type=checkbox]").count(), 0, "the Connect step has no sync switches");
     await page.getByLabel("Project name").fill("Company blog");
     await page.getByLabel("Integration token").fill(NOTION_TOKEN);
     await page.getByLabel("Database ID or URL").fill(db.databaseId);
@@ -107,15 +182,37 @@ describe("project page", { concurrency: false }, () => {
     assert.deepEqual(tagTypes, ["string", "enum"]);
     await page.getByLabel("Publish filter").selectOption({ label: "Only rows where “Live” is checked" });
     await page.getByLabel("Sync Date").uncheck();
+    // The paid plan's defaults: auto-sync on, publishing off, both switchable, no plan note.
+    assert.deepEqual(await switchState("Auto-sync on Notion changes"), { checked: true, disabled: false });
+    assert.deepEqual(await switchState("Publish after each sync"), { checked: false, disabled: false });
+    assert.equal(await page.locator("#mapping-plan-note").isVisible(), false);
+    await page.getByRole("switch", { name: "Auto-sync on Notion changes" }).click();
+    await page.getByRole("switch", { name: "Publish after each sync" }).click();
+    assert.deepEqual(await switchState("Auto-sync on Notion changes"), { checked: false, disabled: false });
+    assert.deepEqual(await switchState("Publish after each sync"), { checked: true, disabled: false });
     await shot("03-mapping");
     await page.getByRole("button", { name: "Save mapping" }).click();
     await page.locator("#banner").getByText("Webhook setup required").waitFor();
     projectId = page.url().split("/").pop();
-    const stored = (await worker.fetch(`/api/v1/projects/${projectId}`, { token: paid.token })).json.project;
+    const stored = await project(projectId);
     assert.equal(stored.publish_filter.kind, "checkbox");
     assert.equal(stored.mapping.fields.find((f) => f.property_name === "Date").enabled, false);
+    assert.equal(stored.sync.auto_sync, false, "the Mapping step's auto-sync switch reached the project");
+    assert.equal(stored.sync.auto_publish, true, "the Mapping step's publish switch reached the project");
     assert.equal(await text("#webhook-status"), "Setup required");
     assert.equal(await text("#last-sync-time"), "Never");
+  });
+
+  test("the project page keeps both switches and saves them", async () => {
+    assert.deepEqual(await switchState("Auto-sync on Notion changes"), { checked: false, disabled: false });
+    assert.deepEqual(await switchState("Publish after each sync"), { checked: true, disabled: false });
+    await page.getByRole("switch", { name: "Publish after each sync" }).click();
+    await waitFor(async () => (await project(projectId)).sync.auto_publish === false, { what: "auto_publish off" });
+    await page.getByRole("switch", { name: "Auto-sync on Notion changes" }).click();
+    await waitFor(async () => (await project(projectId)).sync.auto_sync === true, { what: "auto_sync on" });
+    await waitFor(async () => (await switchState("Auto-sync on Notion changes")).checked, { what: "the switch redrawn from the answer" });
+    assert.deepEqual(await switchState("Publish after each sync"), { checked: false, disabled: false });
+    assert.equal(await text("#behavior-error"), "");
   });
 
   test("Sync now shows progress, then Last sync and Items in Framer", async () => {
@@ -183,7 +280,7 @@ describe("project page", { concurrency: false }, () => {
 
   test("relative times read like people talk", async () => {
     const samples = await page.evaluate(async () => {
-      const { relativeTime } = await import("/app.js");
+      const { relativeTime } = await import("/js/format.js");
       const now = Date.parse("2026-11-01T12:00:00Z");
       return [0, 44, 60, 180, 3_600, 7_200, 172_800].map((s) => relativeTime(new Date(now - s * 1000).toISOString(), now));
     });
@@ -201,18 +298,77 @@ describe("project page", { concurrency: false }, () => {
     await page.setViewportSize({ width: 1180, height: 900 });
   });
 
-  test("on a free plan the toggles are disabled with an explanation", async () => {
+  test("a plan lost during setup: the Mapping step shows 402 plan_required and stores nothing", async () => {
+    await page.getByRole("link", { name: "Edit mapping" }).click();
+    await page.locator("#mapping-form").waitFor();
+    assert.deepEqual(await switchState("Publish after each sync"), { checked: false, disabled: false });
+    const before = await project(projectId);
+    await setPlan(paid, "free");
+    try {
+      expectFailedRequest(402, `/api/v1/projects/${projectId}`);
+      await page.getByRole("switch", { name: "Publish after each sync" }).click();
+      await page.getByRole("button", { name: "Save mapping" }).click();
+      await page.locator("#mapping-save-error").getByText("Paid plan required").waitFor();
+      assert.match(await text("#mapping-save-error"), /auto-publish needs the paid plan/);
+      // The switches are redrawn for the plan the account has now: locked, as stored, explained.
+      await waitFor(async () => (await switchState("Publish after each sync")).disabled, { what: "the switches locked" });
+      assert.deepEqual(await switchState("Publish after each sync"), { checked: false, disabled: true });
+      assert.deepEqual(await switchState("Auto-sync on Notion changes"), { checked: true, disabled: true });
+      assert.match(await text("#mapping-plan-note"), /paid plan.*Sync now/);
+      await page.locator("#account-plan").getByText("Free plan").waitFor();
+      assert.match(page.url(), /\/mapping$/, "a refused save stays on the step");
+      await shot("09-plan-required");
+      const after = await project(projectId);
+      assert.equal(after.updated_at, before.updated_at, "nothing was stored");
+      assert.deepEqual(after.sync.auto_publish, false);
+      assert.deepEqual(after.mapping, before.mapping);
+      // Saving again without the refused switch works, and the project page says why auto-sync is paused.
+      await page.getByRole("button", { name: "Save mapping" }).click();
+      await page.locator("#banner").getByText("Auto-sync is paused").waitFor();
+      assert.deepEqual(await switchState("Auto-sync on Notion changes"), { checked: true, disabled: true });
+      assert.equal(await page.locator("#plan-note").isVisible(), true);
+    } finally {
+      await setPlan(paid, "paid");
+    }
+    await page.getByRole("button", { name: "Refresh", exact: true }).click();
+    await page.locator("#banner").getByText("Sync pipeline active").waitFor();
+    await page.locator("#account-plan").getByText("Paid plan").waitFor();
+  });
+
+  test("on a free plan the wizard's switches are locked with an explanation, and stay off", async () => {
     const free = await createAccount(worker, { name: "Hobbyist", plan: "free" });
-    const project = await createProject(worker, free.token, { name: "Free blog" });
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API token").fill(free.token);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("link", { name: /Free blog/ }).click();
+    await page.getByRole("link", { name: "New project" }).click();
+    await page.getByLabel("Project name").fill("Free blog");
+    await page.getByLabel("Integration token").fill(NOTION_TOKEN);
+    await page.getByLabel("Database ID or URL").fill(db.databaseId);
+    await page.getByLabel("Project URL").fill(`https://framer.com/projects/Site--${FRAMER_PROJECT}`);
+    await page.getByLabel("Server API key").fill(FRAMER_KEY);
+    await page.getByLabel("Collection name").fill("Free posts");
+    await page.getByRole("button", { name: "Create and continue" }).click();
+    await page.locator("#mapping-form").waitFor();
+    assert.deepEqual(await switchState("Auto-sync on Notion changes"), { checked: false, disabled: true });
+    assert.deepEqual(await switchState("Publish after each sync"), { checked: false, disabled: true });
+    assert.match(await text("#mapping-plan-note"), /paid plan.*Sync now/);
+    await shot("10-free-plan-mapping");
+    await page.getByRole("button", { name: "Save mapping" }).click();
     await page.locator("#project-title").getByText("Free blog").waitFor();
-    assert.equal(await page.getByRole("switch", { name: "Auto-sync on Notion changes" }).isDisabled(), true);
-    assert.equal(await page.getByRole("switch", { name: "Publish after each sync" }).isDisabled(), true);
+    assert.deepEqual(await switchState("Auto-sync on Notion changes"), { checked: false, disabled: true });
+    assert.deepEqual(await switchState("Publish after each sync"), { checked: false, disabled: true });
     assert.match(await text("#plan-note"), /paid plan.*Sync now/);
-    assert.equal(project.sync?.auto_sync ?? false, false);
-    await shot("09-free-plan");
+    const stored = await project(page.url().split("/").pop(), free.token);
+    assert.equal(stored.plan, "free");
+    assert.equal(stored.sync.auto_sync, false);
+    assert.equal(stored.sync.auto_publish, false);
+    await shot("11-free-plan");
+  });
+
+  test("no console errors or uncaught exceptions but the failed requests provoked above", () => {
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors.filter((e) => !wasProvoked(e)), []);
+    // The listener works: the refused PATCH of the plan test was seen.
+    assert.ok(consoleErrors.some((e) => /status of 402/.test(e.text)), JSON.stringify(consoleErrors));
   });
 });

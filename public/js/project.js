@@ -1,0 +1,216 @@
+// The project page: pipeline banner, Sync now with progress, the two sync switches, the Notion
+// webhook setup (URL, verification token, confirm) and recent syncs. It polls while the page
+// is visible: briskly while something is pending, now and then otherwise, so syncs started by
+// Notion webhooks show up without a click.
+import { $, copyText, el, fail, setSwitches, show } from "./dom.js";
+import { errorText, isBusy, plural, progressText, relativeTime, runResult, runSummary, webhookLabel } from "./format.js";
+import { behaviorSwitches } from "./mapping.js";
+import { api, notePlan } from "./session.js";
+
+const BUSY_POLL_MS = 1500;
+const IDLE_POLL_MS = 10_000;
+const AGE_TICK_MS = 15_000;
+
+/** The project shown, the sync this page started (until it finishes) and the poll timer. */
+const current = { project: null, syncId: null, busy: false, timer: null };
+
+const switches = () => ({ autoSync: $("auto-sync"), autoPublish: $("auto-publish"), note: $("plan-note") });
+
+export function initProjectPage() {
+  $("refresh").addEventListener("click", () => refreshProject());
+  $("sync-now").addEventListener("click", syncNow);
+  $("auto-sync").addEventListener("change", (e) => patchProject({ auto_sync: e.target.checked }));
+  $("auto-publish").addEventListener("change", (e) => patchProject({ auto_publish: e.target.checked }));
+  $("refresh-token").addEventListener("click", refreshToken);
+  $("confirm-webhook").addEventListener("click", confirmWebhook);
+  for (const button of document.querySelectorAll("[data-copy]")) button.addEventListener("click", () => copyField(button));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && isOpen()) refreshProject();
+  });
+  // Relative times age even when nothing is fetched.
+  setInterval(() => {
+    for (const node of document.querySelectorAll("[data-at]")) if (node.dataset.at) node.textContent = relativeTime(node.dataset.at);
+  }, AGE_TICK_MS);
+}
+
+export async function openProject(id) {
+  show("project");
+  if (current.project?.id !== id) {
+    current.project = null;
+    current.syncId = null;
+    $("verification-token").value = "";
+    $("token-message").textContent = "";
+    $("copy-status").textContent = "";
+    $("behavior-error").textContent = "";
+  }
+  $("project-mapping-link").href = `#/projects/${id}/mapping`;
+  await refreshProject(id);
+}
+
+/** Stops polling; the router calls it before opening any view. */
+export function leaveProject() {
+  clearTimeout(current.timer);
+  current.timer = null;
+}
+
+const isOpen = () => Boolean(current.project) && !$("view-project").hidden;
+
+async function refreshProject(id = current.project?.id) {
+  if (!id) return;
+  leaveProject();
+  try {
+    const [{ project }, { syncs }] = await Promise.all([api(`/projects/${id}`), api(`/projects/${id}/syncs?limit=8`)]);
+    if (location.hash !== `#/projects/${id}`) return;
+    const first = current.project?.id !== project.id;
+    current.project = project;
+    renderProject(project, syncs);
+    if (first && project.webhook.status !== "setup_required") showStoredToken(project.id);
+  } catch (error) {
+    fail(error);
+  }
+  schedulePolling();
+}
+
+function schedulePolling() {
+  leaveProject();
+  if (!isOpen()) return;
+  current.timer = setTimeout(() => {
+    if (document.visibilityState === "visible") refreshProject();
+    else schedulePolling();
+  }, current.busy ? BUSY_POLL_MS : IDLE_POLL_MS);
+}
+
+// ---------- Rendering ----------
+
+function renderProject(p, syncs) {
+  $("project-title").textContent = p.name;
+  document.title = `${p.name} · Notion → Framer Sync`;
+  $("banner").textContent = p.pipeline.banner;
+  $("banner").dataset.state = p.pipeline.state;
+  $("webhook-status").textContent = webhookLabel(p.webhook.status);
+  $("webhook-status").dataset.status = p.webhook.status;
+  $("webhook-url").value = p.webhook.url;
+  $("confirm-webhook").disabled = p.webhook.status === "active";
+  $("confirm-webhook").textContent = p.webhook.status === "active" ? "Verified ✓" : "I've verified in Notion";
+  setSwitches(switches(), behaviorSwitches(p.plan, p.sync));
+  notePlan(p.plan);
+  renderLastSync(p.sync.last_sync);
+  $("items-in-framer").textContent = String(p.sync.items_in_framer);
+  renderProgress(p, syncs);
+  renderHistory(syncs);
+  current.busy = isBusy(p, syncs, current.syncId);
+  if (!current.busy) current.syncId = null;
+}
+
+function renderLastSync(run) {
+  const time = $("last-sync-time");
+  const at = run?.finished_at ?? run?.started_at ?? "";
+  time.textContent = relativeTime(at);
+  time.dataset.at = at;
+  if (at) time.title = new Date(at).toLocaleString();
+  $("last-sync-result").textContent = runResult(run);
+  $("last-sync-result").dataset.status = run?.status ?? "";
+}
+
+function renderProgress(p, syncs) {
+  showProgress(progressText(p, syncs, current.syncId));
+  const waiting = Boolean(current.syncId) && !syncs.some((r) => r.id === current.syncId);
+  $("sync-now").disabled = Boolean(p.sync.running || waiting);
+}
+
+function showProgress(text) {
+  $("sync-progress").replaceChildren(...(text ? [el("span", { class: "spinner", "aria-hidden": "true" }), text] : []));
+}
+
+function renderHistory(syncs) {
+  $("history").replaceChildren(...syncs.map(historyRow));
+  $("history-empty").hidden = syncs.length > 0;
+}
+
+function historyRow(run) {
+  const when = run.finished_at ?? run.started_at;
+  const warnings = run.warnings?.length
+    ? el("details", {}, el("summary", { text: plural(run.warnings.length, "warning") }), el("ul", {}, ...run.warnings.map((w) => el("li", { text: w }))))
+    : null;
+  const error = run.error ? el("p", { class: "run-error", text: `${run.error.message ?? run.error.code}` }) : null;
+  return el("li", { class: `run status-${run.status}` },
+    el("span", { class: `pill status-${run.status}`, text: run.status }),
+    el("span", { class: "run-main" },
+      el("span", { text: runSummary(run) }),
+      el("time", { class: "muted small", datetime: when, "data-at": when, title: new Date(when).toLocaleString(), text: relativeTime(when) })),
+    error, warnings);
+}
+
+// ---------- Actions ----------
+
+async function syncNow() {
+  const button = $("sync-now");
+  button.disabled = true;
+  try {
+    const { sync_id: syncId } = await api(`/projects/${current.project.id}/sync`, { method: "POST", body: {} });
+    current.syncId = syncId;
+    showProgress("Sync queued…");
+    current.busy = true;
+    schedulePolling();
+  } catch (error) {
+    button.disabled = false;
+    fail(error);
+  }
+}
+
+/** Saves one switch; a refusal (e.g. 402 plan_required) is shown and the switches redrawn as stored. */
+async function patchProject(body) {
+  $("behavior-error").textContent = "";
+  try {
+    const { project } = await api(`/projects/${current.project.id}`, { method: "PATCH", body });
+    current.project = project;
+  } catch (error) {
+    $("behavior-error").textContent = errorText(error);
+  }
+  await refreshProject();
+}
+
+// A token already received is shown again when the page is opened later.
+async function showStoredToken(id) {
+  const answer = await api(`/projects/${id}/webhook/refresh-token`, { method: "POST", body: {} }).catch(() => null);
+  if (answer?.token && current.project?.id === id) $("verification-token").value = answer.token;
+}
+
+async function refreshToken() {
+  $("token-message").textContent = "Checking…";
+  try {
+    const answer = await api(`/projects/${current.project.id}/webhook/refresh-token`, { method: "POST", body: {} });
+    $("verification-token").value = answer.token ?? "";
+    $("token-message").textContent = answer.token
+      ? "Token received. Copy it into Notion's verification dialog, then press “I've verified in Notion”."
+      : answer.message;
+    await refreshProject();
+  } catch (error) {
+    $("token-message").textContent = error.message;
+  }
+}
+
+async function confirmWebhook() {
+  $("confirm-error").textContent = "";
+  try {
+    await api(`/projects/${current.project.id}/webhook/confirm`, { method: "POST", body: {} });
+    await refreshProject();
+  } catch (error) {
+    $("confirm-error").textContent = error.message;
+  }
+}
+
+async function copyField(button) {
+  const input = $(button.dataset.copy);
+  const label = input.id === "webhook-url" ? "Webhook URL" : "Verification token";
+  if (!input.value) {
+    $("copy-status").textContent = `${label} is empty: press “Refresh token” first.`;
+    return;
+  }
+  const ok = await copyText(input.value);
+  $("copy-status").textContent = ok ? `${label} copied to the clipboard.` : `Copy failed: select the ${label.toLowerCase()} and copy it by hand.`;
+  if (ok) {
+    button.textContent = "Copied";
+    setTimeout(() => (button.textContent = "Copy"), 2000);
+  }
+}

@@ -1,0 +1,334 @@
+// The project page's pure helpers (public/js/format.js, mapping.js, api.js) under node --test,
+// and the page's files checked for what a strict Content-Security-Policy (no 'unsafe-inline')
+// would refuse. Needs no build and no Worker: `node --test tests/page.test.mjs`.
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ApiError, createApi } from "../public/js/api.js";
+import {
+  cardSummary, countsText, errorText, isBusy, pipelineLabel, planLabel, plural, progressText, relativeTime, runResult,
+  runSummary, webhookLabel,
+} from "../public/js/format.js";
+import {
+  behaviorChanges, behaviorSwitches, filterNeedsValues, filterOptions, mappingPatch, mappingRows, publishFilter,
+  skippedText, slugOptions,
+} from "../public/js/mapping.js";
+
+const PUBLIC = resolve(dirname(fileURLToPath(import.meta.url)), "../public");
+const NOW = Date.parse("2026-11-01T12:00:00Z");
+const ago = (seconds) => new Date(NOW - seconds * 1000).toISOString();
+
+describe("format.js", () => {
+  test("relativeTime reads like people talk, with its unit boundaries", () => {
+    const cases = [
+      [0, "Just now"], [44, "Just now"], [45, "1 minute ago"], [60, "1 minute ago"], [180, "3 minutes ago"],
+      [2_699, "45 minutes ago"], [2_700, "1 hour ago"], [7_200, "2 hours ago"], [79_199, "22 hours ago"],
+      [79_200, "1 day ago"], [172_800, "2 days ago"],
+    ];
+    for (const [seconds, expected] of cases) assert.equal(relativeTime(ago(seconds), NOW), expected, `${seconds} s`);
+    assert.equal(relativeTime(null, NOW), "Never");
+    assert.equal(relativeTime("", NOW), "Never");
+    // A server clock slightly ahead of the browser's must not read "-1 minutes ago".
+    assert.equal(relativeTime(ago(-90), NOW), "Just now");
+  });
+
+  test("plural and counts", () => {
+    assert.equal(plural(1, "warning"), "1 warning");
+    assert.equal(plural(0, "warning"), "0 warnings");
+    assert.equal(plural(3, "Notion change"), "3 Notion changes");
+    assert.equal(countsText({ added: 3, updated: 0, removed: 1 }), "3 added, 1 removed");
+    assert.equal(countsText({ added: 0, updated: 2, removed: 0 }), "2 updated");
+    assert.equal(countsText({}), "no changes");
+    assert.equal(countsText(undefined), "no changes");
+  });
+
+  test("runResult and runSummary describe a sync run", () => {
+    assert.equal(runResult(null), "");
+    assert.equal(runResult({ status: "running" }), "Running…");
+    assert.equal(runResult({ status: "failed", error: { code: "notion_unauthorized", message: "Notion refused the token." } }),
+      "Failed: Notion refused the token.");
+    assert.equal(runResult({ status: "failed" }), "Failed: unknown error");
+    assert.equal(runResult({ status: "succeeded", counts: { added: 3 }, published: true }), "Succeeded · 3 added · published");
+    assert.equal(runResult({ status: "partial", counts: { updated: 1, removed: 2 }, published: false }), "Partial · 1 updated, 2 removed");
+    assert.equal(runSummary({ trigger: "manual", scope: "full", status: "succeeded", counts: { added: 3 } }), "Sync now · full · 3 added");
+    assert.equal(runSummary({ trigger: "webhook", scope: "incremental", status: "running", counts: {} }), "Notion change · incremental · in progress");
+    assert.equal(runSummary({ trigger: "schedule", scope: "full", status: "succeeded", counts: {} }), "schedule · full · no changes");
+  });
+
+  test("labels for webhook status, pipeline state and plan", () => {
+    assert.equal(webhookLabel("setup_required"), "Setup required");
+    assert.equal(webhookLabel("token_received"), "Token received");
+    assert.equal(webhookLabel("active"), "Active");
+    assert.equal(webhookLabel("paused"), "paused");
+    assert.equal(pipelineLabel("active"), "Active");
+    assert.equal(pipelineLabel("setup_required"), "Setup required");
+    assert.equal(pipelineLabel("auto_sync_off"), "Needs attention");
+    assert.equal(pipelineLabel("plan_required"), "Needs attention");
+    assert.equal(planLabel("paid"), "Paid plan");
+    assert.equal(planLabel("free"), "Free plan");
+  });
+
+  test("cardSummary", () => {
+    const project = { sync: { last_sync: { started_at: ago(7_200) }, items_in_framer: 5 } };
+    assert.equal(cardSummary(project, NOW), "Last sync 2 hours ago · 5 items in Framer");
+    assert.equal(cardSummary({ sync: { last_sync: null, items_in_framer: 0 } }, NOW), "Last sync never · 0 items in Framer");
+  });
+
+  test("isBusy and progressText follow the queue and the sync this page started", () => {
+    const idle = { sync: { running: false, pending: { events: 0, sync_id: null } } };
+    const running = { sync: { running: true, pending: { events: 0, sync_id: null } } };
+    const queued = { sync: { running: false, pending: { events: 0, sync_id: "s1" } } };
+    const waiting = { sync: { running: false, pending: { events: 2, sync_id: null } } };
+    const one = { sync: { running: false, pending: { events: 1, sync_id: null } } };
+    assert.equal(isBusy(idle), false);
+    assert.equal(progressText(idle), "");
+    assert.equal(isBusy(running), true);
+    assert.equal(progressText(running), "Syncing…");
+    assert.equal(isBusy(queued), true);
+    assert.equal(progressText(queued), "Sync queued…");
+    assert.equal(isBusy(waiting), true);
+    assert.equal(progressText(waiting), "2 Notion changes waiting to sync…");
+    assert.equal(progressText(one), "1 Notion change waiting to sync…");
+    // Started here but not listed yet: queued. Listed and running: busy. Listed and done: idle.
+    assert.equal(progressText(idle, [], "s9"), "Sync queued…");
+    assert.equal(isBusy(idle, [], "s9"), true);
+    assert.equal(isBusy(idle, [{ id: "s9", status: "running" }], "s9"), true);
+    assert.equal(progressText(idle, [{ id: "s9", status: "running" }], "s9"), "");
+    assert.equal(isBusy(idle, [{ id: "s9", status: "succeeded" }], "s9"), false);
+  });
+
+  test("errorText names the paid plan for plan_required and leaves other messages as sentences", () => {
+    const refused = new ApiError(402, { error: { code: "plan_required", message: "auto-sync needs the paid plan; use \"Sync now\" on the free plan" } });
+    assert.equal(errorText(refused), "Paid plan required: auto-sync needs the paid plan; use \"Sync now\" on the free plan.");
+    const invalid = new ApiError(400, { error: { code: "validation_failed", message: "mapping.fields: expected an array." } });
+    assert.equal(errorText(invalid), "mapping.fields: expected an array.");
+    assert.equal(errorText(new ApiError(500, null)), "Request failed (500).");
+    assert.equal(errorText(undefined), "Something went wrong.");
+  });
+});
+
+// The shapes GET /projects/{id}/schema and GET /projects/{id} answer (trimmed to what is read).
+const properties = [
+  { id: "title", name: "Name", type: "title", allowed_field_types: ["string"] },
+  { id: "a%3Ab", name: "Tags", type: "multi_select", allowed_field_types: ["string", "enum"] },
+  { id: "live", name: "Live", type: "checkbox", allowed_field_types: ["boolean"] },
+  { id: "st", name: "Stage", type: "status", allowed_field_types: ["enum", "string"] },
+  { id: "sel", name: "Kind", type: "select", allowed_field_types: ["enum"] },
+  { id: "sum", name: "Summary", type: "rich_text", allowed_field_types: ["string", "formattedText"] },
+  { id: "fl", name: "Files", type: "files", allowed_field_types: [] },
+];
+const field = (property_id, property_name, kind, enabled = true) =>
+  ({ property_id, property_name, property_type: "x", field_id: `f-${property_id}`, field_name: property_name, kind, enabled });
+const mapping = {
+  fields: [field("title", "Name", "string"), field("a%3Ab", "Tags", "enum"), field("live", "Live", "boolean", false),
+    field("st", "Stage", "enum"), field("sel", "Kind", "enum"), field("sum", "Summary", "formattedText")],
+  skipped: [{ property_id: "fl", property_name: "Files", property_type: "files" }],
+};
+const project = (over = {}) => ({
+  id: "p1", plan: "paid", slug_property: null, publish_filter: null, unpublished_mode: "remove", page_body: false,
+  sync: { auto_sync: true, auto_publish: false }, ...over,
+});
+
+describe("mapping.js", () => {
+  test("mappingRows: one row per property, the proposal's kind selected, unmapped ones locked", () => {
+    const rows = mappingRows(properties, mapping);
+    assert.deepEqual(rows.map((r) => r.name), ["Name", "Tags", "Live", "Stage", "Kind", "Summary", "Files"]);
+    const tags = rows.find((r) => r.name === "Tags");
+    assert.deepEqual(tags.kinds, [{ value: "string", label: "string", selected: false }, { value: "enum", label: "enum", selected: true }]);
+    assert.equal(tags.mapped, true);
+    assert.equal(tags.enabled, true);
+    assert.equal(rows.find((r) => r.name === "Live").enabled, false);
+    const files = rows.find((r) => r.name === "Files");
+    assert.equal(files.mapped, false);
+    assert.equal(files.enabled, false);
+    assert.deepEqual(files.kinds.map((k) => k.value), ["—"]);
+  });
+
+  test("skippedText lists unsupported properties", () => {
+    assert.equal(skippedText(mapping), "Not synced (unsupported types): Files");
+    assert.equal(skippedText({ fields: [] }), "");
+    assert.equal(skippedText({ fields: [], skipped: [{ name: "Rollup" }, { property_name: "People" }] }), "Not synced (unsupported types): Rollup, People");
+  });
+
+  test("slugOptions offers text-like properties and selects the stored one", () => {
+    assert.deepEqual(slugOptions(properties, null), [
+      { value: "", label: "Automatic (from the title)", selected: true },
+      { value: "title", label: "Name", selected: false },
+      { value: "sum", label: "Summary", selected: false },
+    ]);
+    assert.deepEqual(slugOptions(properties, "sum").filter((o) => o.selected).map((o) => o.value), ["sum"]);
+  });
+
+  test("filterOptions offers checkbox, status and select properties", () => {
+    const options = filterOptions(properties, null);
+    assert.deepEqual(options.map((o) => o.value), ["", "checkbox:live", "status:st", "status:sel"]);
+    assert.equal(options[1].label, "Only rows where “Live” is checked");
+    assert.equal(options[2].label, "Only rows whose “Stage” is one of…");
+    assert.equal(options[0].selected, true);
+    const stored = filterOptions(properties, { kind: "status", property_id: "st", values: ["Live"] });
+    assert.deepEqual(stored.filter((o) => o.selected).map((o) => o.value), ["status:st"]);
+  });
+
+  test("publishFilter parses a choice and its values", () => {
+    assert.equal(publishFilter(""), null);
+    assert.deepEqual(publishFilter("checkbox:live", "ignored"), { kind: "checkbox", property_id: "live" });
+    assert.deepEqual(publishFilter("status:st", " Published, , Live "), { kind: "status", property_id: "st", values: ["Published", "Live"] });
+    // Only the first colon separates: property ids may contain more.
+    assert.deepEqual(publishFilter("checkbox:a:b"), { kind: "checkbox", property_id: "a:b" });
+    assert.equal(filterNeedsValues("status:st"), true);
+    assert.equal(filterNeedsValues("checkbox:live"), false);
+    assert.equal(filterNeedsValues(""), false);
+  });
+
+  test("behaviorSwitches: free plan locks both switches as stored and shows the note", () => {
+    assert.deepEqual(behaviorSwitches("paid", { auto_sync: true, auto_publish: false }), {
+      autoSync: { checked: true, disabled: false }, autoPublish: { checked: false, disabled: false }, showPlanNote: false,
+    });
+    assert.deepEqual(behaviorSwitches("free", { auto_sync: true, auto_publish: true }), {
+      autoSync: { checked: true, disabled: true }, autoPublish: { checked: true, disabled: true }, showPlanNote: true,
+    });
+  });
+
+  test("behaviorChanges sends only the switches that changed", () => {
+    const sync = { auto_sync: true, auto_publish: false };
+    assert.deepEqual(behaviorChanges(sync, { autoSync: true, autoPublish: false }), {});
+    assert.deepEqual(behaviorChanges(sync, { autoSync: false, autoPublish: false }), { auto_sync: false });
+    assert.deepEqual(behaviorChanges(sync, { autoSync: false, autoPublish: true }), { auto_sync: false, auto_publish: true });
+  });
+
+  test("mappingPatch: the form's choices over the proposal, switches only when changed", () => {
+    const choices = {
+      fields: { "a%3Ab": { enabled: true, kind: "string" }, live: { enabled: true, kind: "boolean" }, title: { enabled: true } },
+      slug: "sum", filter: "status:st", values: "Published, Live", unpublished: "draft", pageBody: true,
+      autoSync: true, autoPublish: true,
+    };
+    const body = mappingPatch(mapping, project(), choices);
+    assert.deepEqual(Object.keys(body).sort(), ["auto_publish", "mapping", "page_body", "publish_filter", "slug_property", "unpublished_mode"]);
+    assert.equal(body.auto_publish, true);
+    assert.equal(body.slug_property, "sum");
+    assert.deepEqual(body.publish_filter, { kind: "status", property_id: "st", values: ["Published", "Live"] });
+    assert.equal(body.unpublished_mode, "draft");
+    assert.equal(body.page_body, true);
+    assert.deepEqual(body.mapping.skipped, mapping.skipped);
+    const byId = Object.fromEntries(body.mapping.fields.map((f) => [f.property_id, f]));
+    assert.equal(byId["a%3Ab"].kind, "string");
+    assert.equal(byId.live.enabled, true);
+    assert.equal(byId.title.kind, "string", "a choice without a kind keeps the proposal's");
+    assert.equal(byId.st.kind, "enum", "a field the form did not show keeps the proposal");
+    assert.equal(byId["a%3Ab"].field_id, "f-a%3Ab", "fields keep their other keys");
+    assert.equal(mapping.fields[1].kind, "enum", "the proposal itself is not modified");
+
+    const plain = mappingPatch(mapping, project({ plan: "free", sync: { auto_sync: true, auto_publish: false } }),
+      { fields: {}, slug: "", filter: "", values: "", unpublished: "remove", pageBody: false, autoSync: true, autoPublish: false });
+    assert.equal(plain.slug_property, null);
+    assert.equal(plain.publish_filter, null);
+    assert.equal("auto_sync" in plain, false, "an unchanged switch is not re-sent (a downgraded plan would refuse it)");
+    assert.equal("auto_publish" in plain, false);
+  });
+});
+
+/** A fetch that answers `reply` and records each request. */
+function fakeFetch(reply) {
+  const calls = [];
+  const fetch = async (url, init) => {
+    calls.push({ url, ...init });
+    const { status = 200, body = {} } = typeof reply === "function" ? reply(url, init) : reply;
+    return new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+  };
+  return { fetch, calls };
+}
+
+describe("api.js", () => {
+  test("GET sends the bearer token read at call time and answers the JSON", async () => {
+    let token = "tok_1";
+    const { fetch, calls } = fakeFetch({ body: { projects: [] } });
+    const api = createApi({ token: () => token, fetch });
+    assert.deepEqual(await api("/projects"), { projects: [] });
+    token = "tok_2";
+    await api("/tokens");
+    assert.equal(calls[0].url, "/api/v1/projects");
+    assert.equal(calls[0].method, "GET");
+    assert.deepEqual(calls[0].headers, { authorization: "Bearer tok_1" });
+    assert.equal(calls[0].body, undefined);
+    assert.equal(calls[1].headers.authorization, "Bearer tok_2");
+  });
+
+  test("a body is sent as JSON", async () => {
+    const { fetch, calls } = fakeFetch({ status: 201, body: { project: { id: "p1" } } });
+    const api = createApi({ token: () => "t", fetch });
+    assert.deepEqual(await api("/projects", { method: "POST", body: { name: "Blog" } }), { project: { id: "p1" } });
+    assert.equal(calls[0].method, "POST");
+    assert.equal(calls[0].headers["content-type"], "application/json");
+    assert.equal(calls[0].body, "{\"name\":\"Blog\"}");
+  });
+
+  test("402 plan_required becomes an ApiError with status, code and message", async () => {
+    const { fetch } = fakeFetch({ status: 402, body: { error: { code: "plan_required", message: "auto-publish needs the paid plan" } } });
+    let unauthorized = 0;
+    const api = createApi({ token: () => "t", fetch, onUnauthorized: () => unauthorized++ });
+    const error = await api("/projects/p1", { method: "PATCH", body: { auto_publish: true } }).then(() => null, (e) => e);
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 402);
+    assert.equal(error.code, "plan_required");
+    assert.equal(error.message, "auto-publish needs the paid plan");
+    assert.equal(unauthorized, 0);
+  });
+
+  test("401 calls onUnauthorized, then rejects", async () => {
+    const { fetch } = fakeFetch({ status: 401, body: { error: { code: "unauthorized", message: "unknown token" } } });
+    const seen = [];
+    const api = createApi({ token: () => "t", fetch, onUnauthorized: (e) => seen.push(e.status) });
+    await assert.rejects(api("/tokens"), (e) => e.status === 401 && e.code === "unauthorized");
+    assert.deepEqual(seen, [401]);
+  });
+
+  test("an error without a JSON body still has a message", async () => {
+    const { fetch } = fakeFetch({ status: 502, body: "<html>bad gateway</html>" });
+    const api = createApi({ token: () => "t", fetch });
+    await assert.rejects(api("/projects"), (e) => e.status === 502 && e.code === null && e.message === "Request failed (502)");
+  });
+});
+
+describe("page files under a strict Content-Security-Policy", () => {
+  const html = readFileSync(join(PUBLIC, "index.html"), "utf8");
+  const modules = readdirSync(join(PUBLIC, "js")).filter((f) => f.endsWith(".js"));
+
+  test("index.html loads one module entry and has no inline script, style or handler", () => {
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    assert.deepEqual(scripts.map((m) => m[1].trim()), ['type="module" src="/js/main.js"']);
+    assert.ok(scripts.every((m) => m[2].trim() === ""), "no inline script body");
+    assert.doesNotMatch(html, /<style\b/i);
+    assert.doesNotMatch(html, /\sstyle\s*=/i);
+    assert.doesNotMatch(html, /\son[a-z]+\s*=/i);
+    assert.doesNotMatch(html, /javascript:/i);
+  });
+
+  test("every module import resolves to a file, and every module is reached from main.js", () => {
+    const reached = new Set();
+    const visit = (file) => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      const source = readFileSync(join(PUBLIC, "js", file), "utf8");
+      for (const [, spec] of source.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/gm)) {
+        assert.match(spec, /^\.\/[a-z-]+\.js$/, `${file} imports ${spec}: only sibling modules, with the .js a browser needs`);
+        assert.ok(existsSync(join(PUBLIC, "js", spec)), `${file} imports missing ${spec}`);
+        visit(spec.slice(2));
+      }
+    };
+    visit("main.js");
+    assert.deepEqual([...reached].sort(), modules.sort());
+  });
+
+  test("generated markup sets no inline styles and parses no HTML strings", () => {
+    for (const file of modules) {
+      // Comments may name what the code avoids; only code is checked.
+      const source = readFileSync(join(PUBLIC, "js", file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+      assert.doesNotMatch(source, /\.style\b/, `${file} writes element.style`);
+      assert.doesNotMatch(source, /setAttribute\(\s*["']style["']|["']style["']\s*:/, `${file} sets a style attribute`);
+      assert.doesNotMatch(source, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, `${file} parses HTML strings`);
+      assert.doesNotMatch(source, /\beval\(|new Function\(/, `${file} evaluates strings`);
+    }
+  });
+});
