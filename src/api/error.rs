@@ -1,7 +1,21 @@
 //! Every error a client can see, with its HTTP status and machine-readable code. The edge layer
 //! turns these into `{"error":{"code","message","field"?}}` responses in one place.
+//!
+//! A failure on our side is `Internal(Fault)`: the fault's detail (what the database or the
+//! runtime said) is written to the request's log line and never to a response, which carries a
+//! generic message and the request id instead. The `From` conversions below let handlers use `?`
+//! on every error that can only be our fault.
 
+use crate::notion::error::NotionError;
+use crate::notion::event::ParseError;
+use crate::notion::signature::SignatureError;
+use crate::util::secrets::SecretError;
+use crate::util::settings::SettingError;
+use serde::{Serialize, Serializer};
 use std::fmt;
+
+/// Longest fault detail a log line carries; the rest is cut (D1 errors can quote long SQL).
+const MAX_FAULT_DETAIL: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -32,8 +46,50 @@ pub enum ApiError {
     RateLimited {
         retry_after_secs: u32,
     },
-    /// Something on our side failed; the message is safe to show, details go to the log only.
-    Internal(String),
+    /// Something on our side failed. The client learns only that, and the request id.
+    Internal(Fault),
+}
+
+/// What failed on our side: where (`origin`, e.g. "d1 query") and what it said. The detail can
+/// leave this type only by serialising it into a log line: `Debug` and `Display` hide it, and
+/// no response body includes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Fault {
+    origin: &'static str,
+    detail: String,
+}
+
+impl Fault {
+    pub fn new(origin: &'static str, detail: impl fmt::Display) -> Self {
+        let mut detail = detail.to_string();
+        if detail.len() > MAX_FAULT_DETAIL {
+            let mut end = MAX_FAULT_DETAIL;
+            while !detail.is_char_boundary(end) {
+                end -= 1;
+            }
+            detail.truncate(end);
+            detail.push('…');
+        }
+        Self { origin, detail }
+    }
+
+    /// Where the fault happened: safe to branch on, never the runtime's own words.
+    pub fn origin(&self) -> &'static str {
+        self.origin
+    }
+}
+
+impl fmt::Debug for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fault({:?}, ..)", self.origin)
+    }
+}
+
+/// The log line's `detail` field: `"<origin>: <detail>"`.
+impl Serialize for Fault {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{}: {}", self.origin, self.detail))
+    }
 }
 
 impl ApiError {
@@ -41,6 +97,19 @@ impl ApiError {
         Self::Validation {
             field: field.to_owned(),
             message: message.into(),
+        }
+    }
+
+    /// A failure on our side; `detail` goes to the log line only.
+    pub fn internal(origin: &'static str, detail: impl fmt::Display) -> Self {
+        Self::Internal(Fault::new(origin, detail))
+    }
+
+    /// The fault behind an internal error, for the log line.
+    pub fn fault(&self) -> Option<&Fault> {
+        match self {
+            Self::Internal(fault) => Some(fault),
+            _ => None,
         }
     }
 
@@ -89,8 +158,8 @@ impl ApiError {
             | Self::PlanRequired(message)
             | Self::Forbidden(message)
             | Self::Conflict(message)
-            | Self::Unprocessable { message, .. }
-            | Self::Internal(message) => message.clone(),
+            | Self::Unprocessable { message, .. } => message.clone(),
+            Self::Internal(_) => "something went wrong on our side".to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::UnsupportedMediaType => {
                 "the body must be JSON (Content-Type: application/json)".to_owned()
@@ -107,11 +176,21 @@ impl ApiError {
         }
     }
 
-    /// The JSON body clients receive.
-    pub fn body(&self) -> serde_json::Value {
+    /// The JSON body clients receive. `request_id` is the one on the request's log line; an
+    /// internal error quotes it so that a report can be matched to the logged detail.
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
         let mut error = serde_json::json!({ "code": self.code(), "message": self.message() });
-        if let Self::Validation { field, .. } = self {
-            error["field"] = serde_json::Value::String(field.clone());
+        match self {
+            Self::Validation { field, .. } => {
+                error["field"] = serde_json::Value::String(field.clone());
+            }
+            Self::Internal(_) => {
+                error["message"] = serde_json::Value::String(format!(
+                    "something went wrong on our side; quote request id {request_id} if it persists"
+                ));
+                error["request_id"] = serde_json::Value::String(request_id.to_owned());
+            }
+            _ => {}
         }
         serde_json::json!({ "error": error })
     }
@@ -125,6 +204,59 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// ENCRYPTION_KEY is missing or malformed, a stored secret does not decrypt, or the random
+/// source failed: none of it is the client's doing.
+impl From<SecretError> for ApiError {
+    fn from(e: SecretError) -> Self {
+        Self::internal("secrets", e)
+    }
+}
+
+/// The deployment's configuration is invalid.
+impl From<SettingError> for ApiError {
+    fn from(e: SettingError) -> Self {
+        Self::internal("settings", e)
+    }
+}
+
+/// JSON we wrote or another part of the Worker sent could not be read or written. Request
+/// bodies never come here: `http::read_json` answers those with `invalid_json`.
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::internal("json", e)
+    }
+}
+
+/// A webhook body that is not a Notion event or verification request.
+impl From<ParseError> for ApiError {
+    fn from(e: ParseError) -> Self {
+        match e {
+            ParseError::NotJson(_) => Self::InvalidJson(e.to_string()),
+            ParseError::NotAnObject | ParseError::MissingField(_) => {
+                Self::validation("body", e.to_string())
+            }
+        }
+    }
+}
+
+/// A webhook event whose `X-Notion-Signature` does not prove it came from Notion.
+impl From<SignatureError> for ApiError {
+    fn from(e: SignatureError) -> Self {
+        Self::InvalidSignature(e.to_string())
+    }
+}
+
+/// Notion refused or failed a call made for the client: the code says why, the message what
+/// to do about it.
+impl From<NotionError> for ApiError {
+    fn from(e: NotionError) -> Self {
+        Self::Unprocessable {
+            code: e.code(),
+            message: e.user_message(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,7 +266,7 @@ mod tests {
         let e = ApiError::validation("notion.database_id", "expected a Notion database id");
         assert_eq!(e.status(), 400);
         assert_eq!(
-            e.body(),
+            e.body("r1"),
             serde_json::json!({"error":{"code":"validation_error","message":"expected a Notion database id","field":"notion.database_id"}})
         );
         let e = ApiError::MethodNotAllowed {
@@ -148,8 +280,82 @@ mod tests {
         };
         assert_eq!((e.status(), e.code()), (422, "no_token_yet"));
         assert_eq!(
-            ApiError::NotFound("project".into()).body()["error"]["message"],
+            ApiError::NotFound("project".into()).body("r1")["error"]["message"],
             "project not found"
         );
+    }
+
+    #[test]
+    fn internal_errors_show_the_request_id_and_never_the_detail() {
+        let e = ApiError::internal(
+            "d1 query",
+            "D1_ERROR: no such table: sync_runs: SQLITE_ERROR",
+        );
+        assert_eq!((e.status(), e.code()), (500, "internal_error"));
+        assert_eq!(
+            e.body("8f2a-LHR"),
+            serde_json::json!({"error":{
+                "code": "internal_error",
+                "message": "something went wrong on our side; quote request id 8f2a-LHR if it persists",
+                "request_id": "8f2a-LHR",
+            }})
+        );
+        for shown in [e.to_string(), format!("{e:?}"), e.message()] {
+            assert!(!shown.contains("sync_runs"), "{shown}");
+        }
+        let fault = e.fault().expect("an internal error has a fault");
+        assert_eq!(fault.origin(), "d1 query");
+        assert_eq!(
+            serde_json::to_value(fault).unwrap(),
+            "d1 query: D1_ERROR: no such table: sync_runs: SQLITE_ERROR"
+        );
+        assert_eq!(ApiError::NotFound("x".into()).fault(), None);
+    }
+
+    #[test]
+    fn other_errors_carry_no_request_id() {
+        let body = ApiError::Conflict("taken".into()).body("r1");
+        assert_eq!(
+            body,
+            serde_json::json!({"error":{"code":"conflict","message":"taken"}})
+        );
+    }
+
+    #[test]
+    fn long_fault_details_are_cut_on_a_character_boundary() {
+        let fault = Fault::new("d1 query", "é".repeat(MAX_FAULT_DETAIL));
+        let logged = serde_json::to_value(&fault).unwrap();
+        let text = logged.as_str().unwrap();
+        assert!(text.ends_with('…'));
+        assert!(text.len() <= "d1 query: ".len() + MAX_FAULT_DETAIL + '…'.len_utf8());
+    }
+
+    #[test]
+    fn conversions_sort_faults_from_client_errors() {
+        let e = ApiError::from(SecretError::BadKey);
+        assert_eq!(
+            (e.code(), e.fault().map(Fault::origin)),
+            ("internal_error", Some("secrets"))
+        );
+        let e = ApiError::from(serde_json::from_str::<u8>("x").unwrap_err());
+        assert_eq!(e.fault().map(Fault::origin), Some("json"));
+        let e = ApiError::from(SettingError {
+            name: "DEBOUNCE_SECONDS",
+            message: "expected a number".into(),
+        });
+        assert_eq!(e.fault().map(Fault::origin), Some("settings"));
+        let e = ApiError::from(ParseError::MissingField("type"));
+        assert_eq!(
+            e.body("r1"),
+            serde_json::json!({"error":{"code":"validation_error","message":"the event has no valid `type` field","field":"body"}})
+        );
+        let e = ApiError::from(ParseError::NotJson("eof".into()));
+        assert_eq!((e.status(), e.code()), (400, "invalid_json"));
+        let e = ApiError::from(SignatureError::Mismatch);
+        assert_eq!((e.status(), e.code()), (401, "invalid_signature"));
+        assert_eq!(e.message(), SignatureError::Mismatch.to_string());
+        let e = ApiError::from(NotionError::Unauthorized);
+        assert_eq!((e.status(), e.code()), (422, "notion_unauthorized"));
+        assert_eq!(e.message(), NotionError::Unauthorized.user_message());
     }
 }

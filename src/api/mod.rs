@@ -1,8 +1,11 @@
 //! The HTTP surface without the runtime: the route table, the errors clients see, request
-//! validation, the dashboard's derived views, and the request log line.
+//! validation, the account and the project as handlers read them, the dashboard's derived
+//! views, and the request log line.
 
+pub mod account;
 pub mod error;
 pub mod input;
 pub mod log_line;
+pub mod project;
 pub mod routes;
 pub mod view;

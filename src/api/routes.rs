@@ -1,84 +1,146 @@
-//! The Worker's URL space: which handler a method and path reach. One table, so that the router,
-//! the logs (route patterns, never raw paths holding webhook keys) and the OpenAPI document agree.
+//! The Worker's URL space: which operation a method and path reach. One table, so that the
+//! router, the logs (route patterns, never raw paths holding webhook keys) and the OpenAPI
+//! document agree. Each operation is named after its OpenAPI `operationId`, and the router
+//! matches every operation by name, so a route added here does not compile until it is handled.
 
 use crate::api::error::ApiError;
 
+/// One (method, path) the Worker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Health,
-    Live,
-    WebhookForProject,
-    WebhookShared,
-    OpenApi,
-    Accounts,
-    Account,
-    Tokens,
-    Token,
-    Projects,
-    Project,
-    WebhookRefreshToken,
-    WebhookConfirm,
+pub enum Operation {
+    GetHealth,
+    GetLive,
+    ReceiveProjectWebhook,
+    ReceiveSharedWebhook,
+    GetOpenApi,
+    ListAccounts,
+    CreateAccount,
+    GetAccount,
+    UpdateAccount,
+    ListTokens,
+    CreateToken,
+    RevokeToken,
+    ListProjects,
+    CreateProject,
+    GetProject,
+    UpdateProject,
+    DeleteProject,
+    RefreshWebhookToken,
+    ConfirmWebhook,
     SyncNow,
-    Syncs,
-    Schema,
+    ListSyncs,
+    GetSchema,
 }
 
-/// `(route, pattern, methods)`: every route the Worker serves.
-pub const TABLE: &[(Route, &str, &[&str])] = &[
-    (Route::Health, "/healthz", &["GET"]),
-    (Route::Live, "/livez", &["GET"]),
+impl Operation {
+    /// The OpenAPI `operationId`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::GetHealth => "getHealth",
+            Self::GetLive => "getLive",
+            Self::ReceiveProjectWebhook => "receiveProjectWebhook",
+            Self::ReceiveSharedWebhook => "receiveSharedWebhook",
+            Self::GetOpenApi => "getOpenApi",
+            Self::ListAccounts => "listAccounts",
+            Self::CreateAccount => "createAccount",
+            Self::GetAccount => "getAccount",
+            Self::UpdateAccount => "updateAccount",
+            Self::ListTokens => "listTokens",
+            Self::CreateToken => "createToken",
+            Self::RevokeToken => "revokeToken",
+            Self::ListProjects => "listProjects",
+            Self::CreateProject => "createProject",
+            Self::GetProject => "getProject",
+            Self::UpdateProject => "updateProject",
+            Self::DeleteProject => "deleteProject",
+            Self::RefreshWebhookToken => "refreshWebhookToken",
+            Self::ConfirmWebhook => "confirmWebhook",
+            Self::SyncNow => "syncNow",
+            Self::ListSyncs => "listSyncs",
+            Self::GetSchema => "getSchema",
+        }
+    }
+}
+
+/// `(pattern, [(method, operation)])`: every route the Worker serves.
+pub const TABLE: &[(&str, &[(&str, Operation)])] = &[
+    ("/healthz", &[("GET", Operation::GetHealth)]),
+    ("/livez", &[("GET", Operation::GetLive)]),
     (
-        Route::WebhookForProject,
         "/webhooks/notion/{webhook_key}",
-        &["POST"],
+        &[("POST", Operation::ReceiveProjectWebhook)],
     ),
-    (Route::WebhookShared, "/webhooks/notion", &["POST"]),
-    (Route::OpenApi, "/api/v1/openapi.json", &["GET"]),
-    (Route::Accounts, "/api/v1/accounts", &["GET", "POST"]),
     (
-        Route::Account,
+        "/webhooks/notion",
+        &[("POST", Operation::ReceiveSharedWebhook)],
+    ),
+    ("/api/v1/openapi.json", &[("GET", Operation::GetOpenApi)]),
+    (
+        "/api/v1/accounts",
+        &[
+            ("GET", Operation::ListAccounts),
+            ("POST", Operation::CreateAccount),
+        ],
+    ),
+    (
         "/api/v1/accounts/{account_id}",
-        &["GET", "PATCH"],
+        &[
+            ("GET", Operation::GetAccount),
+            ("PATCH", Operation::UpdateAccount),
+        ],
     ),
-    (Route::Tokens, "/api/v1/tokens", &["GET", "POST"]),
-    (Route::Token, "/api/v1/tokens/{token_id}", &["DELETE"]),
-    (Route::Projects, "/api/v1/projects", &["GET", "POST"]),
     (
-        Route::Project,
+        "/api/v1/tokens",
+        &[
+            ("GET", Operation::ListTokens),
+            ("POST", Operation::CreateToken),
+        ],
+    ),
+    (
+        "/api/v1/tokens/{token_id}",
+        &[("DELETE", Operation::RevokeToken)],
+    ),
+    (
+        "/api/v1/projects",
+        &[
+            ("GET", Operation::ListProjects),
+            ("POST", Operation::CreateProject),
+        ],
+    ),
+    (
         "/api/v1/projects/{project_id}",
-        &["GET", "PATCH", "DELETE"],
+        &[
+            ("GET", Operation::GetProject),
+            ("PATCH", Operation::UpdateProject),
+            ("DELETE", Operation::DeleteProject),
+        ],
     ),
     (
-        Route::WebhookRefreshToken,
         "/api/v1/projects/{project_id}/webhook/refresh-token",
-        &["POST"],
+        &[("POST", Operation::RefreshWebhookToken)],
     ),
     (
-        Route::WebhookConfirm,
         "/api/v1/projects/{project_id}/webhook/confirm",
-        &["POST"],
+        &[("POST", Operation::ConfirmWebhook)],
     ),
     (
-        Route::SyncNow,
         "/api/v1/projects/{project_id}/sync",
-        &["POST"],
+        &[("POST", Operation::SyncNow)],
     ),
     (
-        Route::Syncs,
         "/api/v1/projects/{project_id}/syncs",
-        &["GET"],
+        &[("GET", Operation::ListSyncs)],
     ),
     (
-        Route::Schema,
         "/api/v1/projects/{project_id}/schema",
-        &["GET"],
+        &[("GET", Operation::GetSchema)],
     ),
 ];
 
-/// A matched request: the route, its pattern (for logs) and the path parameter, if any.
+/// A matched request: the operation, its pattern (for logs) and the path parameter, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched {
-    pub route: Route,
+    pub operation: Operation,
     pub pattern: &'static str,
     pub param: Option<String>,
 }
@@ -90,15 +152,15 @@ pub fn resolve(method: &str, path: &str) -> Result<Matched, ApiError> {
     } else {
         path
     };
-    for (route, pattern, methods) in TABLE {
+    for (pattern, operations) in TABLE {
         if let Some(param) = match_pattern(pattern, path) {
-            if !methods.contains(&method) {
+            let Some((_, operation)) = operations.iter().find(|(m, _)| *m == method) else {
                 return Err(ApiError::MethodNotAllowed {
-                    allowed: methods.to_vec(),
+                    allowed: operations.iter().map(|(m, _)| *m).collect(),
                 });
-            }
+            };
             return Ok(Matched {
-                route: *route,
+                operation: *operation,
                 pattern,
                 param,
             });
@@ -135,18 +197,26 @@ mod tests {
     fn resolves_patterns_and_params() {
         let m = resolve("POST", "/webhooks/notion/whk_abc").unwrap();
         assert_eq!(
-            (m.route, m.param.as_deref()),
-            (Route::WebhookForProject, Some("whk_abc"))
+            (m.operation, m.param.as_deref()),
+            (Operation::ReceiveProjectWebhook, Some("whk_abc"))
         );
         assert_eq!(
-            resolve("POST", "/webhooks/notion").unwrap().route,
-            Route::WebhookShared
+            resolve("POST", "/webhooks/notion").unwrap().operation,
+            Operation::ReceiveSharedWebhook
         );
         let m = resolve("POST", "/api/v1/projects/p1/webhook/refresh-token/").unwrap();
         assert_eq!(
-            (m.route, m.param.as_deref()),
-            (Route::WebhookRefreshToken, Some("p1"))
+            (m.operation, m.param.as_deref()),
+            (Operation::RefreshWebhookToken, Some("p1"))
         );
+        for (method, operation) in [
+            ("GET", Operation::GetProject),
+            ("PATCH", Operation::UpdateProject),
+            ("DELETE", Operation::DeleteProject),
+        ] {
+            let m = resolve(method, "/api/v1/projects/p1").unwrap();
+            assert_eq!((m.operation, m.param.as_deref()), (operation, Some("p1")));
+        }
         assert_eq!(resolve("GET", "/healthz").unwrap().pattern, "/healthz");
     }
 
@@ -178,7 +248,7 @@ mod tests {
 mod openapi_tests {
     //! The OpenAPI document must describe exactly the routes of `TABLE`, and describe them fully.
 
-    use super::TABLE;
+    use super::{Operation, TABLE};
     use serde_json::{json, Value};
 
     const HTTP_METHODS: &[&str] = &[
@@ -230,16 +300,23 @@ mod openapi_tests {
 
     fn route_problems(doc: &Value) -> Vec<String> {
         let mut problems = Vec::new();
-        for (_, pattern, methods) in TABLE {
-            for method in *methods {
-                if doc["paths"][pattern][method.to_ascii_lowercase()].is_null() {
+        for (pattern, served) in TABLE {
+            for (method, operation) in *served {
+                let documented = &doc["paths"][pattern][method.to_ascii_lowercase()];
+                if documented.is_null() {
                     problems.push(format!("{method} {pattern} is served but not documented"));
+                } else if documented["operationId"] != operation.id() {
+                    problems.push(format!(
+                        "{method} {pattern} is served as {} but documented as {}",
+                        operation.id(),
+                        documented["operationId"]
+                    ));
                 }
             }
         }
         for (path, method, _) in operations(doc) {
-            let served = TABLE.iter().any(|(_, pattern, methods)| {
-                *pattern == path && methods.iter().any(|m| m.eq_ignore_ascii_case(&method))
+            let served = TABLE.iter().any(|(pattern, served)| {
+                *pattern == path && served.iter().any(|(m, _)| m.eq_ignore_ascii_case(&method))
             });
             if !served {
                 problems.push(format!("{method} {path} is documented but not served"));
@@ -266,7 +343,8 @@ mod openapi_tests {
             for (status, response) in &responses {
                 let schema = resolve(doc, response)
                     .map(|r| &r["content"]["application/json"]["schema"]["$ref"]);
-                if status.starts_with('4') && schema != Some(&json!(ERROR_SCHEMA)) {
+                let error_status = status.starts_with('4') || status == "500";
+                if error_status && schema != Some(&json!(ERROR_SCHEMA)) {
                     problems.push(format!("{at}: {status} does not use the error schema"));
                 }
             }
@@ -317,8 +395,30 @@ mod openapi_tests {
         let doc = document();
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(route_problems(&doc), Vec::<String>::new());
-        let served: usize = TABLE.iter().map(|(_, _, methods)| methods.len()).sum();
+        let served: usize = TABLE.iter().map(|(_, served)| served.len()).sum();
         assert_eq!(operations(&doc).len(), served);
+    }
+
+    #[test]
+    fn each_operation_is_served_once_under_its_operation_id() {
+        let served: Vec<Operation> = TABLE
+            .iter()
+            .flat_map(|(_, served)| served.iter().map(|(_, operation)| *operation))
+            .collect();
+        for operation in &served {
+            let times = served.iter().filter(|o| *o == operation).count();
+            assert_eq!(times, 1, "{operation:?} appears {times} times in TABLE");
+        }
+        let doc = document();
+        for (pattern, served) in TABLE {
+            for (method, operation) in *served {
+                assert_eq!(
+                    doc["paths"][pattern][method.to_ascii_lowercase()]["operationId"],
+                    operation.id(),
+                    "{method} {pattern}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -326,10 +426,9 @@ mod openapi_tests {
         let doc = document();
         assert_eq!(operation_problems(&doc), Vec::<String>::new());
         assert_eq!(dangling_refs(&doc), Vec::<String>::new());
-        assert_eq!(
-            doc["components"]["schemas"]["Error"]["properties"]["error"]["required"],
-            json!(["code", "message"])
-        );
+        let error = &doc["components"]["schemas"]["Error"]["properties"]["error"];
+        assert_eq!(error["required"], json!(["code", "message"]));
+        assert_eq!(error["properties"]["request_id"]["type"], "string");
     }
 
     #[test]
@@ -388,6 +487,7 @@ mod openapi_tests {
             .as_object_mut()
             .unwrap()
             .remove("operationId");
+        paths["/api/v1/projects"]["post"]["operationId"] = json!("addProject");
         paths["/api/v1/projects/{project_id}"]["get"]["responses"]["404"] =
             json!({"description": "plain"});
         paths["/api/v1/projects/{project_id}"]["get"]["parameters"] = json!([]);
@@ -401,6 +501,7 @@ mod openapi_tests {
             "POST /api/v1/tokens is served but not documented",
             "put /healthz is documented but not served",
             "get /api/v1/projects: missing or duplicate operationId",
+            "POST /api/v1/projects is served as createProject but documented as \"addProject\"",
             "get /api/v1/projects/{project_id}: 404 does not use the error schema",
             "get /api/v1/projects/{project_id}: path parameter project_id is not declared",
             "dangling $ref #/components/schemas/SyncRun",

@@ -2,7 +2,8 @@
 //! last successful sync is older than CATCH_UP_INTERVAL_SECONDS get a sync anyway.
 
 use super::context::{now_ms, AppContext};
-use super::{db, project_sync};
+use super::{project_sync, store};
+use crate::api::error::ApiError;
 use crate::api::log_line::LogLine;
 use crate::sync::queue::Trigger;
 use crate::util::time::{iso_from_ms, ms_from_iso};
@@ -16,16 +17,19 @@ pub async fn run(env: &Env) {
     };
     match queue_due_projects(env).await {
         Ok(n) => line.note = Some(format!("{n} catch-up syncs queued")),
-        Err(e) => line.error_code = Some(e.code().to_owned()),
+        Err(e) => {
+            line.error_code = Some(e.code().to_owned());
+            line.detail = e.fault().cloned();
+        }
     }
     line.duration_ms = u64::try_from(now_ms() - started).unwrap_or(0);
     console_log!("{}", line.to_json());
 }
 
-async fn queue_due_projects(env: &Env) -> Result<usize, crate::api::error::ApiError> {
+async fn queue_due_projects(env: &Env) -> Result<usize, ApiError> {
     let ctx = AppContext::new(env.clone())?;
     let now = now_ms();
-    let due = db::projects_due_for_catch_up(
+    let due = store::projects::due_for_catch_up(
         &ctx.db,
         &iso_from_ms(now - ctx.settings.catch_up_interval_ms),
     )

@@ -13,19 +13,16 @@ pub struct AppContext {
 
 impl AppContext {
     pub fn new(env: Env) -> Result<Self, ApiError> {
-        let settings = Settings::from_lookup(|name| text_binding(&env, name))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let db = env
-            .d1("DB")
-            .map_err(|e| ApiError::Internal(format!("D1 binding DB: {e}")))?;
+        let settings = Settings::from_lookup(|name| text_binding(&env, name))?;
+        let db = env.d1("DB")?;
         Ok(Self { env, settings, db })
     }
 
     /// The deployment's ENCRYPTION_KEY as a cipher; a missing or bad key is an operator error.
     pub fn cipher(&self) -> Result<Cipher, ApiError> {
         let key = text_binding(&self.env, "ENCRYPTION_KEY")
-            .ok_or_else(|| ApiError::Internal("ENCRYPTION_KEY is not configured".into()))?;
-        Cipher::from_key(&key).map_err(|e| ApiError::Internal(e.to_string()))
+            .ok_or_else(|| ApiError::internal("settings", "ENCRYPTION_KEY is not configured"))?;
+        Ok(Cipher::from_key(&key)?)
     }
 
     pub fn admin_token(&self) -> Option<String> {
@@ -33,9 +30,7 @@ impl AppContext {
     }
 
     pub fn project_objects(&self) -> Result<ObjectNamespace, ApiError> {
-        self.env
-            .durable_object("PROJECT_SYNC")
-            .map_err(|e| ApiError::Internal(format!("Durable Object binding PROJECT_SYNC: {e}")))
+        Ok(self.env.durable_object("PROJECT_SYNC")?)
     }
 }
 

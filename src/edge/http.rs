@@ -23,8 +23,9 @@ pub fn json(status: u16, value: &serde_json::Value) -> Response {
     )
 }
 
-pub fn error(e: &ApiError) -> Response {
-    let response = json(e.status(), &e.body());
+/// The error's response; an internal error's body quotes `request_id` (and nothing else of it).
+pub fn error(e: &ApiError, request_id: &str) -> Response {
+    let response = json(e.status(), &e.body(request_id));
     if let ApiError::MethodNotAllowed { allowed } = e {
         let _ = response.headers().set("allow", &allowed.join(", "));
     }

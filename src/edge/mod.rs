@@ -1,19 +1,22 @@
 //! Worker and Durable Object glue: the only place that imports `worker`.
 //!
-//! Request path: `fetch` -> `router` -> handlers (`webhook`, `api`) -> D1 (`db`) and the project's
-//! Durable Object (`project_sync`). Alarm path: `ProjectSync::alarm` -> `sync` -> Notion
-//! (`notion_api`) and Framer (`framer_socket`) -> D1. Cron: `catch_up`.
+//! Request path: `fetch` -> `router` (one match over the route table's operations) -> handlers
+//! (`webhook`, `api`, `schema`) -> D1 (`store`, one module per table) and the project's Durable
+//! Object (`project_sync`). Alarm path: `ProjectSync::alarm` -> `sync` -> Notion (`notion_api`)
+//! and Framer (`framer_socket`) -> D1. Cron: `catch_up`. Runtime errors become internal errors
+//! through `fault`.
 
 mod api;
 mod catch_up;
 mod context;
-mod db;
+mod fault;
 mod framer_socket;
 mod http;
 mod notion_api;
 mod project_sync;
 mod router;
 mod schema;
+mod store;
 mod sync;
 mod sync_engine;
 mod webhook;

@@ -96,32 +96,24 @@ impl NotionClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, NotionError> {
-        let transport = |e: worker::Error| NotionError::Transport(e.to_string());
         let headers = Headers::new();
-        headers
-            .set("authorization", &format!("Bearer {}", self.token))
-            .map_err(transport)?;
-        headers
-            .set("notion-version", &self.version)
-            .map_err(transport)?;
+        headers.set("authorization", &format!("Bearer {}", self.token))?;
+        headers.set("notion-version", &self.version)?;
         let mut init = RequestInit::new();
         init.with_method(method).with_headers(headers.clone());
         if let Some(body) = body {
-            headers
-                .set("content-type", "application/json")
-                .map_err(transport)?;
+            headers.set("content-type", "application/json")?;
             init.with_headers(headers)
                 .with_body(Some(body.to_string().into()));
         }
-        let request =
-            Request::new_with_init(&format!("{}{path}", self.base), &init).map_err(transport)?;
+        let request = Request::new_with_init(&format!("{}{path}", self.base), &init)?;
         let controller = AbortController::default();
         let fetch = Fetch::Request(request);
         let signal = controller.signal();
         let send = fetch.send_with_signal(&signal);
         let timeout = Delay::from(Duration::from_millis(REQUEST_TIMEOUT_MS));
         let mut response = match select(Box::pin(send), timeout).await {
-            Either::Left((result, _)) => result.map_err(transport)?,
+            Either::Left((result, _)) => result?,
             Either::Right(((), _)) => {
                 controller.abort();
                 return Err(NotionError::Transport(format!(
@@ -131,7 +123,7 @@ impl NotionClient {
             }
         };
         let status = response.status_code();
-        let text = response.text().await.map_err(transport)?;
+        let text = response.text().await?;
         if (200..300).contains(&status) {
             return serde_json::from_str(&text)
                 .map_err(|e| NotionError::Transport(format!("unreadable answer: {e}")));

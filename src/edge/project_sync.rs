@@ -5,7 +5,7 @@
 //! exactly one Notion database.
 
 use super::context::{now_ms, text_binding, AppContext};
-use super::{db, sync};
+use super::{store, sync};
 use crate::api::error::ApiError;
 use crate::api::log_line::LogLine;
 use crate::notion::event::Effect;
@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::time::Duration;
 use worker::{
     console_error, console_log, durable_object, Delay, DurableObject, Env, Method, Request,
-    RequestInit, Response, Result, ScheduledTime, SqlStorage, SqlStorageValue, State, Storage,
+    RequestInit, Response, Result, ScheduledTime, SqlStorage, State, Storage,
 };
 
 const PENDING: &str = "pending";
@@ -125,7 +125,7 @@ impl DurableObject for ProjectSync {
         };
         // The alarm is also the backstop for ledger rows the background copy did not get to.
         if let Err(e) = flush(&self.env, &self.ledger()?, &project_id).await {
-            console_error!("event ledger copy to D1 failed: {e}");
+            log_copy_failure(&project_id, &e);
         }
         let mut batch = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
         if let Some(interrupted) = storage.get::<InFlight>(IN_FLIGHT).await? {
@@ -139,7 +139,7 @@ impl DurableObject for ProjectSync {
         }
         let sync_id = match batch.sync_id.clone() {
             Some(id) => id,
-            None => secrets::random_id().map_err(|e| worker::Error::RustError(e.to_string()))?,
+            None => secrets::random_id()?,
         };
         let in_flight = InFlight {
             batch: batch.clone(),
@@ -149,8 +149,7 @@ impl DurableObject for ProjectSync {
         storage.put(IN_FLIGHT, &in_flight).await?;
         storage.delete(PENDING).await?;
 
-        let ctx = AppContext::new(self.env.clone())
-            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let ctx = AppContext::new(self.env.clone())?;
         let outcome = sync::run(&ctx, &project_id, &batch, &sync_id).await;
 
         let mut line = LogLine {
@@ -172,6 +171,7 @@ impl DurableObject for ProjectSync {
             }
             Err(failure) => {
                 line.error_code = Some(failure.code.clone());
+                line.detail = failure.fault.clone();
                 storage.delete(IN_FLIGHT).await?;
                 if failure.retryable {
                     // Give the work back and retry on our own backoff rather than the
@@ -212,8 +212,7 @@ impl ProjectSync {
         if let Some(window) = self.window.get() {
             return Ok(window);
         }
-        let settings = Settings::from_lookup(|name| text_binding(&self.env, name))
-            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let settings = Settings::from_lookup(|name| text_binding(&self.env, name))?;
         let window = Window {
             debounce_ms: settings.debounce_ms,
             max_wait_ms: settings.max_wait_ms,
@@ -233,7 +232,7 @@ impl ProjectSync {
             }
             self.project_known.set(true);
         }
-        let first_delivery = self.remember(&body.record)?;
+        let first_delivery = store::ledger::remember(&self.ledger()?, &body.record)?;
         let outcome = Outcome::decide(first_delivery, body.effect.is_some(), body.auto_sync);
         if let (Some(effect), Outcome::Queued) = (&body.effect, outcome) {
             let now = now_ms();
@@ -257,40 +256,10 @@ impl ProjectSync {
     fn ledger(&self) -> Result<SqlStorage> {
         let sql = self.state.storage().sql();
         if !self.ledger_ready.get() {
-            sql.exec(
-                "CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, \
-                 entity_id TEXT, relevant INTEGER NOT NULL, attempt_number INTEGER, \
-                 received_at_ms INTEGER NOT NULL, flushed INTEGER NOT NULL DEFAULT 0)",
-                None,
-            )?;
-            sql.exec(
-                "CREATE INDEX IF NOT EXISTS events_unflushed ON events (flushed, received_at_ms)",
-                None,
-            )?;
+            store::ledger::create(&sql)?;
             self.ledger_ready.set(true);
         }
         Ok(sql)
-    }
-
-    /// Stores the delivery; false when its event id is already in the ledger (a retry).
-    fn remember(&self, record: &EventRecord) -> Result<bool> {
-        let inserted = self
-            .ledger()?
-            .exec(
-                "INSERT OR IGNORE INTO events (event_id, type, entity_id, relevant, attempt_number, received_at_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING event_id",
-                vec![
-                    record.event_id.clone().into(),
-                    record.kind.clone().into(),
-                    record.entity_id.clone().map_or(SqlStorageValue::Null, Into::into),
-                    i64::from(record.relevant).into(),
-                    record.attempt_number.map_or(SqlStorageValue::Null, |n| i64::from(n).into()),
-                    record.received_at_ms.into(),
-                ],
-            )?
-            .raw()
-            .collect::<Result<Vec<_>>>()?;
-        Ok(inserted.len() == 1)
     }
 
     /// Copies new ledger rows to D1 after the answer; rows arriving meanwhile join the copy
@@ -305,7 +274,7 @@ impl ProjectSync {
             Delay::from(Duration::from_millis(ledger::FLUSH_DELAY_MS)).await;
             if let Err(e) = flush(&env, &sql, &project_id).await {
                 // The rows stay unflushed; the alarm set when they arrived copies them later.
-                console_error!("event ledger copy to D1 failed: {e}");
+                log_copy_failure(&project_id, &e);
             }
             flushing.set(false);
         });
@@ -334,8 +303,7 @@ impl ProjectSync {
         }
         pending.record_request(body.trigger, body.full, now);
         if body.trigger == Trigger::Manual && pending.sync_id.is_none() {
-            pending.sync_id =
-                Some(secrets::random_id().map_err(|e| worker::Error::RustError(e.to_string()))?);
+            pending.sync_id = Some(secrets::random_id()?);
         }
         let alarm_at = pending.alarm_at(now, self.window()?);
         storage.put(PENDING, &pending).await?;
@@ -355,7 +323,7 @@ impl ProjectSync {
             storage
                 .set_alarm(at(pending.alarm_at(now_ms(), self.window()?)))
                 .await?;
-        } else if has_unflushed(&self.ledger()?)? {
+        } else if store::ledger::has_unflushed(&self.ledger()?)? {
             ensure_alarm(&storage).await?;
         }
         Ok(())
@@ -395,44 +363,34 @@ async fn ensure_alarm(storage: &Storage) -> Result<()> {
     Ok(())
 }
 
-fn has_unflushed(sql: &SqlStorage) -> Result<bool> {
-    let rows = sql
-        .exec("SELECT 1 AS x FROM events WHERE flushed = 0 LIMIT 1", None)?
-        .to_array::<serde_json::Value>()?;
-    Ok(!rows.is_empty())
-}
-
 /// Copies every unflushed ledger row to D1, a chunk per round trip, then drops ids older than
 /// the retention. Safe to run twice at once: the D1 side is idempotent.
-async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> Result<()> {
-    let ctx = AppContext::new(env.clone()).map_err(|e| worker::Error::RustError(e.message()))?;
+async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> std::result::Result<(), ApiError> {
+    let ctx = AppContext::new(env.clone())?;
     let limit = i64::try_from(ledger::FLUSH_CHUNK).unwrap_or(100);
     loop {
-        let chunk: Vec<EventRecord> = sql
-            .exec(
-                "SELECT event_id, type AS kind, entity_id, attempt_number, relevant, received_at_ms \
-                 FROM events WHERE flushed = 0 ORDER BY received_at_ms LIMIT ?",
-                vec![limit.into()],
-            )?
-            .to_array::<EventRecord>()?;
+        let chunk = store::ledger::unflushed(sql, limit)?;
         if chunk.is_empty() {
             break;
         }
-        db::record_events(&ctx.db, project_id, &chunk)
-            .await
-            .map_err(|e| worker::Error::RustError(e.message()))?;
-        let ids = serde_json::to_string(&chunk.iter().map(|r| &r.event_id).collect::<Vec<_>>())
-            .unwrap_or_else(|_| "[]".to_owned());
-        sql.exec(
-            "UPDATE events SET flushed = 1 WHERE event_id IN (SELECT value FROM json_each(?))",
-            vec![ids.into()],
-        )?;
+        store::webhook_events::record(&ctx.db, project_id, &chunk).await?;
+        store::ledger::mark_flushed(sql, &chunk)?;
     }
-    sql.exec(
-        "DELETE FROM events WHERE flushed = 1 AND received_at_ms < ?",
-        vec![(now_ms() - ledger::RETENTION_MS).into()],
-    )?;
+    store::ledger::drop_flushed_before(sql, now_ms() - ledger::RETENTION_MS)?;
     Ok(())
+}
+
+/// One JSON line with what failed; the rows stay in the ledger for the next copy.
+fn log_copy_failure(project_id: &str, e: &ApiError) {
+    let line = LogLine {
+        kind: "ledger_copy",
+        project_id: Some(project_id.to_owned()),
+        error_code: Some(e.code().to_owned()),
+        note: Some("event ledger copy to D1 failed".to_owned()),
+        detail: e.fault().cloned(),
+        ..LogLine::default()
+    };
+    console_error!("{}", line.to_json());
 }
 
 // Calls from the Worker into a project's object.
@@ -443,14 +401,10 @@ async fn call<T: Serialize>(
     route: &str,
     body: Option<&T>,
 ) -> std::result::Result<Response, ApiError> {
-    let internal = |e: worker::Error| {
-        ApiError::Internal(format!("the project's sync queue did not answer: {e}"))
-    };
     let stub = ctx
         .project_objects()?
-        .id_from_name(project_id)
-        .and_then(|id| id.get_stub())
-        .map_err(internal)?;
+        .id_from_name(project_id)?
+        .get_stub()?;
     let mut init = RequestInit::new();
     init.with_method(if body.is_some() {
         Method::Post
@@ -458,20 +412,19 @@ async fn call<T: Serialize>(
         Method::Get
     });
     if let Some(body) = body {
-        let text = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
-        init.with_body(Some(text.into()));
+        init.with_body(Some(serde_json::to_string(body)?.into()));
     }
-    let req =
-        Request::new_with_init(&format!("https://project-sync{route}"), &init).map_err(internal)?;
-    let resp = stub.fetch_with_request(req).await.map_err(internal)?;
+    let req = Request::new_with_init(&format!("https://project-sync{route}"), &init)?;
+    let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() == 200 {
-        Ok(resp)
-    } else {
-        Err(ApiError::Internal(format!(
-            "the project's sync queue answered {}",
-            resp.status_code()
-        )))
+        return Ok(resp);
     }
+    let status = resp.status_code();
+    let said = resp.text().await.unwrap_or_default();
+    Err(ApiError::internal(
+        "sync queue",
+        format!("{route} answered {status}: {said}"),
+    ))
 }
 
 /// Hands a delivery to the project's object; returns once it is stored (and queued, if
@@ -481,10 +434,7 @@ pub async fn ingest(
     request: &IngestRequest,
 ) -> std::result::Result<Outcome, ApiError> {
     let mut resp = call(ctx, &request.project_id, "/ingest", Some(request)).await?;
-    resp.json::<IngestReply>()
-        .await
-        .map(|r| r.outcome)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(resp.json::<IngestReply>().await?.outcome)
 }
 
 pub async fn request_sync(
@@ -499,9 +449,7 @@ pub async fn request_sync(
         full,
     };
     let mut resp = call(ctx, project_id, "/sync", Some(&body)).await?;
-    resp.json()
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(resp.json().await?)
 }
 
 pub async fn queue_status(
@@ -509,9 +457,7 @@ pub async fn queue_status(
     project_id: &str,
 ) -> std::result::Result<QueueStatus, ApiError> {
     let mut resp = call::<()>(ctx, project_id, "/status", None).await?;
-    resp.json()
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(resp.json().await?)
 }
 
 pub async fn forget(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {

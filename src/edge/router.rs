@@ -1,28 +1,40 @@
-//! Dispatch: one route table (`crate::api::routes`), one place where errors become responses, one log
-//! line per request.
+//! Dispatch: one route table (`crate::api::routes`) naming an operation per method and path, one
+//! match that sends every operation to its handler, one place where errors become responses,
+//! and one log line per request, carrying the request id an internal error's body quotes.
 
+use super::api::{self, accounts, projects, syncs, tokens, webhook_setup};
 use super::context::{now_ms, AppContext};
 use super::http::{self, Reply};
-use super::{api, db, webhook};
+use super::{schema, store, webhook};
 use crate::api::error::ApiError;
-use crate::api::log_line::LogLine;
-use crate::api::routes::{self, Matched, Route};
-use worker::{console_log, Env, Method, Request, Response};
+use crate::api::log_line::{self, LogLine};
+use crate::api::routes::{self, Operation};
+use crate::util::secrets;
+use worker::{console_log, Env, Request, Response};
 
 pub async fn handle(mut req: Request, env: Env) -> Response {
     let started = now_ms();
+    let request_id = request_id(&req);
     let method = req.method().to_string();
     let matched = routes::resolve(&method, &req.path());
-    let pattern = matched.as_ref().map_or("unmatched", |m| m.pattern);
-    let outcome = match matched {
-        Ok(m) => dispatch(&m, &mut req, env).await,
-        Err(e) => Err(e),
-    };
     let mut line = LogLine {
         kind: "request",
-        route: Some(pattern),
-        method: Some(method),
+        request_id: Some(request_id.clone()),
+        route: Some(matched.as_ref().map_or("unmatched", |m| m.pattern)),
+        method: Some(method.clone()),
         ..LogLine::default()
+    };
+    let outcome = match matched {
+        Ok(m) => {
+            let param = m.param.as_deref().unwrap_or_default();
+            let outcome = dispatch(m.operation, param, &mut req, env).await;
+            if m.pattern.starts_with("/api/") && method != "GET" {
+                // Tokens, auto-sync, plans and databases feed the webhook route cache.
+                webhook::forget_cached_routes();
+            }
+            outcome
+        }
+        Err(e) => Err(e),
     };
     let response = match outcome {
         Ok(reply) => {
@@ -32,10 +44,8 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
         }
         Err(e) => {
             line.error_code = Some(e.code().to_owned());
-            if let ApiError::Internal(detail) = &e {
-                line.note = Some(detail.clone());
-            }
-            http::error(&e)
+            line.detail = e.fault().cloned();
+            http::error(&e, &request_id)
         }
     };
     line.status = Some(response.status_code());
@@ -44,31 +54,59 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     response
 }
 
-async fn dispatch(m: &Matched, req: &mut Request, env: Env) -> Result<Reply, ApiError> {
-    if m.route == Route::Live {
-        return Ok(Reply::json(200, &serde_json::json!({ "ok": true })));
-    }
-    let ctx = AppContext::new(env)?;
-    let param = m.param.as_deref().unwrap_or_default();
-    match m.route {
-        Route::Health => health(&ctx).await,
-        Route::WebhookForProject => webhook::for_project(&ctx, param, req).await,
-        Route::WebhookShared => webhook::shared(&ctx, req).await,
-        _ => {
-            let changes_state = req.method() != Method::Get;
-            let reply = api::handle(&ctx, m, req).await;
-            if changes_state {
-                // Tokens, auto-sync, plans and databases feed the webhook route cache.
-                webhook::forget_cached_routes();
-            }
-            reply
+/// Cloudflare's ray id when there is one, else a random id.
+fn request_id(req: &Request) -> String {
+    let ray = req.headers().get("cf-ray").ok().flatten();
+    log_line::request_id_from_ray(ray.as_deref())
+        .unwrap_or_else(|| secrets::random_id().unwrap_or_else(|_| format!("t{}", now_ms())))
+}
+
+/// Every operation of the route table, each by name: an operation added to the table does not
+/// compile until it is handled here.
+async fn dispatch(
+    operation: Operation,
+    param: &str,
+    req: &mut Request,
+    env: Env,
+) -> Result<Reply, ApiError> {
+    let ctx = AppContext::new(env);
+    // Liveness answers even when the configuration is broken; everything else needs it.
+    let ctx = || ctx.as_ref().map_err(Clone::clone);
+    match operation {
+        Operation::GetLive => Ok(Reply::json(200, &serde_json::json!({ "ok": true }))),
+        Operation::GetHealth => health(ctx()?).await,
+        Operation::ReceiveProjectWebhook => webhook::for_project(ctx()?, param, req).await,
+        Operation::ReceiveSharedWebhook => webhook::shared(ctx()?, req).await,
+        Operation::GetOpenApi => Ok(Reply::json(200, &api::openapi())),
+        Operation::ListAccounts => accounts::list(&api::admin(ctx()?, req)?).await,
+        Operation::CreateAccount => accounts::create(&api::admin(ctx()?, req)?, req).await,
+        Operation::GetAccount => accounts::get(&api::admin(ctx()?, req)?, param).await,
+        Operation::UpdateAccount => accounts::update(&api::admin(ctx()?, req)?, param, req).await,
+        Operation::ListTokens => tokens::list(&api::caller(ctx()?, req).await?).await,
+        Operation::CreateToken => tokens::create(&api::caller(ctx()?, req).await?).await,
+        Operation::RevokeToken => tokens::revoke(&api::caller(ctx()?, req).await?, param).await,
+        Operation::ListProjects => projects::list(&api::caller(ctx()?, req).await?, req).await,
+        Operation::CreateProject => projects::create(&api::caller(ctx()?, req).await?, req).await,
+        Operation::GetProject => projects::get(&api::owned(ctx()?, req, param).await?, req).await,
+        Operation::UpdateProject => {
+            projects::update(&api::owned(ctx()?, req, param).await?, req).await
         }
+        Operation::DeleteProject => projects::delete(&api::owned(ctx()?, req, param).await?).await,
+        Operation::RefreshWebhookToken => {
+            webhook_setup::refresh_token(&api::owned(ctx()?, req, param).await?).await
+        }
+        Operation::ConfirmWebhook => {
+            webhook_setup::confirm(&api::owned(ctx()?, req, param).await?).await
+        }
+        Operation::SyncNow => syncs::sync_now(&api::owned(ctx()?, req, param).await?).await,
+        Operation::ListSyncs => syncs::history(&api::owned(ctx()?, req, param).await?, req).await,
+        Operation::GetSchema => schema::handle(&api::owned(ctx()?, req, param).await?).await,
     }
 }
 
 /// Liveness plus the two things a deployment most often gets wrong: D1 and its migrations.
 async fn health(ctx: &AppContext) -> Result<Reply, ApiError> {
-    let version = db::schema_version(&ctx.db).await?;
+    let version = store::migrations::latest(&ctx.db).await?;
     let body = serde_json::json!({
         "ok": version.is_some(),
         "d1": "reachable",

@@ -1,47 +1,42 @@
 //! `GET /api/v1/projects/{id}/schema`: the Notion properties, the Framer fields and the proposed mapping.
 
+use super::api::Owned;
 use super::context::AppContext;
-use super::db::{self, ProjectRow};
 use super::framer_socket::{self, FramerSocket};
 use super::http::Reply;
 use super::notion_api::NotionClient;
+use super::store;
 use crate::api::error::ApiError;
+use crate::api::project::Project;
 use crate::framer::cms;
 use crate::framer::error::FramerError;
 use crate::framer::wire::Call;
 use crate::notion::error::NotionError;
 use crate::notion::protocol;
 use crate::notion::schema::parse_schema;
-use crate::sync::mapping::{self, Mapping};
+use crate::sync::mapping;
 use crate::util::secrets::ProjectSecret;
 use serde_json::{json, Value};
 
-pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, ApiError> {
+pub async fn handle(owned: &Owned<'_>) -> Result<Reply, ApiError> {
+    let (ctx, project) = (owned.ctx, &owned.project);
     let cipher = ctx.cipher()?;
-    let secret = |stored: &str, which: ProjectSecret| {
-        cipher
-            .decrypt(stored, &which.context(&project.id))
-            .map_err(|e| ApiError::Internal(format!("stored {} unreadable: {e}", which.name())))
-    };
+    let secret =
+        |stored: &str, which: ProjectSecret| cipher.decrypt(stored, &which.context(&project.id));
     let mut notion = NotionClient::new(
         &ctx.settings,
         secret(&project.notion_token_enc, ProjectSecret::NotionToken)?,
     );
-    let data_source = read_data_source(&mut notion, project)
-        .await
-        .map_err(|e| notion_error(&e))?;
+    let data_source = read_data_source(&mut notion, project).await?;
     let schema = parse_schema(&data_source).map_err(|e| ApiError::Unprocessable {
         code: "notion_not_a_database",
         message: e.to_string(),
     })?;
-    let stored: Option<Mapping> = project
-        .mapping
-        .as_deref()
-        .and_then(|m| serde_json::from_str(m).ok());
+    let stored = project.mapping.as_ref().and_then(|m| m.mapping());
     let (proposed, changes) = mapping::reconcile_schema(
         &schema,
-        stored.as_ref(),
-        &db::synced_collections(&ctx.db, project).await?,
+        stored,
+        &store::projects::synced_collections(&ctx.db, project).await?,
     );
     let properties: Vec<Value> = schema
         .properties
@@ -54,7 +49,7 @@ pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, Api
         &secret(&project.framer_api_key_enc, ProjectSecret::FramerApiKey)?,
     )
     .await;
-    Ok(Reply::json(
+    Ok(owned.reply(
         200,
         &json!({
             "notion": {"data_source_id": data_source.get("id"), "properties": properties},
@@ -67,9 +62,9 @@ pub async fn handle(ctx: &AppContext, project: &ProjectRow) -> Result<Reply, Api
 
 async fn read_data_source(
     notion: &mut NotionClient,
-    project: &ProjectRow,
+    project: &Project,
 ) -> Result<Value, NotionError> {
-    let mut ids = project.data_source_ids();
+    let mut ids = project.notion_data_source_ids.clone();
     if ids.is_empty() {
         ids = protocol::data_source_ids(&notion.database(&project.notion_database_id).await?);
     }
@@ -83,7 +78,7 @@ async fn read_data_source(
 
 /// The collection's current fields; a Framer problem is reported in place, not as a failure,
 /// since the Notion half of the answer is still useful.
-async fn framer_fields(ctx: &AppContext, project: &ProjectRow, key: &str) -> Value {
+async fn framer_fields(ctx: &AppContext, project: &Project, key: &str) -> Value {
     let ws = match framer_socket::open(
         &ctx.settings.framer_server_url,
         &project.framer_project_url,
@@ -108,7 +103,7 @@ async fn framer_fields(ctx: &AppContext, project: &ProjectRow, key: &str) -> Val
 
 async fn collection_fields(
     socket: &mut FramerSocket<'_>,
-    project: &ProjectRow,
+    project: &Project,
 ) -> Result<Value, FramerError> {
     let managed = socket.call(Call::GetManagedCollections).await?;
     let by_id = project.framer_collection_id.as_deref();
@@ -134,11 +129,4 @@ async fn collection_fields(
         .map(cms::FieldDef::to_wire)
         .collect();
     Ok(json!({"collection_id": collection_id, "fields": fields}))
-}
-
-fn notion_error(e: &NotionError) -> ApiError {
-    ApiError::Unprocessable {
-        code: e.code(),
-        message: e.user_message(),
-    }
 }

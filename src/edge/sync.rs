@@ -2,18 +2,70 @@
 //! visible result (succeeded or failed with a message a user can act on).
 
 use super::context::{now_ms, AppContext};
-use super::db;
+use super::store;
 use super::sync_engine::{self, RunStats};
+use crate::api::error::{ApiError, Fault};
+use crate::framer::error::FramerError;
+use crate::notion::error::NotionError;
 use crate::sync::queue::{Pending, Trigger};
 use crate::util::time::iso_from_ms;
-use worker::D1Type;
 
 /// Why a run failed, and whether trying again soon may help.
 #[derive(Debug, Clone)]
 pub struct SyncFailure {
     pub code: String,
+    /// Shown on the run's record: safe for the project's owner to read.
     pub message: String,
     pub retryable: bool,
+    /// A failure on our side, for the alarm's log line only.
+    pub fault: Option<Fault>,
+}
+
+/// A failure of ours (D1, the cipher, the runtime) during a run: the record says only that, and
+/// the run is retried; the detail goes to the alarm's log line.
+impl From<ApiError> for SyncFailure {
+    fn from(e: ApiError) -> Self {
+        let storage = e.fault().is_some_and(|f| f.origin().starts_with("d1"));
+        Self {
+            code: if storage {
+                "storage_unavailable"
+            } else {
+                "internal_error"
+            }
+            .to_owned(),
+            message: if storage {
+                "the database did not answer; try again".to_owned()
+            } else {
+                format!("{}; the sync will retry", e.message())
+            },
+            retryable: true,
+            fault: e.fault().cloned(),
+        }
+    }
+}
+
+/// Notion refused or failed: the code and message say what the owner can do about it.
+impl From<NotionError> for SyncFailure {
+    fn from(e: NotionError) -> Self {
+        Self {
+            code: e.code().into(),
+            message: e.user_message(),
+            retryable: e.retryable(),
+            fault: None,
+        }
+    }
+}
+
+/// Framer refused or failed, likewise.
+impl From<FramerError> for SyncFailure {
+    fn from(e: FramerError) -> Self {
+        Self {
+            code: e.code().into(),
+            message: e.user_message(),
+            retryable: e.retryable(),
+            fault: None,
+        }
+    }
 }
 
 pub async fn run(
@@ -22,10 +74,7 @@ pub async fn run(
     batch: &Pending,
     sync_id: &str,
 ) -> Result<(), SyncFailure> {
-    let Some(project) = db::project_by_id(&ctx.db, project_id)
-        .await
-        .map_err(|e| store_failure(&e))?
-    else {
+    let Some(project) = store::projects::by_id(&ctx.db, project_id).await? else {
         // Deleted while work was queued: nothing to do, nothing to record.
         return Ok(());
     };
@@ -34,83 +83,59 @@ pub async fn run(
         // Auto-sync was turned off (or the plan lost it) after these events were queued.
         return Ok(());
     }
-    start_record(ctx, sync_id, project_id, trigger, batch)
-        .await
-        .map_err(|e| store_failure(&e))?;
+    let started_at = iso_from_ms(now_ms());
+    store::sync_runs::start(
+        &ctx.db,
+        sync_id,
+        project_id,
+        trigger,
+        batch.full,
+        batch.events,
+        &started_at,
+    )
+    .await?;
     let mut stats = RunStats::default();
     let outcome = sync_engine::sync(ctx, &project, batch, &mut stats).await;
-    finish_record(ctx, sync_id, &stats, outcome.as_ref().err())
-        .await
-        .map_err(|e| store_failure(&e))?;
+    let failure = outcome
+        .as_ref()
+        .err()
+        .map(|f| (f.code.as_str(), f.message.as_str()));
+    let finished_at = iso_from_ms(now_ms());
+    store::sync_runs::finish(&ctx.db, sync_id, &stats, failure, &finished_at).await?;
     outcome
 }
 
-fn store_failure(e: &crate::api::error::ApiError) -> SyncFailure {
-    SyncFailure {
-        code: "storage_unavailable".to_owned(),
-        message: e.message(),
-        retryable: true,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::secrets::SecretError;
+
+    #[test]
+    fn our_failures_are_retried_and_keep_their_detail_for_the_log_only() {
+        let failure = SyncFailure::from(ApiError::internal(
+            "d1 query",
+            "no such table: synced_items: SQLITE_ERROR",
+        ));
+        assert_eq!(failure.code, "storage_unavailable");
+        assert_eq!(failure.message, "the database did not answer; try again");
+        assert!(failure.retryable);
+        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("d1 query"));
+
+        let failure = SyncFailure::from(ApiError::from(SecretError::BadKey));
+        assert_eq!(failure.code, "internal_error");
+        assert_eq!(
+            failure.message,
+            "something went wrong on our side; the sync will retry"
+        );
+        assert!(!failure.message.contains("ENCRYPTION_KEY"));
+        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("secrets"));
     }
-}
 
-async fn start_record(
-    ctx: &AppContext,
-    sync_id: &str,
-    project_id: &str,
-    trigger: Trigger,
-    batch: &Pending,
-) -> Result<(), crate::api::error::ApiError> {
-    let now = iso_from_ms(now_ms());
-    db::run(
-        &ctx.db,
-        "INSERT INTO sync_runs (id, project_id, trigger, scope, status, started_at, events) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6) \
-         ON CONFLICT(id) DO UPDATE SET status = 'running', started_at = excluded.started_at, finished_at = NULL",
-        &[
-            D1Type::Text(sync_id),
-            D1Type::Text(project_id),
-            D1Type::Text(trigger.as_str()),
-            D1Type::Text(if batch.full { "full" } else { "incremental" }),
-            D1Type::Text(&now),
-            D1Type::Integer(i32::try_from(batch.events).unwrap_or(i32::MAX)),
-        ],
-    )
-    .await
-    .map(|_| ())
-}
-
-async fn finish_record(
-    ctx: &AppContext,
-    sync_id: &str,
-    s: &RunStats,
-    failure: Option<&SyncFailure>,
-) -> Result<(), crate::api::error::ApiError> {
-    let now = iso_from_ms(now_ms());
-    let warnings = serde_json::to_string(&s.warnings).unwrap_or_else(|_| "[]".to_owned());
-    let n = |v: usize| D1Type::Integer(i32::try_from(v).unwrap_or(i32::MAX));
-    db::run(
-        &ctx.db,
-        "UPDATE sync_runs SET status = ?2, finished_at = ?3, scope = ?4, added = ?5, updated = ?6, removed = ?7, unchanged = ?8, \
-         skipped = ?9, notion_calls = ?10, framer_calls = ?11, bytes_sent = ?12, published = ?13, warnings = ?14, \
-         error_code = ?15, error_message = ?16 WHERE id = ?1",
-        &[
-            D1Type::Text(sync_id),
-            D1Type::Text(if failure.is_some() { "failed" } else { "succeeded" }),
-            D1Type::Text(&now),
-            D1Type::Text(if s.full { "full" } else { "incremental" }),
-            n(s.added),
-            n(s.updated),
-            n(s.removed),
-            n(s.unchanged),
-            n(s.skipped),
-            n(s.notion_calls),
-            n(s.framer_calls),
-            n(s.bytes_sent),
-            D1Type::Integer(i32::from(s.published)),
-            D1Type::Text(&warnings),
-            db::opt(failure.map(|f| f.code.as_str())),
-            db::opt(failure.map(|f| f.message.as_str())),
-        ],
-    )
-    .await
-    .map(|_| ())
+    #[test]
+    fn notion_failures_say_what_to_do_and_whether_to_retry() {
+        let failure = SyncFailure::from(NotionError::Unauthorized);
+        assert_eq!(failure.code, "notion_unauthorized");
+        assert!(!failure.retryable);
+        assert!(failure.fault.is_none());
+    }
 }

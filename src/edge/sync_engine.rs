@@ -1,17 +1,19 @@
 //! The headless sync engine (Notion -> Framer): reads the database, maps rows to items, plans
 //! the writes against what D1 believes Framer holds, writes them, and records each accepted
-//! batch. The pure decisions live in `sync_plan`, `mapping`, `slug`, `cms` and `reconcile`.
+//! batch. The pure decisions live in `crate::sync` (plan, mapping, row, slug, reconcile) and
+//! `crate::framer::cms`.
 
 use super::context::{now_ms, AppContext};
-use super::db::{self, ProjectRow};
 use super::framer_socket::{self, FramerSocket};
 use super::notion_api::NotionClient;
+use super::store::synced_items::{AcceptedItem, SyncedItem};
+use super::store::{self, projects};
 use super::sync::SyncFailure;
-use crate::api::error::ApiError;
+use crate::api::input::UnpublishedMode;
+use crate::api::project::Project;
 use crate::framer::cms::{self, FieldDef, FieldType, FieldValue, Item};
 use crate::framer::error::FramerError;
 use crate::framer::wire::Call;
-use crate::notion::error::NotionError;
 use crate::notion::page_html;
 use crate::notion::protocol;
 use crate::notion::schema::{parse_schema, Schema};
@@ -23,10 +25,8 @@ use crate::sync::row::{map_page, MappedRow};
 use crate::sync::slug::{self, SlugInput};
 use crate::util::secrets::ProjectSecret;
 use crate::util::time::{iso_from_ms, ms_from_iso};
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use worker::D1Type;
 
 /// Framer field that holds the rendered page body when the project asks for it. No mapped
 /// field can have this id: sanitised Notion ids put two hex digits after every `_`.
@@ -52,16 +52,6 @@ pub struct RunStats {
     pub bytes_sent: usize,
     pub published: bool,
     pub warnings: Vec<String>,
-}
-
-/// What D1 remembers of one item sent to Framer.
-#[derive(Debug, Clone, Deserialize)]
-struct SyncedItem {
-    page_id: String,
-    slug: String,
-    slug_source: String,
-    content_hash: String,
-    last_edited_time: Option<String>,
 }
 
 /// One mapped row.
@@ -90,16 +80,17 @@ struct Outgoing {
 
 pub async fn sync(
     ctx: &AppContext,
-    project: &ProjectRow,
+    project: &Project,
     batch: &Pending,
     stats: &mut RunStats,
 ) -> Result<(), SyncFailure> {
-    let cipher = ctx.cipher().map_err(|e| internal(&e))?;
+    let cipher = ctx.cipher()?;
     let secret = |stored: &str, which: ProjectSecret| {
         cipher.decrypt(stored, &which.context(&project.id)).map_err(|e| SyncFailure {
             code: "secrets_unreadable".into(),
             message: format!("the stored {} cannot be decrypted ({e}); enter it again in the project settings", which.name()),
             retryable: false,
+            fault: None,
         })
     };
     let notion_token = secret(&project.notion_token_enc, ProjectSecret::NotionToken)?;
@@ -118,7 +109,7 @@ pub async fn sync(
 
 struct Run<'a> {
     ctx: &'a AppContext,
-    project: &'a ProjectRow,
+    project: &'a Project,
     batch: &'a Pending,
     stats: &'a mut RunStats,
 }
@@ -135,13 +126,12 @@ impl Run<'_> {
             &self.project.framer_project_url,
             framer_key,
         )
-        .await
-        .map_err(|e| framer_failure(&e))?;
+        .await?;
         let mut socket = match FramerSocket::start(&ws).await {
             Ok(socket) => socket,
             Err(e) => {
                 let _ = ws.close(Some(1000), Some("handshake failed"));
-                return Err(framer_failure(&e));
+                return Err(e.into());
             }
         };
         let outcome = self.write_framer(notion, &mut socket, prepared).await;
@@ -161,6 +151,7 @@ impl Run<'_> {
                 "the connected Notion id is not a database this integration can read: {e}"
             ),
             retryable: false,
+            fault: None,
         })?;
         let ds_id = data_source
             .get("id")
@@ -171,10 +162,7 @@ impl Run<'_> {
             RunScope::Full => None,
             RunScope::Incremental { edited_since } => Some(edited_since.as_str()),
         };
-        let mut pages = notion
-            .query_all(&ds_id, edited_since)
-            .await
-            .map_err(notion_failure)?;
+        let mut pages = notion.query_all(&ds_id, edited_since).await?;
         let mut removed = self.recheck_gone_pages(notion, &mut pages).await?;
         schema.learn_formula_results(&pages);
         let mut mapping = self.reconcile_mapping(&schema).await?;
@@ -185,12 +173,12 @@ impl Run<'_> {
             self.save_mapping(&mapping).await?;
         }
         self.apply_publish_filter(&mut candidates, &mut removed);
-        if self.project.page_body != 0 {
+        if self.project.page_body {
             self.fetch_bodies(notion, &mut candidates, &stored).await?;
         }
         let items = self.assign_slugs(&candidates, &stored, &removed);
         let mut fields = mapping::field_defs(&mapping, &schema);
-        if self.project.page_body != 0 {
+        if self.project.page_body {
             fields.push(FieldDef::new(
                 BODY_FIELD_ID,
                 BODY_FIELD_NAME,
@@ -224,8 +212,7 @@ impl Run<'_> {
         let full = scope == RunScope::Full;
         let collection_id = find_collection(framer, self.project).await?;
         if self.project.framer_collection_id.as_deref() != Some(collection_id.as_str()) {
-            self.update_project("framer_collection_id", &collection_id)
-                .await?;
+            projects::set_collection_id(&self.ctx.db, &self.project.id, &collection_id).await?;
         }
         if ensure_fields(framer, &collection_id, &fields).await? {
             // The body field is new in Framer: no stored hash covers a body yet.
@@ -253,27 +240,18 @@ impl Run<'_> {
             self.publish(framer).await?;
         }
         if full {
-            self.update_project("last_full_sync_at", &iso_from_ms(now_ms()))
-                .await?;
+            let now = iso_from_ms(now_ms());
+            projects::set_last_full_sync_at(&self.ctx.db, &self.project.id, &now).await?;
         }
         Ok(())
     }
 
     async fn choose_scope(&self, now: i64) -> Result<RunScope, SyncFailure> {
-        #[derive(Deserialize)]
-        struct Last {
-            started_at: String,
-        }
-        let last: Option<Last> = db::first(
-            &self.ctx.db,
-            "SELECT started_at FROM sync_runs WHERE project_id = ?1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1",
-            &[D1Type::Text(&self.project.id)],
-        )
-        .await
-        .map_err(|e| internal(&e))?;
+        let last_success =
+            store::sync_runs::last_success_started_at(&self.ctx.db, &self.project.id).await?;
         Ok(plan::choose_scope(ScopeInputs {
             requested_full: self.batch.full,
-            last_success_started_ms: last.and_then(|l| ms_from_iso(&l.started_at)),
+            last_success_started_ms: last_success.as_deref().and_then(ms_from_iso),
             last_full_ms: self
                 .project
                 .last_full_sync_at
@@ -287,16 +265,12 @@ impl Run<'_> {
     /// The database's (first) data source with its schema. The ids are re-resolved on full
     /// runs and remembered, so that webhook events naming the data source find the project.
     async fn data_source(&mut self, notion: &mut NotionClient) -> Result<Value, SyncFailure> {
-        let mut ids = self.project.data_source_ids();
+        let mut ids = self.project.notion_data_source_ids.clone();
         if ids.is_empty() || self.stats.full {
-            let database = notion
-                .database(&self.project.notion_database_id)
-                .await
-                .map_err(notion_failure)?;
+            let database = notion.database(&self.project.notion_database_id).await?;
             let fresh = protocol::data_source_ids(&database);
             if fresh != ids {
-                let text = serde_json::to_string(&fresh).unwrap_or_else(|_| "[]".into());
-                self.update_project("notion_data_source_ids", &text).await?;
+                projects::set_data_source_ids(&self.ctx.db, &self.project.id, &fresh).await?;
             }
             ids = fresh;
         }
@@ -305,6 +279,7 @@ impl Run<'_> {
                 code: "notion_database_empty".into(),
                 message: "the Notion database has no data source to read; check that the id is a database, not a page".into(),
                 retryable: false,
+                fault: None,
             });
         };
         if ids.len() > 1 {
@@ -313,7 +288,7 @@ impl Run<'_> {
                 ids.len()
             ));
         }
-        notion.data_source(first).await.map_err(notion_failure)
+        Ok(notion.data_source(first).await?)
     }
 
     /// Pages reported deleted are fetched again: those really gone are removed, those restored
@@ -335,7 +310,7 @@ impl Run<'_> {
             if known.contains(&id) {
                 continue;
             }
-            match notion.page(&id).await.map_err(notion_failure)? {
+            match notion.page(&id).await? {
                 Some(page) if !protocol::page_is_gone(&page) => pages.push(page),
                 _ => {
                     gone.insert(id);
@@ -346,66 +321,42 @@ impl Run<'_> {
     }
 
     async fn reconcile_mapping(&mut self, schema: &Schema) -> Result<Mapping, SyncFailure> {
-        let stored: Option<Mapping> = match self.project.mapping.as_deref() {
+        let stored = match self.project.mapping.as_ref().map(|m| &m.parsed) {
             None => None,
-            Some(text) => {
-                match serde_json::from_str(text) {
-                    Ok(mapping) => Some(mapping),
-                    Err(e) => {
-                        self.stats.warnings.push(format!("the stored mapping could not be read ({e}); the default mapping was used"));
-                        None
-                    }
-                }
+            Some(Ok(mapping)) => Some(mapping),
+            Some(Err(e)) => {
+                self.stats.warnings.push(format!(
+                    "the stored mapping could not be read ({e}); the default mapping was used"
+                ));
+                None
             }
         };
-        let synced = db::synced_collections(&self.ctx.db, self.project)
-            .await
-            .map_err(|e| internal(&e))?;
-        let (mapping, changes) = mapping::reconcile_schema(schema, stored.as_ref(), &synced);
+        let synced = projects::synced_collections(&self.ctx.db, self.project).await?;
+        let (mapping, changes) = mapping::reconcile_schema(schema, stored, &synced);
         if stored.is_some() {
             self.stats
                 .warnings
                 .extend(changes.iter().map(|c| format!("schema: {c}")));
         }
-        if stored.as_ref() != Some(&mapping) {
+        if stored != Some(&mapping) {
             self.save_mapping(&mapping).await?;
         }
         Ok(mapping)
     }
 
     async fn save_mapping(&self, mapping: &Mapping) -> Result<(), SyncFailure> {
-        let text = serde_json::to_string(mapping).unwrap_or_else(|_| "{}".into());
-        self.update_project("mapping", &text).await
-    }
-
-    async fn update_project(&self, column: &str, value: &str) -> Result<(), SyncFailure> {
-        // `column` is always one of this file's literals, never input.
-        let sql = format!("UPDATE projects SET {column} = ?2 WHERE id = ?1");
-        db::run(
-            &self.ctx.db,
-            &sql,
-            &[D1Type::Text(&self.project.id), D1Type::Text(value)],
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| internal(&e))
+        Ok(projects::set_mapping(&self.ctx.db, &self.project.id, mapping).await?)
     }
 
     async fn stored_items(&self) -> Result<BTreeMap<String, SyncedItem>, SyncFailure> {
-        let rows: Vec<SyncedItem> = db::all(
-            &self.ctx.db,
-            "SELECT page_id, slug, slug_source, content_hash, last_edited_time FROM synced_items WHERE project_id = ?1",
-            &[D1Type::Text(&self.project.id)],
-        )
-        .await
-        .map_err(|e| internal(&e))?;
+        let rows = store::synced_items::of_project(&self.ctx.db, &self.project.id).await?;
         Ok(rows.into_iter().map(|r| (r.page_id.clone(), r)).collect())
     }
 
     fn map_rows(&mut self, pages: &[Value], mapping: &Mapping, schema: &Schema) -> Vec<Candidate> {
         let options = plan::row_options(
             self.project.slug_property.as_deref(),
-            self.project.publish_filter.as_deref(),
+            self.project.publish_filter.as_ref(),
         );
         let mut warnings = Vec::new();
         let mut candidates = Vec::with_capacity(pages.len());
@@ -447,7 +398,7 @@ impl Run<'_> {
         candidates: &mut Vec<Candidate>,
         removed: &mut BTreeSet<String>,
     ) {
-        if self.project.unpublished_mode == "draft" {
+        if self.project.unpublished_mode == UnpublishedMode::Draft {
             return;
         }
         candidates.retain(|c| {
@@ -473,10 +424,7 @@ impl Run<'_> {
                 candidate.body_pending = true;
                 continue;
             }
-            let blocks = notion
-                .block_tree(&candidate.row.page_id)
-                .await
-                .map_err(notion_failure)?;
+            let blocks = notion.block_tree(&candidate.row.page_id).await?;
             let (html, skipped) = page_html::render_blocks_with_report(&blocks);
             skipped_types.extend(skipped);
             candidate
@@ -548,7 +496,7 @@ impl Run<'_> {
                 continue;
             }
             if candidate.body_pending {
-                let blocks = notion.block_tree(&item.id).await.map_err(notion_failure)?;
+                let blocks = notion.block_tree(&item.id).await?;
                 item.field_data.insert(
                     BODY_FIELD_ID.into(),
                     FieldValue::FormattedText(page_html::render_blocks(&blocks)),
@@ -586,8 +534,7 @@ impl Run<'_> {
                     collection_id: collection_id.to_owned(),
                     items,
                 })
-                .await
-                .map_err(|e| framer_failure(&e))?;
+                .await?;
             record_items(self.ctx, &self.project.id, &batch).await?;
         }
         if !plan.remove.is_empty() {
@@ -596,9 +543,8 @@ impl Run<'_> {
                     collection_id: collection_id.to_owned(),
                     ids: plan.remove.clone(),
                 })
-                .await
-                .map_err(|e| framer_failure(&e))?;
-            forget_items(self.ctx, &self.project.id, &plan.remove).await?;
+                .await?;
+            store::synced_items::forget(&self.ctx.db, &self.project.id, &plan.remove).await?;
         }
         self.stats.added = plan.add.len();
         self.stats.updated = plan.update.len();
@@ -608,19 +554,13 @@ impl Run<'_> {
     }
 
     async fn publish(&mut self, framer: &mut FramerSocket<'_>) -> Result<(), SyncFailure> {
-        let published = framer
-            .call(Call::Publish)
-            .await
-            .map_err(|e| framer_failure(&e))?;
+        let published = framer.call(Call::Publish).await?;
         let deployment_id = published
             .pointer("/deployment/id")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        framer
-            .call(Call::Deploy { deployment_id })
-            .await
-            .map_err(|e| framer_failure(&e))?;
+        framer.call(Call::Deploy { deployment_id }).await?;
         self.stats.published = true;
         Ok(())
     }
@@ -655,13 +595,10 @@ fn desired_states(
 /// The managed collection of the project (by stored id, else by name), created when missing.
 async fn find_collection(
     framer: &mut FramerSocket<'_>,
-    project: &ProjectRow,
+    project: &Project,
 ) -> Result<String, SyncFailure> {
     let name = project.framer_collection_name.as_str();
-    let managed = framer
-        .call(Call::GetManagedCollections)
-        .await
-        .map_err(|e| framer_failure(&e))?;
+    let managed = framer.call(Call::GetManagedCollections).await?;
     let by_id = project.framer_collection_id.as_deref();
     let found = list(&managed)
         .find(|c| by_id.is_some_and(|id| c["id"] == id))
@@ -686,9 +623,10 @@ async fn find_collection(
                      collection name in the project settings, or delete or rename that collection in Framer"
                 ),
                 retryable: false,
+                fault: None,
             });
         }
-        Err(e) => return Err(framer_failure(&e)),
+        Err(e) => return Err(e.into()),
     };
     created["id"]
         .as_str()
@@ -698,6 +636,7 @@ async fn find_collection(
             message: "Framer created the collection but did not return its id; the sync will retry"
                 .into(),
             retryable: true,
+            fault: None,
         })
 }
 
@@ -719,8 +658,7 @@ async fn ensure_fields(
         .call(Call::GetFields {
             collection_id: collection_id.to_owned(),
         })
-        .await
-        .map_err(|e| framer_failure(&e))?;
+        .await?;
     let current = cms::fields_from_wire(&current).unwrap_or_default();
     if current == wanted {
         return Ok(false);
@@ -732,8 +670,7 @@ async fn ensure_fields(
             collection_id: collection_id.to_owned(),
             fields,
         })
-        .await
-        .map_err(|e| framer_failure(&e))?;
+        .await?;
     Ok(has_body(wanted) && !has_body(&current))
 }
 
@@ -747,7 +684,7 @@ async fn fetch_pending_bodies(
         if !candidate.body_pending {
             continue;
         }
-        let blocks = notion.block_tree(&item.id).await.map_err(notion_failure)?;
+        let blocks = notion.block_tree(&item.id).await?;
         let html = FieldValue::FormattedText(page_html::render_blocks(&blocks));
         item.field_data.insert(BODY_FIELD_ID.into(), html);
         candidate.body_pending = false;
@@ -763,14 +700,14 @@ async fn item_ids(
         .call(Call::GetItemIds {
             collection_id: collection_id.to_owned(),
         })
-        .await
-        .map_err(|e| framer_failure(&e))?;
+        .await?;
     Ok(list(&ids)
         .filter_map(Value::as_str)
         .map(str::to_owned)
         .collect())
 }
 
+/// Records a batch Framer accepted: from now on D1 believes Framer holds these items.
 async fn record_items(
     ctx: &AppContext,
     project_id: &str,
@@ -778,74 +715,21 @@ async fn record_items(
 ) -> Result<(), SyncFailure> {
     let now = iso_from_ms(now_ms());
     let hashes: Vec<String> = batch.iter().map(|o| cms::content_hash(&o.item)).collect();
-    let mut statements = Vec::with_capacity(batch.len());
-    for (o, hash) in batch.iter().zip(&hashes) {
-        let statement = db::stmt(
-            &ctx.db,
-            "INSERT INTO synced_items (project_id, page_id, slug, slug_source, content_hash, last_edited_time, synced_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(project_id, page_id) DO UPDATE SET slug = excluded.slug, \
-             slug_source = excluded.slug_source, content_hash = excluded.content_hash, \
-             last_edited_time = excluded.last_edited_time, synced_at = excluded.synced_at",
-            &[
-                D1Type::Text(project_id),
-                D1Type::Text(&o.item.id),
-                D1Type::Text(&o.item.slug),
-                D1Type::Text(&o.slug_source),
-                D1Type::Text(hash),
-                D1Type::Text(&o.last_edited_time),
-                D1Type::Text(&now),
-            ],
-        )
-        .map_err(|e| internal(&e))?;
-        statements.push(statement);
-    }
-    db::batch(&ctx.db, statements)
-        .await
-        .map_err(|e| internal(&e))
-}
-
-async fn forget_items(
-    ctx: &AppContext,
-    project_id: &str,
-    ids: &[String],
-) -> Result<(), SyncFailure> {
-    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    db::run(
-        &ctx.db,
-        "DELETE FROM synced_items WHERE project_id = ?1 AND page_id IN (SELECT value FROM json_each(?2))",
-        &[D1Type::Text(project_id), D1Type::Text(&ids)],
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| internal(&e))
+    let accepted: Vec<AcceptedItem> = batch
+        .iter()
+        .zip(&hashes)
+        .map(|(o, hash)| AcceptedItem {
+            page_id: &o.item.id,
+            slug: &o.item.slug,
+            slug_source: &o.slug_source,
+            content_hash: hash,
+            last_edited_time: &o.last_edited_time,
+        })
+        .collect();
+    Ok(store::synced_items::record(&ctx.db, project_id, &accepted, &now).await?)
 }
 
 fn page_id(page: &Value) -> Option<String> {
     let raw = page.get("id")?.as_str()?;
     crate::notion::ids::normalize(raw).ok()
-}
-
-fn internal(e: &ApiError) -> SyncFailure {
-    SyncFailure {
-        code: "storage_unavailable".into(),
-        message: e.message(),
-        retryable: true,
-    }
-}
-
-#[allow(clippy::needless_pass_by_value)]
-fn notion_failure(e: NotionError) -> SyncFailure {
-    SyncFailure {
-        code: e.code().into(),
-        message: e.user_message(),
-        retryable: e.retryable(),
-    }
-}
-
-fn framer_failure(e: &FramerError) -> SyncFailure {
-    SyncFailure {
-        code: e.code().into(),
-        message: e.user_message(),
-        retryable: e.retryable(),
-    }
 }

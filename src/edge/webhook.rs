@@ -3,10 +3,11 @@
 //! Notion gets its 200.
 
 use super::context::{now_ms, AppContext};
-use super::db::{self, ProjectRow};
 use super::http::{self, Reply};
 use super::project_sync::{self, IngestRequest};
+use super::store::{self, pending_verifications::PendingToken};
 use crate::api::error::ApiError;
+use crate::api::project::Project;
 use crate::notion::event::{self, Event, Incoming};
 use crate::notion::signature;
 use crate::sync::ledger::EventRecord;
@@ -14,7 +15,7 @@ use crate::util::secrets::{self, ProjectSecret};
 use crate::util::time::iso_from_ms;
 use crate::util::ttl_cache::TtlCache;
 use std::cell::RefCell;
-use worker::{D1Type, Request};
+use worker::Request;
 
 /// How long a verification token that reached the shared URL waits to be claimed.
 const PENDING_TOKEN_TTL_MS: i64 = 3_600_000;
@@ -50,7 +51,7 @@ pub async fn for_project(
     req: &mut Request,
 ) -> Result<Reply, ApiError> {
     let body = http::read_body(req).await?;
-    match parse(&body)? {
+    match event::parse(&body)? {
         Incoming::Verification { token } => {
             let project = project_for_key(ctx, key).await?;
             ROUTES.with(|routes| routes.borrow_mut().remove(key));
@@ -64,15 +65,14 @@ pub async fn for_project(
                 // Not cached, or the token changed since: ask D1 before rejecting.
                 _ => load_route(ctx, key).await?,
             };
-            signed_by(&route, &body, header.as_deref())
-                .map_err(|e| ApiError::InvalidSignature(e.to_string()))?;
+            signed_by(&route, &body, header.as_deref())?;
             accept_event(ctx, &route, &event).await
         }
     }
 }
 
-async fn project_for_key(ctx: &AppContext, key: &str) -> Result<ProjectRow, ApiError> {
-    db::project_by_webhook_key(&ctx.db, key)
+async fn project_for_key(ctx: &AppContext, key: &str) -> Result<Project, ApiError> {
+    store::projects::by_webhook_key(&ctx.db, key)
         .await?
         .ok_or_else(|| ApiError::NotFound("webhook".to_owned()))
 }
@@ -84,12 +84,12 @@ async fn load_route(ctx: &AppContext, key: &str) -> Result<WebhookRoute, ApiErro
 }
 
 impl WebhookRoute {
-    fn new(ctx: &AppContext, project: &ProjectRow) -> Result<Self, ApiError> {
+    fn new(ctx: &AppContext, project: &Project) -> Result<Self, ApiError> {
         Ok(Self {
             project_id: project.id.clone(),
             token: verification_token(ctx, project)?,
             database_id: project.notion_database_id.clone(),
-            data_source_ids: project.data_source_ids(),
+            data_source_ids: project.notion_data_source_ids.clone(),
             auto_sync: project.auto_sync_active(),
         })
     }
@@ -111,12 +111,12 @@ fn signed_by(
 /// authenticated with the token of a project connected to it.
 pub async fn shared(ctx: &AppContext, req: &mut Request) -> Result<Reply, ApiError> {
     let body = http::read_body(req).await?;
-    match parse(&body)? {
+    match event::parse(&body)? {
         Incoming::Verification { token } => keep_pending_token(ctx, &token).await,
         Incoming::Event(event) => {
             let refs = event::database_refs(&event);
             let header = signature_header(req);
-            for project in db::projects_for_shared_event(&ctx.db, &refs).await? {
+            for project in store::projects::for_shared_event(&ctx.db, &refs).await? {
                 let route = WebhookRoute::new(ctx, &project)?;
                 if signed_by(&route, &body, header.as_deref()).is_ok() {
                     return accept_event(ctx, &route, &event).await;
@@ -134,34 +134,24 @@ pub async fn shared(ctx: &AppContext, req: &mut Request) -> Result<Reply, ApiErr
     }
 }
 
-fn parse(body: &[u8]) -> Result<Incoming, ApiError> {
-    event::parse(body).map_err(|e| match e {
-        event::ParseError::NotJson(_) => ApiError::InvalidJson(e.to_string()),
-        event::ParseError::NotAnObject | event::ParseError::MissingField(_) => {
-            ApiError::validation("body", e.to_string())
-        }
-    })
-}
-
 fn signature_header(req: &Request) -> Option<String> {
     req.headers().get("x-notion-signature").ok().flatten()
 }
 
-fn verification_token(ctx: &AppContext, project: &ProjectRow) -> Result<Option<String>, ApiError> {
-    let Some(enc) = &project.verification_token_enc else {
+fn verification_token(ctx: &AppContext, project: &Project) -> Result<Option<String>, ApiError> {
+    let Some(enc) = &project.webhook.verification_token_enc else {
         return Ok(None);
     };
     let token = ctx
         .cipher()?
-        .decrypt(enc, &ProjectSecret::VerificationToken.context(&project.id))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .decrypt(enc, &ProjectSecret::VerificationToken.context(&project.id))?;
     Ok(Some(token))
 }
 
 /// Stores (or replaces, for Notion's "Resend token") the project's verification token.
 pub async fn store_token(
     ctx: &AppContext,
-    project: &ProjectRow,
+    project: &Project,
     token: &str,
 ) -> Result<Reply, ApiError> {
     save_token(ctx, &project.id, token, false).await?;
@@ -178,37 +168,21 @@ pub async fn save_token(
 ) -> Result<(), ApiError> {
     let enc = ctx
         .cipher()?
-        .encrypt(token, &ProjectSecret::VerificationToken.context(project_id))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .encrypt(token, &ProjectSecret::VerificationToken.context(project_id))?;
     let now = iso_from_ms(now_ms());
-    db::run(
-        &ctx.db,
-        "UPDATE webhooks SET verification_token_enc = ?1, token_received_at = ?2, via_shared_url = ?3, \
-         status = 'token_received', activated_at = NULL WHERE project_id = ?4",
-        &[D1Type::Text(&enc), D1Type::Text(&now), D1Type::Integer(i32::from(via_shared_url)), D1Type::Text(project_id)],
-    )
-    .await?;
-    Ok(())
+    store::webhooks::save_token(&ctx.db, project_id, &enc, &now, via_shared_url).await
 }
 
 async fn keep_pending_token(ctx: &AppContext, token: &str) -> Result<Reply, ApiError> {
-    let id = secrets::random_id().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let enc = ctx
-        .cipher()?
-        .encrypt(token, &format!("pending:{id}"))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let id = secrets::random_id()?;
+    let token_enc = ctx.cipher()?.encrypt(token, &format!("pending:{id}"))?;
     let now = now_ms();
     let (received, expires) = (iso_from_ms(now), iso_from_ms(now + PENDING_TOKEN_TTL_MS));
-    db::batch(
+    store::pending_verifications::keep(
         &ctx.db,
-        vec![
-            db::stmt(&ctx.db, "DELETE FROM pending_verifications WHERE expires_at < ?1", &[D1Type::Text(&received)])?,
-            db::stmt(
-                &ctx.db,
-                "INSERT INTO pending_verifications (id, token_enc, received_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                &[D1Type::Text(&id), D1Type::Text(&enc), D1Type::Text(&received), D1Type::Text(&expires)],
-            )?,
-        ],
+        &PendingToken { id, token_enc },
+        &received,
+        &expires,
     )
     .await?;
     Ok(Reply::json(200, &serde_json::json!({ "ok": true }))
@@ -217,31 +191,15 @@ async fn keep_pending_token(ctx: &AppContext, token: &str) -> Result<Reply, ApiE
 
 /// Takes the one unexpired token that reached the shared URL, if there is exactly one.
 pub async fn take_pending_token(ctx: &AppContext) -> Result<PendingClaim, ApiError> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        id: String,
-        token_enc: String,
-    }
     let now = iso_from_ms(now_ms());
-    let rows: Vec<Row> = db::all(
-        &ctx.db,
-        "SELECT id, token_enc FROM pending_verifications WHERE expires_at >= ?1 ORDER BY received_at DESC",
-        &[D1Type::Text(&now)],
-    )
-    .await?;
-    match rows.as_slice() {
+    let waiting = store::pending_verifications::unexpired(&ctx.db, &now).await?;
+    match waiting.as_slice() {
         [] => Ok(PendingClaim::None),
-        [row] => {
+        [pending] => {
             let token = ctx
                 .cipher()?
-                .decrypt(&row.token_enc, &format!("pending:{}", row.id))
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            db::run(
-                &ctx.db,
-                "DELETE FROM pending_verifications WHERE id = ?1",
-                &[D1Type::Text(&row.id)],
-            )
-            .await?;
+                .decrypt(&pending.token_enc, &format!("pending:{}", pending.id))?;
+            store::pending_verifications::delete(&ctx.db, &pending.id).await?;
             Ok(PendingClaim::Token(token))
         }
         _ => Ok(PendingClaim::Ambiguous),

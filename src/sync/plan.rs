@@ -52,13 +52,14 @@ pub fn choose_scope(inputs: ScopeInputs) -> RunScope {
     }
 }
 
-/// The mapping options of a project from its stored columns (`publish_filter` is JSON).
-pub fn row_options(slug_property: Option<&str>, publish_filter_json: Option<&str>) -> RowOptions {
-    let stored: Option<StoredFilter> =
-        publish_filter_json.and_then(|text| serde_json::from_str(text).ok());
+/// The mapping options of a project from its settings.
+pub fn row_options(
+    slug_property: Option<&str>,
+    publish_filter: Option<&StoredFilter>,
+) -> RowOptions {
     RowOptions {
         slug_property: slug_property.filter(|s| !s.is_empty()).map(str::to_owned),
-        publish_filter: stored.map(|filter| match filter {
+        publish_filter: publish_filter.cloned().map(|filter| match filter {
             StoredFilter::Checkbox { property_id } => PublishFilter {
                 property_id,
                 kind: PublishKind::Checkbox,
@@ -162,7 +163,9 @@ mod tests {
     fn row_options_from_stored_columns() {
         let checkbox = row_options(
             Some("slug%3A"),
-            Some(r#"{"kind":"checkbox","property_id":"pub"}"#),
+            Some(&StoredFilter::Checkbox {
+                property_id: "pub".into(),
+            }),
         );
         assert_eq!(checkbox.slug_property.as_deref(), Some("slug%3A"));
         assert_eq!(
@@ -174,7 +177,10 @@ mod tests {
         );
         let status = row_options(
             None,
-            Some(r#"{"kind":"status","property_id":"st","values":["Done","Live"]}"#),
+            Some(&StoredFilter::Status {
+                property_id: "st".into(),
+                values: vec!["Done".into(), "Live".into()],
+            }),
         );
         assert_eq!(
             status.publish_filter,

@@ -1,58 +1,34 @@
-//! Accounts (operator only) and an account's API tokens.
+//! Accounts, for the operator (admin token): list, create (with a first API token), read, and
+//! rename or change plan.
 
-use super::{internal, Account};
+use super::{tokens, Admin};
+use crate::api::account::{Account, Plan};
 use crate::api::error::ApiError;
-use crate::api::routes::Route;
-use crate::edge::context::{now_ms, AppContext};
-use crate::edge::db;
+use crate::edge::context::now_ms;
 use crate::edge::http::{self, Reply};
+use crate::edge::store;
 use crate::util::secrets;
 use crate::util::time::iso_from_ms;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{D1Type, Request};
+use worker::Request;
 
-pub async fn handle_admin(
-    ctx: &AppContext,
-    route: Route,
-    method: &str,
-    id: &str,
-    req: &mut Request,
-) -> Result<Reply, ApiError> {
-    match (route, method) {
-        (Route::Accounts, "POST") => create(ctx, &http::read_json(req).await?).await,
-        (Route::Accounts, _) => {
-            let rows: Vec<Account> = db::all(
-                &ctx.db,
-                "SELECT id, name, plan, created_at FROM accounts ORDER BY created_at, id",
-                &[],
-            )
-            .await?;
-            Ok(Reply::json(
-                200,
-                &json!({ "accounts": rows.iter().map(view).collect::<Vec<_>>() }),
-            ))
-        }
-        (_, "PATCH") => update(ctx, id, &http::read_json(req).await?).await,
-        _ => Ok(Reply::json(
-            200,
-            &json!({ "account": view(&find(ctx, id).await?) }),
-        )),
-    }
+pub async fn list(admin: &Admin<'_>) -> Result<Reply, ApiError> {
+    let accounts = store::accounts::list(&admin.ctx.db).await?;
+    Ok(Reply::json(
+        200,
+        &json!({ "accounts": accounts.iter().map(Account::view).collect::<Vec<_>>() }),
+    ))
 }
 
-fn view(a: &Account) -> Value {
-    json!({ "id": a.id, "name": a.name, "plan": a.plan, "created_at": a.created_at })
+pub async fn get(admin: &Admin<'_>, id: &str) -> Result<Reply, ApiError> {
+    let account = find(admin, id).await?;
+    Ok(Reply::json(200, &json!({ "account": account.view() })))
 }
 
-async fn find(ctx: &AppContext, id: &str) -> Result<Account, ApiError> {
-    db::first(
-        &ctx.db,
-        "SELECT id, name, plan, created_at FROM accounts WHERE id = ?1",
-        &[D1Type::Text(id)],
-    )
-    .await?
-    .ok_or_else(|| ApiError::NotFound("account".to_owned()))
+async fn find(admin: &Admin<'_>, id: &str) -> Result<Account, ApiError> {
+    store::accounts::by_id(&admin.ctx.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("account".to_owned()))
 }
 
 fn name_field(body: &Value) -> Result<Option<String>, ApiError> {
@@ -68,11 +44,10 @@ fn name_field(body: &Value) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn plan_field(body: &Value) -> Result<Option<&'static str>, ApiError> {
+fn plan_field(body: &Value) -> Result<Option<Plan>, ApiError> {
     match body.get("plan").map(Value::as_str) {
         None => Ok(None),
-        Some(Some("free")) => Ok(Some("free")),
-        Some(Some("paid")) => Ok(Some("paid")),
+        Some(Some(text)) if Plan::parse(text).is_some() => Ok(Plan::parse(text)),
         Some(_) => Err(ApiError::validation(
             "plan",
             "`plan` must be \"free\" or \"paid\"",
@@ -80,48 +55,32 @@ fn plan_field(body: &Value) -> Result<Option<&'static str>, ApiError> {
     }
 }
 
-async fn create(ctx: &AppContext, body: &Value) -> Result<Reply, ApiError> {
+/// The account and its first API token, stored together; the token is shown this once.
+pub async fn create(admin: &Admin<'_>, req: &mut Request) -> Result<Reply, ApiError> {
+    let body: Value = http::read_json(req).await?;
     if !body.is_object() {
         return Err(ApiError::validation("body", "expected a JSON object"));
     }
     let name =
-        name_field(body)?.ok_or_else(|| ApiError::validation("name", "`name` is required"))?;
-    let plan = plan_field(body)?.unwrap_or("free");
-    let id = secrets::random_id().map_err(internal)?;
-    let now = iso_from_ms(now_ms());
+        name_field(&body)?.ok_or_else(|| ApiError::validation("name", "`name` is required"))?;
     let account = Account {
-        id,
+        id: secrets::random_id()?,
         name,
-        plan: plan.to_owned(),
-        created_at: now.clone(),
+        plan: plan_field(&body)?.unwrap_or(Plan::Free),
+        created_at: iso_from_ms(now_ms()),
     };
-    let (token, token_stmt) = new_token_statement(ctx, &account.id, &now)?;
-    db::batch(
-        &ctx.db,
-        vec![
-            db::stmt(
-                &ctx.db,
-                "INSERT INTO accounts (id, name, plan, created_at) VALUES (?1, ?2, ?3, ?4)",
-                &[
-                    D1Type::Text(&account.id),
-                    D1Type::Text(&account.name),
-                    D1Type::Text(plan),
-                    D1Type::Text(&now),
-                ],
-            )?,
-            token_stmt,
-        ],
-    )
-    .await?;
+    let token = tokens::NewToken::generate(&account.id, &account.created_at)?;
+    store::accounts::create(&admin.ctx.db, &account, &token.row()).await?;
     Ok(Reply::json(
         201,
-        &json!({ "account": view(&account), "token": token }),
+        &json!({ "account": account.view(), "token": token.shown() }),
     ))
 }
 
 /// Changing the plan needs no project writes: auto-sync and auto-publish are derived from the
 /// plan at use, so a downgrade pauses them and an upgrade restores the projects' own choice.
-async fn update(ctx: &AppContext, id: &str, body: &Value) -> Result<Reply, ApiError> {
+pub async fn update(admin: &Admin<'_>, id: &str, req: &mut Request) -> Result<Reply, ApiError> {
+    let body: Value = http::read_json(req).await?;
     if !body.is_object() {
         return Err(ApiError::validation("body", "expected a JSON object"));
     }
@@ -136,91 +95,13 @@ async fn update(ctx: &AppContext, id: &str, body: &Value) -> Result<Reply, ApiEr
             format!("unknown field `{unknown}`"),
         ));
     }
-    let mut account = find(ctx, id).await?;
-    if let Some(name) = name_field(body)? {
+    let mut account = find(admin, id).await?;
+    if let Some(name) = name_field(&body)? {
         account.name = name;
     }
-    if let Some(plan) = plan_field(body)? {
-        account.plan = plan.to_owned();
+    if let Some(plan) = plan_field(&body)? {
+        account.plan = plan;
     }
-    db::run(
-        &ctx.db,
-        "UPDATE accounts SET name = ?1, plan = ?2 WHERE id = ?3",
-        &[
-            D1Type::Text(&account.name),
-            D1Type::Text(&account.plan),
-            D1Type::Text(id),
-        ],
-    )
-    .await?;
-    Ok(Reply::json(200, &json!({ "account": view(&account) })))
-}
-
-#[derive(Serialize, Deserialize)]
-struct TokenRow {
-    id: String,
-    hint: String,
-    created_at: String,
-    revoked_at: Option<String>,
-}
-
-/// A fresh token and the statement that stores its hash. The token itself is returned once.
-fn new_token_statement(
-    ctx: &AppContext,
-    account_id: &str,
-    now: &str,
-) -> Result<(Value, worker::D1PreparedStatement), ApiError> {
-    let token = secrets::random_token("nfs_").map_err(internal)?;
-    let id = secrets::random_id().map_err(internal)?;
-    let hint = secrets::hint(&token);
-    let stmt = db::stmt(
-        &ctx.db,
-        "INSERT INTO api_tokens (id, account_id, token_hash, hint, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        &[D1Type::Text(&id), D1Type::Text(account_id), D1Type::Text(&secrets::hash_token(&token)), D1Type::Text(&hint), D1Type::Text(now)],
-    )?;
-    Ok((
-        json!({ "id": id, "token": token, "hint": hint, "created_at": now }),
-        stmt,
-    ))
-}
-
-pub async fn handle_tokens(
-    ctx: &AppContext,
-    account: &Account,
-    method: &str,
-    id: &str,
-) -> Result<Reply, ApiError> {
-    match method {
-        "POST" => {
-            let now = iso_from_ms(now_ms());
-            let (token, stmt) = new_token_statement(ctx, &account.id, &now)?;
-            db::batch(&ctx.db, vec![stmt]).await?;
-            Ok(Reply::json(201, &json!({ "token": token })))
-        }
-        "DELETE" => {
-            let now = iso_from_ms(now_ms());
-            let changed = db::run(
-                &ctx.db,
-                "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2 AND account_id = ?3",
-                &[D1Type::Text(&now), D1Type::Text(id), D1Type::Text(&account.id)],
-            )
-            .await?;
-            if changed == 0 {
-                return Err(ApiError::NotFound("token".to_owned()));
-            }
-            Ok(Reply::json(200, &json!({ "revoked": id })))
-        }
-        _ => {
-            let rows: Vec<TokenRow> = db::all(
-                &ctx.db,
-                "SELECT id, hint, created_at, revoked_at FROM api_tokens WHERE account_id = ?1 ORDER BY created_at, id",
-                &[D1Type::Text(&account.id)],
-            )
-            .await?;
-            Ok(Reply::json(
-                200,
-                &json!({ "account": view(account), "tokens": rows }),
-            ))
-        }
-    }
+    store::accounts::update(&admin.ctx.db, &account).await?;
+    Ok(Reply::json(200, &json!({ "account": account.view() })))
 }

@@ -1,53 +1,51 @@
-//! The dashboard API under `/api/v1`: authentication, then one handler per route.
+//! The dashboard API under `/api/v1`: who may call an operation (the scopes below, which the
+//! router asks for by operation), then one handler per operation in the modules.
 
-mod accounts;
-mod projects;
+pub mod accounts;
+pub mod projects;
+pub mod syncs;
+pub mod tokens;
+pub mod webhook_setup;
 
 use super::context::AppContext;
-use super::db;
 use super::http::{self, Reply};
+use super::store;
+use crate::api::account::Account;
 use crate::api::error::ApiError;
-use crate::api::routes::{Matched, Route};
+use crate::api::project::Project;
 use crate::util::secrets;
-use serde::Deserialize;
-use worker::{D1Type, Request};
-
-/// The account a request acts for.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Account {
-    pub id: String,
-    pub name: String,
-    pub plan: String,
-    pub created_at: String,
-}
-
-pub async fn handle(ctx: &AppContext, m: &Matched, req: &mut Request) -> Result<Reply, ApiError> {
-    let param = m.param.as_deref().unwrap_or_default();
-    let method = req.method().to_string();
-    match m.route {
-        Route::OpenApi => Ok(Reply::json(200, &openapi())),
-        Route::Accounts | Route::Account => {
-            require_admin(ctx, req)?;
-            accounts::handle_admin(ctx, m.route, &method, param, req).await
-        }
-        _ => {
-            let account = require_account(ctx, req).await?;
-            match m.route {
-                Route::Tokens | Route::Token => {
-                    accounts::handle_tokens(ctx, &account, &method, param).await
-                }
-                _ => projects::handle(ctx, &account, m.route, &method, param, req).await,
-            }
-        }
-    }
-}
+use worker::Request;
 
 /// The OpenAPI document, kept beside the route table and checked against it by a test.
 pub fn openapi() -> serde_json::Value {
     serde_json::from_str(include_str!("../../../openapi.json")).unwrap_or_default()
 }
 
-fn require_admin(ctx: &AppContext, req: &Request) -> Result<(), ApiError> {
+/// A request that presented the operator's admin token.
+pub struct Admin<'a> {
+    pub ctx: &'a AppContext,
+}
+
+/// A request that presented an account's API token.
+pub struct Caller<'a> {
+    pub ctx: &'a AppContext,
+    pub account: Account,
+}
+
+/// A request about one of the caller's projects.
+pub struct Owned<'a> {
+    pub ctx: &'a AppContext,
+    pub project: Project,
+}
+
+impl Owned<'_> {
+    /// A reply whose log line names the project.
+    pub fn reply(&self, status: u16, value: &serde_json::Value) -> Reply {
+        Reply::json(status, value).project(&self.project.id)
+    }
+}
+
+pub fn admin<'a>(ctx: &'a AppContext, req: &Request) -> Result<Admin<'a>, ApiError> {
     let presented = http::bearer_token(req).ok_or_else(missing_token)?;
     let admin = ctx.admin_token().ok_or_else(|| {
         ApiError::Forbidden("account management is disabled: ADMIN_TOKEN is not set".to_owned())
@@ -56,7 +54,7 @@ fn require_admin(ctx: &AppContext, req: &Request) -> Result<(), ApiError> {
         &secrets::hash_token(&presented),
         &secrets::hash_token(&admin),
     ) {
-        Ok(())
+        Ok(Admin { ctx })
     } else {
         Err(ApiError::Unauthorized(
             "this route needs the operator's admin token".to_owned(),
@@ -64,24 +62,28 @@ fn require_admin(ctx: &AppContext, req: &Request) -> Result<(), ApiError> {
     }
 }
 
-async fn require_account(ctx: &AppContext, req: &Request) -> Result<Account, ApiError> {
+pub async fn caller<'a>(ctx: &'a AppContext, req: &Request) -> Result<Caller<'a>, ApiError> {
     let presented = http::bearer_token(req).ok_or_else(missing_token)?;
     // The lookup is by hash, so timing reveals nothing about stored tokens.
-    let hash = secrets::hash_token(&presented);
-    db::first(
-        &ctx.db,
-        "SELECT a.id, a.name, a.plan, a.created_at FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
-         WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
-        &[D1Type::Text(&hash)],
-    )
-    .await?
-    .ok_or_else(|| ApiError::Unauthorized("the API token is unknown or revoked".to_owned()))
+    let account = store::accounts::by_token_hash(&ctx.db, &secrets::hash_token(&presented))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the API token is unknown or revoked".to_owned()))?;
+    Ok(Caller { ctx, account })
+}
+
+/// The caller's project `project_id`; another account's project is not found.
+pub async fn owned<'a>(
+    ctx: &'a AppContext,
+    req: &Request,
+    project_id: &str,
+) -> Result<Owned<'a>, ApiError> {
+    let caller = caller(ctx, req).await?;
+    let project = store::projects::of_account(&ctx.db, &caller.account.id, project_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("project".to_owned()))?;
+    Ok(Owned { ctx, project })
 }
 
 fn missing_token() -> ApiError {
     ApiError::Unauthorized("send `Authorization: Bearer <token>`".to_owned())
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
 }

@@ -1,0 +1,103 @@
+//! The sync controls of a project: "Sync now" and the run history.
+
+use super::Owned;
+use crate::api::error::ApiError;
+use crate::edge::http::Reply;
+use crate::edge::project_sync;
+use crate::edge::store::sync_runs::{self, SyncRun};
+use crate::sync::queue::Trigger;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::Request;
+
+/// A run as the API shows it.
+pub fn run_view(run: &SyncRun) -> Value {
+    json!({
+        "id": run.id, "trigger": run.trigger, "scope": run.scope, "status": run.status,
+        "started_at": run.started_at, "finished_at": run.finished_at, "events": run.events,
+        "counts": { "added": run.added, "updated": run.updated, "removed": run.removed, "unchanged": run.unchanged, "skipped": run.skipped },
+        "calls": { "notion": run.notion_calls, "framer": run.framer_calls, "bytes_sent_to_framer": run.bytes_sent },
+        "published": run.published != 0,
+        "warnings": serde_json::from_str::<Value>(&run.warnings).unwrap_or_else(|_| json!([])),
+        "error": run.error_code.as_ref().map(|code| json!({ "code": code, "message": run.error_message })),
+    })
+}
+
+pub async fn sync_now(owned: &Owned<'_>) -> Result<Reply, ApiError> {
+    let ticket =
+        project_sync::request_sync(owned.ctx, &owned.project.id, Trigger::Manual, true).await?;
+    let status = if ticket.already_running {
+        "running"
+    } else {
+        "queued"
+    };
+    Ok(owned.reply(
+        202,
+        &json!({ "sync_id": ticket.sync_id, "status": status, "already_running": ticket.already_running }),
+    ))
+}
+
+/// Where the next page starts, opaque to clients.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    started_at: String,
+    id: String,
+}
+
+pub async fn history(owned: &Owned<'_>, req: &Request) -> Result<Reply, ApiError> {
+    let url = req.url()?;
+    let mut limit = 20usize;
+    let mut cursor: Option<Cursor> = None;
+    for (key, value) in url.query_pairs() {
+        match key.as_ref() {
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::validation(
+                            "limit",
+                            "`limit` must be a whole number from 1 to 100",
+                        )
+                    })?;
+            }
+            "cursor" => {
+                let decoded = URL_SAFE_NO_PAD
+                    .decode(value.as_bytes())
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+                cursor = Some(decoded.ok_or_else(|| {
+                    ApiError::validation("cursor", "`cursor` is not one this API returned")
+                })?);
+            }
+            _ => {}
+        }
+    }
+    let after = cursor.as_ref().map(|c| sync_runs::After {
+        started_at: &c.started_at,
+        id: &c.id,
+    });
+    let mut runs =
+        sync_runs::page(&owned.ctx.db, &owned.project.id, after.as_ref(), limit + 1).await?;
+    let next = if runs.len() > limit {
+        runs.truncate(limit);
+        runs.last()
+            .map(|r| {
+                serde_json::to_vec(&Cursor {
+                    started_at: r.started_at.clone(),
+                    id: r.id.clone(),
+                })
+            })
+            .transpose()?
+            .map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+    } else {
+        None
+    };
+    Ok(owned.reply(
+        200,
+        &json!({ "syncs": runs.iter().map(run_view).collect::<Vec<_>>(), "next_cursor": next }),
+    ))
+}

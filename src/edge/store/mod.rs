@@ -1,0 +1,15 @@
+//! Every SQL statement of the Worker, one module per table, each function named for what it
+//! reads or writes. `d1` holds the generic D1 helpers; `ledger` is the Durable Object's own
+//! SQLite table. Handlers and the sync call these functions and never write SQL.
+
+pub mod accounts;
+pub mod api_tokens;
+pub mod d1;
+pub mod ledger;
+pub mod migrations;
+pub mod pending_verifications;
+pub mod projects;
+pub mod sync_runs;
+pub mod synced_items;
+pub mod webhook_events;
+pub mod webhooks;

@@ -1,0 +1,64 @@
+//! `pending_verifications`: verification tokens that reached the shared URL, waiting (an hour)
+//! for a project to claim them.
+
+use super::d1;
+use crate::api::error::ApiError;
+use serde::Deserialize;
+use worker::{D1Database, D1Type};
+
+/// A waiting token, encrypted under the context `pending:<id>`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PendingToken {
+    pub id: String,
+    pub token_enc: String,
+}
+
+/// Stores a token, dropping expired ones in the same batch.
+pub async fn keep(
+    db: &D1Database,
+    token: &PendingToken,
+    received_at: &str,
+    expires_at: &str,
+) -> Result<(), ApiError> {
+    d1::batch(
+        db,
+        vec![
+            d1::stmt(
+                db,
+                "DELETE FROM pending_verifications WHERE expires_at < ?1",
+                &[D1Type::Text(received_at)],
+            )?,
+            d1::stmt(
+                db,
+                "INSERT INTO pending_verifications (id, token_enc, received_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                &[
+                    D1Type::Text(&token.id),
+                    D1Type::Text(&token.token_enc),
+                    D1Type::Text(received_at),
+                    D1Type::Text(expires_at),
+                ],
+            )?,
+        ],
+    )
+    .await
+}
+
+/// Tokens not expired at `now`, newest first.
+pub async fn unexpired(db: &D1Database, now: &str) -> Result<Vec<PendingToken>, ApiError> {
+    d1::all(
+        db,
+        "SELECT id, token_enc FROM pending_verifications WHERE expires_at >= ?1 ORDER BY received_at DESC",
+        &[D1Type::Text(now)],
+    )
+    .await
+}
+
+pub async fn delete(db: &D1Database, id: &str) -> Result<(), ApiError> {
+    d1::run(
+        db,
+        "DELETE FROM pending_verifications WHERE id = ?1",
+        &[D1Type::Text(id)],
+    )
+    .await?;
+    Ok(())
+}

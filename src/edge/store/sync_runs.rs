@@ -1,0 +1,184 @@
+//! `sync_runs`: one row per sync run (trigger, scope, status, counts, calls, warnings, error),
+//! behind "Last sync" and the history.
+
+use super::d1;
+use crate::api::error::ApiError;
+use crate::edge::sync_engine::RunStats;
+use crate::sync::queue::Trigger;
+use serde::{Deserialize, Serialize};
+use worker::{D1Database, D1Type};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRun {
+    pub id: String,
+    pub project_id: String,
+    pub trigger: String,
+    pub scope: String,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub events: i64,
+    pub added: i64,
+    pub updated: i64,
+    pub removed: i64,
+    pub unchanged: i64,
+    pub skipped: i64,
+    pub notion_calls: i64,
+    pub framer_calls: i64,
+    pub bytes_sent: i64,
+    pub published: i64,
+    pub warnings: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "id, project_id, trigger, scope, status, started_at, finished_at, events, added, updated, removed, unchanged, \
+    skipped, notion_calls, framer_calls, bytes_sent, published, warnings, error_code, error_message";
+
+fn scope(full: bool) -> &'static str {
+    if full {
+        "full"
+    } else {
+        "incremental"
+    }
+}
+
+/// Records the run as running; a run started again (after an interruption) is reset.
+pub async fn start(
+    db: &D1Database,
+    sync_id: &str,
+    project_id: &str,
+    trigger: Trigger,
+    full: bool,
+    events: u32,
+    now: &str,
+) -> Result<(), ApiError> {
+    d1::run(
+        db,
+        "INSERT INTO sync_runs (id, project_id, trigger, scope, status, started_at, events) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6) \
+         ON CONFLICT(id) DO UPDATE SET status = 'running', started_at = excluded.started_at, finished_at = NULL",
+        &[
+            D1Type::Text(sync_id),
+            D1Type::Text(project_id),
+            D1Type::Text(trigger.as_str()),
+            D1Type::Text(scope(full)),
+            D1Type::Text(now),
+            D1Type::Integer(i32::try_from(events).unwrap_or(i32::MAX)),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A run's end: failed when `failure` (code, message) is given, succeeded otherwise.
+pub async fn finish(
+    db: &D1Database,
+    sync_id: &str,
+    stats: &RunStats,
+    failure: Option<(&str, &str)>,
+    now: &str,
+) -> Result<(), ApiError> {
+    let warnings = serde_json::to_string(&stats.warnings)?;
+    d1::run(
+        db,
+        "UPDATE sync_runs SET status = ?2, finished_at = ?3, scope = ?4, added = ?5, updated = ?6, removed = ?7, unchanged = ?8, \
+         skipped = ?9, notion_calls = ?10, framer_calls = ?11, bytes_sent = ?12, published = ?13, warnings = ?14, \
+         error_code = ?15, error_message = ?16 WHERE id = ?1",
+        &[
+            D1Type::Text(sync_id),
+            D1Type::Text(if failure.is_some() { "failed" } else { "succeeded" }),
+            D1Type::Text(now),
+            D1Type::Text(scope(stats.full)),
+            d1::int(stats.added),
+            d1::int(stats.updated),
+            d1::int(stats.removed),
+            d1::int(stats.unchanged),
+            d1::int(stats.skipped),
+            d1::int(stats.notion_calls),
+            d1::int(stats.framer_calls),
+            d1::int(stats.bytes_sent),
+            D1Type::Integer(i32::from(stats.published)),
+            D1Type::Text(&warnings),
+            d1::opt(failure.map(|(code, _)| code)),
+            d1::opt(failure.map(|(_, message)| message)),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The project's newest run.
+pub async fn latest_for(db: &D1Database, project_id: &str) -> Result<Option<SyncRun>, ApiError> {
+    d1::first(
+        db,
+        &format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE project_id = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"),
+        &[D1Type::Text(project_id)],
+    )
+    .await
+}
+
+/// The newest run of each of the account's projects, in one query.
+pub async fn latest_of_account(
+    db: &D1Database,
+    account_id: &str,
+) -> Result<Vec<SyncRun>, ApiError> {
+    d1::all(
+        db,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id IN (SELECT (SELECT s.id FROM sync_runs s \
+             WHERE s.project_id = p.id ORDER BY s.started_at DESC, s.id DESC LIMIT 1) \
+             FROM projects p WHERE p.account_id = ?1)"
+        ),
+        &[D1Type::Text(account_id)],
+    )
+    .await
+}
+
+/// Where a page of the history starts: after the run `(started_at, id)`.
+pub struct After<'a> {
+    pub started_at: &'a str,
+    pub id: &'a str,
+}
+
+/// Up to `limit` of the project's runs, newest first, older than `after` when given.
+pub async fn page(
+    db: &D1Database,
+    project_id: &str,
+    after: Option<&After<'_>>,
+    limit: usize,
+) -> Result<Vec<SyncRun>, ApiError> {
+    // No cursor: start above every real value.
+    let (started_at, id) = after.map_or(("\u{10FFFF}", "\u{10FFFF}"), |a| (a.started_at, a.id));
+    d1::all(
+        db,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE project_id = ?1 AND (started_at < ?2 OR (started_at = ?2 AND id < ?3)) \
+             ORDER BY started_at DESC, id DESC LIMIT ?4"
+        ),
+        &[
+            D1Type::Text(project_id),
+            D1Type::Text(started_at),
+            D1Type::Text(id),
+            d1::int(limit),
+        ],
+    )
+    .await
+}
+
+/// When the project's newest successful run started.
+pub async fn last_success_started_at(
+    db: &D1Database,
+    project_id: &str,
+) -> Result<Option<String>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        started_at: String,
+    }
+    let row: Option<Row> = d1::first(
+        db,
+        "SELECT started_at FROM sync_runs WHERE project_id = ?1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1",
+        &[D1Type::Text(project_id)],
+    )
+    .await?;
+    Ok(row.map(|r| r.started_at))
+}
