@@ -6,10 +6,10 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
-import { createAccount, createProject, deliver, pageEvent, projectBody, sign, verify, webhookPath } from "./support/api.mjs";
-import { ROOT, startWorker, waitFor } from "./support/worker.mjs";
+import { startFakeFramer } from "../fakes/framer.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { createAccount, createProject, deliver, pageEvent, projectBody, sign, verify, webhookPath } from "../harness/api.mjs";
+import { ROOT, startWorker, waitFor } from "../harness/worker.mjs";
 
 // The fake Notion knows this token; the default test token (projectBody) is unknown to it, so
 // syncs of ordinary test projects fail fast with a non-retryable 401 and leave a run record.

@@ -1,4 +1,4 @@
-// Proves tests/fakes/framer.mjs against the official framer-api 5.0.0 client and
+// Proves fakes/framer.mjs against the official framer-api 5.0.0 client and
 // against raw RFC 6455 traffic. Run: node_modules/.bin/node --test tests/fake-framer.test.mjs
 
 import assert from "node:assert/strict";
@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import * as devalue from "devalue";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { encodeFrame, FrameParser, Opcode } from "./support/websocket-server.mjs";
+import { startFakeFramer } from "../fakes/framer.mjs";
+import { encodeFrame, FrameParser, Opcode } from "../fakes/websocket-server.mjs";
 
 // The client reads its log level once, at import: keep expected server errors quiet.
 process.env.FRAMER_API_LOG_LEVEL = "silent";

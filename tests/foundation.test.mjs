@@ -2,9 +2,9 @@
 // Object whose alarm coalesces requests and writes its run to D1.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
-import { startWorker, waitFor } from "./support/worker.mjs";
+import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { startWorker, waitFor } from "../harness/worker.mjs";
 
 let worker;
 let notion;

@@ -2,10 +2,10 @@
 // collection through "Sync now", and every run's record says what happened.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
-import { deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
-import { startWorker, waitFor } from "./support/worker.mjs";
+import { startFakeFramer } from "../fakes/framer.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { startWorker, waitFor } from "../harness/worker.mjs";
 
 const NOTION_TOKEN = "ntn_sync_test_token_1";
 const FRAMER_PROJECT = "AbCdEfGhIjKlMnOpQrSt";

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import { readFileSync } from "node:fs";
-import { createAccount, createProject, deliver, pageEvent, sign, verify, webhookPath } from "./support/api.mjs";
-import { startWorker, waitFor } from "./support/worker.mjs";
+import { createAccount, createProject, deliver, pageEvent, sign, verify, webhookPath } from "../harness/api.mjs";
+import { startWorker, waitFor } from "../harness/worker.mjs";
 
 const DEBOUNCE_S = 1.5;
 const MAX_WAIT_S = 4;

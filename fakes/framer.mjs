@@ -46,7 +46,7 @@ import {
   ReadyState,
   rejectUpgrade,
   upgradeProblem,
-} from "../support/websocket-server.mjs";
+} from "./websocket-server.mjs";
 
 /** Path of the headless channel, as in wss://api.framer.com/channel/headless-plugin. */
 export const CHANNEL_PATH = "/channel/headless-plugin";
