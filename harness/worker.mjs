@@ -188,3 +188,17 @@ export async function waitFor(check, { timeoutMs = 20_000, intervalMs = 100, wha
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * For claims that something does not happen ("no second run"): polls `check` for the whole
+ * window `forMs` in which it could go wrong, failing as soon as it returns a falsy value or
+ * throws (an assertion inside `check` keeps its own message).
+ */
+export async function holdsFor(check, { forMs, intervalMs = 100, what = "condition" }) {
+  const started = Date.now();
+  for (;;) {
+    if (!(await check())) throw new Error(`${what} stopped holding after ${Date.now() - started} ms`);
+    if (Date.now() - started >= forMs) return;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

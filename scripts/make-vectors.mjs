@@ -55,15 +55,25 @@ const PRETTY_EVENT = {
   data: { parent: { id: "36cc9195-760f-4fff-a67e-3a46c559b176", type: "database" } },
 };
 
-// The first token and body are the example in Notion's webhook documentation.
+const UNICODE_EVENT = {
+  id: "5b3a4c2e-9f1d-4e8a-b7c6-0d2e4f6a8b1c",
+  type: "page.created",
+  workspace_name: "Café — 東京 🚀",
+  entity: { id: "153104cd-477e-809d-8dc4-ff2d96ae3090", type: "page" },
+  data: { parent: { id: "36cc9195-760f-4fff-a67e-3a46c559b176", type: "database" } },
+};
+
+// The first token and body are the example in Notion's webhook documentation: a verification
+// request (which Notion itself sends unsigned). Every other body is an event a receiver must
+// accept with its signature, so tests/webhook.test.mjs can deliver each one to the Worker.
 const DOCS_TOKEN = "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl";
 
 const SIGNATURE_CASES = [
   ["verification-like body", DOCS_TOKEN, JSON.stringify({ verification_token: DOCS_TOKEN })],
   ["page.properties_updated (compact JSON)", "secret_abc123", JSON.stringify(PAGE_EVENT)],
   ["same event pretty-printed (different bytes, different signature)", "secret_abc123", JSON.stringify(PRETTY_EVENT, null, 2)],
-  ["unicode in body", "secret_ünïcode", JSON.stringify({ type: "page.created", workspace_name: "Café — 東京 🚀" })],
-  ["empty object", "secret_x", "{}"],
+  ["unicode in body and token", "secret_ünïcode", JSON.stringify(UNICODE_EVENT)],
+  ["minimal event (id and type only)", "secret_x", JSON.stringify({ id: "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", type: "page.created" })],
 ];
 
 async function notionSignatures() {
