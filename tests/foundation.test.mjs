@@ -94,17 +94,22 @@ test("every request and alarm logs one JSON line, without secrets", async () => 
   const { token } = await createAccount(worker, { name: "Logs" });
   const { project, secret } = await projectWithWebhook(token);
   await deliver(worker, webhookPath(project), pageEvent({ databaseId: project.notion.database_id }), { token: secret });
-  await waitFor(() => worker.logLines().some((l) => l.kind === "alarm" && l.project_id === project.id), { what: "alarm log line" });
-  const lines = worker.logLines();
+  // The Worker's output reaches this process asynchronously: wait for this test's own lines (its
+  // four requests: account, project, verification, event; and the alarm) before reading them.
+  const webhookLines = (lines) => lines.filter((l) => l.kind === "request" && l.route === "/webhooks/notion/{webhook_key}" && l.project_id === project.id);
+  const lines = await waitFor(() => {
+    const all = worker.logLines();
+    const alarm = all.some((l) => l.kind === "alarm" && l.project_id === project.id);
+    return alarm && webhookLines(all).length >= 2 && all.filter((l) => l.kind === "request").length >= 4 && all;
+  }, { what: "the request and alarm log lines" });
   const requests = lines.filter((l) => l.kind === "request");
-  assert.ok(requests.length >= 3);
+  assert.ok(requests.length >= 4, `${requests.length} request lines`);
   for (const line of requests) {
     assert.equal(typeof line.route, "string");
     assert.equal(typeof line.status, "number");
     assert.equal(typeof line.duration_ms, "number");
   }
-  const webhookLine = requests.find((l) => l.route === "/webhooks/notion/{webhook_key}" && l.project_id === project.id);
-  assert.ok(webhookLine, "webhook requests log their pattern and project");
+  assert.deepEqual(webhookLines(requests).map((l) => l.status), [200, 200], "webhook requests log their pattern, project and status");
   // wrangler's own access log prints request paths (webhook keys); the Worker's output must not.
   const everything = worker.logs.filter((l) => !/^\[wrangler:info\] (GET|POST|PATCH|DELETE) \//.test(l)).join("\n");
   for (const s of [secret, token, worker.adminToken, project.webhook.url.split("/").pop(), "ntn_test_token_0123456789abcdef", "fr_test_key_0123456789abcdef"]) {
