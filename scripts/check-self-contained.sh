@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 export PATH="$root/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-id=$(printf '%s' "$root" | sha256sum | cut -c1-12)
+id=$(printf '%s' "$root" | cksum | cut -d' ' -f1)
 parent="${TMPDIR:-/tmp}/nfs-self-contained-$id"
 copy="$parent/repo"
 rm -rf "$parent"
