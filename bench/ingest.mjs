@@ -6,9 +6,9 @@
 //    send them -> exactly 50 syncs, every accepted event id recorded. The max wait is raised to
 //    120 s so that it, not the debounce, cannot split a database's events on a slow machine.
 import { cpus } from "node:os";
-import { createAccount, createProject, pageEvent, sign, verify, webhookPath } from "../tests/support/api.mjs";
-import { startFakeNotion } from "../tests/fakes/notion.mjs";
-import { startWorker, waitFor } from "../tests/support/worker.mjs";
+import { createAccount, createProject, pageEvent, sign, verify, webhookPath } from "../harness/api.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { startWorker, waitFor } from "../harness/worker.mjs";
 
 const CONNECTIONS = 32;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

@@ -6,11 +6,11 @@
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { cpus } from "node:os";
-import { startFakeFramer } from "../tests/fakes/framer.mjs";
-import { startFakeNotion } from "../tests/fakes/notion.mjs";
-import { createAccount, deliver, pageEvent, verify, webhookPath } from "../tests/support/api.mjs";
-import { createSyncProject } from "../tests/support/stack.mjs";
-import { ROOT, startWorker, waitFor } from "../tests/support/worker.mjs";
+import { startFakeFramer } from "../fakes/framer.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { createAccount, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { createSyncProject } from "../harness/stack.mjs";
+import { ROOT, startWorker, waitFor } from "../harness/worker.mjs";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 10_000);
 const RATE = 3;

@@ -11,10 +11,10 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { startFakeFramer } from "../tests/fakes/framer.mjs";
-import { startFakeNotion } from "../tests/fakes/notion.mjs";
-import { createAccount, deliver, pageEvent, verify, webhookPath } from "../tests/support/api.mjs";
-import { freePort, ROOT } from "../tests/support/worker.mjs";
+import { startFakeFramer } from "../fakes/framer.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { createAccount, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { freePort, ROOT } from "../harness/worker.mjs";
 
 const STATE_DIR = join(ROOT, ".wrangler", "demo");
 const CONTROL_FILE = join(ROOT, ".wrangler", "demo-control.json");
@@ -105,7 +105,7 @@ function run(cmd, args, env) {
   });
 }
 
-/** The harness's `worker.fetch`, enough for tests/support/api.mjs. */
+/** The harness's `worker.fetch`, enough for harness/api.mjs. */
 function client(url, adminToken) {
   return {
     url,

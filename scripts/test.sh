@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: every check, on a fresh machine too (setup installs what is missing).
-# Native: fmt, clippy, layering, unit tests. Then the wasm build, the deploy bundle, and the
-# integration tests against the built Worker under workerd with fake Notion and Framer servers.
+# First that nothing reads outside the repository; native: fmt, clippy, layering, unit tests.
+# Then the wasm build, the deploy bundle, and the integration tests against the built Worker
+# under workerd with fake Notion and Framer servers.
+#   TEST_FILES="tests/a.test.mjs tests/b.test.mjs"  only these integration test files
+#   TEST_NAME='regex'                               only the tests whose name matches
+#   BROWSER_TESTS=0                                 skip tests/browser.test.mjs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -10,6 +14,8 @@ step setup
 bash scripts/setup.sh
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
+step "self-contained (nothing read outside the repository)"
+bash scripts/check-self-contained.sh
 step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy"
@@ -35,5 +41,7 @@ if [ "${BROWSER_TESTS:-1}" = 0 ]; then
   echo "BROWSER_TESTS=0: skipping tests/browser.test.mjs"
   files=$(printf '%s\n' $files | grep -v 'browser\.test\.mjs$')
 fi
+filter=()
+if [ -n "${TEST_NAME:-}" ]; then filter=(--test-name-pattern="$TEST_NAME"); fi
 # shellcheck disable=SC2086
-node --test --test-concurrency=1 $files
+node --test --test-concurrency=1 "${filter[@]}" $files

@@ -6,10 +6,10 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
-import { createAccount, createProject, deliver, pageEvent, projectBody, sign, verify, webhookPath } from "./support/api.mjs";
-import { ROOT, startWorker, waitFor } from "./support/worker.mjs";
+import { startFakeFramer } from "../fakes/framer.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { createAccount, createProject, deliver, pageEvent, projectBody, sign, verify, webhookPath } from "../harness/api.mjs";
+import { ROOT, startWorker, waitFor } from "../harness/worker.mjs";
 
 // The fake Notion knows this token; the default test token (projectBody) is unknown to it, so
 // syncs of ordinary test projects fail fast with a non-retryable 401 and leave a run record.
@@ -77,6 +77,28 @@ async function getProject(token, id) {
   return res.json.project;
 }
 
+/**
+ * The route-by-route tests. The last two tests check every response of the file (against the
+ * OpenAPI document; for secrets): run alone or by name, they first run the scenarios this
+ * process has not run, so that they always see the whole file's traffic.
+ */
+const scenarios = new Map();
+const scenariosRun = new Set();
+function scenario(name, body) {
+  scenarios.set(name, body);
+  test(name, async () => {
+    scenariosRun.add(name);
+    await body();
+  });
+}
+async function runEveryScenario() {
+  for (const [name, body] of scenarios) {
+    if (scenariosRun.has(name)) continue;
+    scenariosRun.add(name);
+    await body();
+  }
+}
+
 /** Gives every project still waiting for a verification token one, so claims are unambiguous. */
 async function verifyAllWaiting() {
   const rows = await worker.query(
@@ -85,7 +107,7 @@ async function verifyAllWaiting() {
   for (const { k } of rows) verificationTokens.add(await verify(worker, `/webhooks/notion/${k}`));
 }
 
-test("the OpenAPI document is served without auth and matches openapi.json", async () => {
+scenario("the OpenAPI document is served without auth and matches openapi.json", async () => {
   const res = await call("GET", "/api/v1/openapi.json");
   assert.equal(res.status, 200);
   const onDisk = JSON.parse(await readFile(join(ROOT, "openapi.json"), "utf8"));
@@ -94,7 +116,7 @@ test("the OpenAPI document is served without auth and matches openapi.json", asy
   assert.ok(res.json.paths["/api/v1/projects/{project_id}"].patch.operationId);
 });
 
-test("accounts: admin token only; create, list, get, patch plan; validation names the field", async () => {
+scenario("accounts: admin token only; create, list, get, patch plan; validation names the field", async () => {
   assertError(await call("POST", "/api/v1/accounts", undefined, { name: "X" }), 401, "unauthorized");
   assertError(await call("GET", "/api/v1/accounts", "adm_wrong"), 401, "unauthorized");
 
@@ -143,7 +165,7 @@ test("accounts: admin token only; create, list, get, patch plan; validation name
   assertError(await call("PATCH", "/api/v1/accounts/nope", worker.adminToken, { plan: "paid" }), 404, "not_found");
 });
 
-test("tokens: shown once at creation, listed as hints, revoked tokens are refused", async () => {
+scenario("tokens: shown once at creation, listed as hints, revoked tokens are refused", async () => {
   const { token: first } = await account({ name: "Tokens" });
   const created = await call("POST", "/api/v1/tokens", first);
   assert.equal(created.status, 201, created.text);
@@ -172,7 +194,7 @@ test("tokens: shown once at creation, listed as hints, revoked tokens are refuse
   assertError(await call("DELETE", "/api/v1/tokens/nope", first), 404, "not_found");
 });
 
-test("projects: create with each database id form, get, list, patch, delete", async () => {
+scenario("projects: create with each database id form, get, list, patch, delete", async () => {
   const { token } = await account({ name: "Projects" });
   const hex = randomUUID().replaceAll("-", "");
   const dashed = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -242,7 +264,7 @@ test("projects: create with each database id form, get, list, patch, delete", as
   assert.deepEqual(await worker.query("SELECT project_id FROM webhooks WHERE project_id = ?", p.id), []);
 });
 
-test("project validation errors name the field", async () => {
+scenario("project validation errors name the field", async () => {
   const { token } = await account({ name: "Validation" });
   const base = projectBody();
   const cases = [
@@ -279,7 +301,7 @@ test("project validation errors name the field", async () => {
   assert.equal((await getProject(token, project.id)).name, "Blog", "a refused patch changes nothing");
 });
 
-test("plan gating: free plans get 402 for auto-sync/publish; downgrade pauses, upgrade restores", async () => {
+scenario("plan gating: free plans get 402 for auto-sync/publish; downgrade pauses, upgrade restores", async () => {
   const free = await account({ name: "Free", plan: "free" });
   assertError(await call("POST", "/api/v1/projects", free.token, projectBody({ auto_sync: true })), 402, "plan_required");
   assertError(await call("POST", "/api/v1/projects", free.token, projectBody({ auto_publish: true })), 402, "plan_required");
@@ -320,7 +342,7 @@ test("plan gating: free plans get 402 for auto-sync/publish; downgrade pauses, u
   assert.deepEqual(restored.pipeline, { state: "active", banner: "Sync pipeline active" });
 });
 
-test("tenant isolation: another account's token gets 404 on every project route", async () => {
+scenario("tenant isolation: another account's token gets 404 on every project route", async () => {
   const owner = await account({ name: "Owner" });
   const other = await account({ name: "Other" });
   const project = await createProject(worker, owner.token);
@@ -350,7 +372,7 @@ test("tenant isolation: another account's token gets 404 on every project route"
   assert.equal((await call("GET", "/api/v1/tokens", owner.token)).status, 200, "the owner's token still works");
 });
 
-test("auth failures: no token, unknown token, wrong scheme, admin token on account routes", async () => {
+scenario("auth failures: no token, unknown token, wrong scheme, admin token on account routes", async () => {
   const { token } = await account({ name: "Auth" });
   const project = await createProject(worker, token);
   const accountRoutes = ["/api/v1/projects", "/api/v1/tokens", `/api/v1/projects/${project.id}`, `/api/v1/projects/${project.id}/syncs`];
@@ -365,7 +387,7 @@ test("auth failures: no token, unknown token, wrong scheme, admin token on accou
   assert.equal(lower.status, 200, "the scheme is case-insensitive");
 });
 
-test("webhook setup: refresh-token, confirm, verification, active pipeline", async () => {
+scenario("webhook setup: refresh-token, confirm, verification, active pipeline", async () => {
   const { token } = await account({ name: "Webhooks" });
   await verifyAllWaiting();
   const project = await createProject(worker, token);
@@ -409,7 +431,7 @@ test("webhook setup: refresh-token, confirm, verification, active pipeline", asy
   await waitFor(async () => (await getProject(token, project.id)).webhook.events_ignored === 1, { what: "the event counted as ignored" });
 });
 
-test("shared webhook URL: a verification token is claimed by the one project awaiting one", async () => {
+scenario("shared webhook URL: a verification token is claimed by the one project awaiting one", async () => {
   const { token } = await account({ name: "Shared" });
   await verifyAllWaiting();
   const project = await createProject(worker, token);
@@ -438,7 +460,7 @@ test("shared webhook URL: a verification token is claimed by the one project awa
   assertError(await call("POST", `/api/v1/projects/${waiting.id}/webhook/refresh-token`, token), 409, "conflict");
 });
 
-test("sync now and the sync history: 202 with one sync id, newest-first pages, query validation", async () => {
+scenario("sync now and the sync history: 202 with one sync id, newest-first pages, query validation", async () => {
   const { token } = await account({ name: "Syncs" });
   const project = await createProject(worker, token);
   const base = `/api/v1/projects/${project.id}`;
@@ -492,7 +514,7 @@ test("sync now and the sync history: 202 with one sync id, newest-first pages, q
   assert.equal(status.sync.last_sync.id, newestFirst[0]);
 });
 
-test("schema: the Notion properties and Framer fields for the mapping step", async () => {
+scenario("schema: the Notion properties and Framer fields for the mapping step", async () => {
   const { token } = await account({ name: "Schema" });
   const project = await createProject(worker, token, {
     notion: { token: SCHEMA_TOKEN, database_id: schemaDb.databaseId },
@@ -506,7 +528,7 @@ test("schema: the Notion properties and Framer fields for the mapping step", asy
   assert.ok(Array.isArray(res.json.changes));
 });
 
-test("mapping: stored as the sync reads it; one the sync could not read is refused and nothing changes", async () => {
+scenario("mapping: stored as the sync reads it; one the sync could not read is refused and nothing changes", async () => {
   const { token } = await account({ name: "Mapping" });
   const project = await createProject(worker, token, {
     notion: { token: SCHEMA_TOKEN, database_id: schemaDb.databaseId },
@@ -530,7 +552,7 @@ test("mapping: stored as the sync reads it; one the sync could not read is refus
   assert.equal((await getProject(token, project.id)).mapping, null);
 });
 
-test("bodies and routing: 415, 413, 400 invalid_json, 404 JSON, 405 with Allow", async () => {
+scenario("bodies and routing: 415, 413, 400 invalid_json, 404 JSON, 405 with Allow", async () => {
   const { token } = await account({ name: "Bodies" });
   const text = await worker.fetch("/api/v1/projects", { method: "POST", token, body: "{}", headers: { "content-type": "text/plain" } });
   assertError(text, 415, "unsupported_media_type");
@@ -603,6 +625,7 @@ function operationFor(doc, method, path) {
 }
 
 test("every response this file received matches the OpenAPI document", async () => {
+  await runEveryScenario();
   const doc = JSON.parse(await readFile(join(ROOT, "openapi.json"), "utf8"));
   const problems = [];
   let checked = 0;
@@ -625,7 +648,8 @@ test("every response this file received matches the OpenAPI document", async () 
 });
 
 test("secrets never appear in responses or the Worker's logs", async () => {
-  assert.ok(responses.length > 100, "the earlier tests made the requests checked here");
+  await runEveryScenario();
+  assert.ok(responses.length > 100, "the scenarios made the requests checked here");
   const bodies = responses.map((r) => r.text).join("\n");
   for (const secret of [...NOTION_SECRETS, worker.adminToken]) {
     assert.ok(!bodies.includes(secret), `a secret reached a response: ${secret.slice(0, 6)}…`);

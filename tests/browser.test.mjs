@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium } from "playwright-core";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
-import { createAccount, deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
-import { ROOT, startWorker, waitFor } from "./support/worker.mjs";
+import { startFakeFramer } from "../fakes/framer.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { ROOT, startWorker, waitFor } from "../harness/worker.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = join(ROOT, ".test-artifacts", "screenshots");

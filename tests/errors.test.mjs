@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { createAccount, createProject } from "./support/api.mjs";
-import { startWorker, waitFor } from "./support/worker.mjs";
+import { createAccount, createProject } from "../harness/api.mjs";
+import { startWorker, waitFor } from "../harness/worker.mjs";
 
 let worker;
 let token;

@@ -1,13 +1,13 @@
-// Proves tests/fakes/framer.mjs against the official framer-api 5.0.0 client and
+// Proves fakes/framer.mjs against the official framer-api 5.0.0 client and
 // against raw RFC 6455 traffic. Run: node_modules/.bin/node --test tests/fake-framer.test.mjs
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import * as devalue from "devalue";
-import { startFakeFramer } from "./fakes/framer.mjs";
-import { encodeFrame, FrameParser, Opcode } from "./support/websocket-server.mjs";
+import { startFakeFramer } from "../fakes/framer.mjs";
+import { encodeFrame, FrameParser, Opcode } from "../fakes/websocket-server.mjs";
 
 // The client reads its log level once, at import: keep expected server errors quiet.
 process.env.FRAMER_API_LOG_LEVEL = "silent";
@@ -205,17 +205,18 @@ describe("the official client replaying the transcript", () => {
 });
 
 describe("CMS behaviour through the official client", () => {
+  // Every test gets its own fake and connection, and builds the collections it needs.
   let fake;
   let framer;
   let project;
 
-  before(async () => {
+  beforeEach(async () => {
     fake = await startFakeFramer();
     project = fake.addProject(PROJECT_ID, API_KEY);
     framer = await connectClient(fake);
   });
 
-  after(async () => {
+  afterEach(async () => {
     await framer.disconnect();
     await fake.close();
   });
@@ -262,6 +263,17 @@ describe("CMS behaviour through the official client", () => {
     },
   };
 
+  const secondItem = { id: "post-2", slug: "post-two", fieldData: { title: { type: "string", value: "Two" } } };
+
+  /** Authors and Posts (every managed field type), Posts holding `items`. */
+  async function postsHolding(items) {
+    const authors = await framer.createManagedCollection("Authors");
+    const posts = await framer.createManagedCollection("Posts");
+    await posts.setFields(postFields(authors.id));
+    await posts.addItems(items);
+    return posts;
+  }
+
   test("every managed field type is stored and read back", async () => {
     const authors = await framer.createManagedCollection("Authors");
     const posts = await framer.createManagedCollection("Posts");
@@ -295,7 +307,7 @@ describe("CMS behaviour through the official client", () => {
   });
 
   test("addItems upserts by id, keeps omitted fields and ignores userEditable values", async () => {
-    const [posts] = (await framer.getManagedCollections()).filter((collection) => collection.name === "Posts");
+    const posts = await postsHolding([fullItem]);
     await posts.addItems([
       {
         id: "post-1",
@@ -305,7 +317,7 @@ describe("CMS behaviour through the official client", () => {
           notes: { type: "string", value: "written by the user only" },
         },
       },
-      { id: "post-2", slug: "post-two", fieldData: { title: { type: "string", value: "Two" } } },
+      secondItem,
     ]);
     const stored = project.collection("Posts").items;
     const updated = stored.get("post-1");
@@ -321,23 +333,22 @@ describe("CMS behaviour through the official client", () => {
   });
 
   test("setFields drops the values of removed fields", async () => {
-    const [posts] = (await framer.getManagedCollections()).filter((collection) => collection.name === "Posts");
+    const posts = await postsHolding([fullItem]);
     const authorsId = project.collection("Authors").id;
+    assert.ok(project.collection("Posts").items.get("post-1").fieldData.accent);
     await posts.setFields(postFields(authorsId).filter((field) => field.id !== "accent"));
     assert.equal(project.collection("Posts").items.get("post-1").fieldData.accent, undefined);
-    assert.deepEqual(project.collection("Posts").items.get("post-1").fieldData.title, {
-      type: "string",
-      value: "Renamed",
-    });
+    assert.deepEqual(project.collection("Posts").items.get("post-1").fieldData.title, fullItem.fieldData.title);
   });
 
   test("publish snapshots non-draft items", async () => {
+    await postsHolding([fullItem, secondItem]);
     await framer.publish();
     assert.deepEqual(project.publishes.at(-1).items, { Authors: [], Posts: ["post-2"] });
   });
 
   test("plugin data on collections", async () => {
-    const [posts] = (await framer.getManagedCollections()).filter((collection) => collection.name === "Posts");
+    const posts = await postsHolding([]);
     await posts.setPluginData("cursor", "abc");
     await posts.setPluginData("databaseId", "db-1");
     assert.equal(await posts.getPluginData("cursor"), "abc");
@@ -349,7 +360,7 @@ describe("CMS behaviour through the official client", () => {
   });
 
   test("invalid items are rejected with a message and nothing is written", async () => {
-    const [posts] = (await framer.getManagedCollections()).filter((collection) => collection.name === "Posts");
+    const posts = await postsHolding([fullItem, secondItem]);
     const before = structuredClone([...project.collection("Posts").items.entries()]);
     const good = { id: "post-3", slug: "post-three", fieldData: { title: { type: "string", value: "3" } } };
     const bad = { id: "post-4", slug: "post-four", fieldData: {} };

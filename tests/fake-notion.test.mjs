@@ -1,4 +1,4 @@
-// Proves tests/fakes/notion.mjs against the official @notionhq/client 5.26.0:
+// Proves fakes/notion.mjs against the official @notionhq/client 5.26.0:
 // every shape and error below is read through the SDK the way real code would.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ import {
   isFullPage,
   iteratePaginatedAPI,
 } from "@notionhq/client";
-import { startFakeNotion } from "./fakes/notion.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
 
 const TOKEN = "ntn_test_token";
 const quiet = () => {};

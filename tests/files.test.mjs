@@ -2,8 +2,8 @@
 // is fresh at sync time, and an unchanged file must not count as a change.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createAccount } from "./support/api.mjs";
-import { createSyncProject, stackForFile, syncNow as syncAndWait } from "./support/stack.mjs";
+import { createAccount } from "../harness/api.mjs";
+import { createSyncProject, stackForFile, syncNow as syncAndWait } from "../harness/stack.mjs";
 
 const NOTION_TOKEN = "ntn_files_token_1";
 const FRAMER_PROJECT = "FilesProjectId000001";

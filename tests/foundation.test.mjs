@@ -2,16 +2,17 @@
 // Object whose alarm coalesces requests and writes its run to D1.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "./support/api.mjs";
-import { startFakeNotion } from "./fakes/notion.mjs";
-import { startWorker, waitFor } from "./support/worker.mjs";
+import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { startFakeNotion } from "../fakes/notion.mjs";
+import { holdsFor, startWorker, waitFor } from "../harness/worker.mjs";
 
+const DEBOUNCE_MAX_WAIT_S = 10;
 let worker;
 let notion;
 before(async () => {
   // A fake Notion that knows no integration: each run ends at once as notion_unauthorized.
   notion = await startFakeNotion();
-  worker = await startWorker({ vars: { DEBOUNCE_SECONDS: "1.5", DEBOUNCE_MAX_WAIT_SECONDS: "10", NOTION_API_BASE: notion.url } });
+  worker = await startWorker({ vars: { DEBOUNCE_SECONDS: "1.5", DEBOUNCE_MAX_WAIT_SECONDS: String(DEBOUNCE_MAX_WAIT_S), NOTION_API_BASE: notion.url } });
 });
 after(async () => {
   await worker?.stop();
@@ -53,6 +54,7 @@ test("N events to one object inside the window give one alarm run; K objects giv
   for (let i = 0; i < 3; i++) projects.push(await projectWithWebhook(token));
 
   const burst = 6;
+  const burstStarted = Date.now();
   await Promise.all(
     projects.flatMap(({ project, secret }) =>
       Array.from({ length: burst }, () =>
@@ -64,19 +66,26 @@ test("N events to one object inside the window give one alarm run; K objects giv
     ),
   );
 
+  const firstRuns = [];
   for (const { project } of projects) {
-    const runs = await waitFor(async () => {
+    const [run] = await waitFor(async () => {
       const rows = await runsOf(project.id);
       return rows.length > 0 && rows.every((r) => r.status !== "running") && rows;
     }, { what: `the alarm run of ${project.id}` });
-    // Give a second, wrongly split alarm time to show up before counting.
-    await new Promise((r) => setTimeout(r, 2_000));
-    const settled = await runsOf(project.id);
-    assert.equal(settled.length, 1, `exactly one run for ${burst} events: ${JSON.stringify(settled)}`);
-    assert.equal(settled[0].trigger, "webhook");
-    assert.equal(settled[0].events, burst);
-    assert.equal(runs[0].id, settled[0].id);
+    assert.equal(run.trigger, "webhook");
+    assert.equal(run.events, burst, `one run took all ${burst} events: ${JSON.stringify(run)}`);
+    firstRuns.push(run);
   }
+  // A wrongly split batch would have its alarm by the max wait after the burst's first event
+  // (+1 s for it to start and write its run): until then, every object keeps exactly its one run.
+  const windowLeft = burstStarted + (DEBOUNCE_MAX_WAIT_S + 1) * 1000 - Date.now();
+  await holdsFor(async () => {
+    for (const [i, { project }] of projects.entries()) {
+      const rows = await runsOf(project.id);
+      assert.deepEqual(rows.map((r) => r.id), [firstRuns[i].id], `exactly one run for ${burst} events: ${JSON.stringify(rows)}`);
+    }
+    return true;
+  }, { forMs: Math.max(windowLeft, 0), intervalMs: 200, what: "one run per object" });
   const lines = worker.logLines().filter((l) => l.kind === "alarm");
   assert.equal(new Set(lines.map((l) => l.project_id)).size, projects.length);
 });
@@ -85,17 +94,22 @@ test("every request and alarm logs one JSON line, without secrets", async () => 
   const { token } = await createAccount(worker, { name: "Logs" });
   const { project, secret } = await projectWithWebhook(token);
   await deliver(worker, webhookPath(project), pageEvent({ databaseId: project.notion.database_id }), { token: secret });
-  await waitFor(() => worker.logLines().some((l) => l.kind === "alarm" && l.project_id === project.id), { what: "alarm log line" });
-  const lines = worker.logLines();
+  // The Worker's output reaches this process asynchronously: wait for this test's own lines (its
+  // four requests: account, project, verification, event; and the alarm) before reading them.
+  const webhookLines = (lines) => lines.filter((l) => l.kind === "request" && l.route === "/webhooks/notion/{webhook_key}" && l.project_id === project.id);
+  const lines = await waitFor(() => {
+    const all = worker.logLines();
+    const alarm = all.some((l) => l.kind === "alarm" && l.project_id === project.id);
+    return alarm && webhookLines(all).length >= 2 && all.filter((l) => l.kind === "request").length >= 4 && all;
+  }, { what: "the request and alarm log lines" });
   const requests = lines.filter((l) => l.kind === "request");
-  assert.ok(requests.length >= 3);
+  assert.ok(requests.length >= 4, `${requests.length} request lines`);
   for (const line of requests) {
     assert.equal(typeof line.route, "string");
     assert.equal(typeof line.status, "number");
     assert.equal(typeof line.duration_ms, "number");
   }
-  const webhookLine = requests.find((l) => l.route === "/webhooks/notion/{webhook_key}" && l.project_id === project.id);
-  assert.ok(webhookLine, "webhook requests log their pattern and project");
+  assert.deepEqual(webhookLines(requests).map((l) => l.status), [200, 200], "webhook requests log their pattern, project and status");
   // wrangler's own access log prints request paths (webhook keys); the Worker's output must not.
   const everything = worker.logs.filter((l) => !/^\[wrangler:info\] (GET|POST|PATCH|DELETE) \//.test(l)).join("\n");
   for (const s of [secret, token, worker.adminToken, project.webhook.url.split("/").pop(), "ntn_test_token_0123456789abcdef", "fr_test_key_0123456789abcdef"]) {

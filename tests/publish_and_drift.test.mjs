@@ -2,8 +2,8 @@
 // repairing changes made by hand in Framer.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createAccount } from "./support/api.mjs";
-import { createSyncProject, stackForFile, syncNow } from "./support/stack.mjs";
+import { createAccount } from "../harness/api.mjs";
+import { createSyncProject, stackForFile, syncNow } from "../harness/stack.mjs";
 
 const NOTION_TOKEN = "ntn_publish_token_1";
 const FRAMER_PROJECT = "PublishProjectId0001";

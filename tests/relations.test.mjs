@@ -3,8 +3,8 @@
 // same account syncs into the same Framer project.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createAccount } from "./support/api.mjs";
-import { createSyncProject, stackForFile, syncNow } from "./support/stack.mjs";
+import { createAccount } from "../harness/api.mjs";
+import { createSyncProject, stackForFile, syncNow } from "../harness/stack.mjs";
 
 const NOTION_TOKEN = "ntn_relations_token_1";
 const FRAMER_PROJECT = "RelationsProject0001";

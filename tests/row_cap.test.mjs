@@ -2,8 +2,8 @@
 // split by created_time windows to read the rest. The fake's cap is lowered so that this runs fast.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createAccount } from "./support/api.mjs";
-import { createSyncProject, stackForFile, syncNow } from "./support/stack.mjs";
+import { createAccount } from "../harness/api.mjs";
+import { createSyncProject, stackForFile, syncNow } from "../harness/stack.mjs";
 
 const CAP = 250;
 const ROWS = 640;

@@ -3,9 +3,9 @@
 // edit in Notion reaches Framer through a signed webhook and the debounced auto-sync alone.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createAccount, deliver, pageEvent, webhookPath } from "./support/api.mjs";
-import { stackForFile } from "./support/stack.mjs";
-import { waitFor } from "./support/worker.mjs";
+import { createAccount, deliver, pageEvent, webhookPath } from "../harness/api.mjs";
+import { stackForFile } from "../harness/stack.mjs";
+import { waitFor } from "../harness/worker.mjs";
 
 const NOTION_TOKEN = "ntn_setup_flow_token_1";
 const FRAMER_PROJECT = "SetupFlowProject0001";

@@ -3,7 +3,7 @@
  *
  * Shapes, status codes and error bodies follow @notionhq/client 5.26.0
  * (build/src/api-endpoints/*.d.ts, errors.js, helpers.js) and
- * /work/shared/reference/NOTION.md. It serves the data-source model of
+ * Notion's public API reference (developers.notion.com). It serves the data-source model of
  * Notion-Version 2025-09-03 and 2026-03-11 (the latter drops `archived`).
  *
  * Known choices where Notion's behaviour is unspecified (documented so tests do

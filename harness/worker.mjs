@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "node_modules", ".bin");
 const running = new Set();
 
@@ -185,6 +185,20 @@ export async function waitFor(check, { timeoutMs = 20_000, intervalMs = 100, wha
     const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * For claims that something does not happen ("no second run"): polls `check` for the whole
+ * window `forMs` in which it could go wrong, failing as soon as it returns a falsy value or
+ * throws (an assertion inside `check` keeps its own message).
+ */
+export async function holdsFor(check, { forMs, intervalMs = 100, what = "condition" }) {
+  const started = Date.now();
+  for (;;) {
+    if (!(await check())) throw new Error(`${what} stopped holding after ${Date.now() - started} ms`);
+    if (Date.now() - started >= forMs) return;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

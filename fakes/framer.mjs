@@ -46,7 +46,7 @@ import {
   ReadyState,
   rejectUpgrade,
   upgradeProblem,
-} from "../support/websocket-server.mjs";
+} from "./websocket-server.mjs";
 
 /** Path of the headless channel, as in wss://api.framer.com/channel/headless-plugin. */
 export const CHANNEL_PATH = "/channel/headless-plugin";
@@ -148,10 +148,13 @@ function fail(message) {
 // ---------------------------------------------------------------------------
 // Project state
 
-function createProject(id, apiKey, options) {
+function createProject(id, apiKey, options, { newId, now }) {
   const project = {
     id,
     apiKey,
+    // Where the fake's generated ids and timestamps come from (see startFakeFramer).
+    newId,
+    now,
     name: options.name ?? `Project ${id}`,
     customDomains: options.customDomains ?? [`www.${id.toLowerCase()}.example.com`],
     collections: [],
@@ -171,7 +174,7 @@ function createProject(id, apiKey, options) {
 function addCollection(project, name, managedBy) {
   if (project.collection(name)) fail(`A collection named '${name}' already exists`);
   const collection = {
-    id: randomId(9),
+    id: project.newId(9),
     name,
     managedBy,
     fields: [],
@@ -476,8 +479,8 @@ function getPluginDataFrom(map, key) {
 // Publishing
 
 function publish(project) {
-  const now = new Date().toISOString();
-  const deployment = { id: randomId(16), deployedBy: { ...FAKE_USER }, createdAt: now, updatedAt: now, status: "ready" };
+  const now = project.now().toISOString();
+  const deployment = { id: project.newId(16), deployedBy: { ...FAKE_USER }, createdAt: now, updatedAt: now, status: "ready" };
   const hostnames = [
     {
       hostname: `${project.id.toLowerCase()}.framer.website`,
@@ -591,8 +594,7 @@ function decode(text) {
 // Chunk envelopes are plain JSON; the client joins `data` until seq -1 and then
 // devalue-parses the whole. Splitting by code units may cut a surrogate pair,
 // which JSON.stringify escapes, as the real server's chunks can do.
-function chunkFrames(text, chunkSize) {
-  const id = randomId(12);
+function chunkFrames(text, chunkSize, id) {
   const frames = [];
   for (let start = 0; start < text.length; start += chunkSize) {
     const last = start + chunkSize >= text.length;
@@ -670,8 +672,8 @@ class Session {
     this.#ws.on("message", (data, isBinary) => this.#onMessage(data, isBinary));
     this.#send({
       type: "ready",
-      requestId: `req_${randomId(12)}`,
-      sessionId: `sess_${randomId(12)}`,
+      requestId: `req_${this.#fake.newId(12)}`,
+      sessionId: `sess_${this.#fake.newId(12)}`,
       version: SERVER_VERSION,
       gracefulDisconnect: this.#fake.gracefulDisconnect,
     });
@@ -754,7 +756,7 @@ class Session {
     call.responseBytes = Buffer.byteLength(text);
     const chunkSize = this.#fake.chunkSize;
     if (text.length <= chunkSize) return this.#sendText(text);
-    for (const frame of chunkFrames(text, chunkSize)) this.#sendText(frame);
+    for (const frame of chunkFrames(text, chunkSize, this.#fake.newId(12))) this.#sendText(frame);
     return undefined;
   }
 
@@ -843,6 +845,9 @@ function listen(server) {
  * opts.onFrame(from, text): called for every text frame; from is "client" or "server".
  * opts.authFailure: "frame" (default) or "http" (401 on the upgrade).
  * opts.gracefulDisconnect: the ready frame's flag (default true).
+ * opts.newId(length): the ids the fake makes up (collections, deployments, sessions, chunks);
+ *   random letters and digits by default. opts.now(): the clock for deployment times (a Date).
+ *   scripts/make-vectors.mjs pins both so that its transcript is the same on every run.
  */
 export async function startFakeFramer(opts = {}) {
   const fake = {
@@ -855,6 +860,8 @@ export async function startFakeFramer(opts = {}) {
     chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
     authFailure: opts.authFailure ?? "frame",
     gracefulDisconnect: opts.gracefulDisconnect ?? true,
+    newId: opts.newId ?? randomId,
+    now: opts.now ?? (() => new Date()),
     trace: tracer(opts),
   };
   const server = createServer((_req, res) => {
@@ -871,7 +878,7 @@ function publicApi(fake, server, port) {
     httpUrl: `http://127.0.0.1:${port}${CHANNEL_PATH}`,
     addProject(projectId, apiKey, options = {}) {
       if (!PROJECT_ID_PATTERN.test(projectId)) throw new Error(`Project ids are 20 letters/digits: '${projectId}'`);
-      const project = createProject(projectId, apiKey, options);
+      const project = createProject(projectId, apiKey, options, fake);
       fake.projects.set(projectId, project);
       return project;
     },
