@@ -6,4 +6,5 @@ pub mod mapping;
 pub mod plan;
 pub mod queue;
 pub mod reconcile;
+pub mod retention;
 pub mod slug;
