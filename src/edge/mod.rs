@@ -2,7 +2,7 @@
 //!
 //! Request path: `fetch` -> `router` -> handlers (`webhook`, `api`) -> D1 (`db`) and the project's
 //! Durable Object (`project_sync`). Alarm path: `ProjectSync::alarm` -> `sync` -> Notion
-//! (`notion_api`) and Framer (`framer_socket`) -> D1. Cron: `catch_up`.
+//! (`notion_api`) and Framer (`framer_socket`) -> D1. Cron: `catch_up`, then `retention`.
 
 mod api;
 mod catch_up;
@@ -12,6 +12,7 @@ mod framer_socket;
 mod http;
 mod notion_api;
 mod project_sync;
+mod retention;
 mod router;
 mod schema;
 mod sync;
@@ -32,4 +33,5 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     console_error_panic_hook::set_once();
     catch_up::run(&env).await;
+    retention::run(&env).await;
 }

@@ -11,6 +11,7 @@ use crate::edge::db::{self, ProjectRow};
 use crate::edge::http::{self, Reply};
 use crate::edge::{project_sync, webhook};
 use crate::sync::queue::Trigger;
+use crate::sync::retention::Policy;
 use crate::util::secrets::{self, ProjectSecret};
 use crate::util::time::iso_from_ms;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -327,6 +328,8 @@ async fn view(ctx: &AppContext, project: &ProjectRow, req: &Request) -> Result<V
             "running": queue.running_sync_id.is_some(),
             "running_sync_id": queue.running_sync_id,
         },
+        // The counters above are totals; the stored history behind them goes back this far.
+        "retention": Policy::from(&ctx.settings).project_view(),
     }))
 }
 
@@ -609,6 +612,10 @@ async fn history(ctx: &AppContext, project: &ProjectRow, req: &Request) -> Resul
     };
     Ok(Reply::json(
         200,
-        &json!({ "syncs": runs.iter().map(run_view).collect::<Vec<_>>(), "next_cursor": next }),
+        &json!({
+            "syncs": runs.iter().map(run_view).collect::<Vec<_>>(),
+            "next_cursor": next,
+            "retention": Policy::from(&ctx.settings).history_view(),
+        }),
     ))
 }
