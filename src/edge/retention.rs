@@ -2,9 +2,12 @@
 //! decides how far back rows are kept and how many one run may delete.
 //!
 //! Every `DELETE` walks the projects and, per project, an index range of its rows past the
-//! retention, oldest first (`webhook_events_project`, `sync_runs_project`), stopping at the
-//! batch size: the rows read are about the rows deleted plus one index probe per project, and
-//! rows that must stay are never scanned. One round is one D1 batch (a transaction).
+//! retention, oldest first (`webhook_events_project`, `sync_runs_project`, and
+//! `pending_verifications_expiry` from migration 0002), stopping at the batch size: it reads a
+//! few rows per row deleted (the index entry, the row, its other index entries) and one index
+//! probe per project (for `sync_runs`, also the last 100 index entries of each project with runs
+//! that old), never the other rows that stay (the integration test and `bench/retention.mjs`
+//! print D1's rows-read figures). One round is one D1 batch (a transaction).
 
 use super::context::{now_ms, AppContext};
 use super::db;
