@@ -19,11 +19,13 @@ demo:
 build:
 	bash scripts/build.sh
 
-## Benchmarks that print figures: the native ingest path, then HTTP ingest and coalescing under workerd.
+## Benchmarks that print figures: the native ingest path, then HTTP ingest and coalescing under
+## workerd, a large sync, and the D1 history's size under retention.
 bench:
 	bash scripts/setup.sh && cargo bench --bench ingest_path && bash scripts/build.sh && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/ingest.mjs && \
-	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/sync.mjs
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/sync.mjs && \
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/retention.mjs
 
 ## Deploy to Cloudflare (needs `wrangler login`; see README "Deploying").
 deploy:

@@ -466,7 +466,7 @@ scenario("sync now and the sync history: 202 with one sync id, newest-first page
   const base = `/api/v1/projects/${project.id}`;
   const empty = await call("GET", `${base}/syncs`, token);
   assert.equal(empty.status, 200, empty.text);
-  assert.deepEqual(empty.json, { syncs: [], next_cursor: null });
+  assert.deepEqual(empty.json, { syncs: [], next_cursor: null, retention: { sync_history_days: 90, keeps_last_runs: 100 } });
   for (const bad of ["0", "101", "abc", "1.5", ""]) {
     assertError(await call("GET", `${base}/syncs?limit=${bad}`, token), 400, "validation_error", "limit");
   }

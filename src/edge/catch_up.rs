@@ -40,7 +40,11 @@ async fn queue_due_projects(env: &Env) -> Result<usize, ApiError> {
             .as_deref()
             .and_then(ms_from_iso)
             .is_none_or(|t| now - t >= ctx.settings.full_reconcile_interval_ms);
-        project_sync::request_sync(&ctx, &project.id, Trigger::Schedule, full_due).await?;
+        match project_sync::request_sync(&ctx, &project.id, Trigger::Schedule, full_due).await {
+            // Deleted since the list was read: nothing to catch up.
+            Ok(_) | Err(crate::api::error::ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(due.len())
 }

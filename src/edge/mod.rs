@@ -3,7 +3,7 @@
 //! Request path: `fetch` -> `router` (one match over the route table's operations) -> handlers
 //! (`webhook`, `api`, `schema`) -> D1 (`store`, one module per table) and the project's Durable
 //! Object (`project_sync`). Alarm path: `ProjectSync::alarm` -> `sync` -> Notion (`notion_api`)
-//! and Framer (`framer_socket`) -> D1. Cron: `catch_up`. Runtime errors become internal errors
+//! and Framer (`framer_socket`) -> D1. Cron: `catch_up`, then `retention`. Runtime errors become internal errors
 //! through `fault`.
 
 mod api;
@@ -14,6 +14,7 @@ mod framer_socket;
 mod http;
 mod notion_api;
 mod project_sync;
+mod retention;
 mod router;
 mod schema;
 mod store;
@@ -35,4 +36,5 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     console_error_panic_hook::set_once();
     catch_up::run(&env).await;
+    retention::run(&env).await;
 }

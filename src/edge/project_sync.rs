@@ -82,6 +82,8 @@ pub struct ProjectSync {
     ledger_ready: Cell<bool>,
     /// The project id is stored (checked once per instance).
     project_known: Cell<bool>,
+    /// The project was deleted and this object emptied: it stores nothing any more.
+    forgotten: Cell<bool>,
     /// The debounce settings, read from the environment once per instance.
     window: Cell<Option<Window>>,
     /// A copy of the ledger to D1 is under way; new rows join it instead of starting another.
@@ -95,6 +97,7 @@ impl DurableObject for ProjectSync {
             env,
             ledger_ready: Cell::new(false),
             project_known: Cell::new(false),
+            forgotten: Cell::new(false),
             window: Cell::new(None),
             flushing: Rc::new(Cell::new(false)),
         }
@@ -151,6 +154,10 @@ impl DurableObject for ProjectSync {
 
         let ctx = AppContext::new(self.env.clone())?;
         let outcome = sync::run(&ctx, &project_id, &batch, &sync_id).await;
+        if self.forgotten.get() {
+            // Deleted while the run waited on Notion or Framer: write nothing back.
+            return Response::ok("project deleted");
+        }
 
         let mut line = LogLine {
             kind: "alarm",
@@ -225,13 +232,10 @@ impl ProjectSync {
     /// delivery and auto-sync may run, and answers once both are stored: nothing acknowledged
     /// to Notion is lost. The copy to D1 continues after the answer.
     async fn on_ingest(&self, body: IngestRequest) -> Result<Response> {
-        let storage = self.state.storage();
-        if !self.project_known.get() {
-            if storage.get::<String>(PROJECT_ID).await?.is_none() {
-                storage.put(PROJECT_ID, &body.project_id).await?;
-            }
-            self.project_known.set(true);
+        if !self.adopt(&body.project_id).await? {
+            return project_gone();
         }
+        let storage = self.state.storage();
         let first_delivery = store::ledger::remember(&self.ledger()?, &body.record)?;
         let outcome = Outcome::decide(first_delivery, body.effect.is_some(), body.auto_sync);
         if let (Some(effect), Outcome::Queued) = (&body.effect, outcome) {
@@ -282,8 +286,10 @@ impl ProjectSync {
     }
 
     async fn on_sync_request(&self, body: SyncRequest) -> Result<Response> {
+        if !self.adopt(&body.project_id).await? {
+            return project_gone();
+        }
         let storage = self.state.storage();
-        storage.put(PROJECT_ID, &body.project_id).await?;
         if let Some(running) = storage.get::<InFlight>(IN_FLIGHT).await? {
             if running.batch.trigger == Some(Trigger::Manual) || body.trigger != Trigger::Manual {
                 return Response::from_json(&SyncTicket {
@@ -349,9 +355,41 @@ impl ProjectSync {
         storage.delete_all().await?;
         self.ledger_ready.set(false);
         self.project_known.set(false);
+        self.forgotten.set(true);
         Response::ok("forgotten")
     }
+
+    /// Whether this object may store state for `project_id`, storing the id the first time.
+    /// Not after `forget`; and an object that holds nothing yet (a new project, or one deleted
+    /// while a request was on its way: another isolate's cached webhook route, the cron's list)
+    /// asks D1 once whether the project exists, so a deleted project is never re-created here.
+    async fn adopt(&self, project_id: &str) -> Result<bool> {
+        if self.forgotten.get() {
+            return Ok(false);
+        }
+        if self.project_known.get() {
+            return Ok(true);
+        }
+        let storage = self.state.storage();
+        if storage.get::<String>(PROJECT_ID).await?.is_none() {
+            let ctx = AppContext::new(self.env.clone())?;
+            let exists = store::projects::exists(&ctx.db, project_id).await?;
+            if !exists || self.forgotten.get() {
+                return Ok(false);
+            }
+            storage.put(PROJECT_ID, project_id).await?;
+        }
+        self.project_known.set(true);
+        Ok(true)
+    }
 }
+
+/// What the object answers for a project that no longer exists; the Worker reads it as 404.
+fn project_gone() -> Result<Response> {
+    Response::error("project deleted", GONE)
+}
+
+const GONE: u16 = 410;
 
 /// Makes sure an alarm will come, so ledger rows left behind are copied eventually.
 async fn ensure_alarm(storage: &Storage) -> Result<()> {
@@ -418,6 +456,9 @@ async fn call<T: Serialize>(
     let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() == 200 {
         return Ok(resp);
+    }
+    if resp.status_code() == GONE {
+        return Err(ApiError::NotFound("project".to_owned()));
     }
     let status = resp.status_code();
     let said = resp.text().await.unwrap_or_default();

@@ -7,6 +7,7 @@ pub mod mapping;
 pub mod plan;
 pub mod queue;
 pub mod reconcile;
+pub mod retention;
 pub mod row;
 pub mod slug;
 

@@ -14,6 +14,10 @@ pub struct Settings {
     pub full_reconcile_interval_ms: i64,
     /// `None`: show webhook URLs on the origin the dashboard request came to.
     pub public_base_url: Option<String>,
+    /// How long D1 keeps the history of webhook deliveries (`webhook_events`).
+    pub event_history_days: u32,
+    /// How long D1 keeps sync runs (each project keeps its last runs whatever their age).
+    pub sync_history_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,18 @@ impl Settings {
                 }),
             }
         };
+        let days = |name: &'static str, default: u32| -> Result<u32, SettingError> {
+            match get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+            {
+                None => Ok(default),
+                Some(v) => parse_days(&v).ok_or_else(|| SettingError {
+                    name,
+                    message: format!("expected a whole number of days from 1 to 3650, got {v:?}"),
+                }),
+            }
+        };
         let settings = Settings {
             notion_api_base: text("NOTION_API_BASE", "https://api.notion.com")
                 .trim_end_matches('/')
@@ -67,6 +83,8 @@ impl Settings {
             public_base_url: get("PUBLIC_BASE_URL")
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),
+            event_history_days: days("EVENT_HISTORY_DAYS", 30)?,
+            sync_history_days: days("SYNC_HISTORY_DAYS", 90)?,
         };
         if settings.max_wait_ms < settings.debounce_ms {
             return Err(SettingError {
@@ -87,6 +105,12 @@ fn parse_seconds(v: &str) -> Option<i64> {
     // In range by the check above, so the cast cannot truncate meaningfully.
     #[allow(clippy::cast_possible_truncation)]
     Some((secs * 1000.0).round() as i64)
+}
+
+/// A retention in whole days: at least one (zero would delete history as it is written), at most
+/// ten years.
+fn parse_days(v: &str) -> Option<u32> {
+    v.parse().ok().filter(|d| (1..=3650).contains(d))
 }
 
 #[cfg(test)]
@@ -114,6 +138,7 @@ mod tests {
         assert_eq!((s.debounce_ms, s.max_wait_ms), (10_000, 60_000));
         assert_eq!(s.catch_up_interval_ms, 3_600_000);
         assert_eq!(s.public_base_url, None);
+        assert_eq!((s.event_history_days, s.sync_history_days), (30, 90));
     }
 
     #[test]
@@ -143,5 +168,25 @@ mod tests {
             settings(&[("DEBOUNCE_SECONDS", "90")]).unwrap_err().name,
             "DEBOUNCE_MAX_WAIT_SECONDS"
         );
+    }
+
+    #[test]
+    fn history_retention_in_whole_days() {
+        let s = settings(&[("EVENT_HISTORY_DAYS", " 7 "), ("SYNC_HISTORY_DAYS", "365")]).unwrap();
+        assert_eq!((s.event_history_days, s.sync_history_days), (7, 365));
+        let empty = settings(&[("EVENT_HISTORY_DAYS", ""), ("SYNC_HISTORY_DAYS", "")]).unwrap();
+        assert_eq!(
+            (empty.event_history_days, empty.sync_history_days),
+            (30, 90)
+        );
+        for bad in ["0", "-3", "1.5", "thirty", "3651"] {
+            let err = settings(&[("EVENT_HISTORY_DAYS", bad)]).unwrap_err();
+            assert_eq!(err.name, "EVENT_HISTORY_DAYS", "{bad}");
+            assert!(err.message.contains(bad), "{}", err.message);
+            assert_eq!(
+                settings(&[("SYNC_HISTORY_DAYS", bad)]).unwrap_err().name,
+                "SYNC_HISTORY_DAYS"
+            );
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::edge::context::{now_ms, AppContext};
 use crate::edge::http::{self, Reply};
 use crate::edge::project_sync;
 use crate::edge::store::{self, projects, sync_runs::SyncRun};
+use crate::sync::retention::Policy;
 use crate::util::secrets::{self, Cipher, ProjectSecret};
 use crate::util::time::iso_from_ms;
 use serde_json::{json, Value};
@@ -212,6 +213,8 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
             "running": queue.running_sync_id.is_some(),
             "running_sync_id": queue.running_sync_id,
         },
+        // The counters above are totals; the stored history behind them goes back this far.
+        "retention": Policy::from(&ctx.settings).project_view(),
     }))
 }
 

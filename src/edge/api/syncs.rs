@@ -6,6 +6,7 @@ use crate::edge::http::Reply;
 use crate::edge::project_sync;
 use crate::edge::store::sync_runs::{self, SyncRun};
 use crate::sync::queue::Trigger;
+use crate::sync::retention::Policy;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -98,6 +99,10 @@ pub async fn history(owned: &Owned<'_>, req: &Request) -> Result<Reply, ApiError
     };
     Ok(owned.reply(
         200,
-        &json!({ "syncs": runs.iter().map(run_view).collect::<Vec<_>>(), "next_cursor": next }),
+        &json!({
+            "syncs": runs.iter().map(run_view).collect::<Vec<_>>(),
+            "next_cursor": next,
+            "retention": Policy::from(&owned.ctx.settings).history_view(),
+        }),
     ))
 }

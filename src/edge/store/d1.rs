@@ -4,7 +4,7 @@
 use crate::api::error::ApiError;
 use crate::edge::fault;
 use serde::de::DeserializeOwned;
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1Database, D1PreparedStatement, D1Result, D1Type};
 
 pub fn stmt(
     db: &D1Database,
@@ -58,6 +58,22 @@ pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Res
     }
     db.batch(statements).await.map_err(failed("d1 batch"))?;
     Ok(())
+}
+
+/// Runs statements atomically and returns each one's result (rows and meta), in order.
+pub async fn batch_results(
+    db: &D1Database,
+    statements: Vec<D1PreparedStatement>,
+) -> Result<Vec<D1Result>, ApiError> {
+    if statements.is_empty() {
+        return Ok(Vec::new());
+    }
+    db.batch(statements).await.map_err(failed("d1 batch"))
+}
+
+/// The rows of one result of [`batch_results`].
+pub fn rows<T: DeserializeOwned>(result: &D1Result) -> Result<Vec<T>, ApiError> {
+    result.results::<T>().map_err(failed("d1 decode"))
 }
 
 /// A D1 failure as an internal error whose detail names the step (`origin`).

@@ -4,7 +4,7 @@
 use super::d1;
 use crate::api::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1Type};
+use worker::{D1Database, D1PreparedStatement, D1Type};
 
 /// A waiting token, encrypted under the context `pending:<id>`.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,4 +61,31 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<(), ApiError> {
     )
     .await?;
     Ok(())
+}
+
+/// Tokens that expired before `?1` unclaimed, oldest first (`pending_verifications_expiry`), at
+/// most `?2`.
+const EXPIRED: &str = "SELECT rowid FROM pending_verifications \
+     WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2";
+
+/// Deletes up to `limit` tokens that expired before `before`, oldest first.
+pub fn prune_expired(
+    db: &D1Database,
+    before: &str,
+    limit: usize,
+) -> Result<D1PreparedStatement, ApiError> {
+    d1::stmt(
+        db,
+        &format!("DELETE FROM pending_verifications WHERE rowid IN ({EXPIRED})"),
+        &[D1Type::Text(before), d1::int(limit)],
+    )
+}
+
+/// `more` = 1 when a token that expired before `before` is left.
+pub fn any_expired(db: &D1Database, before: &str) -> Result<D1PreparedStatement, ApiError> {
+    d1::stmt(
+        db,
+        &format!("SELECT EXISTS ({EXPIRED}) AS more"),
+        &[D1Type::Text(before), d1::int(1)],
+    )
 }

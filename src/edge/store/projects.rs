@@ -42,6 +42,21 @@ pub async fn by_id(db: &D1Database, id: &str) -> Result<Option<Project>, ApiErro
 }
 
 /// The project `id` if it belongs to the account (another account's project does not exist).
+/// Whether a project with this id exists (without reading it).
+pub async fn exists(db: &D1Database, id: &str) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        found: i64,
+    }
+    let row: Option<Row> = d1::first(
+        db,
+        "SELECT EXISTS (SELECT 1 FROM projects WHERE id = ?1) AS found",
+        &[D1Type::Text(id)],
+    )
+    .await?;
+    Ok(row.is_some_and(|r| r.found != 0))
+}
+
 pub async fn of_account(
     db: &D1Database,
     account_id: &str,

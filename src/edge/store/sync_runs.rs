@@ -6,7 +6,7 @@ use crate::api::error::ApiError;
 use crate::edge::sync_engine::RunStats;
 use crate::sync::queue::Trigger;
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1Type};
+use worker::{D1Database, D1PreparedStatement, D1Type};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncRun {
@@ -181,4 +181,48 @@ pub async fn last_success_started_at(
     )
     .await?;
     Ok(row.map(|r| r.started_at))
+}
+
+/// Runs started before `?1` that are not among their project's last `?2` + 1, oldest first per
+/// project through `sync_runs_project`, at most `?3`. Projects with no run that old cost one
+/// index probe; a project with fewer runs than it keeps gets no boundary (NULL becomes '',
+/// before every timestamp).
+const OLD_RUNS: &str = "SELECT s.rowid FROM projects p CROSS JOIN sync_runs s \
+     WHERE EXISTS (SELECT 1 FROM sync_runs o WHERE o.project_id = p.id AND o.started_at < ?1) \
+     AND s.project_id = p.id \
+     AND s.started_at < MIN(?1, COALESCE((SELECT k.started_at FROM sync_runs k WHERE k.project_id = p.id \
+         ORDER BY k.started_at DESC LIMIT 1 OFFSET ?2), '')) \
+     ORDER BY p.rowid, s.started_at LIMIT ?3";
+
+/// The boundary is the oldest run kept: the `keep_last`-th newest (offset `keep_last - 1`).
+fn keep_offset(keep_last: usize) -> D1Type<'static> {
+    d1::int(keep_last.saturating_sub(1))
+}
+
+/// Deletes up to `limit` runs started before `before` that are not among their project's last
+/// `keep_last`, oldest first.
+pub fn prune_before(
+    db: &D1Database,
+    before: &str,
+    keep_last: usize,
+    limit: usize,
+) -> Result<D1PreparedStatement, ApiError> {
+    d1::stmt(
+        db,
+        &format!("DELETE FROM sync_runs WHERE rowid IN ({OLD_RUNS})"),
+        &[D1Type::Text(before), keep_offset(keep_last), d1::int(limit)],
+    )
+}
+
+/// `more` = 1 when a run that [`prune_before`] would delete is left.
+pub fn any_before(
+    db: &D1Database,
+    before: &str,
+    keep_last: usize,
+) -> Result<D1PreparedStatement, ApiError> {
+    d1::stmt(
+        db,
+        &format!("SELECT EXISTS ({OLD_RUNS}) AS more"),
+        &[D1Type::Text(before), keep_offset(keep_last), d1::int(1)],
+    )
 }

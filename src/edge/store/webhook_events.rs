@@ -52,3 +52,31 @@ fn insert(
         ],
     )
 }
+
+/// Deliveries received before `?1`, oldest first per project through `webhook_events_project`,
+/// at most `?2`: the retention's unit of work (see `edge::retention`).
+const OLD_EVENTS: &str = "SELECT e.rowid FROM projects p CROSS JOIN webhook_events e \
+     WHERE e.project_id = p.id AND e.received_at < ?1 \
+     ORDER BY p.rowid, e.received_at LIMIT ?2";
+
+/// Deletes up to `limit` deliveries received before `before`, oldest first.
+pub fn prune_before(
+    db: &D1Database,
+    before: &str,
+    limit: usize,
+) -> Result<D1PreparedStatement, ApiError> {
+    d1::stmt(
+        db,
+        &format!("DELETE FROM webhook_events WHERE rowid IN ({OLD_EVENTS})"),
+        &[D1Type::Text(before), d1::int(limit)],
+    )
+}
+
+/// `more` = 1 when a delivery received before `before` is left.
+pub fn any_before(db: &D1Database, before: &str) -> Result<D1PreparedStatement, ApiError> {
+    d1::stmt(
+        db,
+        &format!("SELECT EXISTS ({OLD_EVENTS}) AS more"),
+        &[D1Type::Text(before), d1::int(1)],
+    )
+}
