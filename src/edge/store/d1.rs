@@ -76,6 +76,33 @@ pub fn rows<T: DeserializeOwned>(result: &D1Result) -> Result<Vec<T>, ApiError> 
     result.results::<T>().map_err(failed("d1 decode"))
 }
 
+/// A bounded delete for the retention: the rows that `select` (`SELECT rowid FROM <table> ...`
+/// ending in `LIMIT ?n`, its last parameter) names, at most `limit` of them.
+pub fn delete_selected(
+    db: &D1Database,
+    table: &str,
+    select: &str,
+    mut args: Vec<D1Type<'_>>,
+    limit: usize,
+) -> Result<D1PreparedStatement, ApiError> {
+    args.push(int(limit));
+    stmt(
+        db,
+        &format!("DELETE FROM {table} WHERE rowid IN ({select})"),
+        &args,
+    )
+}
+
+/// `more` = 1 when `select` (as for [`delete_selected`]) still names a row.
+pub fn any_selected(
+    db: &D1Database,
+    select: &str,
+    mut args: Vec<D1Type<'_>>,
+) -> Result<D1PreparedStatement, ApiError> {
+    args.push(int(1));
+    stmt(db, &format!("SELECT EXISTS ({select}) AS more"), &args)
+}
+
 /// A D1 failure as an internal error whose detail names the step (`origin`).
 fn failed(origin: &'static str) -> impl Fn(worker::Error) -> ApiError {
     move |e| ApiError::internal(origin, fault::detail(&e))

@@ -74,18 +74,16 @@ pub fn prune_expired(
     before: &str,
     limit: usize,
 ) -> Result<D1PreparedStatement, ApiError> {
-    d1::stmt(
+    d1::delete_selected(
         db,
-        &format!("DELETE FROM pending_verifications WHERE rowid IN ({EXPIRED})"),
-        &[D1Type::Text(before), d1::int(limit)],
+        "pending_verifications",
+        EXPIRED,
+        vec![D1Type::Text(before)],
+        limit,
     )
 }
 
 /// `more` = 1 when a token that expired before `before` is left.
 pub fn any_expired(db: &D1Database, before: &str) -> Result<D1PreparedStatement, ApiError> {
-    d1::stmt(
-        db,
-        &format!("SELECT EXISTS ({EXPIRED}) AS more"),
-        &[D1Type::Text(before), d1::int(1)],
-    )
+    d1::any_selected(db, EXPIRED, vec![D1Type::Text(before)])
 }

@@ -207,11 +207,8 @@ pub fn prune_before(
     keep_last: usize,
     limit: usize,
 ) -> Result<D1PreparedStatement, ApiError> {
-    d1::stmt(
-        db,
-        &format!("DELETE FROM sync_runs WHERE rowid IN ({OLD_RUNS})"),
-        &[D1Type::Text(before), keep_offset(keep_last), d1::int(limit)],
-    )
+    let args = vec![D1Type::Text(before), keep_offset(keep_last)];
+    d1::delete_selected(db, "sync_runs", OLD_RUNS, args, limit)
 }
 
 /// `more` = 1 when a run that [`prune_before`] would delete is left.
@@ -220,9 +217,9 @@ pub fn any_before(
     before: &str,
     keep_last: usize,
 ) -> Result<D1PreparedStatement, ApiError> {
-    d1::stmt(
+    d1::any_selected(
         db,
-        &format!("SELECT EXISTS ({OLD_RUNS}) AS more"),
-        &[D1Type::Text(before), keep_offset(keep_last), d1::int(1)],
+        OLD_RUNS,
+        vec![D1Type::Text(before), keep_offset(keep_last)],
     )
 }

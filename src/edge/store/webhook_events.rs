@@ -65,18 +65,16 @@ pub fn prune_before(
     before: &str,
     limit: usize,
 ) -> Result<D1PreparedStatement, ApiError> {
-    d1::stmt(
+    d1::delete_selected(
         db,
-        &format!("DELETE FROM webhook_events WHERE rowid IN ({OLD_EVENTS})"),
-        &[D1Type::Text(before), d1::int(limit)],
+        "webhook_events",
+        OLD_EVENTS,
+        vec![D1Type::Text(before)],
+        limit,
     )
 }
 
 /// `more` = 1 when a delivery received before `before` is left.
 pub fn any_before(db: &D1Database, before: &str) -> Result<D1PreparedStatement, ApiError> {
-    d1::stmt(
-        db,
-        &format!("SELECT EXISTS ({OLD_EVENTS}) AS more"),
-        &[D1Type::Text(before), d1::int(1)],
-    )
+    d1::any_selected(db, OLD_EVENTS, vec![D1Type::Text(before)])
 }
