@@ -84,6 +84,55 @@ impl DestinationInput {
     }
 }
 
+/// A validated change to a destination: a new name or URL, or turning it on or off (the way
+/// back after a 410 disabled it). The format cannot change: the secret belongs to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationPatch {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+impl DestinationPatch {
+    pub fn parse(body: &Value) -> Result<Self, ApiError> {
+        let Some(object) = body.as_object() else {
+            return Err(ApiError::validation("body", "expected a JSON object"));
+        };
+        let mut patch = Self::default();
+        for (key, value) in object {
+            match (key.as_str(), value) {
+                ("url", Value::String(url)) => {
+                    validate_url(url.trim())?;
+                    patch.url = Some(url.trim().to_owned());
+                }
+                ("name", Value::String(name))
+                    if !name.trim().is_empty() && name.trim().chars().count() <= MAX_NAME_LEN =>
+                {
+                    patch.name = Some(name.trim().to_owned());
+                }
+                ("name", _) => {
+                    return Err(ApiError::validation(
+                        "name",
+                        format!("must be a non-empty string of at most {MAX_NAME_LEN} characters"),
+                    ))
+                }
+                ("enabled", Value::Bool(on)) => patch.enabled = Some(*on),
+                ("url" | "enabled", _) => {
+                    return Err(ApiError::validation(key, "has the wrong type"))
+                }
+                ("format", _) => {
+                    return Err(ApiError::validation(
+                        "format",
+                        "cannot change; create a new destination instead",
+                    ))
+                }
+                _ => return Err(ApiError::validation(key, "unknown field")),
+            }
+        }
+        Ok(patch)
+    }
+}
+
 /// Checks a destination URL and returns its host. Errors name the field `url`.
 pub fn validate_url(url: &str) -> Result<String, ApiError> {
     let bad = |message: &str| ApiError::validation("url", message);
@@ -297,6 +346,28 @@ mod tests {
         assert!(validate_url("https://exa mple.com/").is_err());
         assert!(validate_url("").is_err());
         assert!(validate_url("https:///path").is_err());
+    }
+
+    #[test]
+    fn patches_change_name_url_or_state_only() {
+        let p = DestinationPatch::parse(&json!({"enabled": true, "name": "Ops"})).unwrap();
+        assert_eq!(
+            (p.enabled, p.name.as_deref(), p.url),
+            (Some(true), Some("Ops"), None)
+        );
+        for (body, field) in [
+            (json!({"url": "http://example.com"}), "url"),
+            (json!({"format": "json"}), "format"),
+            (json!({"enabled": "yes"}), "enabled"),
+            (json!({"name": ""}), "name"),
+            (json!({"other": 1}), "other"),
+        ] {
+            assert_eq!(
+                field_of(&DestinationPatch::parse(&body).unwrap_err()),
+                field,
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -43,6 +43,21 @@ pub fn check(inputs: &Inputs) -> Verdict {
     }
 }
 
+/// The query that asks a data source for its most recently edited row, and only that.
+pub fn latest_edit_query() -> serde_json::Value {
+    serde_json::json!({
+        "sorts": [{ "timestamp": "last_edited_time", "direction": "descending" }],
+        "page_size": 1,
+    })
+}
+
+/// The `last_edited_time` of the first row of a query answer.
+pub fn latest_edit_of(answer: &serde_json::Value) -> Option<String> {
+    answer["results"][0]["last_edited_time"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +88,21 @@ mod tests {
                 latest_edit_ms: 90 * MIN
             }
         );
+    }
+
+    #[test]
+    fn the_query_asks_for_one_row_newest_edit_first() {
+        let q = latest_edit_query();
+        assert_eq!(q["page_size"], 1);
+        assert_eq!(q["sorts"][0]["timestamp"], "last_edited_time");
+        assert_eq!(q["sorts"][0]["direction"], "descending");
+        let answer =
+            serde_json::json!({"results": [{"last_edited_time": "2026-12-01T10:00:00.000Z"}]});
+        assert_eq!(
+            latest_edit_of(&answer).as_deref(),
+            Some("2026-12-01T10:00:00.000Z")
+        );
+        assert_eq!(latest_edit_of(&serde_json::json!({"results": []})), None);
     }
 
     #[test]

@@ -47,10 +47,10 @@ impl Notice {
     pub fn text(&self) -> String {
         let mut text = self.title.clone();
         if let Some(cause) = &self.cause {
-            text.push_str(&format!("\nCause: {cause}"));
+            text = format!("{text}\nCause: {cause}");
         }
         if let Some(action) = &self.action {
-            text.push_str(&format!("\nWhat to do: {action}"));
+            text = format!("{text}\nWhat to do: {action}");
         }
         text
     }
@@ -129,9 +129,9 @@ pub fn rows_skipped(project: &ProjectRef, count: usize, reasons: &[String]) -> N
             .iter()
             .map(|r| format!("\u{201c}{r}\u{201d}"))
             .collect();
-        cause.push_str(&format!(": {}", list.join("; ")));
+        cause = format!("{cause}: {}", list.join("; "));
         if count > quoted.len() {
-            cause.push_str(&format!(" and {} more", count - quoted.len()));
+            cause = format!("{cause} and {} more", count - quoted.len());
         }
     }
     Notice {

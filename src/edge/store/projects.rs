@@ -349,3 +349,15 @@ pub async fn synced_collections(
     }
     Ok(synced)
 }
+
+/// Projects the freshness check looks at: auto-sync running, webhook subscription active, and
+/// synced at least once (so their data sources are known).
+pub async fn for_freshness_check(db: &D1Database) -> Result<Vec<Project>, ApiError> {
+    many(
+        db,
+        "WHERE p.auto_sync = 1 AND a.plan = 'paid' AND w.status = 'active' \
+         AND p.notion_data_source_ids != '[]'",
+        &[],
+    )
+    .await
+}
