@@ -18,6 +18,12 @@ use crate::util::time::{iso_from_ms, ms_from_iso};
 use store::freshness_checks::FreshnessRow;
 use worker::{console_log, Env};
 
+/// Projects one cron run checks for freshness at most (one Notion query and a few D1 queries
+/// each); the least recently checked go first.
+const FRESHNESS_CHECKS_PER_RUN: usize = 25;
+/// Delivered or abandoned alerts are kept this long for inspection, then deleted.
+const OUTBOX_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
 pub async fn run(env: &Env) {
     let started = now_ms();
     let mut line = LogLine {
@@ -40,6 +46,7 @@ async fn scheduled_work(env: &Env) -> Result<String, ApiError> {
     let queued = queue_due_projects(&ctx).await?;
     let (checked, stale) = check_freshness(&ctx).await?;
     let pass = alerts::deliver_due(&ctx, None).await?;
+    store::alert_outbox::prune_settled(&ctx.db, now_ms() - OUTBOX_RETENTION_MS).await?;
     Ok(format!(
         "{queued} catch-up syncs queued; freshness: {checked} checked, {stale} with unannounced edits; \
          alerts: {} delivered, {} retrying, {} dropped",
@@ -68,7 +75,7 @@ async fn queue_due_projects(ctx: &AppContext) -> Result<usize, ApiError> {
 /// Checks every auto-sync project with an active subscription; a project Notion cannot be
 /// asked about (token revoked, say) is skipped here: its failing syncs raise their own alert.
 async fn check_freshness(ctx: &AppContext) -> Result<(usize, usize), ApiError> {
-    let projects = store::projects::for_freshness_check(&ctx.db).await?;
+    let projects = store::projects::for_freshness_check(&ctx.db, FRESHNESS_CHECKS_PER_RUN).await?;
     let mut stale = 0;
     for project in &projects {
         match check_project(ctx, project).await {

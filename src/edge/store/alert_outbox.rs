@@ -126,3 +126,14 @@ pub async fn fail_pending_of(
     .await
     .map(|_| ())
 }
+
+/// Deletes delivered and abandoned rows raised before `before_ms`.
+pub async fn prune_settled(db: &D1Database, before_ms: i64) -> Result<(), ApiError> {
+    d1::run(
+        db,
+        "DELETE FROM alert_outbox WHERE status != 'pending' AND created_at_ms < ?1",
+        &[d1::ms(before_ms)],
+    )
+    .await
+    .map(|_| ())
+}
