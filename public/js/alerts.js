@@ -3,7 +3,7 @@
 // warning when Notion has edits no webhook announced). Destinations belong to the account, so
 // every project page shows the same list.
 import { $, el } from "./dom.js";
-import { destinationStatus, freshnessText } from "./alert_text.js";
+import { destinationStatus, freshnessText } from "./alert-text.js";
 import { errorText } from "./format.js";
 import { api } from "./session.js";
 

@@ -1,7 +1,7 @@
 // The alerts card's text, from the pure module the page imports.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { destinationStatus, freshnessText } from "../public/js/alert_text.js";
+import { destinationStatus, freshnessText } from "../public/js/alert-text.js";
 
 const NOW = Date.parse("2026-12-01T10:30:00Z");
 

@@ -1,5 +1,5 @@
 // Text of the alerts card, computed from API answers. Pure: no DOM, no globals, so
-// `node --test` imports it (tests/alert_text.test.mjs).
+// `node --test` imports it (tests/alert-text.test.mjs).
 import { relativeTime } from "./format.js";
 
 /** "Last checked 5 minutes ago" (or why there is no check yet) and the warning, if any. */
