@@ -3,6 +3,7 @@
 //! Everything outside `edge/` is pure logic with no `worker::` import, unit-tested natively
 //! with `cargo test`. `edge/` is the thin Worker and Durable Object glue around it.
 
+pub mod alerts;
 pub mod api;
 pub mod framer;
 pub mod notion;

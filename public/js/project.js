@@ -4,6 +4,7 @@
 // Notion webhooks show up without a click.
 import { $, copyText, el, fail, setSwitches, show } from "./dom.js";
 import { errorText, isBusy, plural, progressText, relativeTime, runResult, runSummary, webhookLabel } from "./format.js";
+import { initAlerts, loadDestinations, renderFreshness } from "./alerts.js";
 import { behaviorSwitches } from "./mapping.js";
 import { api, notePlan } from "./session.js";
 
@@ -23,6 +24,7 @@ export function initProjectPage() {
   $("auto-publish").addEventListener("change", (e) => patchProject({ auto_publish: e.target.checked }));
   $("refresh-token").addEventListener("click", refreshToken);
   $("confirm-webhook").addEventListener("click", confirmWebhook);
+  initAlerts();
   for (const button of document.querySelectorAll("[data-copy]")) button.addEventListener("click", () => copyField(button));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && isOpen()) refreshProject();
@@ -45,6 +47,7 @@ export async function openProject(id) {
   }
   $("project-mapping-link").href = `#/projects/${id}/mapping`;
   await refreshProject(id);
+  await loadDestinations();
 }
 
 /** Stops polling; the router calls it before opening any view. */
@@ -96,6 +99,7 @@ function renderProject(p, syncs) {
   notePlan(p.plan);
   renderLastSync(p.sync.last_sync);
   $("items-in-framer").textContent = String(p.sync.items_in_framer);
+  renderFreshness(p.freshness);
   renderProgress(p, syncs);
   renderHistory(syncs);
   current.busy = isBusy(p, syncs, current.syncId);

@@ -30,6 +30,12 @@ pub enum Operation {
     SyncNow,
     ListSyncs,
     GetSchema,
+    ListAlertDestinations,
+    CreateAlertDestination,
+    GetAlertDestination,
+    UpdateAlertDestination,
+    DeleteAlertDestination,
+    SendTestAlert,
 }
 
 impl Operation {
@@ -58,6 +64,12 @@ impl Operation {
             Self::SyncNow => "syncNow",
             Self::ListSyncs => "listSyncs",
             Self::GetSchema => "getSchema",
+            Self::ListAlertDestinations => "listAlertDestinations",
+            Self::CreateAlertDestination => "createAlertDestination",
+            Self::GetAlertDestination => "getAlertDestination",
+            Self::UpdateAlertDestination => "updateAlertDestination",
+            Self::DeleteAlertDestination => "deleteAlertDestination",
+            Self::SendTestAlert => "sendTestAlert",
         }
     }
 }
@@ -134,6 +146,25 @@ pub const TABLE: &[(&str, &[(&str, Operation)])] = &[
     (
         "/api/v1/projects/{project_id}/schema",
         &[("GET", Operation::GetSchema)],
+    ),
+    (
+        "/api/v1/alerts",
+        &[
+            ("GET", Operation::ListAlertDestinations),
+            ("POST", Operation::CreateAlertDestination),
+        ],
+    ),
+    (
+        "/api/v1/alerts/{alert_id}",
+        &[
+            ("GET", Operation::GetAlertDestination),
+            ("PATCH", Operation::UpdateAlertDestination),
+            ("DELETE", Operation::DeleteAlertDestination),
+        ],
+    ),
+    (
+        "/api/v1/alerts/{alert_id}/test",
+        &[("POST", Operation::SendTestAlert)],
     ),
 ];
 

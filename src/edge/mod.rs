@@ -6,6 +6,7 @@
 //! and Framer (`framer_socket`) -> D1. Cron: `catch_up`, then `retention`. Runtime errors become internal errors
 //! through `fault`.
 
+mod alerts;
 mod api;
 mod catch_up;
 mod context;

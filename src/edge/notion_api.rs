@@ -3,6 +3,7 @@
 //! decision is `notion_protocol`'s; this file only does the I/O and counts calls.
 
 use super::context::now_ms;
+use crate::alerts::freshness;
 use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::{
@@ -205,6 +206,18 @@ impl NotionClient {
             }
             window.created_from = next_start;
         }
+    }
+
+    /// The newest `last_edited_time` among the data source's rows (one query, one row).
+    pub async fn latest_edit(
+        &mut self,
+        data_source_id: &str,
+    ) -> Result<Option<String>, NotionError> {
+        let path = format!("/v1/data_sources/{data_source_id}/query");
+        let answer = self
+            .request(Method::Post, &path, Some(&freshness::latest_edit_query()))
+            .await?;
+        Ok(freshness::latest_edit_of(&answer))
     }
 
     /// A page's blocks with their children, down to `MAX_BLOCK_DEPTH` levels.

@@ -5,7 +5,7 @@
 //! exactly one Notion database.
 
 use super::context::{now_ms, text_binding, AppContext};
-use super::{store, sync};
+use super::{alerts, store, sync};
 use crate::api::error::ApiError;
 use crate::api::log_line::LogLine;
 use crate::notion::event::Effect;
@@ -200,6 +200,8 @@ impl DurableObject for ProjectSync {
                 }
             }
         };
+        // Alerts the run queued go out now, after it, without holding up the next run.
+        self.deliver_alerts_in_background(&project_id);
         line.duration_ms = u64::try_from(now_ms() - started).unwrap_or(0);
         console_log!("{}", line.to_json());
         result
@@ -283,6 +285,22 @@ impl ProjectSync {
             flushing.set(false);
         });
         Ok(())
+    }
+
+    /// Delivers the project's due alerts after the answer; failures stay queued for the cron.
+    fn deliver_alerts_in_background(&self, project_id: &str) {
+        let (env, project_id) = (self.env.clone(), project_id.to_owned());
+        self.state.wait_until(async move {
+            let delivered = match AppContext::new(env) {
+                Ok(ctx) => alerts::deliver_due(&ctx, Some(&project_id))
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = delivered {
+                alerts::log_failure(Some(&project_id), "alert delivery after a run failed", &e);
+            }
+        });
     }
 
     async fn on_sync_request(&self, body: SyncRequest) -> Result<Response> {

@@ -2,7 +2,7 @@
 //! match that sends every operation to its handler, one place where errors become responses,
 //! and one log line per request, carrying the request id an internal error's body quotes.
 
-use super::api::{self, accounts, projects, syncs, tokens, webhook_setup};
+use super::api::{self, accounts, alerts, projects, syncs, tokens, webhook_setup};
 use super::context::{now_ms, AppContext};
 use super::http::{self, Reply};
 use super::{schema, store, webhook};
@@ -101,6 +101,20 @@ async fn dispatch(
         Operation::SyncNow => syncs::sync_now(&api::owned(ctx()?, req, param).await?).await,
         Operation::ListSyncs => syncs::history(&api::owned(ctx()?, req, param).await?, req).await,
         Operation::GetSchema => schema::handle(&api::owned(ctx()?, req, param).await?).await,
+        Operation::ListAlertDestinations => alerts::list(&api::caller(ctx()?, req).await?).await,
+        Operation::CreateAlertDestination => {
+            alerts::create(&api::caller(ctx()?, req).await?, req).await
+        }
+        Operation::GetAlertDestination => {
+            alerts::get(&api::caller(ctx()?, req).await?, param).await
+        }
+        Operation::UpdateAlertDestination => {
+            alerts::update(&api::caller(ctx()?, req).await?, param, req).await
+        }
+        Operation::DeleteAlertDestination => {
+            alerts::delete(&api::caller(ctx()?, req).await?, param).await
+        }
+        Operation::SendTestAlert => alerts::test(&api::caller(ctx()?, req).await?, param).await,
     }
 }
 

@@ -1,9 +1,11 @@
 //! One sync run: the record in D1 around the engine that does the work. Every run ends in a
 //! visible result (succeeded or failed with a message a user can act on).
 
+use super::alerts;
 use super::context::{now_ms, AppContext};
 use super::store;
 use super::sync_engine::{self, RunStats};
+use crate::alerts::notice::ProjectRef;
 use crate::api::error::{ApiError, Fault};
 use crate::framer::error::FramerError;
 use crate::notion::error::NotionError;
@@ -102,6 +104,14 @@ pub async fn run(
         .map(|f| (f.code.as_str(), f.message.as_str()));
     let finished_at = iso_from_ms(now_ms());
     store::sync_runs::finish(&ctx.db, sync_id, &stats, failure, &finished_at).await?;
+    // Only queued here: delivery happens after the run, so a receiver never slows a sync.
+    let about = ProjectRef {
+        id: project.id.clone(),
+        name: project.name.clone(),
+    };
+    if let Err(e) = alerts::after_run(ctx, &about, &outcome, &stats).await {
+        alerts::log_failure(Some(project_id), "alert bookkeeping after a run failed", &e);
+    }
     outcome
 }
 

@@ -2,6 +2,7 @@
 //! router asks for by operation), then one handler per operation in the modules.
 
 pub mod accounts;
+pub mod alerts;
 pub mod projects;
 pub mod syncs;
 pub mod tokens;

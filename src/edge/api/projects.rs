@@ -163,6 +163,7 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
     let queue = project_sync::queue_status(ctx, &project.id).await?;
     let last_sync = store::sync_runs::latest_for(&ctx.db, &project.id).await?;
     let items_in_framer = store::synced_items::count_for(&ctx.db, &project.id).await?;
+    let health = alert_health(ctx, &project.id).await?;
     let webhook = &project.webhook;
     Ok(json!({
         "id": project.id,
@@ -215,6 +216,29 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
         },
         // The counters above are totals; the stored history behind them goes back this far.
         "retention": Policy::from(&ctx.settings).project_view(),
+        "freshness": health["freshness"],
+        "incidents": health["incidents"],
+    }))
+}
+
+/// The cron's last freshness check ("Last checked N min ago" and its warning) and the open
+/// alert incidents.
+async fn alert_health(ctx: &AppContext, project_id: &str) -> Result<Value, ApiError> {
+    let freshness = store::freshness_checks::of_project(&ctx.db, project_id).await?;
+    let incidents = store::alert_incidents::of_project(&ctx.db, project_id).await?;
+    Ok(json!({
+        "freshness": freshness.map(|f| json!({
+            "checked_at": f.checked_at,
+            "latest_edit_at": f.latest_edit_at,
+            "stale": f.stale != 0,
+            "warning": f.warning,
+        })),
+        "incidents": incidents.iter().map(|i| json!({
+            "kind": i.kind.as_str(),
+            "opened_at": iso_from_ms(i.opened_at_ms),
+            "alerted": i.alerted,
+            "summary": i.summary,
+        })).collect::<Vec<_>>(),
     }))
 }
 

@@ -117,3 +117,9 @@ pub fn opt(value: Option<&str>) -> D1Type<'_> {
 pub fn int(value: usize) -> D1Type<'static> {
     D1Type::Integer(i32::try_from(value).unwrap_or(i32::MAX))
 }
+
+/// Milliseconds since the epoch for binding: a JS number holds them exactly (D1 has no BigInt).
+pub fn ms(value: i64) -> D1Type<'static> {
+    #[allow(clippy::cast_precision_loss)]
+    D1Type::Real(value as f64)
+}

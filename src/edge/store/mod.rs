@@ -3,8 +3,12 @@
 //! SQLite table. Handlers and the sync call these functions and never write SQL.
 
 pub mod accounts;
+pub mod alert_destinations;
+pub mod alert_incidents;
+pub mod alert_outbox;
 pub mod api_tokens;
 pub mod d1;
+pub mod freshness_checks;
 pub mod ledger;
 pub mod migrations;
 pub mod pending_verifications;

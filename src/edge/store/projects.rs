@@ -364,3 +364,18 @@ pub async fn synced_collections(
     }
     Ok(synced)
 }
+
+/// Projects the freshness check looks at: auto-sync running, webhook subscription active, and
+/// synced at least once (so their data sources are known); the `limit` least recently checked,
+/// so that one cron run stays within its subrequest budget and every project takes its turn.
+pub async fn for_freshness_check(db: &D1Database, limit: usize) -> Result<Vec<Project>, ApiError> {
+    many(
+        db,
+        "WHERE p.auto_sync = 1 AND a.plan = 'paid' AND w.status = 'active' \
+         AND p.notion_data_source_ids != '[]' \
+         ORDER BY (SELECT f.checked_at FROM freshness_checks f WHERE f.project_id = p.id) IS NOT NULL, \
+         (SELECT f.checked_at FROM freshness_checks f WHERE f.project_id = p.id), p.id LIMIT ?1",
+        &[d1::int(limit)],
+    )
+    .await
+}
