@@ -14,6 +14,7 @@ mod framer_socket;
 mod http;
 mod notion_api;
 mod project_sync;
+mod rate_limit;
 mod router;
 mod schema;
 mod store;

@@ -14,6 +14,9 @@ pub struct Settings {
     pub full_reconcile_interval_ms: i64,
     /// `None`: show webhook URLs on the origin the dashboard request came to.
     pub public_base_url: Option<String>,
+    /// `SHARED_WEBHOOK_URL = "on"`: `/webhooks/notion` answers. Off by default: per-project URLs
+    /// tie a verification token to its project, the shared one cannot.
+    pub shared_webhook_url: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,16 @@ impl Settings {
                 }),
             }
         };
+        let switch = |name: &'static str| -> Result<bool, SettingError> {
+            match text(name, "off").to_ascii_lowercase().as_str() {
+                "on" => Ok(true),
+                "off" => Ok(false),
+                other => Err(SettingError {
+                    name,
+                    message: format!("expected \"on\" or \"off\", got {other:?}"),
+                }),
+            }
+        };
         let settings = Settings {
             notion_api_base: text("NOTION_API_BASE", "https://api.notion.com")
                 .trim_end_matches('/')
@@ -67,6 +80,7 @@ impl Settings {
             public_base_url: get("PUBLIC_BASE_URL")
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),
+            shared_webhook_url: switch("SHARED_WEBHOOK_URL")?,
         };
         if settings.max_wait_ms < settings.debounce_ms {
             return Err(SettingError {
@@ -114,6 +128,17 @@ mod tests {
         assert_eq!((s.debounce_ms, s.max_wait_ms), (10_000, 60_000));
         assert_eq!(s.catch_up_interval_ms, 3_600_000);
         assert_eq!(s.public_base_url, None);
+        assert!(!s.shared_webhook_url, "the shared webhook URL is off unless turned on");
+    }
+
+    #[test]
+    fn the_shared_webhook_url_is_a_switch() {
+        assert!(settings(&[("SHARED_WEBHOOK_URL", "on")]).unwrap().shared_webhook_url);
+        assert!(settings(&[("SHARED_WEBHOOK_URL", " ON ")]).unwrap().shared_webhook_url);
+        assert!(!settings(&[("SHARED_WEBHOOK_URL", "off")]).unwrap().shared_webhook_url);
+        assert!(!settings(&[("SHARED_WEBHOOK_URL", "")]).unwrap().shared_webhook_url);
+        let e = settings(&[("SHARED_WEBHOOK_URL", "yes")]).unwrap_err();
+        assert_eq!(e.name, "SHARED_WEBHOOK_URL");
     }
 
     #[test]
