@@ -73,11 +73,20 @@ mod tests {
         ];
         assert_eq!(
             bindings,
-            ["FORGED_SIGNATURE_LIMITER", "VERIFICATION_LIMITER", "FAILED_AUTH_LIMITER"]
+            [
+                "FORGED_SIGNATURE_LIMITER",
+                "VERIFICATION_LIMITER",
+                "FAILED_AUTH_LIMITER"
+            ]
         );
         let e = Limit::FailedAuth.exceeded();
         assert_eq!((e.status(), e.code()), (429, "rate_limited"));
-        assert_eq!(e, ApiError::RateLimited { retry_after_secs: 60 });
+        assert_eq!(
+            e,
+            ApiError::RateLimited {
+                retry_after_secs: 60
+            }
+        );
     }
 
     #[test]
@@ -89,7 +98,14 @@ mod tests {
         // Guesses that share a prefix share a bucket; the rest of a token never leaves here.
         let guess = "nfs_abcdefgh_rest_of_a_guess";
         assert_eq!(token_prefix_key(guess), "token:nfs_abcdefgh");
-        assert_eq!(token_prefix_key(guess), token_prefix_key("nfs_abcdefgh_other"));
-        assert_eq!(token_prefix_key("é"), "token:é", "short and non-ASCII tokens are fine");
+        assert_eq!(
+            token_prefix_key(guess),
+            token_prefix_key("nfs_abcdefgh_other")
+        );
+        assert_eq!(
+            token_prefix_key("é"),
+            "token:é",
+            "short and non-ASCII tokens are fine"
+        );
     }
 }

@@ -32,14 +32,20 @@ mod tests {
     fn hsts_only_over_https() {
         let plain = for_response(false);
         assert_eq!(plain.len(), 4);
-        assert!(plain.iter().all(|(name, _)| *name != "strict-transport-security"));
+        assert!(plain
+            .iter()
+            .all(|(name, _)| *name != "strict-transport-security"));
         let secure = for_response(true);
         assert!(secure.contains(&("strict-transport-security", STRICT_TRANSPORT_SECURITY)));
     }
 
     #[test]
     fn the_policy_forbids_inline_code_and_framing() {
-        for directive in ["default-src 'none'", "script-src 'self'", "frame-ancestors 'none'"] {
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
             assert!(CONTENT_SECURITY_POLICY.contains(directive), "{directive}");
         }
         assert!(!CONTENT_SECURITY_POLICY.contains("unsafe-inline"));
@@ -49,7 +55,9 @@ mod tests {
     #[test]
     fn public_headers_file_sends_the_same_headers() {
         let file = include_str!("../../public/_headers");
-        let mut lines = file.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+        let mut lines = file
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
         assert_eq!(lines.next(), Some("/*"));
         let served: Vec<(String, String)> = lines
             .map(|line| {

@@ -83,7 +83,9 @@ async fn dispatch(
         Operation::ListAccounts => accounts::list(&api::admin(ctx()?, req).await?).await,
         Operation::CreateAccount => accounts::create(&api::admin(ctx()?, req).await?, req).await,
         Operation::GetAccount => accounts::get(&api::admin(ctx()?, req).await?, param).await,
-        Operation::UpdateAccount => accounts::update(&api::admin(ctx()?, req).await?, param, req).await,
+        Operation::UpdateAccount => {
+            accounts::update(&api::admin(ctx()?, req).await?, param, req).await
+        }
         Operation::ListTokens => tokens::list(&api::caller(ctx()?, req).await?).await,
         Operation::CreateToken => tokens::create(&api::caller(ctx()?, req).await?).await,
         Operation::RevokeToken => tokens::revoke(&api::caller(ctx()?, req).await?, param).await,

@@ -72,7 +72,8 @@ pub async fn for_project(
         Incoming::Event(event) => {
             let header = signature_header(req);
             let cached = ROUTES.with(|routes| routes.borrow().get(key, now_ms()));
-            let (route, signer) = match cached.map(|r| (signed_by(&r, &body, header.as_deref()), r)) {
+            let (route, signer) = match cached.map(|r| (signed_by(&r, &body, header.as_deref()), r))
+            {
                 Some((Ok(signer), route)) => (route, signer),
                 cached => {
                     let fresh = if cached.is_some() {
@@ -177,8 +178,12 @@ pub async fn shared(ctx: &AppContext, req: &mut Request) -> Result<Reply, ApiErr
     let body = http::read_body(req).await?;
     match event::parse(&body)? {
         Incoming::Verification { token } => {
-            rate_limit::spend(&ctx.env, Limit::Verification, &limits::webhook_key("shared"))
-                .await?;
+            rate_limit::spend(
+                &ctx.env,
+                Limit::Verification,
+                &limits::webhook_key("shared"),
+            )
+            .await?;
             keep_pending_token(ctx, &token).await
         }
         Incoming::Event(event) => {
@@ -298,7 +303,10 @@ async fn keep_pending_token(ctx: &AppContext, token: &str) -> Result<Reply, ApiE
 }
 
 /// Takes the one unexpired shared-URL token bound to `project_id`, if there is exactly one.
-pub async fn take_pending_token(ctx: &AppContext, project_id: &str) -> Result<PendingClaim, ApiError> {
+pub async fn take_pending_token(
+    ctx: &AppContext,
+    project_id: &str,
+) -> Result<PendingClaim, ApiError> {
     let now = iso_from_ms(now_ms());
     let waiting = store::pending_verifications::unexpired_for(&ctx.db, project_id, &now).await?;
     match waiting.as_slice() {

@@ -128,15 +128,34 @@ mod tests {
         assert_eq!((s.debounce_ms, s.max_wait_ms), (10_000, 60_000));
         assert_eq!(s.catch_up_interval_ms, 3_600_000);
         assert_eq!(s.public_base_url, None);
-        assert!(!s.shared_webhook_url, "the shared webhook URL is off unless turned on");
+        assert!(
+            !s.shared_webhook_url,
+            "the shared webhook URL is off unless turned on"
+        );
     }
 
     #[test]
     fn the_shared_webhook_url_is_a_switch() {
-        assert!(settings(&[("SHARED_WEBHOOK_URL", "on")]).unwrap().shared_webhook_url);
-        assert!(settings(&[("SHARED_WEBHOOK_URL", " ON ")]).unwrap().shared_webhook_url);
-        assert!(!settings(&[("SHARED_WEBHOOK_URL", "off")]).unwrap().shared_webhook_url);
-        assert!(!settings(&[("SHARED_WEBHOOK_URL", "")]).unwrap().shared_webhook_url);
+        assert!(
+            settings(&[("SHARED_WEBHOOK_URL", "on")])
+                .unwrap()
+                .shared_webhook_url
+        );
+        assert!(
+            settings(&[("SHARED_WEBHOOK_URL", " ON ")])
+                .unwrap()
+                .shared_webhook_url
+        );
+        assert!(
+            !settings(&[("SHARED_WEBHOOK_URL", "off")])
+                .unwrap()
+                .shared_webhook_url
+        );
+        assert!(
+            !settings(&[("SHARED_WEBHOOK_URL", "")])
+                .unwrap()
+                .shared_webhook_url
+        );
         let e = settings(&[("SHARED_WEBHOOK_URL", "yes")]).unwrap_err();
         assert_eq!(e.name, "SHARED_WEBHOOK_URL");
     }

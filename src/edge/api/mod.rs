@@ -13,8 +13,8 @@ use super::rate_limit;
 use super::store;
 use crate::api::account::Account;
 use crate::api::error::ApiError;
-use crate::api::rate_limit::{self as limits, Limit};
 use crate::api::project::Project;
+use crate::api::rate_limit::{self as limits, Limit};
 use crate::util::secrets;
 use worker::Request;
 

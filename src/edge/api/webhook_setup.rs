@@ -43,7 +43,7 @@ pub async fn refresh_token(owned: &Owned<'_>) -> Result<Reply, ApiError> {
                 if webhook::save_claimed_token(ctx, &project.id, &token).await? {
                     return Ok(owned.reply(
                         200,
-                        &json!({ "token": token, "status": "token_received", "received_at": iso_from_ms(now_ms()), "replacement_pending": false, "claimed_from_shared_url": true }),
+                        &json!({ "token": token, "status": "token_received", "received_at": iso_from_ms(now_ms()), "claimed_from_shared_url": true }),
                     ));
                 }
             }
@@ -58,7 +58,6 @@ pub async fn refresh_token(owned: &Owned<'_>) -> Result<Reply, ApiError> {
         &json!({
             "token": null,
             "status": hook.status.as_str(),
-            "replacement_pending": false,
             "message": "No verification token has arrived yet. In your Notion integration's Webhooks tab, create a subscription with this project's webhook URL; Notion then sends the token here. Press Refresh token again afterwards.",
         }),
     ))
@@ -84,19 +83,9 @@ pub async fn confirm(owned: &Owned<'_>) -> Result<Reply, ApiError> {
         &now,
     )
     .await?;
-    let url_rotation = match (&hook.next_webhook_key, rotation_verified) {
-        (None, _) => "none",
-        (Some(_), true) => "completed",
-        (Some(_), false) => "awaiting_verification",
-    };
-    Ok(owned.reply(
-        200,
-        &json!({
-            "status": "active",
-            "token_replaced": hook.pending_token_enc.is_some(),
-            "url_rotation": url_rotation,
-        }),
-    ))
+    // The answer stays `{"status":"active"}`; the project shows what changed (`url`,
+    // `next_url`, `replacement_pending`).
+    Ok(owned.reply(200, &json!({ "status": "active" })))
 }
 
 /// A new webhook URL for the project. The old one keeps answering (no event is lost while the
@@ -110,7 +99,6 @@ pub async fn rotate(owned: &Owned<'_>, req: &Request) -> Result<Reply, ApiError>
         &json!({
             "url": webhook_url(owned.ctx, &owned.project.webhook_key, req),
             "next_url": webhook_url(owned.ctx, &key, req),
-            "url_rotation": "awaiting_verification",
             "message": "Create (or edit) the Notion subscription with the new URL, paste the verification token it sends, then press \"I've verified in Notion\". The old URL keeps working until then.",
         }),
     ))
