@@ -279,6 +279,26 @@ describe("project page", { concurrency: false }, () => {
     await shot("07-auto-synced");
   });
 
+  test("relative times read like people talk", async () => {
+    const samples = await page.evaluate(async () => {
+      const { relativeTime } = await import("/js/format.js");
+      const now = Date.parse("2026-11-01T12:00:00Z");
+      return [0, 44, 60, 180, 3_600, 7_200, 172_800].map((s) => relativeTime(new Date(now - s * 1000).toISOString(), now));
+    });
+    assert.deepEqual(samples, ["Just now", "Just now", "1 minute ago", "3 minutes ago", "1 hour ago", "2 hours ago", "2 days ago"]);
+  });
+
+  test("phone width keeps everything reachable", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    await page.locator("#banner").getByText("Sync pipeline active").waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`);
+    await waitFor(async () => (await page.locator("#verification-token").inputValue()) === hook.secret, { what: "the received token shown again" });
+    await shot("08-phone");
+    await page.setViewportSize({ width: 1180, height: 900 });
+  });
+
   test("a stranger's verification request leaves the pipeline active; New webhook URL asks first", async () => {
     const stranger = await deliver(worker, hook.path, { verification_token: "secret_not_from_notion" });
     assert.equal(stranger.status, 200);
@@ -298,27 +318,7 @@ describe("project page", { concurrency: false }, () => {
     assert.equal(await page.locator("#webhook-next-url").inputValue(), stored.webhook.next_url);
     assert.notEqual(stored.webhook.next_url, stored.webhook.url);
     await page.locator("#webhook-notice").getByText(/Waiting for Notion's verification request at the new URL/).waitFor();
-    await shot("07b-new-token-and-url");
-  });
-
-  test("relative times read like people talk", async () => {
-    const samples = await page.evaluate(async () => {
-      const { relativeTime } = await import("/js/format.js");
-      const now = Date.parse("2026-11-01T12:00:00Z");
-      return [0, 44, 60, 180, 3_600, 7_200, 172_800].map((s) => relativeTime(new Date(now - s * 1000).toISOString(), now));
-    });
-    assert.deepEqual(samples, ["Just now", "Just now", "1 minute ago", "3 minutes ago", "1 hour ago", "2 hours ago", "2 days ago"]);
-  });
-
-  test("phone width keeps everything reachable", async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.reload();
-    await page.locator("#banner").getByText("Sync pipeline active").waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`);
-    await waitFor(async () => (await page.locator("#verification-token").inputValue()) === hook.secret, { what: "the received token shown again" });
-    await shot("08-phone");
-    await page.setViewportSize({ width: 1180, height: 900 });
+    await shot("08b-new-token-and-url");
   });
 
   test("a plan lost during setup: the Mapping step shows 402 plan_required and stores nothing", async () => {

@@ -55,6 +55,17 @@ pub fn forget_cached_routes() {
     ROUTES.with(|routes| routes.borrow_mut().clear());
 }
 
+/// Drops the cached routes of one project's keys (current and rotated).
+fn forget_routes_of(project: &Project) {
+    ROUTES.with(|routes| {
+        let mut routes = routes.borrow_mut();
+        routes.remove(&project.webhook_key);
+        if let Some(next) = &project.webhook.next_webhook_key {
+            routes.remove(next);
+        }
+    });
+}
+
 /// `POST /webhooks/notion/{webhook_key}`: everything here belongs to one project.
 pub async fn for_project(
     ctx: &AppContext,
@@ -66,7 +77,7 @@ pub async fn for_project(
         Incoming::Verification { token } => {
             rate_limit::spend(&ctx.env, Limit::Verification, &limits::webhook_key(key)).await?;
             let project = project_for_key(ctx, key).await?;
-            forget_cached_routes();
+            forget_routes_of(&project);
             receive_token(ctx, &project, key, &token).await
         }
         Incoming::Event(event) => {
