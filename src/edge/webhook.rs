@@ -82,34 +82,39 @@ pub async fn for_project(
         }
         Incoming::Event(event) => {
             let header = signature_header(req);
-            let cached = ROUTES.with(|routes| routes.borrow().get(key, now_ms()));
-            let (route, signer) = match cached.map(|r| (signed_by(&r, &body, header.as_deref()), r))
-            {
-                Some((Ok(signer), route)) => (route, signer),
-                cached => {
-                    let fresh = if cached.is_some() {
-                        // The token may have changed since it was cached: ask D1 before
-                        // rejecting, but only within the key's budget for bad signatures.
-                        spend_forged(ctx, key).await?;
-                        load_route(ctx, key).await?
-                    } else {
-                        load_route(ctx, key).await?
-                    };
-                    match signed_by(&fresh, &body, header.as_deref()) {
-                        Ok(signer) => (fresh, signer),
-                        Err(e) => {
-                            if cached.is_none() {
-                                spend_forged(ctx, key).await?;
-                            }
-                            return Err(e.into());
-                        }
-                    }
-                }
-            };
+            let (route, signer) = authenticated_route(ctx, key, &body, header.as_deref()).await?;
             if signer == Signer::Pending {
                 promote_pending(ctx, &route).await?;
             }
             accept_event(ctx, &route, &event).await
+        }
+    }
+}
+
+/// The key's route and which of its tokens signed `body`. A failing signature spends the key's
+/// budget for bad signatures once; a cached route that fails is re-read from D1 (its token may
+/// have changed) only within that budget, so a flood of forged events stops reaching D1.
+async fn authenticated_route(
+    ctx: &AppContext,
+    key: &str,
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(WebhookRoute, Signer), ApiError> {
+    if let Some(cached) = ROUTES.with(|routes| routes.borrow().get(key, now_ms())) {
+        if let Ok(signer) = signed_by(&cached, body, header) {
+            return Ok((cached, signer));
+        }
+        spend_forged(ctx, key).await?;
+        let fresh = load_route(ctx, key).await?;
+        let signer = signed_by(&fresh, body, header)?;
+        return Ok((fresh, signer));
+    }
+    let fresh = load_route(ctx, key).await?;
+    match signed_by(&fresh, body, header) {
+        Ok(signer) => Ok((fresh, signer)),
+        Err(e) => {
+            spend_forged(ctx, key).await?;
+            Err(e.into())
         }
     }
 }
