@@ -36,7 +36,8 @@ before(async () => {
   schemaDb = notion.addDatabase({ title: "Posts", properties: { Name: { type: "title" }, Count: { type: "number" } }, token: SCHEMA_TOKEN });
   framer.addProject(FRAMER_PROJECT, FRAMER_KEY, { name: "Site" });
   worker = await startWorker({
-    vars: { NOTION_API_BASE: notion.url, FRAMER_SERVER_URL: framer.url, DEBOUNCE_SECONDS: "0.2", DEBOUNCE_MAX_WAIT_SECONDS: "1" },
+    // The shared webhook URL is off by default; these scenarios exercise it.
+    vars: { NOTION_API_BASE: notion.url, FRAMER_SERVER_URL: framer.url, DEBOUNCE_SECONDS: "0.2", DEBOUNCE_MAX_WAIT_SECONDS: "1", SHARED_WEBHOOK_URL: "on" },
   });
   const plainFetch = worker.fetch.bind(worker);
   worker.fetch = async (path, opts = {}) => {

@@ -1,8 +1,9 @@
 // The project page in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core):
 // the setup flow from the guide, clicked through on the page, against the built Worker with fake
 // Notion and Framer servers. Screenshots of the main states go to .test-artifacts/screenshots/.
-// Every page load is served with a strict Content-Security-Policy (no 'unsafe-inline'), and the
-// last test checks that the browser logged no error the tests did not provoke on purpose.
+// The Worker serves every page load with a strict Content-Security-Policy (no 'unsafe-inline',
+// through public/_headers), and the last test checks that the browser logged no error the tests
+// did not provoke on purpose.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -23,7 +24,7 @@ const NOTION_TOKEN = "ntn_browser_test_token_1";
 const FRAMER_PROJECT = "BrWsErTeStPrOjEcT123";
 const FRAMER_KEY = "fr_browser_test_key_1";
 const MODULES = readdirSync(join(ROOT, "public", "js")).filter((f) => f.endsWith(".js")).sort();
-/** What the page will get from the Worker once it sends one; here the tests add it to every page load. */
+/** The policy the page is served with (public/_headers). */
 const CSP = ["default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
   "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"].join("; ");
 
@@ -88,11 +89,6 @@ before(async () => {
   });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: worker.url });
   context.setDefaultTimeout(15_000);
-  const origin = new URL(worker.url).origin;
-  await context.route((url) => url.origin === origin && url.pathname === "/", async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": CSP } });
-  });
   page = context.pages()[0] ?? (await context.newPage());
   page.on("console", (msg) => {
     if (msg.type() === "error") consoleErrors.push({ text: msg.text(), url: msg.location().url });
@@ -130,7 +126,12 @@ describe("project page", { concurrency: false }, () => {
       assert.match(res.headers.get("content-type"), /javascript/, `${file} must be served as JavaScript to load as a module`);
     }
     const response = await page.goto(worker.url);
-    assert.equal(response.headers()["content-security-policy"], CSP);
+    const served = response.headers();
+    assert.equal(served["content-security-policy"], CSP);
+    assert.equal(served["x-frame-options"], "DENY");
+    assert.equal(served["x-content-type-options"], "nosniff");
+    assert.equal(served["referrer-policy"], "no-referrer");
+    assert.equal(served["strict-transport-security"], undefined, "no HSTS on http://localhost");
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     const loaded = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).filter((p) => p.startsWith("/js/")));
     assert.deepEqual([...new Set(loaded)].sort(), MODULES.map((f) => `/js/${f}`), "main.js pulls in every module");
@@ -296,6 +297,28 @@ describe("project page", { concurrency: false }, () => {
     await waitFor(async () => (await page.locator("#verification-token").inputValue()) === hook.secret, { what: "the received token shown again" });
     await shot("08-phone");
     await page.setViewportSize({ width: 1180, height: 900 });
+  });
+
+  test("a stranger's verification request leaves the pipeline active; New webhook URL asks first", async () => {
+    const stranger = await deliver(worker, hook.path, { verification_token: "secret_not_from_notion" });
+    assert.equal(stranger.status, 200);
+    await page.getByRole("button", { name: "Refresh", exact: true }).click();
+    await page.locator("#webhook-notice").getByText(/A new verification token arrived/).waitFor();
+    assert.equal(await text("#webhook-status"), "Active");
+    await page.locator("#banner").getByText("Sync pipeline active").waitFor();
+    assert.equal(await page.getByRole("button", { name: "I've verified in Notion" }).isEnabled(), true);
+
+    page.once("dialog", (dialog) => dialog.dismiss());
+    await page.getByRole("button", { name: "New webhook URL…" }).click();
+    assert.equal(await page.locator("#next-url-row").isHidden(), true, "dismissed: nothing changes");
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.getByRole("button", { name: "New webhook URL…" }).click();
+    await page.locator("#next-url-row").waitFor();
+    const stored = (await worker.fetch(`/api/v1/projects/${projectId}`, { token: paid.token })).json.project;
+    assert.equal(await page.locator("#webhook-next-url").inputValue(), stored.webhook.next_url);
+    assert.notEqual(stored.webhook.next_url, stored.webhook.url);
+    await page.locator("#webhook-notice").getByText(/Waiting for Notion's verification request at the new URL/).waitFor();
+    await shot("08b-new-token-and-url");
   });
 
   test("a plan lost during setup: the Mapping step shows 402 plan_required and stores nothing", async () => {

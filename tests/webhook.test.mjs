@@ -37,6 +37,8 @@ before(async () => {
       DEBOUNCE_MAX_WAIT_SECONDS: String(MAX_WAIT_S),
       NOTION_API_BASE: `http://127.0.0.1:${slowNotion.address().port}`,
       CATCH_UP_INTERVAL_SECONDS: "1",
+      // Off by default; one test here exercises it.
+      SHARED_WEBHOOK_URL: "on",
     },
   });
   account = await createAccount(worker);
@@ -124,10 +126,12 @@ test("verification request: the token is stored and the webhook says token_recei
   assert.equal(s.pipeline.banner, "Webhook setup required");
   const refreshed = await worker.fetch(`/api/v1/projects/${project.id}/webhook/refresh-token`, { method: "POST", token: account.token });
   assert.equal(refreshed.json.token, token);
-  // Notion's "Resend token": a new token replaces the old one.
+  // Notion's "Resend token": the new token is the one to paste (it replaces the first one
+  // once confirmed; tests/webhook_security.test.mjs covers that swap).
   const second = await verify(worker, webhookPath(project));
   const again = await worker.fetch(`/api/v1/projects/${project.id}/webhook/refresh-token`, { method: "POST", token: account.token });
   assert.equal(again.json.token, second);
+  assert.equal(again.json.replacement_pending, true);
   assert.notEqual(second, token);
 });
 

@@ -25,6 +25,7 @@ export function initProjectPage() {
   $("refresh-token").addEventListener("click", refreshToken);
   $("confirm-webhook").addEventListener("click", confirmWebhook);
   initAlerts();
+  $("rotate-webhook").addEventListener("click", rotateWebhook);
   for (const button of document.querySelectorAll("[data-copy]")) button.addEventListener("click", () => copyField(button));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && isOpen()) refreshProject();
@@ -93,8 +94,7 @@ function renderProject(p, syncs) {
   $("webhook-status").textContent = webhookLabel(p.webhook.status);
   $("webhook-status").dataset.status = p.webhook.status;
   $("webhook-url").value = p.webhook.url;
-  $("confirm-webhook").disabled = p.webhook.status === "active";
-  $("confirm-webhook").textContent = p.webhook.status === "active" ? "Verified ✓" : "I've verified in Notion";
+  renderWebhookChanges(p.webhook);
   setSwitches(switches(), behaviorSwitches(p.plan, p.sync));
   notePlan(p.plan);
   renderLastSync(p.sync.last_sync);
@@ -174,6 +174,42 @@ async function patchProject(body) {
   await refreshProject();
 }
 
+/**
+ * A newer verification token, or a new URL, waits for the owner: the confirm button stays
+ * available, and a notice says what arrived and what the current setup keeps doing meanwhile.
+ */
+function renderWebhookChanges(hook) {
+  const rotationReady = Boolean(hook.next_url && hook.next_url_verified_at);
+  const settled = hook.status === "active" && !hook.replacement_pending && !rotationReady;
+  $("confirm-webhook").disabled = settled;
+  $("confirm-webhook").textContent = settled ? "Verified ✓" : "I've verified in Notion";
+  const notes = [];
+  if (hook.replacement_pending) {
+    notes.push(`A new verification token arrived ${relativeTime(hook.new_token_received_at)}. If you asked Notion for it, press “Refresh token”, paste it into Notion, then “I've verified in Notion”. If you did not, ignore it: the current token keeps working.`);
+  }
+  if (hook.next_url) {
+    notes.push(hook.next_url_verified_at
+      ? "Notion verified the new URL: press “I've verified in Notion” to retire the old one."
+      : "Waiting for Notion's verification request at the new URL.");
+  }
+  $("webhook-notice").textContent = notes.join(" ");
+  $("webhook-notice").hidden = notes.length === 0;
+  $("next-url-row").hidden = !hook.next_url;
+  $("webhook-next-url").value = hook.next_url ?? "";
+}
+
+async function rotateWebhook() {
+  $("rotate-error").textContent = "";
+  const sure = window.confirm("Issue a new webhook URL? You then update the Notion subscription to the new URL; the current URL keeps working until you confirm the new one here.");
+  if (!sure) return;
+  try {
+    await api(`/projects/${current.project.id}/webhook/rotate`, { method: "POST", body: {} });
+    await refreshProject();
+  } catch (error) {
+    $("rotate-error").textContent = errorText(error);
+  }
+}
+
 // A token already received is shown again when the page is opened later.
 async function showStoredToken(id) {
   const answer = await api(`/projects/${id}/webhook/refresh-token`, { method: "POST", body: {} }).catch(() => null);
@@ -206,7 +242,7 @@ async function confirmWebhook() {
 
 async function copyField(button) {
   const input = $(button.dataset.copy);
-  const label = input.id === "webhook-url" ? "Webhook URL" : "Verification token";
+  const label = { "webhook-url": "Webhook URL", "webhook-next-url": "New webhook URL" }[input.id] ?? "Verification token";
   if (!input.value) {
     $("copy-status").textContent = `${label} is empty: press “Refresh token” first.`;
     return;

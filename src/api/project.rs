@@ -69,6 +69,14 @@ pub struct Webhook {
     pub last_event_at: Option<String>,
     pub events_received: i64,
     pub events_ignored: i64,
+    /// A newer verification token, waiting for the owner's confirmation or an event signed
+    /// with it: until then the current token keeps working.
+    pub pending_token_enc: Option<String>,
+    pub pending_token_received_at: Option<String>,
+    /// The key of a rotated webhook URL, answering beside the current one until confirmed.
+    pub next_webhook_key: Option<String>,
+    /// When Notion's verification request reached the rotated URL.
+    pub next_key_verified_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +162,10 @@ pub struct ProjectRow {
     pub last_event_at: Option<String>,
     pub events_received: i64,
     pub events_ignored: i64,
+    pub pending_token_enc: Option<String>,
+    pub pending_token_received_at: Option<String>,
+    pub next_webhook_key: Option<String>,
+    pub next_key_verified_at: Option<String>,
 }
 
 /// A stored value outside what its column allows (the schema's CHECKs forbid it).
@@ -235,6 +247,10 @@ impl TryFrom<ProjectRow> for Project {
                 last_event_at: row.last_event_at,
                 events_received: row.events_received,
                 events_ignored: row.events_ignored,
+                pending_token_enc: row.pending_token_enc,
+                pending_token_received_at: row.pending_token_received_at,
+                next_webhook_key: row.next_webhook_key,
+                next_key_verified_at: row.next_key_verified_at,
             },
         })
     }
@@ -276,6 +292,10 @@ mod tests {
             last_event_at: None,
             events_received: 3,
             events_ignored: 1,
+            pending_token_enc: None,
+            pending_token_received_at: None,
+            next_webhook_key: None,
+            next_key_verified_at: None,
         }
     }
 

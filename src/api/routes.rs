@@ -27,6 +27,7 @@ pub enum Operation {
     DeleteProject,
     RefreshWebhookToken,
     ConfirmWebhook,
+    RotateWebhookUrl,
     SyncNow,
     ListSyncs,
     GetSchema,
@@ -61,6 +62,7 @@ impl Operation {
             Self::DeleteProject => "deleteProject",
             Self::RefreshWebhookToken => "refreshWebhookToken",
             Self::ConfirmWebhook => "confirmWebhook",
+            Self::RotateWebhookUrl => "rotateWebhookUrl",
             Self::SyncNow => "syncNow",
             Self::ListSyncs => "listSyncs",
             Self::GetSchema => "getSchema",
@@ -134,6 +136,10 @@ pub const TABLE: &[(&str, &[(&str, Operation)])] = &[
     (
         "/api/v1/projects/{project_id}/webhook/confirm",
         &[("POST", Operation::ConfirmWebhook)],
+    ),
+    (
+        "/api/v1/projects/{project_id}/webhook/rotate",
+        &[("POST", Operation::RotateWebhookUrl)],
     ),
     (
         "/api/v1/projects/{project_id}/sync",

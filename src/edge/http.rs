@@ -1,6 +1,7 @@
 //! Request reading and response writing shared by every handler. Errors become responses here.
 
 use crate::api::error::ApiError;
+use crate::api::security_headers;
 use serde::de::DeserializeOwned;
 use worker::{Headers, Request, Response};
 
@@ -21,6 +22,19 @@ pub fn json(status: u16, value: &serde_json::Value) -> Response {
         },
         |r| r.with_status(status).with_headers(headers),
     )
+}
+
+/// Adds the security headers every response carries (HSTS only when the request came over
+/// https). Setting well-formed headers on the Worker's own response cannot fail.
+pub fn secure(response: &Response, https: bool) {
+    for (name, value) in security_headers::for_response(https) {
+        let _ = response.headers().set(name, value);
+    }
+}
+
+/// Whether the request came over https (deployed), not http (local development).
+pub fn is_https(req: &Request) -> bool {
+    req.url().is_ok_and(|u| u.scheme() == "https")
 }
 
 /// The error's response; an internal error's body quotes `request_id` (and nothing else of it).

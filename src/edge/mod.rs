@@ -15,6 +15,7 @@ mod framer_socket;
 mod http;
 mod notion_api;
 mod project_sync;
+mod rate_limit;
 mod retention;
 mod router;
 mod schema;

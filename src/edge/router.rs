@@ -16,6 +16,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     let started = now_ms();
     let request_id = request_id(&req);
     let method = req.method().to_string();
+    let https = http::is_https(&req);
     let matched = routes::resolve(&method, &req.path());
     let mut line = LogLine {
         kind: "request",
@@ -48,6 +49,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             http::error(&e, &request_id)
         }
     };
+    http::secure(&response, https);
     line.status = Some(response.status_code());
     line.duration_ms = u64::try_from(now_ms() - started).unwrap_or(0);
     console_log!("{}", line.to_json());
@@ -78,10 +80,12 @@ async fn dispatch(
         Operation::ReceiveProjectWebhook => webhook::for_project(ctx()?, param, req).await,
         Operation::ReceiveSharedWebhook => webhook::shared(ctx()?, req).await,
         Operation::GetOpenApi => Ok(Reply::json(200, &api::openapi())),
-        Operation::ListAccounts => accounts::list(&api::admin(ctx()?, req)?).await,
-        Operation::CreateAccount => accounts::create(&api::admin(ctx()?, req)?, req).await,
-        Operation::GetAccount => accounts::get(&api::admin(ctx()?, req)?, param).await,
-        Operation::UpdateAccount => accounts::update(&api::admin(ctx()?, req)?, param, req).await,
+        Operation::ListAccounts => accounts::list(&api::admin(ctx()?, req).await?).await,
+        Operation::CreateAccount => accounts::create(&api::admin(ctx()?, req).await?, req).await,
+        Operation::GetAccount => accounts::get(&api::admin(ctx()?, req).await?, param).await,
+        Operation::UpdateAccount => {
+            accounts::update(&api::admin(ctx()?, req).await?, param, req).await
+        }
         Operation::ListTokens => tokens::list(&api::caller(ctx()?, req).await?).await,
         Operation::CreateToken => tokens::create(&api::caller(ctx()?, req).await?).await,
         Operation::RevokeToken => tokens::revoke(&api::caller(ctx()?, req).await?, param).await,
@@ -97,6 +101,9 @@ async fn dispatch(
         }
         Operation::ConfirmWebhook => {
             webhook_setup::confirm(&api::owned(ctx()?, req, param).await?).await
+        }
+        Operation::RotateWebhookUrl => {
+            webhook_setup::rotate(&api::owned(ctx()?, req, param).await?, req).await
         }
         Operation::SyncNow => syncs::sync_now(&api::owned(ctx()?, req, param).await?).await,
         Operation::ListSyncs => syncs::history(&api::owned(ctx()?, req, param).await?, req).await,

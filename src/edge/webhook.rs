@@ -5,9 +5,11 @@
 use super::context::{now_ms, AppContext};
 use super::http::{self, Reply};
 use super::project_sync::{self, IngestRequest};
+use super::rate_limit;
 use super::store::{self, pending_verifications::PendingToken};
 use crate::api::error::ApiError;
 use crate::api::project::Project;
+use crate::api::rate_limit::{self as limits, Limit};
 use crate::notion::event::{self, Event, Incoming};
 use crate::notion::signature;
 use crate::sync::ledger::EventRecord;
@@ -30,9 +32,18 @@ const ROUTE_TTL_MS: i64 = 5_000;
 struct WebhookRoute {
     project_id: String,
     token: Option<String>,
+    /// A newer token waiting for confirmation, and its ciphertext (what promoting it checks).
+    pending: Option<(String, String)>,
     database_id: String,
     data_source_ids: Vec<String>,
     auto_sync: bool,
+}
+
+/// Which of a project's tokens signed an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signer {
+    Current,
+    Pending,
 }
 
 thread_local! {
@@ -44,6 +55,17 @@ pub fn forget_cached_routes() {
     ROUTES.with(|routes| routes.borrow_mut().clear());
 }
 
+/// Drops the cached routes of one project's keys (current and rotated).
+fn forget_routes_of(project: &Project) {
+    ROUTES.with(|routes| {
+        let mut routes = routes.borrow_mut();
+        routes.remove(&project.webhook_key);
+        if let Some(next) = &project.webhook.next_webhook_key {
+            routes.remove(next);
+        }
+    });
+}
+
 /// `POST /webhooks/notion/{webhook_key}`: everything here belongs to one project.
 pub async fn for_project(
     ctx: &AppContext,
@@ -53,22 +75,62 @@ pub async fn for_project(
     let body = http::read_body(req).await?;
     match event::parse(&body)? {
         Incoming::Verification { token } => {
+            rate_limit::spend(&ctx.env, Limit::Verification, &limits::webhook_key(key)).await?;
             let project = project_for_key(ctx, key).await?;
-            ROUTES.with(|routes| routes.borrow_mut().remove(key));
-            store_token(ctx, &project, &token).await
+            forget_routes_of(&project);
+            receive_token(ctx, &project, key, &token).await
         }
         Incoming::Event(event) => {
             let header = signature_header(req);
-            let cached = ROUTES.with(|routes| routes.borrow().get(key, now_ms()));
-            let route = match cached {
-                Some(route) if signed_by(&route, &body, header.as_deref()).is_ok() => route,
-                // Not cached, or the token changed since: ask D1 before rejecting.
-                _ => load_route(ctx, key).await?,
-            };
-            signed_by(&route, &body, header.as_deref())?;
+            let (route, signer) = authenticated_route(ctx, key, &body, header.as_deref()).await?;
+            if signer == Signer::Pending {
+                promote_pending(ctx, &route).await?;
+            }
             accept_event(ctx, &route, &event).await
         }
     }
+}
+
+/// The key's route and which of its tokens signed `body`. A failing signature spends the key's
+/// budget for bad signatures once; a cached route that fails is re-read from D1 (its token may
+/// have changed) only within that budget, so a flood of forged events stops reaching D1.
+async fn authenticated_route(
+    ctx: &AppContext,
+    key: &str,
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(WebhookRoute, Signer), ApiError> {
+    if let Some(cached) = ROUTES.with(|routes| routes.borrow().get(key, now_ms())) {
+        if let Ok(signer) = signed_by(&cached, body, header) {
+            return Ok((cached, signer));
+        }
+        spend_forged(ctx, key).await?;
+        let fresh = load_route(ctx, key).await?;
+        let signer = signed_by(&fresh, body, header)?;
+        return Ok((fresh, signer));
+    }
+    let fresh = load_route(ctx, key).await?;
+    match signed_by(&fresh, body, header) {
+        Ok(signer) => Ok((fresh, signer)),
+        Err(e) => {
+            spend_forged(ctx, key).await?;
+            Err(e.into())
+        }
+    }
+}
+
+async fn spend_forged(ctx: &AppContext, key: &str) -> Result<(), ApiError> {
+    rate_limit::spend(&ctx.env, Limit::ForgedSignature, &limits::webhook_key(key)).await
+}
+
+/// Notion signed an event with the token it sent last: the subscription was re-verified, so
+/// that token replaces the old one.
+async fn promote_pending(ctx: &AppContext, route: &WebhookRoute) -> Result<(), ApiError> {
+    if let Some((_, pending_enc)) = &route.pending {
+        store::webhooks::promote_pending_token(&ctx.db, &route.project_id, pending_enc).await?;
+        forget_cached_routes();
+    }
+    Ok(())
 }
 
 async fn project_for_key(ctx: &AppContext, key: &str) -> Result<Project, ApiError> {
@@ -85,9 +147,14 @@ async fn load_route(ctx: &AppContext, key: &str) -> Result<WebhookRoute, ApiErro
 
 impl WebhookRoute {
     fn new(ctx: &AppContext, project: &Project) -> Result<Self, ApiError> {
+        let pending = match &project.webhook.pending_token_enc {
+            Some(enc) => Some((decrypt_token(ctx, project, enc)?, enc.clone())),
+            None => None,
+        };
         Ok(Self {
             project_id: project.id.clone(),
             token: verification_token(ctx, project)?,
+            pending,
             database_id: project.notion_database_id.clone(),
             data_source_ids: project.notion_data_source_ids.clone(),
             auto_sync: project.auto_sync_active(),
@@ -95,33 +162,59 @@ impl WebhookRoute {
     }
 }
 
+/// The current token is tried first; the pending one only when it fails.
 fn signed_by(
     route: &WebhookRoute,
     body: &[u8],
     header: Option<&str>,
-) -> Result<(), signature::SignatureError> {
+) -> Result<Signer, signature::SignatureError> {
     let token = route
         .token
         .as_deref()
         .ok_or(signature::SignatureError::NoToken)?;
-    signature::verify(token, body, header)
+    match signature::verify(token, body, header) {
+        Ok(()) => Ok(Signer::Current),
+        Err(e) => match &route.pending {
+            Some((pending, _)) if signature::verify(pending, body, header).is_ok() => {
+                Ok(Signer::Pending)
+            }
+            _ => Err(e),
+        },
+    }
 }
 
 /// `POST /webhooks/notion`: the shared URL. Events are routed by the database they concern and
 /// authenticated with the token of a project connected to it.
 pub async fn shared(ctx: &AppContext, req: &mut Request) -> Result<Reply, ApiError> {
+    if !ctx.settings.shared_webhook_url {
+        return Err(ApiError::NotFound(
+            "the shared webhook URL is off on this deployment; use the project's own webhook URL (route /webhooks/notion)".to_owned(),
+        ));
+    }
     let body = http::read_body(req).await?;
     match event::parse(&body)? {
-        Incoming::Verification { token } => keep_pending_token(ctx, &token).await,
+        Incoming::Verification { token } => {
+            rate_limit::spend(
+                &ctx.env,
+                Limit::Verification,
+                &limits::webhook_key("shared"),
+            )
+            .await?;
+            keep_pending_token(ctx, &token).await
+        }
         Incoming::Event(event) => {
             let refs = event::database_refs(&event);
             let header = signature_header(req);
             for project in store::projects::for_shared_event(&ctx.db, &refs).await? {
                 let route = WebhookRoute::new(ctx, &project)?;
-                if signed_by(&route, &body, header.as_deref()).is_ok() {
+                if let Ok(signer) = signed_by(&route, &body, header.as_deref()) {
+                    if signer == Signer::Pending {
+                        promote_pending(ctx, &route).await?;
+                    }
                     return accept_event(ctx, &route, &event).await;
                 }
             }
+            spend_forged(ctx, "shared").await?;
             let why = if header.is_none() {
                 signature::SignatureError::Missing
             } else {
@@ -139,60 +232,99 @@ fn signature_header(req: &Request) -> Option<String> {
 }
 
 fn verification_token(ctx: &AppContext, project: &Project) -> Result<Option<String>, ApiError> {
-    let Some(enc) = &project.webhook.verification_token_enc else {
-        return Ok(None);
-    };
-    let token = ctx
-        .cipher()?
-        .decrypt(enc, &ProjectSecret::VerificationToken.context(&project.id))?;
-    Ok(Some(token))
+    project
+        .webhook
+        .verification_token_enc
+        .as_deref()
+        .map(|enc| decrypt_token(ctx, project, enc))
+        .transpose()
 }
 
-/// Stores (or replaces, for Notion's "Resend token") the project's verification token.
-pub async fn store_token(
+/// A verification token of the project (current or pending: both under the same context).
+pub fn decrypt_token(ctx: &AppContext, project: &Project, enc: &str) -> Result<String, ApiError> {
+    Ok(ctx
+        .cipher()?
+        .decrypt(enc, &ProjectSecret::VerificationToken.context(&project.id))?)
+}
+
+/// A verification request at one of the project's URLs. The first token is stored as the
+/// project's; once there is one, a new token only waits beside it (an unauthenticated request
+/// must never replace a working token), and the owner's confirmation or an event signed with
+/// it makes the swap.
+async fn receive_token(
     ctx: &AppContext,
     project: &Project,
+    key: &str,
     token: &str,
 ) -> Result<Reply, ApiError> {
-    save_token(ctx, &project.id, token, false).await?;
+    let enc = encrypt_token(ctx, &project.id, token)?;
+    let now = iso_from_ms(now_ms());
+    let first = project.webhook.verification_token_enc.is_none()
+        && store::webhooks::save_first_token(&ctx.db, &project.id, &enc, &now, false).await?;
+    if !first {
+        store::webhooks::keep_pending_token(&ctx.db, &project.id, &enc, &now).await?;
+    }
+    if project.webhook.next_webhook_key.as_deref() == Some(key) {
+        store::webhooks::mark_next_key_verified(&ctx.db, &project.id, key, &now).await?;
+    }
+    let note = if first {
+        "verification token received"
+    } else {
+        "verification token kept until confirmed"
+    };
     Ok(Reply::json(200, &serde_json::json!({ "ok": true }))
         .project(&project.id)
-        .note("verification token received"))
+        .note(note))
 }
 
-pub async fn save_token(
+fn encrypt_token(ctx: &AppContext, project_id: &str, token: &str) -> Result<String, ApiError> {
+    Ok(ctx
+        .cipher()?
+        .encrypt(token, &ProjectSecret::VerificationToken.context(project_id))?)
+}
+
+/// Stores a token claimed from the shared URL as the project's first one.
+pub async fn save_claimed_token(
     ctx: &AppContext,
     project_id: &str,
     token: &str,
-    via_shared_url: bool,
-) -> Result<(), ApiError> {
-    let enc = ctx
-        .cipher()?
-        .encrypt(token, &ProjectSecret::VerificationToken.context(project_id))?;
+) -> Result<bool, ApiError> {
+    let enc = encrypt_token(ctx, project_id, token)?;
     let now = iso_from_ms(now_ms());
-    store::webhooks::save_token(&ctx.db, project_id, &enc, &now, via_shared_url).await
+    store::webhooks::save_first_token(&ctx.db, project_id, &enc, &now, true).await
 }
 
+/// A token at the shared URL says nothing about whose it is: it is bound to the one project
+/// that waits for a token right now, if exactly one does, and can be claimed by nobody else.
 async fn keep_pending_token(ctx: &AppContext, token: &str) -> Result<Reply, ApiError> {
     let id = secrets::random_id()?;
     let token_enc = ctx.cipher()?.encrypt(token, &format!("pending:{id}"))?;
     let now = now_ms();
     let (received, expires) = (iso_from_ms(now), iso_from_ms(now + PENDING_TOKEN_TTL_MS));
+    let bound_to = store::webhooks::only_project_waiting_for_token(&ctx.db).await?;
     store::pending_verifications::keep(
         &ctx.db,
         &PendingToken { id, token_enc },
+        bound_to.as_deref(),
         &received,
         &expires,
     )
     .await?;
-    Ok(Reply::json(200, &serde_json::json!({ "ok": true }))
-        .note("verification token kept for claiming"))
+    let note = if bound_to.is_some() {
+        "verification token kept for the one project awaiting one"
+    } else {
+        "verification token kept for nobody: no single project awaits one"
+    };
+    Ok(Reply::json(200, &serde_json::json!({ "ok": true })).note(note))
 }
 
-/// Takes the one unexpired token that reached the shared URL, if there is exactly one.
-pub async fn take_pending_token(ctx: &AppContext) -> Result<PendingClaim, ApiError> {
+/// Takes the one unexpired shared-URL token bound to `project_id`, if there is exactly one.
+pub async fn take_pending_token(
+    ctx: &AppContext,
+    project_id: &str,
+) -> Result<PendingClaim, ApiError> {
     let now = iso_from_ms(now_ms());
-    let waiting = store::pending_verifications::unexpired(&ctx.db, &now).await?;
+    let waiting = store::pending_verifications::unexpired_for(&ctx.db, project_id, &now).await?;
     match waiting.as_slice() {
         [] => Ok(PendingClaim::None),
         [pending] => {

@@ -20,6 +20,9 @@ pub struct Settings {
     pub event_history_days: u32,
     /// How long D1 keeps sync runs (each project keeps its last runs whatever their age).
     pub sync_history_days: u32,
+    /// `SHARED_WEBHOOK_URL = "on"`: `/webhooks/notion` answers. Off by default: per-project URLs
+    /// tie a verification token to its project, the shared one cannot.
+    pub shared_webhook_url: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +72,16 @@ impl Settings {
                 }),
             }
         };
+        let switch = |name: &'static str| -> Result<bool, SettingError> {
+            match text(name, "off").to_ascii_lowercase().as_str() {
+                "on" => Ok(true),
+                "off" => Ok(false),
+                other => Err(SettingError {
+                    name,
+                    message: format!("expected \"on\" or \"off\", got {other:?}"),
+                }),
+            }
+        };
         let settings = Settings {
             notion_api_base: text("NOTION_API_BASE", "https://api.notion.com")
                 .trim_end_matches('/')
@@ -88,6 +101,7 @@ impl Settings {
                 .filter(|v| !v.is_empty()),
             event_history_days: days("EVENT_HISTORY_DAYS", 30)?,
             sync_history_days: days("SYNC_HISTORY_DAYS", 90)?,
+            shared_webhook_url: switch("SHARED_WEBHOOK_URL")?,
         };
         if settings.max_wait_ms < settings.debounce_ms {
             return Err(SettingError {
@@ -143,6 +157,36 @@ mod tests {
         assert_eq!(s.alert_retry_base_ms, 60_000);
         assert_eq!(s.public_base_url, None);
         assert_eq!((s.event_history_days, s.sync_history_days), (30, 90));
+        assert!(
+            !s.shared_webhook_url,
+            "the shared webhook URL is off unless turned on"
+        );
+    }
+
+    #[test]
+    fn the_shared_webhook_url_is_a_switch() {
+        assert!(
+            settings(&[("SHARED_WEBHOOK_URL", "on")])
+                .unwrap()
+                .shared_webhook_url
+        );
+        assert!(
+            settings(&[("SHARED_WEBHOOK_URL", " ON ")])
+                .unwrap()
+                .shared_webhook_url
+        );
+        assert!(
+            !settings(&[("SHARED_WEBHOOK_URL", "off")])
+                .unwrap()
+                .shared_webhook_url
+        );
+        assert!(
+            !settings(&[("SHARED_WEBHOOK_URL", "")])
+                .unwrap()
+                .shared_webhook_url
+        );
+        let e = settings(&[("SHARED_WEBHOOK_URL", "yes")]).unwrap_err();
+        assert_eq!(e.name, "SHARED_WEBHOOK_URL");
     }
 
     #[test]

@@ -10,10 +10,12 @@ pub mod webhook_setup;
 
 use super::context::AppContext;
 use super::http::{self, Reply};
+use super::rate_limit;
 use super::store;
 use crate::api::account::Account;
 use crate::api::error::ApiError;
 use crate::api::project::Project;
+use crate::api::rate_limit::{self as limits, Limit};
 use crate::util::secrets;
 use worker::Request;
 
@@ -46,7 +48,7 @@ impl Owned<'_> {
     }
 }
 
-pub fn admin<'a>(ctx: &'a AppContext, req: &Request) -> Result<Admin<'a>, ApiError> {
+pub async fn admin<'a>(ctx: &'a AppContext, req: &Request) -> Result<Admin<'a>, ApiError> {
     let presented = http::bearer_token(req).ok_or_else(missing_token)?;
     let admin = ctx.admin_token().ok_or_else(|| {
         ApiError::Forbidden("account management is disabled: ADMIN_TOKEN is not set".to_owned())
@@ -57,19 +59,47 @@ pub fn admin<'a>(ctx: &'a AppContext, req: &Request) -> Result<Admin<'a>, ApiErr
     ) {
         Ok(Admin { ctx })
     } else {
-        Err(ApiError::Unauthorized(
-            "this route needs the operator's admin token".to_owned(),
-        ))
+        Err(failed_authentication(
+            ctx,
+            req,
+            &presented,
+            ApiError::Unauthorized("this route needs the operator's admin token".to_owned()),
+        )
+        .await)
     }
 }
 
 pub async fn caller<'a>(ctx: &'a AppContext, req: &Request) -> Result<Caller<'a>, ApiError> {
     let presented = http::bearer_token(req).ok_or_else(missing_token)?;
     // The lookup is by hash, so timing reveals nothing about stored tokens.
-    let account = store::accounts::by_token_hash(&ctx.db, &secrets::hash_token(&presented))
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the API token is unknown or revoked".to_owned()))?;
+    let Some(account) =
+        store::accounts::by_token_hash(&ctx.db, &secrets::hash_token(&presented)).await?
+    else {
+        let unknown = ApiError::Unauthorized("the API token is unknown or revoked".to_owned());
+        return Err(failed_authentication(ctx, req, &presented, unknown).await);
+    };
     Ok(Caller { ctx, account })
+}
+
+/// A presented token was wrong: counted per client IP and per token prefix, so that guessing
+/// is slowed wherever it comes from; over either limit the answer is 429 instead of `error`.
+/// (A request with no token at all guesses nothing and is not counted.)
+async fn failed_authentication(
+    ctx: &AppContext,
+    req: &Request,
+    presented: &str,
+    error: ApiError,
+) -> ApiError {
+    let ip = req.headers().get("cf-connecting-ip").ok().flatten();
+    for key in [
+        limits::client_key(ip.as_deref()),
+        limits::token_prefix_key(presented),
+    ] {
+        if let Err(limited) = rate_limit::spend(&ctx.env, Limit::FailedAuth, &key).await {
+            return limited;
+        }
+    }
+    error
 }
 
 /// The caller's project `project_id`; another account's project is not found.

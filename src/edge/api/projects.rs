@@ -126,13 +126,14 @@ pub async fn get(owned: &Owned<'_>, req: &Request) -> Result<Reply, ApiError> {
     Ok(owned.reply(200, &json!({ "project": project })))
 }
 
-fn webhook_url(ctx: &AppContext, project: &Project, req: &Request) -> String {
+/// The webhook URL of a key, on PUBLIC_BASE_URL or the origin the request came to.
+pub fn webhook_url(ctx: &AppContext, key: &str, req: &Request) -> String {
     let base = ctx
         .settings
         .public_base_url
         .clone()
         .unwrap_or_else(|| http::request_origin(req));
-    format!("{base}/webhooks/notion/{}", project.webhook_key)
+    format!("{base}/webhooks/notion/{key}")
 }
 
 fn pipeline(project: &Project) -> view::Pipeline {
@@ -152,7 +153,7 @@ fn summary(
 ) -> Value {
     json!({
         "id": project.id, "name": project.name, "created_at": project.created_at,
-        "webhook": { "status": project.webhook.status.as_str(), "url": webhook_url(ctx, project, req) },
+        "webhook": { "status": project.webhook.status.as_str(), "url": webhook_url(ctx, &project.webhook_key, req) },
         "pipeline": pipeline(project),
         "sync": { "last_sync": last_sync.map(syncs::run_view), "items_in_framer": items_in_framer },
     })
@@ -188,9 +189,15 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
         "unpublished_mode": project.unpublished_mode.as_str(),
         "page_body": project.page_body,
         "webhook": {
-            "url": webhook_url(ctx, project, req),
+            "url": webhook_url(ctx, &project.webhook_key, req),
             "status": webhook.status.as_str(),
             "token_received_at": webhook.token_received_at,
+            // A newer verification token waits for "I've verified in Notion".
+            "replacement_pending": webhook.pending_token_enc.is_some(),
+            "new_token_received_at": webhook.pending_token_received_at,
+            // A rotated URL, answering beside `url` until confirmed.
+            "next_url": webhook.next_webhook_key.as_deref().map(|key| webhook_url(ctx, key, req)),
+            "next_url_verified_at": webhook.next_key_verified_at,
             "activated_at": webhook.activated_at,
             "last_event_at": webhook.last_event_at,
             "events_received": webhook.events_received,

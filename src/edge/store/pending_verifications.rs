@@ -1,5 +1,6 @@
 //! `pending_verifications`: verification tokens that reached the shared URL, waiting (an hour)
-//! for a project to claim them.
+//! for a project to claim them. A token is bound at arrival to the one project then waiting
+//! for a token, or to none (then nobody may claim it): never to whoever asks first.
 
 use super::d1;
 use crate::api::error::ApiError;
@@ -13,10 +14,11 @@ pub struct PendingToken {
     pub token_enc: String,
 }
 
-/// Stores a token, dropping expired ones in the same batch.
+/// Stores a token for `project_id` (or for nobody), dropping expired ones in the same batch.
 pub async fn keep(
     db: &D1Database,
     token: &PendingToken,
+    project_id: Option<&str>,
     received_at: &str,
     expires_at: &str,
 ) -> Result<(), ApiError> {
@@ -30,12 +32,14 @@ pub async fn keep(
             )?,
             d1::stmt(
                 db,
-                "INSERT INTO pending_verifications (id, token_enc, received_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO pending_verifications (id, token_enc, received_at, expires_at, project_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 &[
                     D1Type::Text(&token.id),
                     D1Type::Text(&token.token_enc),
                     D1Type::Text(received_at),
                     D1Type::Text(expires_at),
+                    d1::opt(project_id),
                 ],
             )?,
         ],
@@ -43,12 +47,17 @@ pub async fn keep(
     .await
 }
 
-/// Tokens not expired at `now`, newest first.
-pub async fn unexpired(db: &D1Database, now: &str) -> Result<Vec<PendingToken>, ApiError> {
+/// The tokens bound to `project_id` not expired at `now`, newest first.
+pub async fn unexpired_for(
+    db: &D1Database,
+    project_id: &str,
+    now: &str,
+) -> Result<Vec<PendingToken>, ApiError> {
     d1::all(
         db,
-        "SELECT id, token_enc FROM pending_verifications WHERE expires_at >= ?1 ORDER BY received_at DESC",
-        &[D1Type::Text(now)],
+        "SELECT id, token_enc FROM pending_verifications WHERE project_id = ?1 AND expires_at >= ?2 \
+         ORDER BY received_at DESC",
+        &[D1Type::Text(project_id), D1Type::Text(now)],
     )
     .await
 }

@@ -8,11 +8,12 @@ use crate::api::project::{Project, ProjectRow};
 use crate::notion::ids;
 use crate::sync::mapping::{Mapping, SyncedCollections};
 use serde::Deserialize;
-use worker::{D1Database, D1Type};
+use worker::{D1Database, D1PreparedStatement, D1Type};
 
 const PROJECT_SELECT: &str = "SELECT p.*, a.plan AS plan, w.status AS webhook_status, \
     w.verification_token_enc, w.token_received_at, w.activated_at, w.last_event_at, \
-    w.events_received, w.events_ignored, w.via_shared_url \
+    w.events_received, w.events_ignored, w.via_shared_url, \
+    w.pending_token_enc, w.pending_token_received_at, w.next_webhook_key, w.next_key_verified_at \
     FROM projects p JOIN accounts a ON a.id = p.account_id JOIN webhooks w ON w.project_id = p.id";
 
 async fn one(
@@ -79,9 +80,28 @@ pub async fn list_of_account(db: &D1Database, account_id: &str) -> Result<Vec<Pr
     .await
 }
 
-/// The project behind a webhook key.
+/// The project behind a webhook key: its current one, or the rotated one not yet confirmed.
 pub async fn by_webhook_key(db: &D1Database, key: &str) -> Result<Option<Project>, ApiError> {
-    one(db, "WHERE p.webhook_key = ?1", &[D1Type::Text(key)]).await
+    one(
+        db,
+        "WHERE p.webhook_key = ?1 OR w.next_webhook_key = ?1",
+        &[D1Type::Text(key)],
+    )
+    .await
+}
+
+/// The confirmed rotation: the rotated key becomes the project's only one (a statement for
+/// `webhooks::confirm`'s batch, before the rotated key is cleared there).
+pub fn promote_next_webhook_key(
+    db: &D1Database,
+    id: &str,
+) -> Result<D1PreparedStatement, ApiError> {
+    d1::stmt(
+        db,
+        "UPDATE projects SET webhook_key = (SELECT next_webhook_key FROM webhooks WHERE project_id = ?1) \
+         WHERE id = ?1 AND EXISTS (SELECT 1 FROM webhooks WHERE project_id = ?1 AND next_webhook_key IS NOT NULL)",
+        &[D1Type::Text(id)],
+    )
 }
 
 /// Projects an event on the shared URL may belong to: connected to one of `refs` (database or
