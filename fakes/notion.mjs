@@ -125,6 +125,7 @@ export class FakeNotion {
     this.cursors = new Map();
     this.buckets = new Map();
     this.failures = [];
+    this.rawQueryResults = new Map();
     this.seq = 0;
     this.signCount = 0;
     this.signingKey = randomBytes(32);
@@ -292,6 +293,15 @@ export class FakeNotion {
   /** The fake's current time in ms. */
   now() {
     return toMs(this.clock());
+  }
+
+  /**
+   * Appends `result` as is to the data source's query results (on the last page): for results
+   * the official API is not known to send, e.g. a page whose id is not a UUID.
+   */
+  addRawQueryResult(dataSourceId, result) {
+    const ds = this.dataSources.get(normalizeId(dataSourceId)) ?? fail(`unknown data source ${dataSourceId}`);
+    this.rawQueryResults.set(ds.id, [...(this.rawQueryResults.get(ds.id) ?? []), result]);
   }
 
   /** Replaces the token-bucket config ({requestsPerSecond, burst}) or turns it off (null). */
@@ -481,9 +491,10 @@ export class FakeNotion {
     const slice = run.ids.slice(offset, offset + pageSize);
     const end = offset + slice.length;
     const view = { version: ctx.version, onlyProps: filterProperties(ctx.url) };
+    const raw = end >= run.ids.length ? this.rawQueryResults.get(ds.id) ?? [] : [];
     return {
       object: "list",
-      results: slice.map((id) => this.#renderPage(this.pages.get(id), view)),
+      results: [...slice.map((id) => this.#renderPage(this.pages.get(id), view)), ...structuredClone(raw)],
       next_cursor: end < run.ids.length ? this.#storeCursor({ run, offset: end, dataSourceId: ds.id }) : null,
       has_more: end < run.ids.length,
       type: "page_or_data_source",

@@ -1,6 +1,7 @@
 // Alerts under workerd with local receivers: destinations (CRUD, bad URLs), one alert per
 // incident with the cause and a recovery message, Framer refusing the key, the json format's
-// signature, 410 disabling a destination, retries while a receiver is down, and the cron's
+// signature, a retryable failure alerting only once it has lasted, rows skipped, 410 disabling a
+// destination, retries while a receiver is down, and the cron's
 // freshness check finding edits no webhook announced.
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -12,6 +13,8 @@ import { startReceiver } from "../harness/receiver.mjs";
 import { holdsFor, startWorker, waitFor } from "../harness/worker.mjs";
 
 const MAX_WAIT_S = 1;
+// How long a retryable failure lasts before it alerts (30 min in production).
+const RETRYABLE_AFTER_S = 3;
 const SCHEMA = { Name: { type: "title" }, Count: { type: "number" } };
 
 let notion;
@@ -30,6 +33,7 @@ before(async () => {
       DEBOUNCE_SECONDS: "0.2",
       DEBOUNCE_MAX_WAIT_SECONDS: String(MAX_WAIT_S),
       ALERT_RETRY_BASE_SECONDS: "0.1",
+      ALERT_RETRYABLE_AFTER_SECONDS: String(RETRYABLE_AFTER_S),
     },
   });
   freshness = await prepareFreshnessProject();
@@ -260,6 +264,70 @@ describe("alerts from syncs", { concurrency: false }, () => {
     await holdsFor(() => r.requests.length === 2, { forMs: 1000, what: "exactly one recovery" });
     const after = await worker.fetch(`/api/v1/projects/${project.id}`, { token });
     assert.deepEqual(after.json.project.incidents, []);
+  });
+
+  test("a retryable failure alerts once after the grace period, and recovers once", async () => {
+    const r = await receiver();
+    const { token, secret } = await accountWithDestination(r.url, "json");
+    const project = await syncedProject(token);
+    // Notion rate-limits this database's queries (Retry-After: 0, so each run gives up quickly).
+    const ids = [project.db.dataSourceId, project.db.dataSourceId.replaceAll("-", "")].join("|");
+    notion.failNext({ status: 429, retryAfter: 0, times: 1_000_000, match: new RegExp(`^POST /v1/data_sources/(${ids})/query$`) });
+    const injected = notion.failures.at(-1);
+
+    const first = await syncAndWait(project);
+    const failingSince = Date.now();
+    assert.equal(first.status, "failed", JSON.stringify(first));
+    await holdsFor(() => r.requests.length === 0, { forMs: 1000, what: "no alert within the grace period" });
+    const open = await worker.fetch(`/api/v1/projects/${project.id}`, { token });
+    assert.deepEqual(open.json.project.incidents.map((i) => [i.kind, i.alerted]), [["sync_failing", false]]);
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, failingSince + RETRYABLE_AFTER_S * 1000 + 200 - Date.now())));
+    assert.equal((await syncAndWait(project)).status, "failed");
+    const [alert] = await waitFor(() => (r.requests.length >= 1 ? r.requests : null), { what: "the alert" });
+    assert.ok(signatureValid(secret, alert));
+    assert.equal(alert.json.type, "alert.raised");
+    assert.equal(alert.json.kind, "sync_failing");
+    assert.match(alert.json.title, /^Sync of .Blog. has been failing for /);
+    assert.equal(alert.json.details.retryable, true);
+    assert.match(alert.json.action, /retry/);
+
+    assert.equal((await syncAndWait(project)).status, "failed");
+    await holdsFor(() => r.requests.length === 1, { forMs: 1500, what: "no second alert" });
+
+    notion.failures.splice(notion.failures.indexOf(injected), 1);
+    const fixed = await syncAndWait(project);
+    assert.equal(fixed.status, "succeeded", JSON.stringify(fixed));
+    await waitFor(() => r.requests.length >= 2, { what: "the recovery message" });
+    assert.equal(r.requests[1].json.type, "alert.resolved");
+    assert.equal(r.requests[1].json.kind, "sync_failing");
+    await holdsFor(() => r.requests.length === 2, { forMs: 1000, what: "exactly one recovery" });
+  });
+
+  test("rows skipped by a run: one alert with the count, title and reason, none for the same skip again", async () => {
+    const r = await receiver();
+    const { token } = await accountWithDestination(r.url, "json");
+    const project = await syncedProject(token);
+    // Real Notion's results are pages with UUIDs (data sources among them are filtered out, not
+    // skipped): the one skip left is a page whose id is not a UUID, served raw by the fake.
+    notion.addRawQueryResult(project.db.dataSourceId, {
+      object: "page", id: "not-a-uuid", created_time: "2024-05-01T10:05:00.000Z", last_edited_time: "2024-05-01T10:05:00.000Z",
+      properties: { Name: { id: "title", type: "title", title: [{ type: "text", text: { content: "Broken row" }, plain_text: "Broken row" }] } },
+    });
+
+    const run = await syncAndWait(project);
+    assert.equal(run.status, "succeeded", JSON.stringify(run));
+    const [alert] = await waitFor(() => (r.requests.length >= 1 ? r.requests : null), { what: "the alert" });
+    assert.equal(alert.json.type, "alert.raised");
+    assert.equal(alert.json.kind, "rows_skipped");
+    assert.match(alert.json.title, /skipped 1 row$/);
+    assert.equal(alert.json.details.skipped, 1);
+    assert.match(alert.json.cause, /^1 row could not be read: .Broken row: Notion page id `not-a-uuid` is not a UUID.$/);
+
+    assert.equal((await syncAndWait(project)).status, "succeeded");
+    await holdsFor(() => r.requests.length === 1, { forMs: 1500, what: "no second alert for the same skip" });
+    const status = await worker.fetch(`/api/v1/projects/${project.id}`, { token });
+    assert.deepEqual(status.json.project.incidents.map((i) => [i.kind, i.alerted]), [["rows_skipped", true]]);
   });
 
   test("Framer refusing the key raises an alert that says what to do", async () => {

@@ -6,7 +6,8 @@
 /// What an incident is about; one open incident per project and kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Runs fail: at once for a failure retrying cannot fix, after 30 min for a retryable one.
+    /// Runs fail: at once for a failure retrying cannot fix, after a grace period (setting
+    /// `ALERT_RETRYABLE_AFTER_SECONDS`, 30 min by default) for a retryable one.
     SyncFailing,
     /// A run skipped rows it could not read.
     RowsSkipped,
@@ -29,9 +30,6 @@ impl Kind {
             .find(|k| k.as_str() == text)
     }
 }
-
-/// How long a retryable failure may last before it is worth an alert.
-pub const RETRYABLE_GRACE_MS: i64 = 30 * 60 * 1000;
 
 /// An open incident as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +122,9 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The production default of `ALERT_RETRYABLE_AFTER_SECONDS`.
+    const RETRYABLE_GRACE_MS: i64 = 30 * 60 * 1000;
 
     fn present(after: i64) -> Observation {
         Observation::Present {

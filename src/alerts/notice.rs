@@ -1,7 +1,7 @@
 //! What an alert says: a title, the cause in words and what to do about it, for people (the
 //! Slack-compatible text) and for programs (the fields of the JSON event).
 
-use super::incident::{Kind, RETRYABLE_GRACE_MS};
+use super::incident::Kind;
 use serde_json::{json, Value};
 
 /// How many skipped rows an alert quotes.
@@ -98,10 +98,15 @@ pub fn sync_failing(
 ) -> Notice {
     let (cause, action) = failure_cause(code, message, retryable);
     let title = if retryable {
+        let minutes = failing_for_ms / 60_000;
+        let duration = if minutes < 1 {
+            "under a minute".to_owned()
+        } else {
+            format!("{minutes} min")
+        };
         format!(
-            "Sync of \u{201c}{}\u{201d} has been failing for {} min",
-            project.name,
-            failing_for_ms.max(RETRYABLE_GRACE_MS) / 60_000
+            "Sync of \u{201c}{}\u{201d} has been failing for {duration}",
+            project.name
         )
     } else {
         format!("Sync of \u{201c}{}\u{201d} failed", project.name)
@@ -240,6 +245,21 @@ mod tests {
         let n = sync_failing(&blog(), "framer_key_invalid", "Framer refused", false, 0);
         assert!(n.text().contains("Framer refused the API key"));
         assert!(n.text().contains("paste it under Settings"));
+    }
+
+    #[test]
+    fn a_retryable_failure_alerted_within_a_minute_says_so() {
+        let n = sync_failing(
+            &blog(),
+            "notion_unavailable",
+            "Notion answered 503",
+            true,
+            5_000,
+        );
+        assert_eq!(
+            n.title,
+            "Sync of \u{201c}Blog\u{201d} has been failing for under a minute"
+        );
     }
 
     #[test]

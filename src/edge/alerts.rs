@@ -53,7 +53,7 @@ pub async fn after_run(
         Err(f) => Observation::Present {
             summary: notice::failure_cause(&f.code, &f.message, f.retryable).0,
             alert_after_ms: if f.retryable {
-                incident::RETRYABLE_GRACE_MS
+                ctx.settings.alert_retryable_after_ms
             } else {
                 0
             },

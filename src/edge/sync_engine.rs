@@ -21,7 +21,7 @@ use crate::sync::mapping::{self, Mapping};
 use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::queue::Pending;
 use crate::sync::reconcile::{self, ItemState, Plan, Scope};
-use crate::sync::row::{map_page, MappedRow};
+use crate::sync::row::{describe_skip, map_page, MappedRow};
 use crate::sync::slug::{self, SlugInput};
 use crate::util::secrets::ProjectSecret;
 use crate::util::time::{iso_from_ms, ms_from_iso};
@@ -375,7 +375,7 @@ impl Run<'_> {
                 }
                 Err(e) => {
                     self.stats.skipped += 1;
-                    warnings.push(format!("a row was skipped: {e}"));
+                    warnings.push(format!("a row was skipped: {}", describe_skip(page, &e)));
                 }
             }
         }

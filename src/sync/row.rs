@@ -10,6 +10,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::framer::cms::{EnumCase, FieldType, FieldValue, Item};
+use crate::notion::page_html::rich_text_plain;
 use crate::notion::schema::Schema;
 use crate::notion::values::{extract, find_property, non_empty, str_at, Choice, Extracted};
 use crate::sync::mapping::{sanitize_id, FieldMapping, Mapping, NONE_CASE_ID, NONE_CASE_NAME};
@@ -33,6 +34,30 @@ impl fmt::Display for RowError {
 }
 
 impl std::error::Error for RowError {}
+
+/// Why `result` was skipped, led by its title when it has one (a data source's `title`, a page's
+/// title property), so that the person reading the alert can find the row in Notion.
+pub fn describe_skip(result: &Value, error: &RowError) -> String {
+    match result_title(result) {
+        Some(title) => format!("{title}: {error}"),
+        None => error.to_string(),
+    }
+}
+
+fn result_title(result: &Value) -> Option<String> {
+    let top_level = result.get("title").filter(|t| t.is_array());
+    let title_property = || {
+        result
+            .get("properties")?
+            .as_object()?
+            .values()
+            .find(|p| str_at(p, "type") == Some("title"))?
+            .get("title")
+    };
+    let text = rich_text_plain(top_level.or_else(title_property)?);
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
 
 /// Decides whether a row is published (otherwise it is sent as a Framer draft).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -767,6 +792,35 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.starts_with("publish property S%60nF is missing")));
+    }
+
+    #[test]
+    fn a_skip_is_described_by_the_result_title_when_there_is_one() {
+        let data_source = json!({"object": "data_source", "id": PAGE_ID, "title": [
+            {"type": "text", "text": {"content": "Wiki"}, "plain_text": "Wiki"},
+            {"type": "text", "text": {"content": " notes"}, "plain_text": " notes"},
+        ]});
+        assert_eq!(
+            describe_skip(&data_source, &RowError::NotAPage),
+            "Wiki notes: Notion result is not a page object"
+        );
+        let page = json!({"object": "page", "id": "nope", "properties": {
+            "Count": {"id": "a", "type": "number", "number": 1},
+            "Name": {"id": "title", "type": "title", "title": [{"plain_text": "Hello"}]},
+        }});
+        assert_eq!(
+            describe_skip(&page, &RowError::BadPageId("nope".into())),
+            "Hello: Notion page id `nope` is not a UUID"
+        );
+        assert_eq!(
+            describe_skip(&json!("page"), &RowError::NotAPage),
+            "Notion result is not a page object"
+        );
+        let untitled = json!({"object": "data_source", "title": [{"plain_text": "  "}]});
+        assert_eq!(
+            describe_skip(&untitled, &RowError::NotAPage),
+            "Notion result is not a page object"
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub struct Settings {
     pub full_reconcile_interval_ms: i64,
     /// First wait before a failed alert delivery is tried again (doubling, for up to an hour).
     pub alert_retry_base_ms: i64,
+    /// How long a retryable failure may last before it is worth an alert.
+    pub alert_retryable_after_ms: i64,
     /// `None`: show webhook URLs on the origin the dashboard request came to.
     pub public_base_url: Option<String>,
     /// How long D1 keeps the history of webhook deliveries (`webhook_events`).
@@ -96,6 +98,7 @@ impl Settings {
             catch_up_interval_ms: seconds("CATCH_UP_INTERVAL_SECONDS", 3600)?,
             full_reconcile_interval_ms: seconds("FULL_RECONCILE_INTERVAL_SECONDS", 86_400)?,
             alert_retry_base_ms: seconds("ALERT_RETRY_BASE_SECONDS", 60)?,
+            alert_retryable_after_ms: seconds("ALERT_RETRYABLE_AFTER_SECONDS", 1800)?,
             public_base_url: get("PUBLIC_BASE_URL")
                 .map(|v| v.trim().trim_end_matches('/').to_owned())
                 .filter(|v| !v.is_empty()),
@@ -155,6 +158,7 @@ mod tests {
         assert_eq!((s.debounce_ms, s.max_wait_ms), (10_000, 60_000));
         assert_eq!(s.catch_up_interval_ms, 3_600_000);
         assert_eq!(s.alert_retry_base_ms, 60_000);
+        assert_eq!(s.alert_retryable_after_ms, 1_800_000);
         assert_eq!(s.public_base_url, None);
         assert_eq!((s.event_history_days, s.sync_history_days), (30, 90));
         assert!(
