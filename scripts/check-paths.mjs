@@ -2,7 +2,7 @@
 // Nothing in the repository may read outside it. Checks the repository this file sits in
 // (scripts/check-self-contained.sh runs it in a bare copy of the tracked files); exits 1 listing
 // every problem:
-// - no text names a place outside the checkout: a sibling folder (../shared), this machine's
+// - no text names a place outside the checkout: the sibling folder of shared references, this machine's
 //   work tree, a home directory;
 // - every path a source file reads by literal (Rust include_str!/include_bytes!/#[path], JS
 //   import/export, import(), new URL(..., import.meta.url), a TOML path setting) stays inside
@@ -20,7 +20,8 @@ const THIS_FILE = "scripts/check-paths.mjs";
 
 // Text that points out of any fresh clone. Written as patterns so that this file passes itself.
 const FORBIDDEN = [
-  [/\.\.\/shared\b/u, "a sibling folder (../shared)"],
+  // The sibling folder beside the checkout; spelled in two parts so no line here names it.
+  [new RegExp(String.raw`\.\./` + "shared" + String.raw`\b`, "u"), "a sibling folder (the shared one beside the checkout)"],
   [/\/work\/(main|shared|wt)\b/u, "this machine's work tree"],
   [/(^|[\s"'`(=:])\/(home|Users|root)\/[A-Za-z0-9._-]+/u, "an absolute home directory"],
 ];
