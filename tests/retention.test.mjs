@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
-import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { startSlowNotion } from "../harness/slow-notion.mjs";
 import { startWorker, waitFor } from "../harness/worker.mjs";
 
 const EVENT_DAYS = 7;
@@ -21,24 +21,16 @@ const MAX_ROUNDS = 10;
 const EVENT_BUDGET = MAX_ROUNDS * 2_000;
 const RUN_BUDGET = MAX_ROUNDS * 500;
 
-// A Notion stand-in whose every answer is a 401 after `notionDelayMs`: a sync that takes a while.
-let notionDelayMs = 0;
-let notionAnswered = 0;
-const slowNotion = createServer((req, res) => {
-  setTimeout(() => {
-    res.writeHead(401, { "content-type": "application/json" });
-    res.end(JSON.stringify({ object: "error", status: 401, code: "unauthorized", message: "API token is invalid." }));
-    notionAnswered++;
-  }, notionDelayMs);
-});
+// Every Notion answer is a 401 after `slowNotion.delayMs`: a sync that takes a while.
+let slowNotion;
 
 let worker;
 let account;
 before(async () => {
-  await new Promise((r) => slowNotion.listen(0, "127.0.0.1", r));
+  slowNotion = await startSlowNotion();
   worker = await startWorker({
     vars: {
-      NOTION_API_BASE: `http://127.0.0.1:${slowNotion.address().port}`,
+      NOTION_API_BASE: slowNotion.url,
       DEBOUNCE_SECONDS: "0.3",
       DEBOUNCE_MAX_WAIT_SECONDS: "1",
       EVENT_HISTORY_DAYS: String(EVENT_DAYS),
@@ -263,18 +255,18 @@ test("deleting a project removes every D1 row of it and its object's storage, ev
   assert.equal((await objectContents(file)).events, 2, "and its ledger");
 
   // Delete while a sync is waiting on Notion: the run ends after the object was emptied.
-  notionDelayMs = 2_500;
+  slowNotion.delayMs = 2_500;
   try {
-    const answered = notionAnswered;
+    const answered = slowNotion.answered;
     const queued = await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: {} });
     assert.equal(queued.status, 202, queued.text);
     await waitFor(async () => (await count("sync_runs WHERE id = ? AND status = 'running'", queued.json.sync_id)) === 1, { what: "the manual run to start" });
     const deleted = await api(`/api/v1/projects/${project.id}`, { method: "DELETE" });
     assert.equal(deleted.status, 200, deleted.text);
-    await waitFor(() => notionAnswered > answered, { what: "Notion to answer the running sync", timeoutMs: 10_000 });
+    await waitFor(() => slowNotion.answered > answered, { what: "Notion to answer the running sync", timeoutMs: 10_000 });
     await sleep(1_500);
   } finally {
-    notionDelayMs = 0;
+    slowNotion.delayMs = 0;
   }
   // Nothing re-creates it afterwards: its webhook and its sync are gone.
   const late = await deliver(worker, webhookPath(project), pageEvent({ databaseId: project.notion.database_id }), { token: secret });

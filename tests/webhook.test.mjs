@@ -3,10 +3,10 @@
 // integration token, so every run ends quickly (and visibly) as notion_unauthorized: these
 // tests count runs, the sync tests check their content.
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { startSlowNotion } from "../harness/slow-notion.mjs";
 import { holdsFor, startWorker, waitFor } from "../harness/worker.mjs";
 
 const DEBOUNCE_S = 1.5;
@@ -16,26 +16,18 @@ const MAX_WAIT_S = 4;
 // whole window after the last event.
 const NO_RUN_WINDOW_MS = (MAX_WAIT_S + 1) * 1000;
 
-// A Notion stand-in whose every answer is a 401 after `delayMs`: a sync that takes a while.
-let notionDelayMs = 0;
-let notionRequests = 0;
-const slowNotion = createServer((req, res) => {
-  notionRequests++;
-  setTimeout(() => {
-    res.writeHead(401, { "content-type": "application/json" });
-    res.end(JSON.stringify({ object: "error", status: 401, code: "unauthorized", message: "API token is invalid." }));
-  }, notionDelayMs);
-});
+// Every Notion answer is a 401 after `slowNotion.delayMs`: a sync that takes a while.
+let slowNotion;
 
 let worker;
 let account;
 before(async () => {
-  await new Promise((r) => slowNotion.listen(0, "127.0.0.1", r));
+  slowNotion = await startSlowNotion();
   worker = await startWorker({
     vars: {
       DEBOUNCE_SECONDS: String(DEBOUNCE_S),
       DEBOUNCE_MAX_WAIT_SECONDS: String(MAX_WAIT_S),
-      NOTION_API_BASE: `http://127.0.0.1:${slowNotion.address().port}`,
+      NOTION_API_BASE: slowNotion.url,
       CATCH_UP_INTERVAL_SECONDS: "1",
       // Off by default; one test here exercises it.
       SHARED_WEBHOOK_URL: "on",
@@ -276,11 +268,11 @@ test("a continuous stream of edits still syncs within the max wait", async () =>
 
 test("an event during a running sync gives a follow-up sync", async () => {
   const { project, secret, path } = await verifiedProject();
-  notionDelayMs = 3_000;
+  slowNotion.delayMs = 3_000;
   try {
-    const before = notionRequests;
+    const before = slowNotion.requests;
     await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
-    await waitFor(async () => notionRequests > before && (await runsOf(project.id)).some((r) => r.status === "running"), { what: "the first run to start" });
+    await waitFor(async () => slowNotion.requests > before && (await runsOf(project.id)).some((r) => r.status === "running"), { what: "the first run to start" });
     const during = await deliver(worker, path, pageEvent({ databaseId: project.notion.database_id }), { token: secret });
     assert.equal(during.json.outcome, "queued");
     const runs = await finishedRuns(project.id, { atLeast: 2 });
@@ -289,7 +281,7 @@ test("an event during a running sync gives a follow-up sync", async () => {
     assert.ok(runs[1].started_at >= runs[0].finished_at, "the follow-up starts after the first finished");
     assert.ok(runs.every((r) => r.trigger === "webhook"));
   } finally {
-    notionDelayMs = 0;
+    slowNotion.delayMs = 0;
   }
 });
 
