@@ -613,24 +613,27 @@ mod tests {
         })
     }
 
-    fn transcript_message(method: &str) -> Value {
+    /// Every frame of the official client's transcript, decoded, in order.
+    fn transcript_messages() -> Vec<Value> {
         let transcript: Value = serde_json::from_str(TRANSCRIPT).unwrap();
         transcript["frames"]
             .as_array()
             .unwrap()
             .iter()
             .map(|frame| devalue_parse(frame["raw"].as_str().unwrap()))
+            .collect()
+    }
+
+    fn transcript_message(method: &str) -> Value {
+        transcript_messages()
+            .into_iter()
             .find(|message| message["methodName"] == method)
             .unwrap()
     }
 
     fn transcript_reply(call_id: i64) -> Value {
-        let transcript: Value = serde_json::from_str(TRANSCRIPT).unwrap();
-        transcript["frames"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|frame| devalue_parse(frame["raw"].as_str().unwrap()))
+        transcript_messages()
+            .into_iter()
             .find(|message| message["type"] == "methodResponse" && message["id"] == call_id)
             .unwrap()
     }
