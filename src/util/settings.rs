@@ -25,6 +25,11 @@ pub struct Settings {
     /// `SHARED_WEBHOOK_URL = "on"`: `/webhooks/notion` answers. Off by default: per-project URLs
     /// tie a verification token to its project, the shared one cannot.
     pub shared_webhook_url: bool,
+    /// Most subrequests (Notion calls, the Framer socket, file fetches) one sync step makes; a
+    /// step is one Durable Object alarm invocation, and Cloudflare caps each invocation.
+    pub sync_step_subrequests: u32,
+    /// Most wall time one sync step spends before it checkpoints and hands over to the next.
+    pub sync_step_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +110,24 @@ impl Settings {
             event_history_days: days("EVENT_HISTORY_DAYS", 30)?,
             sync_history_days: days("SYNC_HISTORY_DAYS", 90)?,
             shared_webhook_url: switch("SHARED_WEBHOOK_URL")?,
+            sync_step_subrequests: match get("SYNC_STEP_SUBREQUESTS")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+            {
+                None => 40,
+                Some(v) => parse_step_subrequests(&v).ok_or_else(|| SettingError {
+                    name: "SYNC_STEP_SUBREQUESTS",
+                    message: format!("expected a whole number from 5 to 10000, got {v:?}"),
+                })?,
+            },
+            sync_step_ms: seconds("SYNC_STEP_SECONDS", 60)?,
         };
+        if settings.sync_step_ms < 1000 {
+            return Err(SettingError {
+                name: "SYNC_STEP_SECONDS",
+                message: "must be at least 1 second".to_owned(),
+            });
+        }
         if settings.max_wait_ms < settings.debounce_ms {
             return Err(SettingError {
                 name: "DEBOUNCE_MAX_WAIT_SECONDS",
@@ -125,6 +147,12 @@ fn parse_seconds(v: &str) -> Option<i64> {
     // In range by the check above, so the cast cannot truncate meaningfully.
     #[allow(clippy::cast_possible_truncation)]
     Some((secs * 1000.0).round() as i64)
+}
+
+/// A step needs room for the Framer socket and a few Notion calls; Workers Paid allows 10,000
+/// subrequests per invocation.
+fn parse_step_subrequests(v: &str) -> Option<u32> {
+    v.parse().ok().filter(|n| (5..=10_000).contains(n))
 }
 
 /// A retention in whole days: at least one (zero would delete history as it is written), at most

@@ -23,6 +23,11 @@ pub fn run_view(run: &SyncRun) -> Value {
         "published": run.published != 0,
         "warnings": serde_json::from_str::<Value>(&run.warnings).unwrap_or_else(|_| json!([])),
         "error": run.error_code.as_ref().map(|code| json!({ "code": code, "message": run.error_message })),
+        "steps": run.steps,
+        "progress": {
+            "phase": run.phase, "rows_read": run.rows_read, "items_written": run.items_written, "rows_total": run.rows_total,
+        },
+        "skipped_rows": serde_json::from_str::<Value>(&run.skipped_rows).unwrap_or_else(|_| json!([])),
     })
 }
 

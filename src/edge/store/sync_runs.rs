@@ -30,10 +30,20 @@ pub struct SyncRun {
     pub warnings: String,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// While running: starting, reading, removing or publishing; `None` once finished.
+    pub phase: Option<String>,
+    pub rows_read: i64,
+    pub items_written: i64,
+    /// Rows the run will write or check, once reading is done.
+    pub rows_total: Option<i64>,
+    pub steps: i64,
+    /// JSON array of the rows Framer refused: `[{page_id, title, url, property, reason}]`.
+    pub skipped_rows: String,
 }
 
 const RUN_COLUMNS: &str = "id, project_id, trigger, scope, status, started_at, finished_at, events, added, updated, removed, unchanged, \
-    skipped, notion_calls, framer_calls, bytes_sent, published, warnings, error_code, error_message";
+    skipped, notion_calls, framer_calls, bytes_sent, published, warnings, error_code, error_message, \
+    phase, rows_read, items_written, rows_total, steps, skipped_rows";
 
 fn scope(full: bool) -> &'static str {
     if full {
