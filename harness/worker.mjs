@@ -2,6 +2,7 @@
 // Object state, on a free loopback port, and always tears it down.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -26,6 +27,32 @@ function killGroup(child) {
   } catch {
     /* already gone */
   }
+}
+
+/**
+ * Whether a process of group `pgid` still runs (Linux /proc; zombies do not count: they hold no
+ * port or file, and a container's init may never reap them).
+ */
+function groupRunning(pgid) {
+  let entries;
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return false; // no /proc (not Linux): the wait for wrangler's own exit has to do
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+  }
+  return false;
 }
 
 export function freePort() {
@@ -210,6 +237,8 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
       running.delete(proc.child);
       killGroup(proc.child);
       if (proc.exited === null) await new Promise((r) => proc.child.once("exit", r));
+      // workerd and esbuild die with wrangler; wait for them too before the state is reused.
+      await waitFor(() => !groupRunning(proc.child.pid), { timeoutMs: 10_000, intervalMs: 50, what: "the killed process group to end" });
       logs.push("[harness] wrangler dev killed (SIGKILL)");
     },
     /** Starts the runtime again on the same state, secrets and vars; resolves once it answers. */
