@@ -111,7 +111,7 @@ await withBench({ rows: ROWS, bodies: false }, async ({ notion, framer, worker, 
   report("one row changed (webhook, incremental)", await finished(3));
 });
 
-console.log(`with page bodies: ${BODY_ROWS} rows, one Notion call per row at ${RATE}/s: at least ${(BODY_ROWS / RATE / 60).toFixed(0)} min`);
+console.log(`with page bodies: ${BODY_ROWS} rows, one Notion call per row at ${RATE}/s: at least ${(BODY_ROWS / RATE).toFixed(0)} s`);
 await withBench({ rows: BODY_ROWS, bodies: true }, async ({ notion, framer, worker, syncNow, finished }) => {
   notion.resetStats();
   const queued = await syncNow();

@@ -2,10 +2,10 @@
 // logging one {"kind":"sync_step"} line; it survives the runtime being killed, skips the rows
 // Framer refuses instead of failing, and holds at most one page of rows in memory.
 //
-// The four parts run side by side, each on its own Worker and fakes. The Worker's Notion client
-// paces itself at about 3 requests/s, so the 640-row runs with page bodies (one Notion call per
-// row) take about 220 s each and the 20,000-row run (200 queries) about 70 s at best; the file
-// takes about four minutes.
+// The parts run side by side, each on its own Worker and fakes. The Worker's Notion client paces
+// itself at about 3 requests/s, so the 640-row runs with page bodies (one Notion call per row)
+// take about 220 s each and the 20,000-row run (200 queries) 70 to 90 s; the file takes about
+// five minutes on two cores.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createAccount, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
