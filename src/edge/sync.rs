@@ -149,25 +149,49 @@ fn log_step(
         StepOutcome::Succeeded => ("succeeded", None),
         StepOutcome::Failed(f) => ("failed", Some(f)),
     };
-    let line = serde_json::json!({
-        "kind": "sync_step",
-        "project_id": project.id,
-        "sync_id": job.sync_id,
-        "step": job.steps,
-        "phase": job.phase.as_str(),
-        "subrequests": subrequests,
-        "notion_calls": report.notion_calls,
-        "framer_calls": report.framer_calls,
-        "rows": report.rows,
-        "rows_held_max": report.rows_held_max,
-        "rows_read": job.rows_read,
-        "items_written": job.items_written,
-        "elapsed_ms": now_ms() - started,
-        "outcome": outcome,
-        "error_code": failure.map(|f| f.code.clone()),
-        "detail": failure.and_then(|f| f.fault.as_ref()),
-    });
+    let line = StepLine {
+        kind: "sync_step",
+        project_id: &project.id,
+        sync_id: &job.sync_id,
+        step: job.steps,
+        phase: job.phase.as_str(),
+        subrequests,
+        notion_calls: report.notion_calls,
+        framer_calls: report.framer_calls,
+        rows: report.rows,
+        rows_held_max: report.rows_held_max,
+        rows_read: job.rows_read,
+        items_written: job.items_written,
+        elapsed_ms: now_ms() - started,
+        outcome,
+        error_code: failure.map(|f| f.code.as_str()),
+        detail: failure.and_then(|f| f.fault.as_ref()),
+    };
+    let line = serde_json::to_string(&line).unwrap_or_default();
     console_log!("{line}");
+}
+
+/// One step's log line, `kind` first like every line of ours.
+#[derive(serde::Serialize)]
+struct StepLine<'a> {
+    kind: &'static str,
+    project_id: &'a str,
+    sync_id: &'a str,
+    step: u32,
+    phase: &'static str,
+    subrequests: u32,
+    notion_calls: usize,
+    framer_calls: usize,
+    rows: usize,
+    rows_held_max: usize,
+    rows_read: usize,
+    items_written: usize,
+    elapsed_ms: i64,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a crate::api::error::Fault>,
 }
 
 /// Notion over fetch, paced, retried and budgeted by the client.
