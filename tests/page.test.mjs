@@ -126,9 +126,9 @@ describe("run-text.js", () => {
 
   test("runProgress: the phase in words, indeterminate until the total is known", () => {
     assert.deepEqual(runProgress(progress({ phase: "starting" })), { text: "Starting…", value: null, max: null });
-    assert.deepEqual(runProgress(progress({ rows_read: 1 })), { text: "Reading Notion… · 1 row read", value: null, max: null });
+    assert.deepEqual(runProgress(progress({ rows_read: 1 })), { text: "Reading Notion: 1 row read", value: null, max: null });
     assert.deepEqual(runProgress(progress({ rows_read: 1200, items_written: 1 })),
-      { text: "Reading Notion… · 1,200 rows read · 1 item written", value: null, max: null });
+      { text: "Reading Notion: 1,200 rows read · 1 item written", value: null, max: null });
     // A record written before phases existed, or a finished run the queue still names.
     assert.deepEqual(runProgress(progress({ phase: null })), { text: "Syncing…", value: null, max: null });
     assert.deepEqual(runProgress(progress({ phase: "sorting" })), { text: "Syncing…", value: null, max: null });
@@ -136,11 +136,11 @@ describe("run-text.js", () => {
 
   test("runProgress: rows read of the total once known, never past it", () => {
     assert.deepEqual(runProgress(progress({ rows_read: 250, items_written: 40, rows_total: 10_000 })),
-      { text: "Reading Notion… · 250 of 10,000 rows read · 40 items written", value: 250, max: 10_000 });
+      { text: "Reading Notion: 250 of 10,000 rows read · 40 items written", value: 250, max: 10_000 });
     assert.deepEqual(runProgress(progress({ phase: "removing", rows_read: 31, items_written: 30, rows_total: 30 })),
-      { text: "Removing deleted rows… · 30 of 30 rows read · 30 items written", value: 30, max: 30 });
+      { text: "Removing deleted rows: 30 of 30 rows read · 30 items written", value: 30, max: 30 });
     assert.deepEqual(runProgress(progress({ phase: "publishing", rows_read: 1, rows_total: 1 })),
-      { text: "Publishing… · 1 of 1 row read", value: 1, max: 1 });
+      { text: "Publishing: 1 of 1 row read", value: 1, max: 1 });
     // An empty database: nothing to read, the bar is full.
     assert.deepEqual(runProgress(progress({ phase: "removing", rows_total: 0 })), { text: "Removing deleted rows…", value: 1, max: 1 });
   });

@@ -25,12 +25,14 @@ export function runProgress(progress) {
   const read = progress.rows_read ?? 0;
   const written = progress.items_written ?? 0;
   const total = Number.isInteger(progress.rows_total) ? progress.rows_total : null;
-  const parts = [`${PHASES[progress.phase] ?? "Syncing"}…`];
-  if (total) parts.push(`${Math.min(read, total).toLocaleString("en-US")} of ${amount(total, "row")} read`);
-  else if (read) parts.push(`${amount(read, "row")} read`);
-  if (written) parts.push(`${amount(written, "item")} written`);
+  const figures = [];
+  if (total) figures.push(`${Math.min(read, total).toLocaleString("en-US")} of ${amount(total, "row")} read`);
+  else if (read) figures.push(`${amount(read, "row")} read`);
+  if (written) figures.push(`${amount(written, "item")} written`);
+  const phase = PHASES[progress.phase] ?? "Syncing";
+  const text = figures.length ? `${phase}: ${figures.join(" · ")}` : `${phase}…`;
   const bar = total === null ? { value: null, max: null } : total === 0 ? { value: 1, max: 1 } : { value: Math.min(read, total), max: total };
-  return { text: parts.join(" · "), ...bar };
+  return { text, ...bar };
 }
 
 /** A history row's second line: "4 steps · 2 rows skipped"; empty when there is neither. */
