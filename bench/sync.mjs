@@ -1,8 +1,12 @@
-// Sync benchmark: a 10,000-row fake Notion database rate-limited like Notion (3 requests/s),
-// synced by the built Worker under workerd into the fake Framer.
+// Sync benchmark: a fake Notion database rate-limited like Notion (3 requests/s), synced by the
+// built Worker under workerd into the fake Framer.
 //   node bench/sync.mjs        (make bench runs it)
-// Prints, per run: wall time, Notion calls, Framer calls, bytes sent, items sent; and the wasm
-// bundle's gzipped size.
+//   BENCH_ROWS=10000           rows of the first run (and its incremental follow-ups)
+//   BENCH_BODY_ROWS=10000      rows of the run with page bodies (one Notion call per row, so
+//                              about rows / 3 seconds: 10,000 take close to an hour)
+// Prints, per run: wall time against the rate-limit floor (the run's Notion calls at 3 per
+// second), steps taken and the largest step's subrequests (from the Worker's sync_step log
+// lines), Notion and Framer calls, bytes and items sent; and the wasm bundle's gzipped size.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { cpus } from "node:os";
@@ -13,59 +17,91 @@ import { createSyncProject } from "../harness/stack.mjs";
 import { ROOT, startWorker, waitFor } from "../harness/worker.mjs";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 10_000);
+const BODY_ROWS = Number(process.env.BENCH_BODY_ROWS ?? ROWS);
 const RATE = 3;
 const NOTION_TOKEN = "ntn_bench_token_0123456789";
 const FRAMER_PROJECT = "BenchProjectId000001";
 const FRAMER_KEY = "fr_bench_key_0123456789";
+const BASE_TIME = Date.parse("2024-01-01T00:00:00.000Z");
 
-const notion = await startFakeNotion({ rateLimit: { requestsPerSecond: RATE, burst: RATE } });
-const framer = await startFakeFramer();
-notion.addIntegration(NOTION_TOKEN);
-const db = notion.addDatabase({
-  title: "Posts",
-  properties: { Name: { type: "title" }, Views: { type: "number" }, Tags: { type: "multi_select", options: ["a", "b", "c"] }, Published: { type: "date" } },
-  token: NOTION_TOKEN,
-});
-framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
-const base = Date.parse("2024-01-01T00:00:00.000Z");
-const pageIds = [];
-for (let i = 0; i < ROWS; i++) {
-  pageIds.push(notion.addPage(db.dataSourceId, {
-    properties: { Name: `Post number ${i}`, Views: i, Tags: [["a", "b", "c"][i % 3]], Published: "2024-02-03" },
-    createdTime: base + i * 60_000,
-    editedTime: base + i * 60_000,
-  }));
-}
-
-const worker = await startWorker({ vars: { NOTION_API_BASE: notion.url, FRAMER_SERVER_URL: framer.url, DEBOUNCE_SECONDS: "1", DEBOUNCE_MAX_WAIT_SECONDS: "5" } });
-try {
-  console.log(`machine: ${cpus().length} x ${cpus()[0].model}; ${ROWS} rows; fake Notion limited to ${RATE} req/s (burst ${RATE})`);
-  const { token } = await createAccount(worker, { name: "Bench" });
-  const project = await createSyncProject(worker, token, {
-    name: "Bench", databaseId: db.databaseId, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY, collection: "Posts",
+/**
+ * Fake Notion (rate-limited) with `rows` rows, fake Framer, the Worker, and a project syncing
+ * one into the other; `body(bench)` runs the measurements, then everything stops.
+ */
+async function withBench({ rows, bodies }, body) {
+  const notion = await startFakeNotion({ rateLimit: { requestsPerSecond: RATE, burst: RATE } });
+  const framer = await startFakeFramer();
+  notion.addIntegration(NOTION_TOKEN);
+  const db = notion.addDatabase({
+    title: "Posts",
+    properties: { Name: { type: "title" }, Views: { type: "number" }, Tags: { type: "multi_select", options: ["a", "b", "c"] }, Published: { type: "date" } },
+    token: NOTION_TOKEN,
   });
-  const secret = await verify(worker, webhookPath(project));
-
-  const runs = async () => (await worker.fetch(`/api/v1/projects/${project.id}/syncs?limit=100`, { token })).json.syncs;
-  async function finished(count) {
-    return waitFor(async () => {
+  framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
+  const pageIds = [];
+  for (let i = 0; i < rows; i++) {
+    pageIds.push(notion.addPage(db.dataSourceId, {
+      properties: { Name: `Post number ${i}`, Views: i, Tags: [["a", "b", "c"][i % 3]], Published: "2024-02-03" },
+      children: bodies ? [{ heading_2: `Part ${i}` }, { paragraph: [{ text: "Post", bold: true }, ` number ${i}`] }] : [],
+      createdTime: BASE_TIME + i * 60_000,
+      editedTime: BASE_TIME + i * 60_000,
+    }));
+  }
+  // The step budget is wrangler.toml's default (SYNC_STEP_SUBREQUESTS).
+  const worker = await startWorker({ vars: { NOTION_API_BASE: notion.url, FRAMER_SERVER_URL: framer.url, DEBOUNCE_SECONDS: "1", DEBOUNCE_MAX_WAIT_SECONDS: "5" } });
+  try {
+    const { token } = await createAccount(worker, { name: "Bench" });
+    const project = await createSyncProject(worker, token, {
+      name: "Bench", databaseId: db.databaseId, notionToken: NOTION_TOKEN, framerProject: FRAMER_PROJECT, framerKey: FRAMER_KEY, collection: "Posts",
+      page_body: bodies,
+    });
+    const runs = async () => (await worker.fetch(`/api/v1/projects/${project.id}/syncs?limit=100`, { token })).json.syncs;
+    /** The newest run once `count` runs exist and none is running. */
+    const finished = (count) => waitFor(async () => {
       const all = await runs();
       return all.length >= count && all.every((r) => r.status !== "running") && all[0];
-    }, { timeoutMs: 600_000, intervalMs: 250, what: `run ${count}` });
+    }, { timeoutMs: 3 * 3_600_000, intervalMs: 500, what: `run ${count}` });
+    const syncNow = () => worker.fetch(`/api/v1/projects/${project.id}/sync`, { method: "POST", token, body: {} });
+    return await body({ notion, framer, worker, token, db, project, pageIds, finished, syncNow });
+  } finally {
+    await worker.stop();
+    await framer.close();
+    await notion.close();
   }
-  function report(label, run, extra = "") {
-    const wall = (Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000;
-    const sent = run.counts.added + run.counts.updated;
-    console.log(`${label}: ${run.status}, ${run.scope}, wall ${wall.toFixed(1)} s, Notion calls ${run.calls.notion}, Framer calls ${run.calls.framer}, bytes sent ${run.calls.bytes_sent_to_framer}, items sent ${sent}, removed ${run.counts.removed}, unchanged ${run.counts.unchanged}${extra}`);
-    return wall;
-  }
+}
 
+/** Steps, largest step's subrequests and most rows held, from the run's sync_step log lines. */
+function stepFigures(worker, syncId) {
+  const lines = worker.logLines().filter((line) => line.kind === "sync_step" && line.sync_id === syncId);
+  if (lines.length === 0) return { steps: 0, text: "steps: none logged (no sync_step lines)" };
+  const maxSubrequests = Math.max(...lines.map((line) => line.subrequests));
+  const maxHeld = Math.max(...lines.map((line) => line.rows_held_max));
+  return { steps: lines.length, text: `steps ${lines.length}, largest step ${maxSubrequests} subrequests, at most ${maxHeld} rows held` };
+}
+
+function report(label, run, extra = "") {
+  const wall = (Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000;
+  const sent = run.counts.added + run.counts.updated;
+  console.log(`${label}: ${run.status}, ${run.scope}, wall ${wall.toFixed(1)} s, Notion calls ${run.calls.notion}, Framer calls ${run.calls.framer}, bytes sent ${run.calls.bytes_sent_to_framer}, items sent ${sent}, removed ${run.counts.removed}, unchanged ${run.counts.unchanged}, skipped ${run.counts.skipped}${extra}`);
+  return wall;
+}
+
+/** Wall time against the floor the rate limit sets: the run's Notion calls at RATE per second. */
+function floorLine(run, wall, goal) {
+  const floor = run.calls.notion / RATE;
+  return `  rate-limit floor ${run.calls.notion} calls / ${RATE} per s = ${floor.toFixed(1)} s; ratio ${(wall / floor).toFixed(2)}x${goal ? ` (goal <= ${goal}x)` : ""}`;
+}
+
+console.log(`machine: ${cpus().length} x ${cpus()[0].model}; fake Notion limited to ${RATE} req/s (burst ${RATE})`);
+
+await withBench({ rows: ROWS, bodies: false }, async ({ notion, framer, worker, token, db, project, pageIds, finished, syncNow }) => {
+  const secret = await verify(worker, webhookPath(project));
   notion.resetStats();
-  await worker.fetch(`/api/v1/projects/${project.id}/sync`, { method: "POST", token, body: {} });
+  const queued = await syncNow();
   const first = await finished(1);
-  const floor = Math.ceil(ROWS / 100) / RATE;
-  const wall = report("full first sync", first);
-  console.log(`  rate-limit floor ceil(${ROWS}/100)/${RATE} = ${floor.toFixed(1)} s; ratio ${(wall / floor).toFixed(2)}x (goal <= 1.15x); 429s seen ${notion.stats.rateLimited}; items in Framer ${framer.project(FRAMER_PROJECT).collection("Posts").items.size}`);
+  const wall = report(`full first sync, ${ROWS} rows`, first);
+  console.log(floorLine(first, wall, 1.05));
+  console.log(`  ${stepFigures(worker, queued.json.sync_id).text}; 429s seen ${notion.stats.rateLimited}; items in Framer ${framer.project(FRAMER_PROJECT).collection("Posts").items.size}`);
 
   await deliver(worker, webhookPath(project), pageEvent({ databaseId: db.databaseId, pageId: pageIds[5] }), { token: secret });
   report("nothing changed (webhook, incremental)", await finished(2));
@@ -73,11 +109,18 @@ try {
   notion.updatePage(pageIds[42], { Views: 4242 });
   await deliver(worker, webhookPath(project), pageEvent({ databaseId: db.databaseId, pageId: pageIds[42] }), { token: secret });
   report("one row changed (webhook, incremental)", await finished(3));
+});
 
-  const wasm = readFileSync(`${ROOT}/build/index_bg.wasm`);
-  console.log(`wasm bundle: ${(wasm.length / 1024).toFixed(0)} KiB, gzipped ${(gzipSync(wasm, { level: 9 }).length / 1024).toFixed(0)} KiB (goal < 1024 KiB)`);
-} finally {
-  await worker.stop();
-  await framer.close();
-  await notion.close();
-}
+console.log(`with page bodies: ${BODY_ROWS} rows, one Notion call per row at ${RATE}/s: at least ${(BODY_ROWS / RATE).toFixed(0)} s`);
+await withBench({ rows: BODY_ROWS, bodies: true }, async ({ notion, framer, worker, syncNow, finished }) => {
+  notion.resetStats();
+  const queued = await syncNow();
+  const run = await finished(1);
+  const wall = report(`full first sync with page bodies, ${BODY_ROWS} rows, default step budget`, run);
+  console.log(floorLine(run, wall));
+  console.log(`  one call per row alone: ${BODY_ROWS} / ${RATE} per s = ${(BODY_ROWS / RATE).toFixed(1)} s; ratio ${(wall / (BODY_ROWS / RATE)).toFixed(2)}x`);
+  console.log(`  ${stepFigures(worker, queued.json.sync_id).text}; items in Framer ${framer.project(FRAMER_PROJECT).collection("Posts").items.size}`);
+});
+
+const wasm = readFileSync(`${ROOT}/build/index_bg.wasm`);
+console.log(`wasm bundle: ${(wasm.length / 1024).toFixed(0)} KiB, gzipped ${(gzipSync(wasm, { level: 9 }).length / 1024).toFixed(0)} KiB (goal < 1024 KiB)`);

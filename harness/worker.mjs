@@ -2,6 +2,7 @@
 // Object state, on a free loopback port, and always tears it down.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -26,6 +27,32 @@ function killGroup(child) {
   } catch {
     /* already gone */
   }
+}
+
+/**
+ * Whether a process of group `pgid` still runs (Linux /proc; zombies do not count: they hold no
+ * port or file, and a container's init may never reap them).
+ */
+function groupRunning(pgid) {
+  let entries;
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return false; // no /proc (not Linux): the wait for wrangler's own exit has to do
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+  }
+  return false;
 }
 
 export function freePort() {
@@ -62,9 +89,24 @@ function runTool(args, { cwd = ROOT } = {}) {
   });
 }
 
+/** Whether nothing listens on `port` of 127.0.0.1 right now. */
+function portIsFree(port) {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolveFree(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveFree(true)));
+  });
+}
+
 /**
  * @param {{vars?: Record<string,string>, secrets?: Record<string,string>}} opts
  * vars override wrangler.toml's [vars]; secrets go through an env file so wrangler never prints them.
+ *
+ * The returned worker can also be killed (SIGKILL to the whole wrangler/workerd process group, as
+ * a crash or an eviction would end it) and started again on the same persisted D1 and Durable
+ * Object state, with the same secrets and vars: `kill()`, `start()`, `restart()`. Its `url` stays
+ * the same unless the port was taken meanwhile; `logs` gathers the output of every start.
  */
 export async function startWorker({ vars = {}, secrets = {} } = {}) {
   const dir = await mkdtemp(join(tmpdir(), "nfs-worker-"));
@@ -76,36 +118,73 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
 
   await runTool(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
 
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const args = [
-    "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-    "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false", "--test-scheduled",
-    "--live-reload=false",
-  ];
-  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const child = spawn(join(BIN, "wrangler"), args, { cwd: ROOT, env: toolEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
-  running.add(child);
   const logs = [];
-  let partial = "";
-  const onData = (chunk) => {
-    partial += chunk;
-    const lines = partial.split("\n");
-    partial = lines.pop();
-    for (const line of lines) logs.push(line);
-  };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
-  let exited = null;
-  child.on("exit", (code) => (exited = code));
+  let port = await freePort();
+  /** The running wrangler process: {child, exited}; null while killed. */
+  let current = null;
+  let starts = 0;
 
-  const url = `http://127.0.0.1:${port}`;
+  async function launch() {
+    if (!(await portIsFree(port))) port = await freePort();
+    const inspectorPort = await freePort();
+    const args = [
+      "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
+      "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false", "--test-scheduled",
+      "--live-reload=false",
+    ];
+    for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+    const child = spawn(join(BIN, "wrangler"), args, { cwd: ROOT, env: toolEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+    running.add(child);
+    const proc = { child, exited: null };
+    let partial = "";
+    const onData = (chunk) => {
+      partial += chunk;
+      const lines = partial.split("\n");
+      partial = lines.pop();
+      for (const line of lines) logs.push(line);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code, signal) => (proc.exited = code ?? signal));
+    current = proc;
+    starts += 1;
+    logs.push(`[harness] wrangler dev started (start ${starts}, port ${port})`);
+    await untilReady(proc);
+  }
+
+  async function untilReady(proc) {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (proc.exited !== null) {
+        await worker.stop();
+        throw new Error(`wrangler dev exited with ${proc.exited}:\n${logs.join("\n")}`);
+      }
+      try {
+        const res = await fetch(`${worker.url}/healthz`);
+        if (res.status === 200) return;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) {
+        await worker.stop();
+        throw new Error(`wrangler dev did not become ready:\n${logs.join("\n")}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   const worker = {
-    url,
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
     adminToken,
     logs,
     persist,
-    /** JSON lines the Worker logged (requests, alarms), parsed. */
+    /** How many times the runtime was started (1 before any restart). */
+    get starts() {
+      return starts;
+    },
+    /** JSON lines the Worker logged (requests, alarms), parsed; across restarts. */
     logLines() {
       return logs.flatMap((line) => {
         const start = line.indexOf("{\"kind\"");
@@ -125,7 +204,7 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
         payload = JSON.stringify(body);
         h["content-type"] ??= "application/json";
       }
-      const res = await fetch(url + path, { method, headers: h, body: payload });
+      const res = await fetch(worker.url + path, { method, headers: h, body: payload });
       const text = await res.text();
       let json = null;
       try {
@@ -147,34 +226,37 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
         db.close();
       }
     },
+    /**
+     * Ends the runtime at once with SIGKILL to its process group (wrangler and workerd): no
+     * alarm or request gets to finish. The persisted state stays for `start()`.
+     */
+    async kill() {
+      const proc = current;
+      if (!proc) return;
+      current = null;
+      running.delete(proc.child);
+      killGroup(proc.child);
+      if (proc.exited === null) await new Promise((r) => proc.child.once("exit", r));
+      // workerd and esbuild die with wrangler; wait for them too before the state is reused.
+      await waitFor(() => !groupRunning(proc.child.pid), { timeoutMs: 10_000, intervalMs: 50, what: "the killed process group to end" });
+      logs.push("[harness] wrangler dev killed (SIGKILL)");
+    },
+    /** Starts the runtime again on the same state, secrets and vars; resolves once it answers. */
+    async start() {
+      if (current) throw new Error("the worker is already running");
+      await launch();
+    },
+    async restart() {
+      await worker.kill();
+      await worker.start();
+    },
     async stop() {
-      if (running.has(child)) {
-        running.delete(child);
-        killGroup(child);
-        await new Promise((r) => (exited !== null ? r() : child.once("exit", r)));
-      }
+      await worker.kill();
       await rm(dir, { recursive: true, force: true });
     },
   };
 
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (exited !== null) {
-      await worker.stop();
-      throw new Error(`wrangler dev exited with ${exited}:\n${logs.join("\n")}`);
-    }
-    try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.status === 200) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
-      await worker.stop();
-      throw new Error(`wrangler dev did not become ready:\n${logs.join("\n")}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await launch();
   return worker;
 }
 

@@ -11,7 +11,7 @@ import { encodeFrame, FrameParser, Opcode } from "../fakes/websocket-server.mjs"
 
 // The client reads its log level once, at import: keep expected server errors quiet.
 process.env.FRAMER_API_LOG_LEVEL = "silent";
-const { connect, FramerAPIError, isRetryableError } = await import("framer-api");
+const { connect, FramerAPIError, FramerPluginError, isRetryableError } = await import("framer-api");
 
 const PROJECT_ID = "AbCdEfGhIjKlMnOpQrSt";
 const OTHER_PROJECT_ID = "ZyXwVuTsRqPoNmLkJiHg";
@@ -380,6 +380,34 @@ describe("CMS behaviour through the official client", () => {
     }
     await assert.rejects(posts.addItems([good, { ...good, id: "post-4" }]), { message: /Duplicate slug 'post-three'/u });
     assert.deepEqual([...project.collection("Posts").items.entries()], before);
+  });
+
+  test("image and file values must be absolute http(s) URLs: the refusal is a method error, not retryable", async () => {
+    const covers = await framer.createManagedCollection("Covers");
+    await covers.setFields([
+      { id: "cover", name: "Cover", type: "image" },
+      { id: "doc", name: "Doc", type: "file", allowedFileTypes: ["pdf"] },
+    ]);
+    const row = (fieldData) => ({ id: "row-1", slug: "row-one", fieldData });
+    // Scheme-less (as Notion stores a typed "www..."), unparseable (a space in the host),
+    // parseable but not http(s), and relative.
+    const refused = ["www.example.com/c.png", "https://exa mple.com/c.png", "ftp://files.example.com/c.png", "/c.png"];
+    for (const url of refused) {
+      for (const [id, type] of [["cover", "image"], ["doc", "file"]]) {
+        const error = await covers.addItems([row({ [id]: { type, value: url } })]).then(() => null, (e) => e);
+        assert.ok(error instanceof FramerPluginError, `${type} ${url}: ${error}`);
+        assert.match(error.message, new RegExp(`Invalid item 0 \\('row-1'\\): fieldData\\.${id}: value must be an absolute http\\(s\\) URL`, "u"));
+        assert.equal(isRetryableError(error), false, `${type} ${url} is a refusal of the data`);
+      }
+    }
+    assert.equal(project.collection("Covers").items.size, 0, "nothing written by a refused call");
+    await covers.addItems([
+      row({
+        cover: { type: "image", value: "https://www.example.com/c.png" },
+        doc: { type: "file", value: "http://example.com/a.pdf" },
+      }),
+    ]);
+    assert.equal(project.collection("Covers").items.get("row-1").fieldData.cover.value, "https://www.example.com/c.png");
   });
 
   test("enum values must be case ids, not case names", async () => {

@@ -367,6 +367,33 @@ describe("blocks and files", () => {
     }
   });
 
+  test("external URLs and url values are served as typed: scheme-less or unparseable ones too", async () => {
+    // Notion keeps what the user typed ("www.example.com/c.png" for a cover, free text in a URL
+    // property); cleaning it up is the reader's job.
+    const links = fake.addDatabase({
+      title: "Links",
+      properties: { Name: { type: "title" }, Site: { type: "url" }, Cover: { type: "files" } },
+      token: TOKEN,
+    });
+    const id = fake.addPage(links.dataSourceId, {
+      properties: {
+        Name: "Typed by hand",
+        Site: "www.example.com/about us",
+        Cover: [{ external: "www.example.com/c.png" }, { external: "https://exa mple.com/c.png" }],
+      },
+      cover: { external: "www.example.com/banner.png" },
+    });
+    const page = await notion.pages.retrieve({ page_id: id });
+    assert.equal(page.properties.Site.url, "www.example.com/about us");
+    assert.deepEqual(page.properties.Cover.files, [
+      { name: "c.png", type: "external", external: { url: "www.example.com/c.png" } },
+      { name: "c.png", type: "external", external: { url: "https://exa mple.com/c.png" } },
+    ]);
+    assert.deepEqual(page.cover, { type: "external", external: { url: "www.example.com/banner.png" } });
+    const [row] = (await notion.dataSources.query({ data_source_id: links.dataSourceId })).results;
+    assert.deepEqual(row.properties.Cover, page.properties.Cover);
+  });
+
   test("schema edits: rename keeps the id, add and remove", async () => {
     const s = fake.addDatabase({ title: "Schema", properties: { Name: { type: "title" }, Old: { type: "rich_text" } }, token: TOKEN });
     const id = fake.addPage(s.dataSourceId, { properties: { Name: "x", Old: "kept" } });

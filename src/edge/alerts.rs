@@ -7,8 +7,6 @@
 use super::context::{now_ms, AppContext};
 use super::store::alert_destinations::{self, DestinationRow};
 use super::store::{self, alert_outbox, d1};
-use super::sync::SyncFailure;
-use super::sync_engine::RunStats;
 use crate::alerts::delivery::{self, Verdict};
 use crate::alerts::destination::Format;
 use crate::alerts::incident::{self, Decision, Incident, Kind, Observation, Send};
@@ -16,6 +14,8 @@ use crate::alerts::notice::{self, Notice, ProjectRef};
 use crate::alerts::payload;
 use crate::api::error::ApiError;
 use crate::api::log_line::LogLine;
+use crate::sync::engine::failure::SyncFailure;
+use crate::sync::engine::job::Job;
 use crate::util::secrets::{self, Cipher};
 use crate::util::time::iso_from_ms;
 use futures::future::{select, Either};
@@ -31,8 +31,6 @@ const DELIVERY_TIMEOUT_MS: u64 = 10_000;
 const LEASE_MS: i64 = 60_000;
 /// Rows one delivery pass sends at most (keeps a cron or alarm invocation short).
 const PASS_LIMIT: usize = 20;
-/// The prefix of the run's warning for a skipped row.
-const SKIP_PREFIX: &str = "a row was skipped: ";
 
 /// The AES-GCM context a destination's secret is bound to.
 pub fn secret_context(destination_id: &str) -> String {
@@ -45,8 +43,9 @@ pub async fn after_run(
     ctx: &AppContext,
     project: &ProjectRef,
     outcome: &Result<(), SyncFailure>,
-    stats: &RunStats,
+    job: &Job,
 ) -> Result<(), ApiError> {
+    let stats = &job.stats;
     let now = now_ms();
     let failing = match outcome {
         Ok(()) => Observation::Absent,
@@ -70,10 +69,20 @@ pub async fn after_run(
         )
     })
     .await?;
-    let reasons: Vec<String> = stats
-        .warnings
+    let reasons: Vec<String> = job
+        .skipped_rows
         .iter()
-        .filter_map(|w| w.strip_prefix(SKIP_PREFIX).map(str::to_owned))
+        .map(|row| {
+            let title = if row.title.is_empty() {
+                &row.page_id
+            } else {
+                &row.title
+            };
+            match &row.property {
+                Some(property) => format!("{title}: {property}: {}", row.reason),
+                None => format!("{title}: {}", row.reason),
+            }
+        })
         .collect();
     let skipped = match outcome {
         Ok(()) if stats.skipped > 0 => Observation::Present {

@@ -21,7 +21,6 @@ mod router;
 mod schema;
 mod store;
 mod sync;
-mod sync_engine;
 mod webhook;
 
 pub use project_sync::ProjectSync;

@@ -9,10 +9,12 @@ use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::{
     self as protocol, Pacer, QueryWindow, RetryPolicy, MIN_REQUEST_INTERVAL_MS,
 };
+use crate::sync::engine::budget::Budget;
 use crate::util::settings::Settings;
 use futures::future::{select, Either};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::Duration;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
@@ -29,6 +31,8 @@ pub struct NotionClient {
     policy: RetryPolicy,
     /// Requests sent, retries included.
     pub calls: usize,
+    /// The sync step's subrequest budget, when the client serves a step.
+    budget: Option<Rc<Budget>>,
 }
 
 fn now() -> u64 {
@@ -50,7 +54,27 @@ impl NotionClient {
             pacer: Pacer::new(MIN_REQUEST_INTERVAL_MS),
             policy: RetryPolicy::default(),
             calls: 0,
+            budget: None,
         }
+    }
+
+    /// A client for one sync step: every attempt takes a subrequest from `budget`, and pacing
+    /// continues from where the last step left it.
+    pub fn for_step(
+        settings: &Settings,
+        token: String,
+        budget: Rc<Budget>,
+        next_at_ms: u64,
+    ) -> Self {
+        let mut client = Self::new(settings, token);
+        client.pacer.pause_until(next_at_ms);
+        client.budget = Some(budget);
+        client
+    }
+
+    /// When the next request may go out.
+    pub fn next_request_at_ms(&self) -> u64 {
+        self.pacer.next_free_ms()
     }
 
     /// One logical request, retried per the policy.
@@ -64,6 +88,9 @@ impl NotionClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if self.budget.as_ref().is_some_and(|b| !b.take()) {
+                return Err(NotionError::StepBudgetSpent);
+            }
             sleep(self.pacer.reserve(now())).await;
             self.calls += 1;
             let error = match self.send_once(method.clone(), path, body).await {
@@ -159,53 +186,16 @@ impl NotionClient {
         }
     }
 
-    /// Every row in the window, following cursors and starting new created_time windows past
-    /// Notion's 10,000-row cap. Rows are returned once each, oldest first.
-    pub async fn query_all(
+    /// One page of a data source query (the raw answer).
+    pub async fn query_page(
         &mut self,
         data_source_id: &str,
-        edited_since: Option<&str>,
-    ) -> Result<Vec<Value>, NotionError> {
+        window: &QueryWindow,
+        cursor: Option<&str>,
+    ) -> Result<Value, NotionError> {
         let path = format!("/v1/data_sources/{data_source_id}/query");
-        let mut window = QueryWindow {
-            edited_since: edited_since.map(str::to_owned),
-            created_from: None,
-        };
-        let mut seen = BTreeSet::new();
-        let mut rows = Vec::new();
-        loop {
-            let mut cursor: Option<String> = None;
-            let mut window_rows = Vec::new();
-            let capped = loop {
-                let body = protocol::query_body(&window, cursor.as_deref());
-                let page = protocol::parse_query_page(
-                    &self.request(Method::Post, &path, Some(&body)).await?,
-                );
-                window_rows.extend(page.pages);
-                match page.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break page.capped,
-                }
-            };
-            let next_start = protocol::next_window_start(&window_rows);
-            let before = seen.len();
-            for row in window_rows {
-                let id = row
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned();
-                if seen.insert(id) {
-                    rows.push(row);
-                }
-            }
-            // Stop when not capped, or when a capped window brought nothing new (all rows share
-            // one created_time: nothing more can be reached this way).
-            if !capped || seen.len() == before || next_start.is_none() {
-                return Ok(rows);
-            }
-            window.created_from = next_start;
-        }
+        let body = protocol::query_body(window, cursor);
+        self.request(Method::Post, &path, Some(&body)).await
     }
 
     /// The newest `last_edited_time` among the data source's rows (one query, one row).

@@ -5,28 +5,35 @@
 //! exactly one Notion database.
 
 use super::context::{now_ms, text_binding, AppContext};
+use super::store::staging::SqlStaging;
 use super::{alerts, store, sync};
 use crate::api::error::ApiError;
 use crate::api::log_line::LogLine;
 use crate::notion::event::Effect;
+use crate::sync::engine::failure::StepError;
+use crate::sync::engine::job::Job;
+use crate::sync::engine::ports::Staging;
+use crate::sync::engine::step::StepOutcome;
 use crate::sync::ledger::{self, EventRecord, Outcome};
 use crate::sync::queue::{Pending, Trigger, Window};
 use crate::util::secrets;
 use crate::util::settings::Settings;
+use crate::util::time::iso_from_ms;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{
-    console_error, console_log, durable_object, Delay, DurableObject, Env, Method, Request,
-    RequestInit, Response, Result, ScheduledTime, SqlStorage, State, Storage,
+    console_error, durable_object, Delay, DurableObject, Env, Method, Request, RequestInit,
+    Response, Result, ScheduledTime, SqlStorage, State, Storage,
 };
 
 const PENDING: &str = "pending";
 const IN_FLIGHT: &str = "in_flight";
 const PROJECT_ID: &str = "project_id";
 
-/// The batch a running (or interrupted) sync is working on.
+/// The batch a run of the version before stepped syncs was working on: read once, to close its
+/// record and give its work back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct InFlight {
     batch: Pending,
@@ -121,7 +128,6 @@ impl DurableObject for ProjectSync {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let started = now_ms();
         let storage = self.state.storage();
         let Some(project_id) = storage.get::<String>(PROJECT_ID).await? else {
             return Response::ok("no project");
@@ -130,81 +136,54 @@ impl DurableObject for ProjectSync {
         if let Err(e) = flush(&self.env, &self.ledger()?, &project_id).await {
             log_copy_failure(&project_id, &e);
         }
-        let mut batch = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-        if let Some(interrupted) = storage.get::<InFlight>(IN_FLIGHT).await? {
-            // A previous run died mid-way (eviction, crash): its work is still owed.
-            batch.merge(interrupted.batch);
-        }
-        if batch.is_empty() {
-            storage.delete(IN_FLIGHT).await?;
+        let ctx = AppContext::new(self.env.clone())?;
+        let staging = self.staging()?;
+        let Some(mut job) = self.job_to_run(&ctx, &staging).await? else {
             self.rearm().await?;
             return Response::ok("nothing pending");
+        };
+        let Some(project) = store::projects::by_id(&ctx.db, &project_id).await? else {
+            // Deleted while work was queued: nothing to do, nothing to record.
+            let _ = staging.clear();
+            return Response::ok("project deleted");
+        };
+        if job.steps == 0 && job.trigger() == Trigger::Webhook && !project.auto_sync_active() {
+            // Auto-sync was turned off (or the plan lost it) after these events were queued.
+            let _ = staging.clear();
+            self.rearm().await?;
+            return Response::ok("auto-sync off");
         }
-        let sync_id = match batch.sync_id.clone() {
-            Some(id) => id,
-            None => secrets::random_id()?,
-        };
-        let in_flight = InFlight {
-            batch: batch.clone(),
-            sync_id: sync_id.clone(),
-            started_at_ms: started,
-        };
-        storage.put(IN_FLIGHT, &in_flight).await?;
-        storage.delete(PENDING).await?;
-
-        let ctx = AppContext::new(self.env.clone())?;
-        let outcome = sync::run(&ctx, &project_id, &batch, &sync_id).await;
+        let outcome = sync::step(&ctx, &project, &staging, &mut job).await;
         if self.forgotten.get() {
-            // Deleted while the run waited on Notion or Framer: write nothing back.
+            // Deleted while the step waited on Notion or Framer: write nothing back.
             return Response::ok("project deleted");
         }
-
-        let mut line = LogLine {
-            kind: "alarm",
-            project_id: Some(project_id.clone()),
-            sync_id: Some(sync_id.clone()),
-            note: Some(format!(
-                "{} batch of {} events",
-                batch.trigger.map_or("?", Trigger::as_str),
-                batch.events
-            )),
-            ..LogLine::default()
-        };
-        let result = match outcome {
-            Ok(()) => {
-                storage.delete(IN_FLIGHT).await?;
-                self.rearm().await?;
-                Response::ok("synced")
+        match outcome {
+            StepOutcome::Continue => {
+                // The next step starts at once, in a new invocation with a fresh budget.
+                storage.set_alarm(at(now_ms())).await?;
+                return Response::ok("step done");
             }
-            Err(failure) => {
-                line.error_code = Some(failure.code.clone());
-                line.detail = failure.fault.clone();
-                storage.delete(IN_FLIGHT).await?;
-                if failure.retryable {
-                    // Give the work back and retry on our own backoff rather than the
-                    // runtime's, which gives up after six attempts and would strand the batch.
-                    let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-                    batch.sync_id = None;
-                    pending.merge(batch);
-                    pending.record_failure(now_ms());
-                    storage.put(PENDING, &pending).await?;
-                    storage
-                        .set_alarm(at(pending.alarm_at(now_ms(), self.window()?)))
-                        .await?;
-                    Response::ok("sync failed, retry scheduled")
-                } else {
-                    // Retrying cannot help (bad token, missing database): the run records why,
-                    // and the next event, "Sync now" or the catch-up cron tries again.
-                    self.rearm().await?;
-                    Response::ok("sync failed")
-                }
+            StepOutcome::Failed(failure) if failure.retryable => {
+                // Give the work back and retry on our own backoff rather than the runtime's,
+                // which gives up after six attempts and would strand the batch.
+                let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+                let mut batch = job.batch;
+                batch.sync_id = None;
+                pending.merge(batch);
+                pending.record_failure(now_ms());
+                storage.put(PENDING, &pending).await?;
+                storage
+                    .set_alarm(at(pending.alarm_at(now_ms(), self.window()?)))
+                    .await?;
             }
-        };
+            // Done; or retrying cannot help (bad token, missing database): the run records
+            // why, and the next event, "Sync now" or the catch-up cron tries again.
+            StepOutcome::Succeeded | StepOutcome::Failed(_) => self.rearm().await?,
+        }
         // Alerts the run queued go out now, after it, without holding up the next run.
         self.deliver_alerts_in_background(&project_id);
-        line.duration_ms = u64::try_from(now_ms() - started).unwrap_or(0);
-        console_log!("{}", line.to_json());
-        result
+        Response::ok("run finished")
     }
 }
 
@@ -217,6 +196,45 @@ fn at(epoch_ms: i64) -> ScheduledTime {
 }
 
 impl ProjectSync {
+    fn staging(&self) -> Result<SqlStaging> {
+        SqlStaging::open(self.state.storage().sql()).map_err(step_error)
+    }
+
+    /// The run to continue (its checkpoint), or a new one for the pending batch. A checkpoint
+    /// that cannot be read (written by another version) closes its run as interrupted: the
+    /// batch is owed, so a full run replaces it.
+    async fn job_to_run(&self, ctx: &AppContext, staging: &SqlStaging) -> Result<Option<Job>> {
+        let storage = self.state.storage();
+        let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        match staging.load_job() {
+            Ok(Some(job)) => return Ok(Some(job)),
+            Ok(None) => {}
+            Err(_) => {
+                staging.clear().map_err(step_error)?;
+                pending.record_request(Trigger::Schedule, true, now_ms());
+            }
+        }
+        if let Some(lost) = storage.get::<InFlight>(IN_FLIGHT).await? {
+            // A run of the version before stepped syncs: its work is owed, its record closed.
+            let now = iso_from_ms(now_ms());
+            store::sync_runs::close_interrupted(&ctx.db, &lost.sync_id, &now).await?;
+            pending.merge(lost.batch);
+            storage.delete(IN_FLIGHT).await?;
+        }
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let sync_id = match pending.sync_id.clone() {
+            Some(id) => id,
+            None => secrets::random_id()?,
+        };
+        let job = Job::new(pending, sync_id, now_ms());
+        // Stored before the batch is dropped: a crash in between runs the batch twice, never zero times.
+        staging.save_job(&job).map_err(step_error)?;
+        storage.delete(PENDING).await?;
+        Ok(Some(job))
+    }
+
     fn window(&self) -> Result<Window> {
         if let Some(window) = self.window.get() {
             return Ok(window);
@@ -308,7 +326,7 @@ impl ProjectSync {
             return project_gone();
         }
         let storage = self.state.storage();
-        if let Some(running) = storage.get::<InFlight>(IN_FLIGHT).await? {
+        if let Some(running) = self.staging()?.load_job().ok().flatten() {
             if running.batch.trigger == Some(Trigger::Manual) || body.trigger != Trigger::Manual {
                 return Response::from_json(&SyncTicket {
                     sync_id: Some(running.sync_id),
@@ -356,7 +374,7 @@ impl ProjectSync {
     async fn status(&self) -> Result<QueueStatus> {
         let storage = self.state.storage();
         let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-        let running = storage.get::<InFlight>(IN_FLIGHT).await?;
+        let running = self.staging()?.load_job().ok().flatten();
         Ok(QueueStatus {
             pending_events: pending.events,
             pending_since_ms: (!pending.is_empty()).then_some(pending.first_at_ms),
@@ -400,6 +418,17 @@ impl ProjectSync {
         self.project_known.set(true);
         Ok(true)
     }
+}
+
+/// A staging failure as the runtime's error (the alarm is then retried by the runtime).
+fn step_error(e: StepError) -> worker::Error {
+    let detail = match e.into_failure() {
+        Some(f) => f.fault.map_or(f.message, |fault| {
+            serde_json::to_string(&fault).unwrap_or_default()
+        }),
+        None => "step budget spent".to_owned(),
+    };
+    worker::Error::RustError(format!("sync staging: {detail}"))
 }
 
 /// What the object answers for a project that no longer exists; the Worker reads it as 404.

@@ -1,151 +1,361 @@
-//! One sync run: the record in D1 around the engine that does the work. Every run ends in a
-//! visible result (succeeded or failed with a message a user can act on).
+//! The runtime side of a sync step: the engine's ports over Notion (fetch), Framer (one
+//! WebSocket per step, opened on first use), D1 and the object's SQLite, and one log line per
+//! step. What the step does is `crate::sync::engine`'s.
 
 use super::alerts;
 use super::context::{now_ms, AppContext};
+use super::framer_socket::{self, FramerSocket};
+use super::notion_api::NotionClient;
 use super::store;
-use super::sync_engine::{self, RunStats};
+use super::store::staging::SqlStaging;
+use super::store::synced_items::AcceptedItem;
 use crate::alerts::notice::ProjectRef;
-use crate::api::error::{ApiError, Fault};
-use crate::framer::error::FramerError;
-use crate::notion::error::NotionError;
-use crate::sync::queue::{Pending, Trigger};
+use crate::api::error::ApiError;
+use crate::api::project::Project;
+use crate::framer::wire::Call;
+use crate::notion::page_html::BlockNode;
+use crate::notion::protocol::QueryWindow;
+use crate::sync::engine::budget::Budget;
+use crate::sync::engine::failure::{StepError, SyncFailure};
+use crate::sync::engine::job::{Job, StoredItem};
+use crate::sync::engine::ports::{FramerSink, NotionSource, Records};
+use crate::sync::engine::step::{Engine, StepOutcome, StepReport};
+use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::util::secrets::ProjectSecret;
 use crate::util::time::iso_from_ms;
+use serde_json::Value;
+use std::cell::OnceCell;
+use std::rc::Rc;
+use worker::{console_log, WebSocket};
 
-/// Why a run failed, and whether trying again soon may help.
-#[derive(Debug, Clone)]
-pub struct SyncFailure {
-    pub code: String,
-    /// Shown on the run's record: safe for the project's owner to read.
-    pub message: String,
-    pub retryable: bool,
-    /// A failure on our side, for the alarm's log line only.
-    pub fault: Option<Fault>,
-}
-
-/// A failure of ours (D1, the cipher, the runtime) during a run: the record says only that, and
-/// the run is retried; the detail goes to the alarm's log line.
-impl From<ApiError> for SyncFailure {
-    fn from(e: ApiError) -> Self {
-        let storage = e.fault().is_some_and(|f| f.origin().starts_with("d1"));
-        Self {
-            code: if storage {
-                "storage_unavailable"
-            } else {
-                "internal_error"
-            }
-            .to_owned(),
-            message: if storage {
-                "the database did not answer; try again".to_owned()
-            } else {
-                format!("{}; the sync will retry", e.message())
-            },
-            retryable: true,
-            fault: e.fault().cloned(),
-        }
-    }
-}
-
-/// Notion refused or failed: the code and message say what the owner can do about it.
-impl From<NotionError> for SyncFailure {
-    fn from(e: NotionError) -> Self {
-        Self {
-            code: e.code().into(),
-            message: e.user_message(),
-            retryable: e.retryable(),
-            fault: None,
-        }
-    }
-}
-
-/// Framer refused or failed, likewise.
-impl From<FramerError> for SyncFailure {
-    fn from(e: FramerError) -> Self {
-        Self {
-            code: e.code().into(),
-            message: e.user_message(),
-            retryable: e.retryable(),
-            fault: None,
-        }
-    }
-}
-
-pub async fn run(
+/// Runs one step of `job` for `project` and logs it.
+pub async fn step(
     ctx: &AppContext,
-    project_id: &str,
-    batch: &Pending,
-    sync_id: &str,
-) -> Result<(), SyncFailure> {
-    let Some(project) = store::projects::by_id(&ctx.db, project_id).await? else {
-        // Deleted while work was queued: nothing to do, nothing to record.
-        return Ok(());
+    project: &Project,
+    staging: &SqlStaging,
+    job: &mut Job,
+) -> StepOutcome {
+    let started = now_ms();
+    let budget = Rc::new(Budget::new(
+        ctx.settings.sync_step_subrequests,
+        started,
+        ctx.settings.sync_step_ms,
+    ));
+    let (notion_token, framer_key) = match secrets(ctx, project) {
+        Ok(secrets) => secrets,
+        Err(failure) => {
+            let records = D1Records { ctx, project };
+            let _ = records.run_started(job).await;
+            let _ = records
+                .run_finished(job, Some((&failure.code, &failure.message)), now_ms())
+                .await;
+            let _ = crate::sync::engine::ports::Staging::clear(staging);
+            return StepOutcome::Failed(failure);
+        }
     };
-    let trigger = batch.trigger.unwrap_or(Trigger::Webhook);
-    if trigger == Trigger::Webhook && !project.auto_sync_active() {
-        // Auto-sync was turned off (or the plan lost it) after these events were queued.
-        return Ok(());
-    }
-    let started_at = iso_from_ms(now_ms());
-    store::sync_runs::start(
-        &ctx.db,
-        sync_id,
-        project_id,
-        trigger,
-        batch.full,
-        batch.events,
-        &started_at,
-    )
-    .await?;
-    let mut stats = RunStats::default();
-    let outcome = sync_engine::sync(ctx, &project, batch, &mut stats).await;
-    let failure = outcome
-        .as_ref()
-        .err()
-        .map(|f| (f.code.as_str(), f.message.as_str()));
-    let finished_at = iso_from_ms(now_ms());
-    store::sync_runs::finish(&ctx.db, sync_id, &stats, failure, &finished_at).await?;
-    // Only queued here: delivery happens after the run, so a receiver never slows a sync.
-    let about = ProjectRef {
-        id: project.id.clone(),
-        name: project.name.clone(),
+    let socket_cell = OnceCell::new();
+    let notion = StepNotion(NotionClient::for_step(
+        &ctx.settings,
+        notion_token,
+        budget.clone(),
+        job.notion_next_at_ms,
+    ));
+    let framer = StepFramer {
+        ctx,
+        project,
+        key: framer_key,
+        budget: budget.clone(),
+        cell: &socket_cell,
+        socket: None,
+        closed: (0, 0),
     };
-    if let Err(e) = alerts::after_run(ctx, &about, &outcome, &stats).await {
-        alerts::log_failure(Some(project_id), "alert bookkeeping after a run failed", &e);
+    let records = D1Records { ctx, project };
+    let clock = now_ms;
+    let mut engine = Engine {
+        project,
+        notion,
+        framer,
+        records: &records,
+        staging,
+        budget: &budget,
+        clock: &clock,
+        full_interval_ms: ctx.settings.full_reconcile_interval_ms,
+        report: StepReport::default(),
+    };
+    let outcome = engine.step(job).await;
+    engine.framer.disconnect().await;
+    log_step(
+        project,
+        job,
+        &engine.report,
+        budget.used(),
+        &outcome,
+        started,
+    );
+    if !matches!(outcome, StepOutcome::Continue) {
+        after_run(ctx, project, job, &outcome).await;
     }
     outcome
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::util::secrets::SecretError;
+fn secrets(ctx: &AppContext, project: &Project) -> Result<(String, String), SyncFailure> {
+    let cipher = ctx.cipher().map_err(SyncFailure::from)?;
+    let secret = |stored: &str, which: ProjectSecret| {
+        cipher.decrypt(stored, &which.context(&project.id)).map_err(|e| {
+            SyncFailure::permanent(
+                "secrets_unreadable",
+                format!(
+                    "the stored {} cannot be decrypted ({e}); enter it again in the project settings",
+                    which.name()
+                ),
+            )
+        })
+    };
+    Ok((
+        secret(&project.notion_token_enc, ProjectSecret::NotionToken)?,
+        secret(&project.framer_api_key_enc, ProjectSecret::FramerApiKey)?,
+    ))
+}
 
-    #[test]
-    fn our_failures_are_retried_and_keep_their_detail_for_the_log_only() {
-        let failure = SyncFailure::from(ApiError::internal(
-            "d1 query",
-            "no such table: synced_items: SQLITE_ERROR",
-        ));
-        assert_eq!(failure.code, "storage_unavailable");
-        assert_eq!(failure.message, "the database did not answer; try again");
-        assert!(failure.retryable);
-        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("d1 query"));
-
-        let failure = SyncFailure::from(ApiError::from(SecretError::BadKey));
-        assert_eq!(failure.code, "internal_error");
-        assert_eq!(
-            failure.message,
-            "something went wrong on our side; the sync will retry"
+/// Alerts the finished run owes, queued only: delivery happens after it.
+async fn after_run(ctx: &AppContext, project: &Project, job: &Job, outcome: &StepOutcome) {
+    let about = ProjectRef {
+        id: project.id.clone(),
+        name: project.name.clone(),
+    };
+    let result = match outcome {
+        StepOutcome::Failed(f) => Err(f.clone()),
+        _ => Ok(()),
+    };
+    if let Err(e) = alerts::after_run(ctx, &about, &result, job).await {
+        alerts::log_failure(
+            Some(&project.id),
+            "alert bookkeeping after a run failed",
+            &e,
         );
-        assert!(!failure.message.contains("ENCRYPTION_KEY"));
-        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("secrets"));
+    }
+}
+
+fn log_step(
+    project: &Project,
+    job: &Job,
+    report: &StepReport,
+    subrequests: u32,
+    outcome: &StepOutcome,
+    started: i64,
+) {
+    let (outcome, failure) = match outcome {
+        StepOutcome::Continue => ("continue", None),
+        StepOutcome::Succeeded => ("succeeded", None),
+        StepOutcome::Failed(f) => ("failed", Some(f)),
+    };
+    let line = serde_json::json!({
+        "kind": "sync_step",
+        "project_id": project.id,
+        "sync_id": job.sync_id,
+        "step": job.steps,
+        "phase": job.phase.as_str(),
+        "subrequests": subrequests,
+        "notion_calls": report.notion_calls,
+        "framer_calls": report.framer_calls,
+        "rows": report.rows,
+        "rows_held_max": report.rows_held_max,
+        "rows_read": job.rows_read,
+        "items_written": job.items_written,
+        "elapsed_ms": now_ms() - started,
+        "outcome": outcome,
+        "error_code": failure.map(|f| f.code.clone()),
+        "detail": failure.and_then(|f| f.fault.as_ref()),
+    });
+    console_log!("{line}");
+}
+
+/// Notion over fetch, paced, retried and budgeted by the client.
+struct StepNotion(NotionClient);
+
+impl NotionSource for StepNotion {
+    async fn database(&mut self, id: &str) -> Result<Value, StepError> {
+        Ok(self.0.database(id).await?)
     }
 
-    #[test]
-    fn notion_failures_say_what_to_do_and_whether_to_retry() {
-        let failure = SyncFailure::from(NotionError::Unauthorized);
-        assert_eq!(failure.code, "notion_unauthorized");
-        assert!(!failure.retryable);
-        assert!(failure.fault.is_none());
+    async fn data_source(&mut self, id: &str) -> Result<Value, StepError> {
+        Ok(self.0.data_source(id).await?)
+    }
+
+    async fn query(
+        &mut self,
+        data_source_id: &str,
+        window: &QueryWindow,
+        cursor: Option<&str>,
+    ) -> Result<Value, StepError> {
+        Ok(self.0.query_page(data_source_id, window, cursor).await?)
+    }
+
+    async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError> {
+        Ok(self.0.page(id).await?)
+    }
+
+    async fn block_tree(&mut self, page_id: &str) -> Result<Vec<BlockNode>, StepError> {
+        Ok(self.0.block_tree(page_id).await?)
+    }
+
+    fn calls(&self) -> usize {
+        self.0.calls
+    }
+
+    fn next_request_at_ms(&self) -> u64 {
+        self.0.next_request_at_ms()
+    }
+}
+
+/// Framer over one WebSocket, opened (one subrequest) on the step's first call.
+struct StepFramer<'a> {
+    ctx: &'a AppContext,
+    project: &'a Project,
+    key: String,
+    budget: Rc<Budget>,
+    cell: &'a OnceCell<WebSocket>,
+    socket: Option<FramerSocket<'a>>,
+    /// Counters of the socket once closed.
+    closed: (usize, usize),
+}
+
+impl StepFramer<'_> {
+    async fn disconnect(&mut self) {
+        if let Some(socket) = self.socket.take() {
+            self.closed = socket.disconnect().await;
+        }
+    }
+}
+
+impl FramerSink for StepFramer<'_> {
+    async fn call(&mut self, call: Call) -> Result<Value, StepError> {
+        if self.socket.is_none() {
+            if !self.budget.take() {
+                return Err(StepError::BudgetSpent);
+            }
+            let ws = framer_socket::open(
+                &self.ctx.settings.framer_server_url,
+                &self.project.framer_project_url,
+                &self.key,
+            )
+            .await?;
+            let _ = self.cell.set(ws);
+            let Some(ws) = self.cell.get() else {
+                return Err(ApiError::internal("framer socket", "socket cell empty").into());
+            };
+            match FramerSocket::start(ws).await {
+                Ok(socket) => self.socket = Some(socket),
+                Err(e) => {
+                    let _ = ws.close(Some(1000), Some("handshake failed"));
+                    return Err(e.into());
+                }
+            }
+        }
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or_else(|| StepError::from(ApiError::internal("framer socket", "not open")))?;
+        Ok(socket.call(call).await?)
+    }
+
+    fn counters(&self) -> (usize, usize) {
+        self.socket
+            .as_ref()
+            .map_or(self.closed, |s| (s.calls, s.bytes_sent))
+    }
+}
+
+/// D1, for the project of the run.
+struct D1Records<'a> {
+    ctx: &'a AppContext,
+    project: &'a Project,
+}
+
+impl Records for D1Records<'_> {
+    async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError> {
+        let at = store::sync_runs::last_success_started_at(&self.ctx.db, &self.project.id).await?;
+        Ok(at.as_deref().and_then(crate::util::time::ms_from_iso))
+    }
+
+    async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
+        Ok(store::projects::synced_collections(&self.ctx.db, self.project).await?)
+    }
+
+    async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {
+        Ok(store::projects::set_data_source_ids(&self.ctx.db, &self.project.id, ids).await?)
+    }
+
+    async fn set_collection_id(&self, id: &str) -> Result<(), StepError> {
+        Ok(store::projects::set_collection_id(&self.ctx.db, &self.project.id, id).await?)
+    }
+
+    async fn set_mapping(&self, mapping: &Mapping) -> Result<(), StepError> {
+        Ok(store::projects::set_mapping(&self.ctx.db, &self.project.id, mapping).await?)
+    }
+
+    async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError> {
+        let at = iso_from_ms(at_ms);
+        Ok(store::projects::set_last_full_sync_at(&self.ctx.db, &self.project.id, &at).await?)
+    }
+
+    async fn stored_items(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StepError> {
+        let rows =
+            store::synced_items::page_of(&self.ctx.db, &self.project.id, after, limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredItem {
+                page_id: r.page_id,
+                slug: r.slug,
+                slug_source: r.slug_source,
+                content_hash: r.content_hash,
+                last_edited_time: r.last_edited_time,
+            })
+            .collect())
+    }
+
+    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let accepted: Vec<AcceptedItem> = items
+            .iter()
+            .map(|(s, last_edited)| AcceptedItem {
+                page_id: &s.page_id,
+                slug: &s.slug,
+                slug_source: &s.slug_source,
+                content_hash: &s.content_hash,
+                last_edited_time: last_edited,
+            })
+            .collect();
+        let now = iso_from_ms(now_ms());
+        Ok(store::synced_items::record(&self.ctx.db, &self.project.id, &accepted, &now).await?)
+    }
+
+    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
+        Ok(store::synced_items::forget(&self.ctx.db, &self.project.id, page_ids).await?)
+    }
+
+    async fn run_started(&self, job: &Job) -> Result<(), StepError> {
+        let now = iso_from_ms(job.started_at_ms);
+        Ok(store::sync_runs::start(&self.ctx.db, job, &self.project.id, &now).await?)
+    }
+
+    async fn run_progress(&self, job: &Job) -> Result<(), StepError> {
+        Ok(store::sync_runs::progress(&self.ctx.db, job).await?)
+    }
+
+    async fn run_finished(
+        &self,
+        job: &Job,
+        failure: Option<(&str, &str)>,
+        at_ms: i64,
+    ) -> Result<(), StepError> {
+        let now = iso_from_ms(at_ms);
+        Ok(store::sync_runs::finish(&self.ctx.db, job, failure, &now).await?)
     }
 }

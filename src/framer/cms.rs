@@ -137,7 +137,7 @@ pub struct EnumCase {
 pub const ANY_FILE_TYPE: &str = "*";
 
 /// A field of a managed collection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldDef {
     /// Stable id chosen by the integration; item field data is keyed by it.
     pub id: String,
@@ -284,7 +284,7 @@ pub fn fields_from_wire(wire: &Value) -> Result<Vec<FieldDef>, CmsError> {
 }
 
 /// The value of one field of one item.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FieldValue {
     /// Plain text.
     String(String),
@@ -392,7 +392,7 @@ fn number_to_json(number: f64) -> Value {
 }
 
 /// One item of a managed collection.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Item {
     /// The integration's id for the item (the Notion page id).
     pub id: String,

@@ -37,6 +37,9 @@ pub enum NotionError {
     },
     /// The request never got an answer (DNS, connection reset, unreadable body).
     Transport(String),
+    /// This sync step may make no more subrequests (Cloudflare caps them per invocation): the
+    /// request was not sent, and the next step does it.
+    StepBudgetSpent,
     /// The retry budget ran out; the last error is kept.
     GaveUp {
         /// The error that was still happening.
@@ -93,6 +96,7 @@ impl NotionError {
             | NotionError::Transport(_)
             | NotionError::GaveUp { .. } => "notion_unavailable",
             NotionError::Rejected { .. } => "notion_request_rejected",
+            NotionError::StepBudgetSpent => "step_budget_spent",
         }
     }
 
@@ -103,6 +107,7 @@ impl NotionError {
             NotionError::RateLimited { .. }
                 | NotionError::Unavailable { .. }
                 | NotionError::Transport(_)
+                | NotionError::StepBudgetSpent
         )
     }
 
@@ -129,6 +134,9 @@ impl NotionError {
                 format!("Notion refused a request ({status} {code}: {message}).")
             }
             NotionError::GaveUp { .. } => "Notion kept failing; the sync will retry later.".to_owned(),
+            NotionError::StepBudgetSpent => {
+                "This step's request budget is spent; the next step continues.".to_owned()
+            }
         }
     }
 }

@@ -89,6 +89,11 @@ impl Pacer {
         start - now_ms
     }
 
+    /// When the next request may start (carried from one sync step to the next).
+    pub fn next_free_ms(&self) -> u64 {
+        self.next_free_ms
+    }
+
     /// Pushes the next slot back after Notion asked for a pause (429 Retry-After).
     pub fn pause_until(&mut self, until_ms: u64) {
         self.next_free_ms = self.next_free_ms.max(until_ms);
@@ -96,7 +101,7 @@ impl Pacer {
 }
 
 /// Which rows one query run asks for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueryWindow {
     /// Only rows edited on or after this instant (RFC 3339), for incremental runs.
     pub edited_since: Option<String>,

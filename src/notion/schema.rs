@@ -30,7 +30,7 @@ impl fmt::Display for SchemaError {
 impl std::error::Error for SchemaError {}
 
 /// One select, status or multi-select option.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SelectOption {
     /// Notion's option id (stable across renames).
     pub id: String,
@@ -40,7 +40,7 @@ pub struct SelectOption {
 
 /// What a formula evaluates to; the schema does not say, pages do (see
 /// [`Schema::learn_formula_results`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FormulaResult {
     /// `string`.
     Text,
@@ -53,7 +53,7 @@ pub enum FormulaResult {
 }
 
 /// A property's type with the configuration the mapping needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PropertyKind {
     /// The page title (exactly one per data source).
     Title,
@@ -163,7 +163,7 @@ impl PropertyKind {
 }
 
 /// One property of a data source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Property {
     /// Notion's property id (stable across renames; may be URL-encoded like `%3AUPp`).
     pub id: String,
@@ -174,7 +174,7 @@ pub struct Property {
 }
 
 /// The properties of a data source: the title first, then the others by name.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Schema {
     /// All properties, unsupported ones included.
     pub properties: Vec<Property>,

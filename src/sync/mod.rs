@@ -2,6 +2,7 @@
 //! mapping of Notion properties to Framer fields, one page mapped to one row, what a run
 //! reads, and what it writes.
 
+pub mod engine;
 pub mod ledger;
 pub mod mapping;
 pub mod plan;

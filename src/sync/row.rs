@@ -44,7 +44,8 @@ pub fn describe_skip(result: &Value, error: &RowError) -> String {
     }
 }
 
-fn result_title(result: &Value) -> Option<String> {
+/// The title of a query result (a page's title property, a data source's `title`), if any.
+pub fn result_title(result: &Value) -> Option<String> {
     let top_level = result.get("title").filter(|t| t.is_array());
     let title_property = || {
         result
@@ -88,7 +89,7 @@ pub struct RowOptions {
 }
 
 /// An enum case a row needs that the field does not list yet (see [`Mapping::learn_cases`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewEnumCase {
     /// Framer field id.
     pub field_id: String,
@@ -97,7 +98,7 @@ pub struct NewEnumCase {
 }
 
 /// One page mapped to Framer field values.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MappedRow {
     /// Dashed lowercase page UUID (the Framer item id).
     pub page_id: String,

@@ -124,6 +124,25 @@ pub fn assign_slugs(rows: &[SlugInput]) -> SlugAssignment {
     SlugAssignment { slugs, duplicates }
 }
 
+/// One row's slug when rows are assigned one at a time (a stepped sync never holds every row):
+/// the slug it wants, or the lowest free `-2`, `-3`, ... suffix when `taken` says another row
+/// holds it. Returns the slug and whether it collided. Previous slugs of other rows must count
+/// as taken, so that a row keeping its slug always wins, as in [`assign_slugs`].
+pub fn assign_one(row: &SlugInput, mut taken: impl FnMut(&str) -> bool) -> (String, bool) {
+    let (wanted, _) = wanted_slug(row);
+    if !taken(&wanted) {
+        return (wanted, false);
+    }
+    let mut n = 2u64;
+    loop {
+        let candidate = with_suffix(&wanted, n);
+        if !taken(&candidate) {
+            return (candidate, true);
+        }
+        n += 1;
+    }
+}
+
 /// The slug a row wants and whether it is a kept previous slug.
 fn wanted_slug(row: &SlugInput) -> (String, bool) {
     if let Some((slug, source)) = &row.previous {

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod migrations;
 pub mod pending_verifications;
 pub mod projects;
+pub mod staging;
 pub mod sync_runs;
 pub mod synced_items;
 pub mod webhook_events;

@@ -3,8 +3,7 @@
 
 use super::d1;
 use crate::api::error::ApiError;
-use crate::edge::sync_engine::RunStats;
-use crate::sync::queue::Trigger;
+use crate::sync::engine::job::Job;
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, D1PreparedStatement, D1Type};
 
@@ -53,28 +52,78 @@ fn scope(full: bool) -> &'static str {
     }
 }
 
-/// Records the run as running; a run started again (after an interruption) is reset.
+/// Records the run as running (again, when a step is retried) and closes any other run of the
+/// project still marked running: one object runs one job at a time, so such a run was lost.
 pub async fn start(
     db: &D1Database,
-    sync_id: &str,
+    job: &Job,
     project_id: &str,
-    trigger: Trigger,
-    full: bool,
-    events: u32,
     now: &str,
 ) -> Result<(), ApiError> {
+    let close_lost = d1::stmt(
+        db,
+        "UPDATE sync_runs SET status = 'failed', phase = NULL, finished_at = ?3, error_code = 'interrupted', \
+         error_message = 'the run was interrupted and could not resume; a later run took over' \
+         WHERE project_id = ?1 AND status = 'running' AND id != ?2",
+        &[D1Type::Text(project_id), D1Type::Text(&job.sync_id), D1Type::Text(now)],
+    )?;
+    let insert = d1::stmt(
+        db,
+        "INSERT INTO sync_runs (id, project_id, trigger, scope, status, started_at, events, phase) \
+         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, 'starting') \
+         ON CONFLICT(id) DO UPDATE SET status = 'running', finished_at = NULL, phase = 'starting'",
+        &[
+            D1Type::Text(&job.sync_id),
+            D1Type::Text(project_id),
+            D1Type::Text(job.trigger().as_str()),
+            D1Type::Text(scope(job.batch.full)),
+            D1Type::Text(now),
+            D1Type::Integer(i32::try_from(job.batch.events).unwrap_or(i32::MAX)),
+        ],
+    )?;
+    d1::batch(db, vec![close_lost, insert]).await
+}
+
+/// The counters of a run so far (after each step, and at its end).
+fn counters<'a>(job: &'a Job, warnings: &'a str, skipped_rows: &'a str) -> Vec<D1Type<'a>> {
+    let stats = &job.stats;
+    vec![
+        D1Type::Text(&job.sync_id),
+        D1Type::Text(scope(stats.full)),
+        d1::int(stats.added),
+        d1::int(stats.updated),
+        d1::int(stats.removed),
+        d1::int(stats.unchanged),
+        d1::int(stats.skipped),
+        d1::int(stats.notion_calls),
+        d1::int(stats.framer_calls),
+        d1::int(stats.bytes_sent),
+        D1Type::Integer(i32::from(stats.published)),
+        D1Type::Text(warnings),
+        d1::int(job.rows_read),
+        d1::int(job.items_written),
+        job.rows_total.map_or(D1Type::Null, d1::int),
+        d1::int(usize::try_from(job.steps).unwrap_or(usize::MAX)),
+        D1Type::Text(skipped_rows),
+    ]
+}
+
+const COUNTERS: &str = "scope = ?2, added = ?3, updated = ?4, removed = ?5, unchanged = ?6, skipped = ?7, \
+    notion_calls = ?8, framer_calls = ?9, bytes_sent = ?10, published = ?11, warnings = ?12, rows_read = ?13, \
+    items_written = ?14, rows_total = ?15, steps = ?16, skipped_rows = ?17";
+
+/// Where a running run stands, after a step.
+pub async fn progress(db: &D1Database, job: &Job) -> Result<(), ApiError> {
+    let warnings = serde_json::to_string(&job.stats.warnings)?;
+    let skipped = serde_json::to_string(&job.skipped_rows)?;
+    let mut args = counters(job, &warnings, &skipped);
+    args.push(D1Type::Text(job.phase.as_str()));
     d1::run(
         db,
-        "INSERT INTO sync_runs (id, project_id, trigger, scope, status, started_at, events) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6) \
-         ON CONFLICT(id) DO UPDATE SET status = 'running', started_at = excluded.started_at, finished_at = NULL",
-        &[
-            D1Type::Text(sync_id),
-            D1Type::Text(project_id),
-            D1Type::Text(trigger.as_str()),
-            D1Type::Text(scope(full)),
-            D1Type::Text(now),
-            D1Type::Integer(i32::try_from(events).unwrap_or(i32::MAX)),
-        ],
+        &format!(
+            "UPDATE sync_runs SET {COUNTERS}, phase = ?18 WHERE id = ?1 AND status = 'running'"
+        ),
+        &args,
     )
     .await?;
     Ok(())
@@ -83,35 +132,43 @@ pub async fn start(
 /// A run's end: failed when `failure` (code, message) is given, succeeded otherwise.
 pub async fn finish(
     db: &D1Database,
-    sync_id: &str,
-    stats: &RunStats,
+    job: &Job,
     failure: Option<(&str, &str)>,
     now: &str,
 ) -> Result<(), ApiError> {
-    let warnings = serde_json::to_string(&stats.warnings)?;
+    let warnings = serde_json::to_string(&job.stats.warnings)?;
+    let skipped = serde_json::to_string(&job.skipped_rows)?;
+    let mut args = counters(job, &warnings, &skipped);
+    args.extend([
+        D1Type::Text(if failure.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        }),
+        D1Type::Text(now),
+        d1::opt(failure.map(|(code, _)| code)),
+        d1::opt(failure.map(|(_, message)| message)),
+    ]);
     d1::run(
         db,
-        "UPDATE sync_runs SET status = ?2, finished_at = ?3, scope = ?4, added = ?5, updated = ?6, removed = ?7, unchanged = ?8, \
-         skipped = ?9, notion_calls = ?10, framer_calls = ?11, bytes_sent = ?12, published = ?13, warnings = ?14, \
-         error_code = ?15, error_message = ?16 WHERE id = ?1",
-        &[
-            D1Type::Text(sync_id),
-            D1Type::Text(if failure.is_some() { "failed" } else { "succeeded" }),
-            D1Type::Text(now),
-            D1Type::Text(scope(stats.full)),
-            d1::int(stats.added),
-            d1::int(stats.updated),
-            d1::int(stats.removed),
-            d1::int(stats.unchanged),
-            d1::int(stats.skipped),
-            d1::int(stats.notion_calls),
-            d1::int(stats.framer_calls),
-            d1::int(stats.bytes_sent),
-            D1Type::Integer(i32::from(stats.published)),
-            D1Type::Text(&warnings),
-            d1::opt(failure.map(|(code, _)| code)),
-            d1::opt(failure.map(|(_, message)| message)),
-        ],
+        &format!(
+            "UPDATE sync_runs SET {COUNTERS}, status = ?18, finished_at = ?19, error_code = ?20, error_message = ?21, \
+             phase = NULL WHERE id = ?1"
+        ),
+        &args,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Closes a run that cannot continue (its checkpoint is unreadable).
+pub async fn close_interrupted(db: &D1Database, sync_id: &str, now: &str) -> Result<(), ApiError> {
+    d1::run(
+        db,
+        "UPDATE sync_runs SET status = 'failed', phase = NULL, finished_at = ?2, error_code = 'interrupted', \
+         error_message = 'the run was interrupted and could not resume; the next run starts over' \
+         WHERE id = ?1 AND status = 'running'",
+        &[D1Type::Text(sync_id), D1Type::Text(now)],
     )
     .await?;
     Ok(())

@@ -25,11 +25,23 @@ pub struct AcceptedItem<'a> {
     pub last_edited_time: &'a str,
 }
 
-pub async fn of_project(db: &D1Database, project_id: &str) -> Result<Vec<SyncedItem>, ApiError> {
+/// Up to `limit` of the project's items with a page id after `after`, by page id (a run copies
+/// them into its object a chunk at a time).
+pub async fn page_of(
+    db: &D1Database,
+    project_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<SyncedItem>, ApiError> {
     d1::all(
         db,
-        "SELECT page_id, slug, slug_source, content_hash, last_edited_time FROM synced_items WHERE project_id = ?1",
-        &[D1Type::Text(project_id)],
+        "SELECT page_id, slug, slug_source, content_hash, last_edited_time FROM synced_items \
+         WHERE project_id = ?1 AND page_id > ?2 ORDER BY page_id LIMIT ?3",
+        &[
+            D1Type::Text(project_id),
+            D1Type::Text(after.unwrap_or("")),
+            d1::int(limit),
+        ],
     )
     .await
 }

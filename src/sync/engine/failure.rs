@@ -1,0 +1,184 @@
+//! How a step ends badly: either this invocation's budget is spent (not a failure: the next
+//! step continues) or the run failed, with what the owner reads and whether retrying may help.
+
+use crate::api::error::{ApiError, Fault};
+use crate::framer::error::FramerError;
+use crate::notion::error::NotionError;
+
+/// Why a run failed, and whether trying again soon may help.
+#[derive(Debug, Clone)]
+pub struct SyncFailure {
+    pub code: String,
+    /// Shown on the run's record: safe for the project's owner to read.
+    pub message: String,
+    pub retryable: bool,
+    /// A failure on our side, for the log line only.
+    pub fault: Option<Fault>,
+}
+
+impl SyncFailure {
+    /// A failure the owner must act on (retrying cannot help).
+    pub fn permanent(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            retryable: false,
+            fault: None,
+        }
+    }
+
+    /// A run that could not continue after the runtime lost it.
+    pub fn interrupted() -> Self {
+        Self {
+            code: "interrupted".to_owned(),
+            message: "the run was interrupted and could not resume; the next run starts over"
+                .to_owned(),
+            retryable: true,
+            fault: None,
+        }
+    }
+}
+
+/// A failure of ours (D1, the object's storage, the cipher): the record says only that, and the
+/// run is retried; the detail goes to the log line.
+impl From<ApiError> for SyncFailure {
+    fn from(e: ApiError) -> Self {
+        let storage = e.fault().is_some_and(|f| f.origin().starts_with("d1"));
+        Self {
+            code: if storage {
+                "storage_unavailable"
+            } else {
+                "internal_error"
+            }
+            .to_owned(),
+            message: if storage {
+                "the database did not answer; try again".to_owned()
+            } else {
+                format!("{}; the sync will retry", e.message())
+            },
+            retryable: true,
+            fault: e.fault().cloned(),
+        }
+    }
+}
+
+/// Notion refused or failed: the code and message say what the owner can do about it.
+impl From<NotionError> for SyncFailure {
+    fn from(e: NotionError) -> Self {
+        Self {
+            code: e.code().into(),
+            message: e.user_message(),
+            retryable: e.retryable(),
+            fault: None,
+        }
+    }
+}
+
+/// Framer refused or failed, likewise.
+impl From<FramerError> for SyncFailure {
+    fn from(e: FramerError) -> Self {
+        Self {
+            code: e.code().into(),
+            message: e.user_message(),
+            retryable: e.retryable(),
+            fault: None,
+        }
+    }
+}
+
+/// Why a step stopped before its work was done.
+#[derive(Debug, Clone)]
+pub enum StepError {
+    /// This invocation may make no more subrequests or has used its time: checkpoint, continue.
+    BudgetSpent,
+    /// The run failed.
+    Failed(SyncFailure),
+    /// Framer refused a call's data (a method error): for a batch of items, one of the rows is
+    /// at fault; anywhere else it fails the run.
+    Refused {
+        method: &'static str,
+        message: String,
+    },
+}
+
+impl StepError {
+    /// The failure this error means for the run as a whole.
+    pub fn into_failure(self) -> Option<SyncFailure> {
+        match self {
+            StepError::BudgetSpent => None,
+            StepError::Failed(f) => Some(f),
+            StepError::Refused { method, message } => {
+                Some(FramerError::Method { method, message }.into())
+            }
+        }
+    }
+}
+
+impl From<SyncFailure> for StepError {
+    fn from(f: SyncFailure) -> Self {
+        StepError::Failed(f)
+    }
+}
+
+impl From<NotionError> for StepError {
+    fn from(e: NotionError) -> Self {
+        match e {
+            NotionError::StepBudgetSpent => StepError::BudgetSpent,
+            other => StepError::Failed(other.into()),
+        }
+    }
+}
+
+impl From<FramerError> for StepError {
+    fn from(e: FramerError) -> Self {
+        match e {
+            FramerError::Method { method, message } => StepError::Refused { method, message },
+            other => StepError::Failed(other.into()),
+        }
+    }
+}
+
+impl From<ApiError> for StepError {
+    fn from(e: ApiError) -> Self {
+        StepError::Failed(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::secrets::SecretError;
+
+    #[test]
+    fn our_failures_are_retried_and_keep_their_detail_for_the_log_only() {
+        let failure = SyncFailure::from(ApiError::internal(
+            "d1 query",
+            "no such table: synced_items: SQLITE_ERROR",
+        ));
+        assert_eq!(failure.code, "storage_unavailable");
+        assert_eq!(failure.message, "the database did not answer; try again");
+        assert!(failure.retryable);
+        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("d1 query"));
+
+        let failure = SyncFailure::from(ApiError::from(SecretError::BadKey));
+        assert_eq!(failure.code, "internal_error");
+        assert_eq!(
+            failure.message,
+            "something went wrong on our side; the sync will retry"
+        );
+        assert!(!failure.message.contains("ENCRYPTION_KEY"));
+        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("secrets"));
+    }
+
+    #[test]
+    fn notion_failures_say_what_to_do_and_a_spent_budget_is_no_failure() {
+        let failure = SyncFailure::from(NotionError::Unauthorized);
+        assert_eq!(failure.code, "notion_unauthorized");
+        assert!(!failure.retryable);
+        assert!(failure.fault.is_none());
+        assert!(matches!(
+            StepError::from(NotionError::StepBudgetSpent),
+            StepError::BudgetSpent
+        ));
+    }
+}

@@ -1,0 +1,251 @@
+//! A sync run as a resumable job: everything a step needs to continue where the last one
+//! stopped. The job is checkpointed in the Durable Object's SQLite after every unit of work,
+//! beside the staged rows, so a restart or eviction costs at most the unit in progress.
+
+use crate::framer::cms::Item;
+use crate::notion::protocol::QueryWindow;
+use crate::notion::schema::Schema;
+use crate::sync::mapping::Mapping;
+use crate::sync::queue::{Pending, Trigger};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Skipped rows listed on a run's record; past this they are only counted.
+pub const MAX_SKIPPED_LISTED: usize = 100;
+/// Row warnings kept on the record; past this they are only counted.
+pub const MAX_ROW_WARNINGS: usize = 20;
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Resolving the data source, the mapping, the collection and what Framer holds.
+    Starting,
+    /// Reading rows (and bodies) from Notion and writing them to Framer as they come.
+    Reading,
+    /// Taking out of Framer what Notion no longer has.
+    Removing,
+    /// Publishing the site.
+    Publishing,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::Reading => "reading",
+            Phase::Removing => "removing",
+            Phase::Publishing => "publishing",
+        }
+    }
+}
+
+/// What a run did, for its record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunStats {
+    pub full: bool,
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+    pub notion_calls: usize,
+    pub framer_calls: usize,
+    pub bytes_sent: usize,
+    pub published: bool,
+    pub warnings: Vec<String>,
+}
+
+/// A row that did not reach Framer, as the owner needs it to fix the row in Notion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedRow {
+    pub page_id: String,
+    pub title: String,
+    /// The page in Notion.
+    pub url: String,
+    /// The Notion property at fault, when known.
+    pub property: Option<String>,
+    pub reason: String,
+}
+
+/// The checkpoint of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub sync_id: String,
+    pub batch: Pending,
+    pub started_at_ms: i64,
+    /// Steps taken so far (the one running included).
+    pub steps: u32,
+    pub phase: Phase,
+    pub stats: RunStats,
+    pub skipped_rows: Vec<SkippedRow>,
+    pub rows_read: usize,
+    pub items_written: usize,
+    /// Rows this run handles, once reading is done.
+    pub rows_total: Option<usize>,
+    /// Set once the data source, mapping and collection are resolved (end of `Starting`).
+    pub setup: Option<Setup>,
+    pub read: ReadCursor,
+    /// Gone pages of an incremental batch still to check with Notion.
+    pub gone_to_check: Vec<String>,
+    /// When the next Notion request may go out (the pacer carries over between steps).
+    pub notion_next_at_ms: u64,
+    /// A body that did not fit in one step: the page and how many steps tried it.
+    pub body_attempt: Option<(String, u32)>,
+    /// Block types that page bodies had and the renderer skipped.
+    pub blocks_not_rendered: BTreeSet<String>,
+    /// Row warnings seen (only the first [`MAX_ROW_WARNINGS`] are kept).
+    pub row_warnings: usize,
+    /// Next staging sequence number: rows are written in the order Notion returned them.
+    pub next_seq: u64,
+}
+
+/// What `Starting` resolved, fixed for the rest of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Setup {
+    pub data_source_id: String,
+    pub schema: Schema,
+    pub mapping: Mapping,
+    pub collection_id: String,
+    /// The fields last set on (or found in) the collection, as sent.
+    pub fields_json: String,
+    /// The body field was just added to the collection: every row needs its body.
+    pub body_field_new: bool,
+    /// Framer's item ids were staged (full runs), so missing items can be re-sent.
+    pub framer_ids_known: bool,
+}
+
+/// Where reading stands: the query window, the cursor in it, and the newest `created_time`
+/// seen in it (where the next window starts when Notion caps this one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReadCursor {
+    pub window: QueryWindow,
+    pub cursor: Option<String>,
+    pub window_newest: Option<String>,
+    pub window_new_rows: usize,
+    pub done: bool,
+}
+
+impl Job {
+    pub fn new(batch: Pending, sync_id: String, now_ms: i64) -> Self {
+        let gone_to_check = batch.gone_pages.iter().cloned().collect();
+        Self {
+            sync_id,
+            batch,
+            started_at_ms: now_ms,
+            steps: 0,
+            phase: Phase::Starting,
+            stats: RunStats::default(),
+            skipped_rows: Vec::new(),
+            rows_read: 0,
+            items_written: 0,
+            rows_total: None,
+            setup: None,
+            read: ReadCursor::default(),
+            gone_to_check,
+            notion_next_at_ms: 0,
+            body_attempt: None,
+            blocks_not_rendered: BTreeSet::new(),
+            row_warnings: 0,
+            next_seq: 0,
+        }
+    }
+
+    pub fn trigger(&self) -> Trigger {
+        self.batch.trigger.unwrap_or(Trigger::Webhook)
+    }
+
+    /// Records a row that could not be written; the record lists the first ones.
+    pub fn skip(&mut self, row: SkippedRow) {
+        self.stats.skipped += 1;
+        if self.skipped_rows.len() < MAX_SKIPPED_LISTED {
+            self.skipped_rows.push(row);
+        }
+    }
+
+    /// Keeps the first row warnings and counts the rest.
+    pub fn row_warning(&mut self, warning: String) {
+        self.row_warnings += 1;
+        if self.row_warnings <= MAX_ROW_WARNINGS {
+            self.stats.warnings.push(warning);
+        }
+    }
+
+    /// The warnings as the record shows them once the run is over.
+    pub fn closing_warnings(&mut self) {
+        if self.row_warnings > MAX_ROW_WARNINGS {
+            self.stats.warnings.push(format!(
+                "... and {} more row warnings",
+                self.row_warnings - MAX_ROW_WARNINGS
+            ));
+        }
+        if !self.blocks_not_rendered.is_empty() {
+            let list: Vec<&str> = self
+                .blocks_not_rendered
+                .iter()
+                .map(String::as_str)
+                .collect();
+            self.stats.warnings.push(format!(
+                "page content: blocks not rendered: {}",
+                list.join(", ")
+            ));
+        }
+    }
+}
+
+/// What a staged row waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowState {
+    /// Its page body must be fetched.
+    Body,
+    /// Ready to be sent to Framer.
+    Write,
+    /// In Framer as wanted (written this run, or unchanged).
+    Done,
+    /// Could not be mapped or was refused: Framer keeps what it had.
+    Skipped,
+    /// To be taken out of Framer (deleted in Notion, or held back by the publish filter).
+    Remove,
+    /// Taken out of Framer this run.
+    Removed,
+}
+
+/// Whether a write adds an item D1 never recorded or updates one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteKind {
+    Add,
+    Update,
+}
+
+/// A row between Notion and Framer, kept in the object's SQLite, not in memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StagedRow {
+    pub seq: u64,
+    pub page_id: String,
+    pub state: RowState,
+    pub title: String,
+    pub slug_source: String,
+    pub last_edited_time: String,
+    /// The slug given to the row ("" when it has none: skipped or removed rows).
+    pub slug: String,
+    /// The item as it will be sent (dropped once the row is done).
+    pub item: Option<Item>,
+    pub write: Option<WriteKind>,
+}
+
+/// What D1 believes Framer holds for one page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredItem {
+    pub page_id: String,
+    pub slug: String,
+    pub slug_source: String,
+    pub content_hash: String,
+    pub last_edited_time: Option<String>,
+}
+
+/// The Notion page of a row, for people.
+pub fn notion_url(page_id: &str) -> String {
+    format!("https://www.notion.so/{}", page_id.replace('-', ""))
+}

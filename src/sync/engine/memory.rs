@@ -1,0 +1,391 @@
+//! In-memory ports for the engine's tests: a Notion database of pages, a Framer collection that
+//! refuses what a test says, D1 records and the object's staging, all inspectable.
+
+use super::budget::Budget;
+use super::failure::StepError;
+use super::job::{Job, RowState, StagedRow, StoredItem};
+use super::ports::{FramerSink, NotionSource, Records, Staging};
+use crate::framer::wire::Call;
+use crate::notion::error::NotionError;
+use crate::notion::page_html::BlockNode;
+use crate::notion::protocol::QueryWindow;
+use crate::sync::mapping::{Mapping, SyncedCollections};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// A data source of simple pages (title + URL property), paged like Notion (100 per page).
+pub struct MemNotion {
+    pub pages: Vec<Value>,
+    pub budget: Rc<Budget>,
+    pub calls: usize,
+    /// Calls per kind, over the whole test (shared across steps).
+    pub log: Rc<RefCell<Vec<String>>>,
+}
+
+pub fn page(n: usize, url: &str) -> Value {
+    json!({
+        "object": "page",
+        "id": format!("00000000-0000-4000-8000-{n:012}"),
+        "created_time": format!("2026-01-01T00:00:{:02}.000Z", n % 60),
+        "last_edited_time": "2026-11-30T10:00:00.000Z",
+        "url": format!("https://www.notion.so/{n}"),
+        "properties": {
+            "Name": {"id": "title", "type": "title", "title": [{"type": "text", "plain_text": format!("Row {n}"), "text": {"content": format!("Row {n}")}}]},
+            "Link": {"id": "u%3Ar", "type": "url", "url": url},
+        }
+    })
+}
+
+pub fn data_source() -> Value {
+    json!({
+        "object": "data_source",
+        "id": "11111111-2222-4333-8444-555555555555",
+        "properties": {
+            "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
+            "Link": {"id": "u%3Ar", "name": "Link", "type": "url", "url": {}},
+        }
+    })
+}
+
+impl MemNotion {
+    fn spend(&mut self, what: &str) -> Result<(), StepError> {
+        super::tests::maybe_crash();
+        if !self.budget.take() {
+            return Err(NotionError::StepBudgetSpent.into());
+        }
+        self.calls += 1;
+        self.log.borrow_mut().push(what.to_owned());
+        Ok(())
+    }
+}
+
+impl NotionSource for MemNotion {
+    async fn database(&mut self, _id: &str) -> Result<Value, StepError> {
+        self.spend("database")?;
+        Ok(
+            json!({"object": "database", "data_sources": [{"id": "11111111-2222-4333-8444-555555555555"}]}),
+        )
+    }
+
+    async fn data_source(&mut self, _id: &str) -> Result<Value, StepError> {
+        self.spend("data_source")?;
+        Ok(data_source())
+    }
+
+    async fn query(
+        &mut self,
+        _ds: &str,
+        _window: &QueryWindow,
+        cursor: Option<&str>,
+    ) -> Result<Value, StepError> {
+        self.spend("query")?;
+        let start: usize = cursor.map_or(0, |c| c.parse().unwrap_or(0));
+        let end = (start + 100).min(self.pages.len());
+        let more = end < self.pages.len();
+        Ok(json!({
+            "object": "list",
+            "results": self.pages[start..end],
+            "has_more": more,
+            "next_cursor": if more { Value::String(end.to_string()) } else { Value::Null },
+        }))
+    }
+
+    async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError> {
+        self.spend("page")?;
+        Ok(self.pages.iter().find(|p| p["id"] == id).cloned())
+    }
+
+    async fn block_tree(&mut self, page_id: &str) -> Result<Vec<BlockNode>, StepError> {
+        self.spend("blocks")?;
+        Ok(vec![BlockNode {
+            block: json!({"object": "block", "id": "b", "type": "paragraph", "has_children": false,
+                "paragraph": {"rich_text": [{"type": "text", "plain_text": format!("Body of {page_id}"), "text": {"content": format!("Body of {page_id}")}, "annotations": {}}]}}),
+            children: Vec::new(),
+        }])
+    }
+
+    fn calls(&self) -> usize {
+        self.calls
+    }
+
+    fn next_request_at_ms(&self) -> u64 {
+        0
+    }
+}
+
+/// A Framer collection; `refuse` decides which items it refuses (a whole call is refused when
+/// any item is, as Framer does).
+#[derive(Default)]
+pub struct FramerState {
+    pub items: BTreeMap<String, Value>,
+    pub fields: Value,
+    pub calls: Vec<String>,
+    pub opened: usize,
+}
+
+pub struct MemFramer {
+    pub state: Rc<RefCell<FramerState>>,
+    pub budget: Rc<Budget>,
+    pub open: bool,
+    pub refuse: fn(&Value) -> bool,
+}
+
+impl FramerSink for MemFramer {
+    async fn call(&mut self, call: Call) -> Result<Value, StepError> {
+        if !self.open {
+            if !self.budget.take() {
+                return Err(StepError::BudgetSpent);
+            }
+            self.open = true;
+            self.state.borrow_mut().opened += 1;
+        }
+        let mut state = self.state.borrow_mut();
+        state.calls.push(call.method_name().to_owned());
+        Ok(match call {
+            Call::GetManagedCollections => json!([{"id": "col1", "name": "Posts"}]),
+            Call::GetFields { .. } => state.fields.clone(),
+            Call::SetFields { fields, .. } => {
+                state.fields = fields;
+                Value::Null
+            }
+            Call::GetItemIds { .. } => json!(state.items.keys().collect::<Vec<_>>()),
+            Call::AddItems { items, .. } => {
+                if let Some(bad) = items.iter().find(|i| (self.refuse)(i)) {
+                    let field = bad["fieldData"]
+                        .as_object()
+                        .and_then(|f| f.keys().find(|k| k.starts_with('u')))
+                        .cloned()
+                        .unwrap_or_default();
+                    return Err(StepError::Refused {
+                        method: "addManagedCollectionItems2",
+                        message: format!(
+                            "Invalid item ('{}'): fieldData.{field}: invalid URL",
+                            bad["id"].as_str().unwrap_or("")
+                        ),
+                    });
+                }
+                for item in items {
+                    state
+                        .items
+                        .insert(item["id"].as_str().unwrap_or("").to_owned(), item);
+                }
+                Value::Null
+            }
+            Call::RemoveItems { ids, .. } => {
+                for id in ids {
+                    state.items.remove(&id);
+                }
+                Value::Null
+            }
+            other => panic!("unexpected call {}", other.method_name()),
+        })
+    }
+
+    fn counters(&self) -> (usize, usize) {
+        (0, 0)
+    }
+}
+
+/// D1 as the engine sees it.
+#[derive(Default)]
+pub struct MemRecords {
+    pub stored: RefCell<BTreeMap<String, StoredItem>>,
+    pub runs: RefCell<BTreeMap<String, (String, Job)>>,
+    pub last_success_ms: RefCell<Option<i64>>,
+}
+
+impl Records for MemRecords {
+    async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError> {
+        Ok(*self.last_success_ms.borrow())
+    }
+    async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
+        Ok(SyncedCollections::new())
+    }
+    async fn set_data_source_ids(&self, _ids: &[String]) -> Result<(), StepError> {
+        Ok(())
+    }
+    async fn set_collection_id(&self, _id: &str) -> Result<(), StepError> {
+        Ok(())
+    }
+    async fn set_mapping(&self, _mapping: &Mapping) -> Result<(), StepError> {
+        Ok(())
+    }
+    async fn set_last_full_sync_at(&self, _at_ms: i64) -> Result<(), StepError> {
+        Ok(())
+    }
+    async fn stored_items(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StepError> {
+        Ok(self
+            .stored
+            .borrow()
+            .values()
+            .filter(|s| after.is_none_or(|a| s.page_id.as_str() > a))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError> {
+        for (item, _) in items {
+            self.stored
+                .borrow_mut()
+                .insert(item.page_id.clone(), item.clone());
+        }
+        Ok(())
+    }
+    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
+        for id in page_ids {
+            self.stored.borrow_mut().remove(id);
+        }
+        Ok(())
+    }
+    async fn run_started(&self, job: &Job) -> Result<(), StepError> {
+        self.runs
+            .borrow_mut()
+            .insert(job.sync_id.clone(), ("running".into(), job.clone()));
+        Ok(())
+    }
+    async fn run_progress(&self, job: &Job) -> Result<(), StepError> {
+        self.runs
+            .borrow_mut()
+            .insert(job.sync_id.clone(), ("running".into(), job.clone()));
+        Ok(())
+    }
+    async fn run_finished(
+        &self,
+        job: &Job,
+        failure: Option<(&str, &str)>,
+        at_ms: i64,
+    ) -> Result<(), StepError> {
+        let status = if failure.is_some() {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        self.runs
+            .borrow_mut()
+            .insert(job.sync_id.clone(), (status.into(), job.clone()));
+        if failure.is_none() {
+            *self.last_success_ms.borrow_mut() = Some(at_ms);
+        }
+        Ok(())
+    }
+}
+
+/// The object's SQLite as maps.
+#[derive(Default)]
+pub struct MemStaging {
+    pub job: RefCell<Option<String>>,
+    pub rows: RefCell<BTreeMap<String, StagedRow>>,
+    pub stored: RefCell<BTreeMap<String, StoredItem>>,
+    pub framer_ids: RefCell<BTreeSet<String>>,
+    /// The most rows any one `rows_in` call returned.
+    pub largest_load: RefCell<usize>,
+}
+
+impl Staging for MemStaging {
+    fn load_job(&self) -> Result<Option<Job>, StepError> {
+        Ok(self
+            .job
+            .borrow()
+            .as_ref()
+            .map(|j| serde_json::from_str(j).unwrap()))
+    }
+    fn save_job(&self, job: &Job) -> Result<(), StepError> {
+        *self.job.borrow_mut() = Some(serde_json::to_string(job).unwrap());
+        Ok(())
+    }
+    fn clear(&self) -> Result<(), StepError> {
+        *self.job.borrow_mut() = None;
+        self.rows.borrow_mut().clear();
+        self.stored.borrow_mut().clear();
+        self.framer_ids.borrow_mut().clear();
+        Ok(())
+    }
+    fn contains(&self, page_id: &str) -> Result<bool, StepError> {
+        Ok(self.rows.borrow().contains_key(page_id))
+    }
+    fn put_rows(&self, rows: &[StagedRow]) -> Result<(), StepError> {
+        for row in rows {
+            self.rows
+                .borrow_mut()
+                .insert(row.page_id.clone(), row.clone());
+        }
+        Ok(())
+    }
+    fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError> {
+        let mut rows: Vec<StagedRow> = self
+            .rows
+            .borrow()
+            .values()
+            .filter(|r| r.state == state)
+            .cloned()
+            .collect();
+        rows.sort_by_key(|r| r.seq);
+        rows.truncate(limit);
+        let mut largest = self.largest_load.borrow_mut();
+        *largest = (*largest).max(rows.len());
+        Ok(rows)
+    }
+    fn count_in(&self, state: RowState) -> Result<usize, StepError> {
+        Ok(self
+            .rows
+            .borrow()
+            .values()
+            .filter(|r| r.state == state)
+            .count())
+    }
+    fn slug_taken(&self, slug: &str, page_id: &str) -> Result<bool, StepError> {
+        Ok(self
+            .rows
+            .borrow()
+            .values()
+            .any(|r| r.slug == slug && r.page_id != page_id)
+            || self
+                .stored
+                .borrow()
+                .values()
+                .any(|s| s.slug == slug && s.page_id != page_id))
+    }
+    fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError> {
+        for item in items {
+            self.stored
+                .borrow_mut()
+                .insert(item.page_id.clone(), item.clone());
+        }
+        Ok(())
+    }
+    fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError> {
+        Ok(self.stored.borrow().get(page_id).cloned())
+    }
+    fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError> {
+        self.framer_ids.borrow_mut().extend(ids.iter().cloned());
+        Ok(())
+    }
+    fn in_framer(&self, page_id: &str) -> Result<bool, StepError> {
+        Ok(self.framer_ids.borrow().contains(page_id))
+    }
+    fn removals(&self, full: bool, limit: usize) -> Result<Vec<String>, StepError> {
+        let rows = self.rows.borrow();
+        let known: BTreeSet<String> = self
+            .stored
+            .borrow()
+            .keys()
+            .chain(self.framer_ids.borrow().iter())
+            .cloned()
+            .collect();
+        let mut out: BTreeSet<String> = rows
+            .values()
+            .filter(|r| r.state == RowState::Remove && known.contains(&r.page_id))
+            .map(|r| r.page_id.clone())
+            .collect();
+        if full {
+            out.extend(known.iter().filter(|id| !rows.contains_key(*id)).cloned());
+        }
+        Ok(out.into_iter().take(limit).collect())
+    }
+}

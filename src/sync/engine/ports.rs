@@ -1,0 +1,96 @@
+//! The engine's view of the outside: Notion (a source of pages), Framer (a sink of items), D1
+//! (the records the dashboard reads) and the Durable Object's SQLite (the checkpoint and the
+//! staged rows). `src/edge/` implements them over the runtime; the tests implement them in
+//! memory. Every method that makes a subrequest takes it from the step's budget first.
+
+// The engine runs on one thread (wasm, or a test's executor) and never needs Send futures.
+#![allow(async_fn_in_trait)]
+
+use super::failure::StepError;
+use super::job::{Job, RowState, StagedRow, StoredItem};
+use crate::framer::wire::Call;
+use crate::notion::page_html::BlockNode;
+use crate::notion::protocol::QueryWindow;
+use crate::sync::mapping::{Mapping, SyncedCollections};
+use serde_json::Value;
+
+/// Notion's REST API, paced and retried by the implementation.
+pub trait NotionSource {
+    async fn database(&mut self, id: &str) -> Result<Value, StepError>;
+    async fn data_source(&mut self, id: &str) -> Result<Value, StepError>;
+    /// One page of a data source query (the raw answer).
+    async fn query(
+        &mut self,
+        data_source_id: &str,
+        window: &QueryWindow,
+        cursor: Option<&str>,
+    ) -> Result<Value, StepError>;
+    /// A page by id; `None` when Notion no longer has it for this integration.
+    async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError>;
+    /// A page's blocks with their children.
+    async fn block_tree(&mut self, page_id: &str) -> Result<Vec<BlockNode>, StepError>;
+    /// Requests sent so far (retries included).
+    fn calls(&self) -> usize;
+    /// When the next request may go out, to carry the pacing over to the next step.
+    fn next_request_at_ms(&self) -> u64;
+}
+
+/// Framer's Server API over one connection, opened on first use.
+pub trait FramerSink {
+    async fn call(&mut self, call: Call) -> Result<Value, StepError>;
+    /// Method calls and bytes sent so far.
+    fn counters(&self) -> (usize, usize);
+}
+
+/// D1: the project, its run record and what Framer is believed to hold.
+pub trait Records {
+    async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError>;
+    async fn synced_collections(&self) -> Result<SyncedCollections, StepError>;
+    async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError>;
+    async fn set_collection_id(&self, id: &str) -> Result<(), StepError>;
+    async fn set_mapping(&self, mapping: &Mapping) -> Result<(), StepError>;
+    async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError>;
+    /// Up to `limit` stored items with a page id after `after`, by page id.
+    async fn stored_items(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StepError>;
+    /// Items Framer accepted, with the hash of what was sent.
+    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError>;
+    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// The run's record: created (closing any other run of the project left "running") on the
+    /// first step, updated after every step, closed at the end.
+    async fn run_started(&self, job: &Job) -> Result<(), StepError>;
+    async fn run_progress(&self, job: &Job) -> Result<(), StepError>;
+    async fn run_finished(
+        &self,
+        job: &Job,
+        failure: Option<(&str, &str)>,
+        at_ms: i64,
+    ) -> Result<(), StepError>;
+}
+
+/// The object's SQLite: the checkpoint and the staged rows of the run in progress.
+pub trait Staging {
+    fn load_job(&self) -> Result<Option<Job>, StepError>;
+    fn save_job(&self, job: &Job) -> Result<(), StepError>;
+    /// Drops the job and everything staged for it.
+    fn clear(&self) -> Result<(), StepError>;
+    /// Whether the page was staged this run.
+    fn contains(&self, page_id: &str) -> Result<bool, StepError>;
+    /// Inserts or replaces rows by page id.
+    fn put_rows(&self, rows: &[StagedRow]) -> Result<(), StepError>;
+    /// The first `limit` rows in `state`, in staging order.
+    fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError>;
+    fn count_in(&self, state: RowState) -> Result<usize, StepError>;
+    /// Whether another page than `page_id` holds `slug` (staged this run, or stored in D1).
+    fn slug_taken(&self, slug: &str, page_id: &str) -> Result<bool, StepError>;
+    fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError>;
+    fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError>;
+    fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError>;
+    fn in_framer(&self, page_id: &str) -> Result<bool, StepError>;
+    /// Up to `limit` pages to take out of Framer: rows in `Remove` that D1 or Framer has and,
+    /// when `full`, every stored or Framer page that was not staged at all.
+    fn removals(&self, full: bool, limit: usize) -> Result<Vec<String>, StepError>;
+}

@@ -1,0 +1,877 @@
+//! One step of a sync run: units of work (resolve, read a page of rows, fetch one body, write one
+//! batch, remove a chunk, publish) until the run is done or the step's budget is spent. The job
+//! is checkpointed after every unit, so a step that is cut short loses at most one unit.
+//!
+//! Framer writes happen as soon as a batch of rows is ready, between Notion reads: the Notion
+//! pacer waits out the rest of its interval after a write, so writes cost no extra time.
+
+use super::budget::Budget;
+use super::failure::{StepError, SyncFailure};
+use super::job::{
+    notion_url, Job, Phase, RowState, Setup, SkippedRow, StagedRow, StoredItem, WriteKind,
+};
+use super::ports::{FramerSink, NotionSource, Records, Staging};
+use super::rows::{self, RowFacts};
+use crate::api::input::UnpublishedMode;
+use crate::api::project::Project;
+use crate::framer::cms::{self, FieldDef, FieldType, FieldValue};
+use crate::framer::wire::Call;
+use crate::notion::ids;
+use crate::notion::page_html;
+use crate::notion::protocol::{self, QueryPage};
+use crate::notion::schema::{parse_schema, Schema};
+use crate::sync::mapping::{self, Mapping};
+use crate::sync::plan::{self, RunScope, ScopeInputs};
+use crate::sync::reconcile;
+use crate::sync::row::{map_page, result_title, MappedRow};
+use crate::sync::slug::{self, SlugInput};
+use crate::util::time::ms_from_iso;
+use serde_json::Value;
+
+/// Framer field that holds the rendered page body when the project asks for it. No mapped
+/// field can have this id: sanitised Notion ids put two hex digits after every `_`.
+pub const BODY_FIELD_ID: &str = "page_body";
+pub const BODY_FIELD_NAME: &str = "Page content";
+/// Items per `addManagedCollectionItems2` call, and the size budget of one call.
+pub const BATCH_ITEMS: usize = 100;
+pub const BATCH_BYTES: usize = 512 * 1024;
+/// Stored items copied from D1 per call, and ids per `removeManagedCollectionItems` call.
+const STORED_CHUNK: usize = 1_000;
+const REMOVE_CHUNK: usize = 1_000;
+
+/// How a step ended.
+#[derive(Debug, Clone)]
+pub enum StepOutcome {
+    /// Checkpointed; the next step continues at once.
+    Continue,
+    Succeeded,
+    Failed(SyncFailure),
+}
+
+/// What a step did, for its log line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// Rows read from Notion or written to Framer during the step.
+    pub rows: usize,
+    /// The most rows held in memory at once.
+    pub rows_held_max: usize,
+    pub notion_calls: usize,
+    pub framer_calls: usize,
+}
+
+/// One step's worth of everything a run touches.
+pub struct Engine<'a, N, F, R, S> {
+    pub project: &'a Project,
+    pub notion: N,
+    pub framer: F,
+    pub records: &'a R,
+    pub staging: &'a S,
+    pub budget: &'a Budget,
+    pub clock: &'a dyn Fn() -> i64,
+    pub full_interval_ms: i64,
+    pub report: StepReport,
+}
+
+impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R, S> {
+    /// Runs one step of `job`. On `Continue` the job is checkpointed; on `Succeeded` or
+    /// `Failed` its record is closed and the staged rows are gone.
+    pub async fn step(&mut self, job: &mut Job) -> StepOutcome {
+        job.steps += 1;
+        let result = self.advance(job).await;
+        job.stats.notion_calls += self.notion.calls();
+        let (calls, bytes) = self.framer.counters();
+        job.stats.framer_calls += calls;
+        job.stats.bytes_sent += bytes;
+        job.notion_next_at_ms = self.notion.next_request_at_ms();
+        self.report.notion_calls = self.notion.calls();
+        self.report.framer_calls = calls;
+        let failure = match result {
+            Ok(true) => None,
+            Ok(false) | Err(StepError::BudgetSpent) => return self.checkpoint(job).await,
+            Err(e) => e.into_failure(),
+        };
+        match self.close(job, failure.as_ref()).await {
+            Ok(()) => failure.map_or(StepOutcome::Succeeded, StepOutcome::Failed),
+            Err(e) => {
+                StepOutcome::Failed(e.into_failure().unwrap_or_else(SyncFailure::interrupted))
+            }
+        }
+    }
+
+    async fn checkpoint(&self, job: &Job) -> StepOutcome {
+        let saved = match self.staging.save_job(job) {
+            Ok(()) => self.records.run_progress(job).await,
+            Err(e) => Err(e),
+        };
+        match saved {
+            Ok(()) | Err(StepError::BudgetSpent) => StepOutcome::Continue,
+            Err(e) => {
+                StepOutcome::Failed(e.into_failure().unwrap_or_else(SyncFailure::interrupted))
+            }
+        }
+    }
+
+    /// Units until the run is done (`true`) or the budget is spent (`false`).
+    async fn advance(&mut self, job: &mut Job) -> Result<bool, StepError> {
+        if job.steps == 1 {
+            self.records.run_started(job).await?;
+        }
+        loop {
+            if self.budget.spent((self.clock)()) {
+                return Ok(false);
+            }
+            match job.phase {
+                Phase::Starting => self.start(job).await?,
+                Phase::Reading => {
+                    if !self.read_unit(job).await? {
+                        job.rows_total = Some(job.rows_read);
+                        job.phase = Phase::Removing;
+                    }
+                }
+                Phase::Removing => {
+                    if !self.remove_unit(job).await? {
+                        job.phase = Phase::Publishing;
+                    }
+                }
+                Phase::Publishing => {
+                    self.publish(job).await?;
+                    return Ok(true);
+                }
+            }
+            self.staging.save_job(job)?;
+        }
+    }
+
+    /// Resolves what the run works with, reads the first page of rows and stages it.
+    async fn start(&mut self, job: &mut Job) -> Result<(), StepError> {
+        let now = (self.clock)();
+        let scope = plan::choose_scope(ScopeInputs {
+            requested_full: job.batch.full,
+            last_success_started_ms: self.records.last_success_started_ms().await?,
+            last_full_ms: self
+                .project
+                .last_full_sync_at
+                .as_deref()
+                .and_then(ms_from_iso),
+            now_ms: now,
+            full_interval_ms: self.full_interval_ms,
+        });
+        let full = scope == RunScope::Full;
+        let (data_source, mut warnings) = self.data_source(full).await?;
+        let mut schema = parse_schema(&data_source).map_err(|e| {
+            SyncFailure::permanent(
+                "notion_not_a_database",
+                format!("the connected Notion id is not a database this integration can read: {e}"),
+            )
+        })?;
+        let data_source_id = data_source["id"].as_str().unwrap_or_default().to_owned();
+        job.read.window.edited_since = match &scope {
+            RunScope::Full => None,
+            RunScope::Incremental { edited_since } => Some(edited_since.clone()),
+        };
+        let first = self.query(&data_source_id, job).await?;
+        // Formula result types are learned from the first page: a formula nobody has a value
+        // for there stays text.
+        schema.learn_formula_results(&first.pages);
+        let mapping = self.reconcile_mapping(&schema, &mut warnings).await?;
+        let collection_id = self.collection().await?;
+        let wanted = self.wanted_fields(&mapping, &schema);
+        let current = self
+            .framer
+            .call(Call::GetFields {
+                collection_id: collection_id.clone(),
+            })
+            .await?;
+        let current = cms::fields_from_wire(&current).unwrap_or_default();
+        let has_body = |fields: &[FieldDef]| fields.iter().any(|f| f.id == BODY_FIELD_ID);
+        let body_field_new = has_body(&wanted) && !has_body(&current);
+        if current != wanted {
+            self.set_fields(&collection_id, &wanted).await?;
+        }
+        if full {
+            let ids = self
+                .framer
+                .call(Call::GetItemIds {
+                    collection_id: collection_id.clone(),
+                })
+                .await?;
+            let ids: Vec<String> = list(&ids)
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            self.staging.put_framer_ids(&ids)?;
+        }
+        self.copy_stored_items().await?;
+        job.stats.full = full;
+        job.stats.warnings.extend(warnings);
+        if full {
+            job.gone_to_check.clear();
+        }
+        job.setup = Some(Setup {
+            data_source_id,
+            schema,
+            mapping,
+            collection_id,
+            fields_json: fields_json(&wanted),
+            body_field_new,
+            framer_ids_known: full,
+        });
+        job.phase = Phase::Reading;
+        self.stage_page(job, first).await
+    }
+
+    /// The database's (first) data source. Its ids are re-resolved on full runs and
+    /// remembered, so that webhook events naming the data source find the project.
+    async fn data_source(&mut self, full: bool) -> Result<(Value, Vec<String>), StepError> {
+        let mut ids = self.project.notion_data_source_ids.clone();
+        if ids.is_empty() || full {
+            let database = self
+                .notion
+                .database(&self.project.notion_database_id)
+                .await?;
+            let fresh = protocol::data_source_ids(&database);
+            if fresh != ids {
+                self.records.set_data_source_ids(&fresh).await?;
+            }
+            ids = fresh;
+        }
+        let Some(first) = ids.first() else {
+            return Err(SyncFailure::permanent(
+                "notion_database_empty",
+                "the Notion database has no data source to read; check that the id is a database, not a page",
+            )
+            .into());
+        };
+        let mut warnings = Vec::new();
+        if ids.len() > 1 {
+            warnings.push(format!(
+                "the database has {} data sources; only the first ({first}) is synced",
+                ids.len()
+            ));
+        }
+        Ok((self.notion.data_source(first).await?, warnings))
+    }
+
+    async fn reconcile_mapping(
+        &mut self,
+        schema: &Schema,
+        warnings: &mut Vec<String>,
+    ) -> Result<Mapping, StepError> {
+        let stored = match self.project.mapping.as_ref().map(|m| &m.parsed) {
+            None => None,
+            Some(Ok(mapping)) => Some(mapping),
+            Some(Err(e)) => {
+                warnings.push(format!(
+                    "the stored mapping could not be read ({e}); the default mapping was used"
+                ));
+                None
+            }
+        };
+        let synced = self.records.synced_collections().await?;
+        let (mapping, changes) = mapping::reconcile_schema(schema, stored, &synced);
+        if stored.is_some() {
+            warnings.extend(changes.iter().map(|c| format!("schema: {c}")));
+        }
+        if stored != Some(&mapping) {
+            self.records.set_mapping(&mapping).await?;
+        }
+        Ok(mapping)
+    }
+
+    /// The managed collection of the project (by stored id, else by name), created when missing.
+    async fn collection(&mut self) -> Result<String, StepError> {
+        let name = self.project.framer_collection_name.as_str();
+        let managed = self.framer.call(Call::GetManagedCollections).await?;
+        let by_id = self.project.framer_collection_id.as_deref();
+        let found = list(&managed)
+            .find(|c| by_id.is_some_and(|id| c["id"] == id))
+            .or_else(|| list(&managed).find(|c| c["name"] == name));
+        let id = if let Some(id) = found.and_then(|c| c["id"].as_str()) {
+            id.to_owned()
+        } else {
+            // Collections of other integrations are not listed; creating one with the same
+            // name is refused, and that refusal is the only sign of them.
+            let created = match self
+                .framer
+                .call(Call::CreateManagedCollection {
+                    name: name.to_owned(),
+                })
+                .await
+            {
+                Ok(created) => created,
+                Err(StepError::Refused { message, .. }) if message.contains("already exists") => {
+                    return Err(SyncFailure::permanent(
+                        "framer_collection_managed_elsewhere",
+                        format!(
+                            "the Framer collection \"{name}\" exists but is managed by another plugin or by hand; choose another \
+                             collection name in the project settings, or delete or rename that collection in Framer"
+                        ),
+                    )
+                    .into());
+                }
+                Err(e) => return Err(e),
+            };
+            created["id"].as_str().map(str::to_owned).ok_or_else(|| SyncFailure {
+                code: "framer_unexpected_answer".into(),
+                message: "Framer created the collection but did not return its id; the sync will retry".into(),
+                retryable: true,
+                fault: None,
+            })?
+        };
+        if by_id != Some(id.as_str()) {
+            self.records.set_collection_id(&id).await?;
+        }
+        Ok(id)
+    }
+
+    fn wanted_fields(&self, mapping: &Mapping, schema: &Schema) -> Vec<FieldDef> {
+        let mut fields = mapping::field_defs(mapping, schema);
+        if self.project.page_body {
+            fields.push(FieldDef::new(
+                BODY_FIELD_ID,
+                BODY_FIELD_NAME,
+                FieldType::FormattedText,
+            ));
+        }
+        fields
+    }
+
+    async fn set_fields(
+        &mut self,
+        collection_id: &str,
+        fields: &[FieldDef],
+    ) -> Result<(), StepError> {
+        let fields = Value::Array(fields.iter().map(FieldDef::to_wire).collect());
+        self.framer
+            .call(Call::SetFields {
+                collection_id: collection_id.to_owned(),
+                fields,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Copies what D1 believes Framer holds into the object's SQLite, a chunk per call, so
+    /// that no step holds it all.
+    async fn copy_stored_items(&mut self) -> Result<(), StepError> {
+        let mut after: Option<String> = None;
+        loop {
+            let chunk = self
+                .records
+                .stored_items(after.as_deref(), STORED_CHUNK)
+                .await?;
+            self.staging.put_stored(&chunk)?;
+            if chunk.len() < STORED_CHUNK {
+                return Ok(());
+            }
+            after = chunk.last().map(|s| s.page_id.clone());
+        }
+    }
+
+    /// One query page of the current window.
+    async fn query(&mut self, data_source_id: &str, job: &Job) -> Result<QueryPage, StepError> {
+        let answer = self
+            .notion
+            .query(data_source_id, &job.read.window, job.read.cursor.as_deref())
+            .await?;
+        let page = protocol::parse_query_page(&answer);
+        self.held(page.pages.len());
+        Ok(page)
+    }
+
+    fn held(&mut self, rows: usize) {
+        self.report.rows_held_max = self.report.rows_held_max.max(rows);
+    }
+
+    /// Next unit of the reading phase; false when reading and writing are both done.
+    async fn read_unit(&mut self, job: &mut Job) -> Result<bool, StepError> {
+        let ready = self.staging.count_in(RowState::Write)?;
+        let bodies = self.staging.count_in(RowState::Body)?;
+        let reading_over = job.read.done && job.gone_to_check.is_empty() && bodies == 0;
+        if ready >= BATCH_ITEMS || (ready > 0 && reading_over) {
+            self.write_batch(job).await?;
+            return Ok(true);
+        }
+        if let Some(row) = self.staging.rows_in(RowState::Body, 1)?.pop() {
+            self.fetch_body(job, row).await?;
+            return Ok(true);
+        }
+        if !job.read.done {
+            let setup = job
+                .setup
+                .as_ref()
+                .map(|s| s.data_source_id.clone())
+                .unwrap_or_default();
+            let page = self.query(&setup, job).await?;
+            self.stage_page(job, page).await?;
+            return Ok(true);
+        }
+        if let Some(page_id) = job.gone_to_check.first().cloned() {
+            self.recheck_gone(job, &page_id).await?;
+            job.gone_to_check.remove(0);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Maps and stages one query page, and moves the read cursor past it.
+    async fn stage_page(&mut self, job: &mut Job, page: QueryPage) -> Result<(), StepError> {
+        let newest = protocol::next_window_start(&page.pages);
+        let mut fresh = Vec::with_capacity(page.pages.len());
+        for raw in &page.pages {
+            let id = raw
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| ids::normalize(id).ok());
+            if id
+                .as_deref()
+                .is_some_and(|id| self.staging.contains(id).unwrap_or(false))
+            {
+                // Seen in an earlier window: a capped window restarts at its newest instant.
+                continue;
+            }
+            fresh.push(raw);
+        }
+        let new_rows = fresh.len();
+        self.stage_pages(job, &fresh).await?;
+        let read = &mut job.read;
+        read.window_new_rows += new_rows;
+        if newest.is_some() {
+            read.window_newest.clone_from(&newest);
+        }
+        if let Some(next) = page.next_cursor {
+            read.cursor = Some(next);
+        } else {
+            {
+                read.cursor = None;
+                // Past Notion's result cap, a new window starts at the newest `created_time`;
+                // a capped window that brought nothing new cannot be got past this way.
+                if page.capped && read.window_new_rows > 0 && read.window_newest.is_some() {
+                    read.window.created_from = read.window_newest.take();
+                    read.window_new_rows = 0;
+                } else {
+                    read.done = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps pages to rows, gives them slugs and decides what each needs.
+    async fn stage_pages(&mut self, job: &mut Job, pages: &[&Value]) -> Result<(), StepError> {
+        let Some(setup) = job.setup.as_mut() else {
+            return Ok(());
+        };
+        let options = plan::row_options(
+            self.project.slug_property.as_deref(),
+            self.project.publish_filter.as_ref(),
+        );
+        let mut mapped: Vec<(MappedRow, String)> = Vec::new();
+        let mut skipped = Vec::new();
+        let mut warnings = Vec::new();
+        for page in pages {
+            let title = result_title(page).unwrap_or_default();
+            match map_page(page, &setup.mapping, &setup.schema, &options) {
+                Ok(mut row) => {
+                    rows::normalise_urls(&mut row, &setup.mapping);
+                    warnings.extend(
+                        row.warnings
+                            .iter()
+                            .map(|w| format!("row {}: {w}", row.page_id)),
+                    );
+                    mapped.push((row, title));
+                }
+                Err(e) => skipped.push(SkippedRow {
+                    page_id: page
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    url: page
+                        .get("url")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    title,
+                    property: None,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        let rows_only: Vec<MappedRow> = mapped.iter().map(|(r, _)| r.clone()).collect();
+        if setup.mapping.learn_cases(&rows_only) > 0 {
+            self.records.set_mapping(&setup.mapping).await?;
+        }
+        let setup = job
+            .setup
+            .clone()
+            .unwrap_or_else(|| unreachable!("checked above"));
+        let mut staged = Vec::with_capacity(mapped.len());
+        for (row, title) in mapped {
+            staged.push(self.stage_row(job, &setup, &row, title)?);
+            // Slugs are checked against the rows staged before, so stage one at a time.
+            self.staging.put_rows(std::slice::from_ref(
+                staged.last().unwrap_or_else(|| unreachable!()),
+            ))?;
+        }
+        for row in skipped {
+            // Kept as "skipped" so a full run does not remove what Framer has for it.
+            let id = ids::normalize(&row.page_id).unwrap_or_else(|_| row.page_id.clone());
+            self.staging.put_rows(&[StagedRow {
+                seq: next_seq(job),
+                page_id: id,
+                state: RowState::Skipped,
+                title: row.title.clone(),
+                slug_source: String::new(),
+                last_edited_time: String::new(),
+                slug: String::new(),
+                item: None,
+                write: None,
+            }])?;
+            job.skip(row);
+        }
+        for w in warnings {
+            job.row_warning(w);
+        }
+        job.rows_read += pages.len();
+        self.report.rows += pages.len();
+        Ok(())
+    }
+
+    fn stage_row(
+        &self,
+        job: &mut Job,
+        setup: &Setup,
+        row: &MappedRow,
+        title: String,
+    ) -> Result<StagedRow, StepError> {
+        let stored = self.staging.stored(&row.page_id)?;
+        let input = SlugInput {
+            page_id: row.page_id.clone(),
+            source: row.slug_source.clone(),
+            previous: stored
+                .as_ref()
+                .map(|s| (s.slug.clone(), s.slug_source.clone())),
+        };
+        let mut taken_error = None;
+        let (slug, collided) = slug::assign_one(&input, |candidate| {
+            self.staging
+                .slug_taken(candidate, &row.page_id)
+                .unwrap_or_else(|e| {
+                    taken_error = Some(e);
+                    true
+                })
+        });
+        if let Some(e) = taken_error {
+            return Err(e);
+        }
+        if collided {
+            job.stats.warnings.push(format!(
+                "duplicate_slugs: \"{}\" ({}) wants a slug another row has; it got \"{slug}\"",
+                title, row.page_id
+            ));
+        }
+        let in_framer = if setup.framer_ids_known {
+            Some(self.staging.in_framer(&row.page_id)?)
+        } else {
+            None
+        };
+        let facts = RowFacts {
+            stored: stored.as_ref(),
+            in_framer,
+            page_body: self.project.page_body,
+            body_field_new: setup.body_field_new,
+            keep_drafts: self.project.unpublished_mode == UnpublishedMode::Draft,
+        };
+        let staged = rows::stage(next_seq(job), row, title, slug, facts);
+        if staged.state == RowState::Done {
+            job.stats.unchanged += 1;
+        }
+        Ok(staged)
+    }
+
+    /// Fetches one row's body. A body that needs more requests than a whole step may make
+    /// would never fit: the row is then written without it, with a warning.
+    async fn fetch_body(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
+        let fresh_step = self.notion.calls() == 0;
+        let html = match self.notion.block_tree(&row.page_id).await {
+            Ok(blocks) => {
+                let (html, skipped) = page_html::render_blocks_with_report(&blocks);
+                job.blocks_not_rendered.extend(skipped);
+                Some(html)
+            }
+            Err(StepError::BudgetSpent) if fresh_step => {
+                job.row_warning(format!(
+                    "row {}: the page content of \"{}\" needs more requests than one step may make (SYNC_STEP_SUBREQUESTS); it was left as it was",
+                    row.page_id, row.title
+                ));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let fetched = html.is_some();
+        if let (Some(item), Some(html)) = (row.item.as_mut(), html) {
+            item.field_data
+                .insert(BODY_FIELD_ID.into(), FieldValue::FormattedText(html));
+        }
+        let stored = self.staging.stored(&row.page_id)?;
+        let setup = job.setup.as_ref();
+        let facts = RowFacts {
+            stored: stored.as_ref(),
+            in_framer: match setup {
+                Some(s) if s.framer_ids_known => Some(self.staging.in_framer(&row.page_id)?),
+                _ => None,
+            },
+            page_body: self.project.page_body && fetched,
+            body_field_new: setup.is_some_and(|s| s.body_field_new),
+            keep_drafts: true,
+        };
+        rows::settle(&mut row, facts, fetched);
+        if row.state == RowState::Done {
+            job.stats.unchanged += 1;
+        }
+        self.held(1);
+        self.staging.put_rows(&[row])
+    }
+
+    /// A page reported deleted is fetched again: gone, it is removed; restored (or only
+    /// moved), it is synced like any changed row.
+    async fn recheck_gone(&mut self, job: &mut Job, raw_id: &str) -> Result<(), StepError> {
+        let Ok(page_id) = ids::normalize(raw_id) else {
+            return Ok(());
+        };
+        if self.staging.contains(&page_id)? {
+            return Ok(());
+        }
+        match self.notion.page(&page_id).await? {
+            Some(page) if !protocol::page_is_gone(&page) => self.stage_pages(job, &[&page]).await,
+            _ => self.staging.put_rows(&[StagedRow {
+                seq: next_seq(job),
+                page_id,
+                state: RowState::Remove,
+                title: String::new(),
+                slug_source: String::new(),
+                last_edited_time: String::new(),
+                slug: String::new(),
+                item: None,
+                write: None,
+            }]),
+        }
+    }
+
+    /// Sends the next batch of ready rows. A batch Framer refuses is split until the refused
+    /// rows are found; the others are written, and D1 records each accepted part.
+    async fn write_batch(&mut self, job: &mut Job) -> Result<(), StepError> {
+        let Some(setup) = job.setup.clone() else {
+            return Ok(());
+        };
+        let ready = self.staging.rows_in(RowState::Write, BATCH_ITEMS)?;
+        self.held(ready.len());
+        let batch = first_batch(ready);
+        let wanted = self.wanted_fields(&setup.mapping, &setup.schema);
+        let wanted_json = fields_json(&wanted);
+        if wanted_json != setup.fields_json {
+            // The mapping learned enum cases from rows read since the last write.
+            self.set_fields(&setup.collection_id, &wanted).await?;
+            if let Some(s) = job.setup.as_mut() {
+                s.fields_json = wanted_json;
+            }
+        }
+        let mut pending = vec![batch];
+        while let Some(group) = pending.pop() {
+            let items: Vec<Value> = group
+                .iter()
+                .filter_map(|r| r.item.as_ref().map(cms::Item::to_wire))
+                .collect();
+            let call = Call::AddItems {
+                collection_id: setup.collection_id.clone(),
+                items,
+            };
+            match self.framer.call(call).await {
+                Ok(_) => self.accepted(job, group).await?,
+                Err(StepError::Refused { message, .. }) if group.len() == 1 => {
+                    self.refused(job, &setup.mapping, group, &message)?;
+                }
+                Err(StepError::Refused { .. }) => {
+                    let mut first = group;
+                    let second = first.split_off(first.len() / 2);
+                    // Popped last-in first-out: the first half goes first, keeping order.
+                    pending.push(second);
+                    pending.push(first);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn accepted(&mut self, job: &mut Job, rows: Vec<StagedRow>) -> Result<(), StepError> {
+        let records: Vec<(StoredItem, String)> = rows
+            .iter()
+            .filter_map(|r| {
+                let item = r.item.as_ref()?;
+                Some((
+                    StoredItem {
+                        page_id: r.page_id.clone(),
+                        slug: r.slug.clone(),
+                        slug_source: r.slug_source.clone(),
+                        content_hash: cms::content_hash(item),
+                        last_edited_time: Some(r.last_edited_time.clone()),
+                    },
+                    r.last_edited_time.clone(),
+                ))
+            })
+            .collect();
+        self.records.record_accepted(&records).await?;
+        let done: Vec<StagedRow> = rows
+            .into_iter()
+            .map(|mut r| {
+                match r.write {
+                    Some(WriteKind::Add) => job.stats.added += 1,
+                    Some(WriteKind::Update) => job.stats.updated += 1,
+                    None => {}
+                }
+                job.items_written += 1;
+                r.state = RowState::Done;
+                r.item = None;
+                r
+            })
+            .collect();
+        self.report.rows += done.len();
+        self.staging.put_rows(&done)
+    }
+
+    fn refused(
+        &self,
+        job: &mut Job,
+        mapping: &Mapping,
+        rows: Vec<StagedRow>,
+        message: &str,
+    ) -> Result<(), StepError> {
+        let mut kept = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let property = row
+                .item
+                .as_ref()
+                .and_then(|item| rows::refused_property(message, item, mapping));
+            job.skip(SkippedRow {
+                page_id: row.page_id.clone(),
+                title: row.title.clone(),
+                url: notion_url(&row.page_id),
+                property,
+                reason: format!("Framer refused the row: {}", truncate(message, 300)),
+            });
+            row.state = RowState::Skipped;
+            row.item = None;
+            kept.push(row);
+        }
+        self.staging.put_rows(&kept)
+    }
+
+    /// Removes a chunk of what Framer should no longer have; false when nothing is left.
+    async fn remove_unit(&mut self, job: &mut Job) -> Result<bool, StepError> {
+        let (full, collection_id) = match &job.setup {
+            Some(s) => (s.framer_ids_known, s.collection_id.clone()),
+            None => return Ok(false),
+        };
+        let ids = self.staging.removals(full, REMOVE_CHUNK)?;
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        self.framer
+            .call(Call::RemoveItems {
+                collection_id,
+                ids: ids.clone(),
+            })
+            .await?;
+        self.records.forget(&ids).await?;
+        let removed: Vec<StagedRow> = ids
+            .iter()
+            .map(|id| StagedRow {
+                seq: next_seq(job),
+                page_id: id.clone(),
+                state: RowState::Removed,
+                title: String::new(),
+                slug_source: String::new(),
+                last_edited_time: String::new(),
+                slug: String::new(),
+                item: None,
+                write: None,
+            })
+            .collect();
+        job.stats.removed += ids.len();
+        self.staging.put_rows(&removed)?;
+        Ok(true)
+    }
+
+    async fn publish(&mut self, job: &mut Job) -> Result<(), StepError> {
+        let changed = job.stats.added + job.stats.updated + job.stats.removed > 0;
+        if !changed || !self.project.auto_publish_active() || job.stats.published {
+            return Ok(());
+        }
+        let published = self.framer.call(Call::Publish).await?;
+        let deployment_id = published
+            .pointer("/deployment/id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.framer.call(Call::Deploy { deployment_id }).await?;
+        job.stats.published = true;
+        Ok(())
+    }
+
+    /// Closes the run's record and drops its staged rows.
+    async fn close(
+        &mut self,
+        job: &mut Job,
+        failure: Option<&SyncFailure>,
+    ) -> Result<(), StepError> {
+        let now = (self.clock)();
+        job.closing_warnings();
+        if failure.is_none() && job.stats.full {
+            self.records.set_last_full_sync_at(now).await?;
+        }
+        self.records
+            .run_finished(
+                job,
+                failure.map(|f| (f.code.as_str(), f.message.as_str())),
+                now,
+            )
+            .await?;
+        self.staging.clear()
+    }
+}
+
+fn next_seq(job: &mut Job) -> u64 {
+    job.next_seq += 1;
+    job.next_seq
+}
+
+/// The ready rows that fit one call, in order (a row larger than the byte budget goes alone).
+fn first_batch(ready: Vec<StagedRow>) -> Vec<StagedRow> {
+    let size = |r: &StagedRow| r.item.as_ref().map_or(0, |i| i.to_wire().to_string().len());
+    reconcile::batches(ready, size, BATCH_ITEMS, BATCH_BYTES)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+fn fields_json(fields: &[FieldDef]) -> String {
+    Value::Array(fields.iter().map(FieldDef::to_wire).collect()).to_string()
+}
+
+fn list(value: &Value) -> impl Iterator<Item = &Value> {
+    value
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    format!("{cut}…")
+}
