@@ -221,6 +221,7 @@ scenario("projects: create with each database id form, get, list, patch, delete"
   assert.equal(p.sync.last_sync, null);
   assert.equal(p.sync.items_in_framer, 0);
   assert.equal(p.sync.running, false);
+  assert.equal(p.sync.progress, null, "no run in flight, no progress");
   assert.equal(p.unpublished_mode, "remove");
 
   const list = await call("GET", "/api/v1/projects", token);
@@ -513,6 +514,47 @@ scenario("sync now and the sync history: 202 with one sync id, newest-first page
   assert.deepEqual(seen, newestFirst);
   const status = await getProject(token, project.id);
   assert.equal(status.sync.last_sync.id, newestFirst[0]);
+  assert.equal(status.sync.progress, null);
+  // A finished run keeps its steps and figures; its phase is over.
+  for (const run of page1.json.syncs) {
+    assert.ok(Number.isInteger(run.steps) && run.steps >= 0, JSON.stringify(run));
+    assert.equal(run.progress.phase, null, JSON.stringify(run));
+    assert.ok(Number.isInteger(run.progress.rows_read) && Number.isInteger(run.progress.items_written), JSON.stringify(run));
+    assert.deepEqual(run.skipped_rows, []);
+  }
+});
+
+scenario("a run in flight: sync.progress names it and how far it got, null again once it ended", async () => {
+  const { token } = await account({ name: "Progress" });
+  const databaseId = randomUUID();
+  const project = await createProject(worker, token, { notion: { token: "ntn_test_token_0123456789abcdef", database_id: databaseId } });
+  // Notion's first answer about this database is a 429 asking for 3 s: the run stays in flight
+  // that long, then the unknown token fails it.
+  const injected = notion.stats.injected;
+  notion.failNext({ status: 429, retryAfter: 3, match: new RegExp(`${databaseId}|${databaseId.replaceAll("-", "")}`) });
+  const started = await call("POST", `/api/v1/projects/${project.id}/sync`, token, {});
+  assert.equal(started.status, 202, started.text);
+  const syncId = started.json.sync_id;
+  const running = await waitFor(async () => {
+    const p = await getProject(token, project.id);
+    return p.sync.progress ? p : null;
+  }, { what: "the run in flight" });
+  assert.equal(running.sync.running, true);
+  assert.equal(running.sync.running_sync_id, syncId);
+  const progress = running.sync.progress;
+  assert.equal(progress.sync_id, syncId);
+  assert.ok(["starting", "reading", "removing", "publishing", null].includes(progress.phase), JSON.stringify(progress));
+  assert.equal(progress.rows_read, 0, "Notion has answered nothing yet");
+  assert.equal(progress.items_written, 0);
+  assert.equal(progress.rows_total, null);
+  assert.ok(Number.isInteger(progress.steps) && progress.steps >= 0);
+  assert.ok(Date.parse(progress.started_at) <= Date.now(), progress.started_at);
+  await waitFor(async () => (await getProject(token, project.id)).sync.progress === null, { what: "the run to end", timeoutMs: 30_000 });
+  assert.equal(notion.stats.injected, injected + 1, "the 429 held the run");
+  const done = await getProject(token, project.id);
+  assert.equal(done.sync.last_sync.id, syncId);
+  assert.equal(done.sync.last_sync.status, "failed");
+  assert.equal(done.sync.last_sync.progress.phase, null);
 });
 
 scenario("schema: the Notion properties and Framer fields for the mapping step", async () => {

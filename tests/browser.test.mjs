@@ -65,6 +65,35 @@ async function shot(name) {
 
 const text = (selector) => page.locator(selector).innerText();
 
+/** How many pixels the page is wider than a phone (390 px); the viewport is put back after. */
+async function phoneOverflow(name) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (name) await shot(name);
+    return overflow;
+  } finally {
+    await page.setViewportSize({ width: 1180, height: 900 });
+  }
+}
+
+/**
+ * Serves the project's API answers through `edit(json)` (the real answer, changed): shapes the
+ * stepped sync engine records (a long run's progress, steps, refused rows) drawn on the page.
+ * Returns the function that stops it.
+ */
+async function editAnswers(path, edit) {
+  const matches = (url) => url.pathname === path;
+  const handler = async (route) => {
+    const response = await route.fetch();
+    const json = await response.json();
+    edit(json);
+    await route.fulfill({ response, json });
+  };
+  await page.route(matches, handler);
+  return () => page.unroute(matches, handler);
+}
+
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium)`);
   await mkdir(SHOTS, { recursive: true });
@@ -277,6 +306,74 @@ describe("project page", { concurrency: false }, () => {
     const names = [...framer.project(FRAMER_PROJECT).collection("Posts").items.values()].map((i) => JSON.stringify(i.fieldData));
     assert.ok(names.some((n) => n.includes("Getting started, revised")));
     await shot("07-auto-synced");
+  });
+
+  test("a run in flight shows a progress bar until it ends", async () => {
+    // Notion's first answer to the run's query asks for 4 s: the run stays in flight that long.
+    notion.failNext({ status: 429, retryAfter: 4, match: "POST /v1/data_sources/:id/query" });
+    await page.getByRole("button", { name: "Sync now" }).click();
+    const bar = page.locator("#sync-progress progress");
+    await bar.waitFor({ timeout: 10_000 });
+    assert.equal(await bar.getAttribute("aria-label"), "Sync progress");
+    assert.match(await text("#sync-progress"), /^(Starting|Reading Notion|Syncing)(…|: )/);
+    assert.equal(await page.getByRole("button", { name: "Sync now" }).isDisabled(), true);
+    assert.ok(await phoneOverflow("07b-phone-sync-in-flight") <= 0, "the bar fits a phone");
+    await page.locator("#history li").first().getByText(/^Sync now · full · /).waitFor({ timeout: 30_000 });
+    await page.locator("#last-sync-result").getByText(/^Succeeded/).waitFor({ timeout: 10_000 });
+    await bar.waitFor({ state: "detached" });
+    assert.equal(await text("#sync-progress"), "");
+    assert.equal(await page.getByRole("button", { name: "Sync now" }).isEnabled(), true);
+  });
+
+  test("a long run's figures and the rows Framer refused, as the stepped engine records them", async () => {
+    const base = `/api/v1/projects/${projectId}`;
+    const syncId = "0123456789abcdef0123456789abcdef";
+    const cover = "https://www.notion.so/0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    const long = "https://www.notion.so/ffffffffffffffffffffffffffffffff";
+    const stopProject = await editAnswers(base, ({ project: p }) => {
+      Object.assign(p.sync, { running: true, running_sync_id: syncId });
+      p.sync.last_sync.counts.skipped = 2;
+      p.sync.progress = { sync_id: syncId, phase: "reading", rows_read: 1200, items_written: 800, rows_total: 10_000, steps: 31, started_at: new Date().toISOString() };
+    });
+    const stopSyncs = await editAnswers(`${base}/syncs`, ({ syncs }) => {
+      Object.assign(syncs[0], { steps: 3, counts: { ...syncs[0].counts, skipped: 2 } });
+      syncs[0].skipped_rows = [
+        { page_id: "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9", title: "Bad cover", url: cover, property: "Cover", reason: "value must be an absolute http(s) URL or null" },
+        { page_id: "ffffffff-ffff-ffff-ffff-ffffffffffff", title: "A title that runs on and on without a single break".replaceAll(" ", "_"), url: long, property: null, reason: "Item is too large" },
+      ];
+    });
+    try {
+      await page.getByRole("button", { name: "Refresh", exact: true }).click();
+      const progress = page.locator("#sync-progress");
+      await progress.getByText("Reading Notion: 1,200 of 10,000 rows read · 800 items written").waitFor();
+      assert.deepEqual(await progress.locator("progress").evaluate((bar) => [bar.value, bar.max]), [1200, 10_000]);
+      const newest = page.locator("#history li").first();
+      await newest.locator(".run-facts").getByText("3 steps · 2 rows skipped").waitFor();
+      const refused = newest.locator("details.skipped-rows");
+      assert.equal(await refused.getAttribute("open"), "", "the newest run's refused rows are shown");
+      assert.equal(await refused.locator("summary").innerText(), "2 rows Framer refused");
+      const link = refused.getByRole("link", { name: "Bad cover" });
+      assert.equal(await link.getAttribute("href"), cover);
+      assert.equal(await link.getAttribute("target"), "_blank");
+      assert.deepEqual(await refused.locator("li").allInnerTexts(), [
+        "Bad cover — Cover: value must be an absolute http(s) URL or null",
+        "A_title_that_runs_on_and_on_without_a_single_break — Item is too large",
+      ]);
+      assert.match(await text("#last-sync-result"), /^Succeeded · .* · 2 skipped/);
+      await shot("07c-progress-and-refused-rows");
+      assert.ok(await phoneOverflow("07d-phone-refused-rows") <= 0, "the bar and the refused rows fit a phone");
+      // Closed by the reader, the list stays closed through the next polls.
+      await refused.locator("summary").click();
+      await page.waitForResponse((r) => new URL(r.url()).pathname === `${base}/syncs`);
+      await page.waitForResponse((r) => new URL(r.url()).pathname === `${base}/syncs`);
+      assert.equal(await newest.locator("details.skipped-rows").getAttribute("open"), null);
+    } finally {
+      await stopProject();
+      await stopSyncs();
+    }
+    await page.getByRole("button", { name: "Refresh", exact: true }).click();
+    await page.locator("#sync-progress progress").waitFor({ state: "detached" });
+    assert.equal(await page.locator("#history details.skipped-rows").count(), 0);
   });
 
   test("relative times read like people talk", async () => {

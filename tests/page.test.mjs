@@ -1,4 +1,4 @@
-// The project page's pure helpers (public/js/format.js, mapping.js, api.js) under node --test,
+// The project page's pure helpers (public/js/format.js, run-text.js, mapping.js, api.js) under node --test,
 // and the page's files checked for what a strict Content-Security-Policy (no 'unsafe-inline')
 // would refuse. Needs no build and no Worker: `node --test tests/page.test.mjs`.
 import assert from "node:assert/strict";
@@ -15,6 +15,7 @@ import {
   behaviorChanges, behaviorSwitches, filterNeedsValues, filterOptions, mappingPatch, mappingRows, publishFilter,
   skippedText, slugOptions,
 } from "../public/js/mapping.js";
+import { runFacts, runProgress, skippedRow, skippedSummary } from "../public/js/run-text.js";
 
 const PUBLIC = resolve(dirname(fileURLToPath(import.meta.url)), "../public");
 const NOW = Date.parse("2026-11-01T12:00:00Z");
@@ -52,6 +53,8 @@ describe("format.js", () => {
     assert.equal(runResult({ status: "failed" }), "Failed: unknown error");
     assert.equal(runResult({ status: "succeeded", counts: { added: 3 }, published: true }), "Succeeded · 3 added · published");
     assert.equal(runResult({ status: "partial", counts: { updated: 1, removed: 2 }, published: false }), "Partial · 1 updated, 2 removed");
+    assert.equal(runResult({ status: "succeeded", counts: { added: 28, skipped: 2 }, published: true }), "Succeeded · 28 added · 2 skipped · published");
+    assert.equal(runResult({ status: "succeeded", counts: { added: 0, skipped: 0 }, published: false }), "Succeeded · no changes");
     assert.equal(runSummary({ trigger: "manual", scope: "full", status: "succeeded", counts: { added: 3 } }), "Sync now · full · 3 added");
     assert.equal(runSummary({ trigger: "webhook", scope: "incremental", status: "running", counts: {} }), "Notion change · incremental · in progress");
     assert.equal(runSummary({ trigger: "schedule", scope: "full", status: "succeeded", counts: {} }), "schedule · full · no changes");
@@ -106,6 +109,66 @@ describe("format.js", () => {
     assert.equal(errorText(invalid), "mapping.fields: expected an array.");
     assert.equal(errorText(new ApiError(500, null)), "Request failed (500).");
     assert.equal(errorText(undefined), "Something went wrong.");
+  });
+});
+
+// A run as GET /projects/{id}/syncs lists it (trimmed to what run-text.js reads).
+const refused = (n) => ({ page_id: `p${n}`, title: `Row ${n}`, url: `https://www.notion.so/${"a".repeat(31)}${n}`, property: "Cover", reason: "Invalid URL" });
+const finished = (over = {}) => ({ status: "succeeded", steps: 0, counts: { added: 3, skipped: 0 }, skipped_rows: [], ...over });
+
+describe("run-text.js", () => {
+  const progress = (over = {}) => ({ sync_id: "s1", phase: "reading", rows_read: 0, items_written: 0, rows_total: null, steps: 1, started_at: ago(5), ...over });
+
+  test("runProgress: nothing in flight, no bar", () => {
+    assert.equal(runProgress(null), null);
+    assert.equal(runProgress(undefined), null);
+  });
+
+  test("runProgress: the phase in words, indeterminate until the total is known", () => {
+    assert.deepEqual(runProgress(progress({ phase: "starting" })), { text: "Starting…", value: null, max: null });
+    assert.deepEqual(runProgress(progress({ rows_read: 1 })), { text: "Reading Notion: 1 row read", value: null, max: null });
+    assert.deepEqual(runProgress(progress({ rows_read: 1200, items_written: 1 })),
+      { text: "Reading Notion: 1,200 rows read · 1 item written", value: null, max: null });
+    // A record written before phases existed, or a finished run the queue still names.
+    assert.deepEqual(runProgress(progress({ phase: null })), { text: "Syncing…", value: null, max: null });
+    assert.deepEqual(runProgress(progress({ phase: "sorting" })), { text: "Syncing…", value: null, max: null });
+  });
+
+  test("runProgress: rows read of the total once known, never past it", () => {
+    assert.deepEqual(runProgress(progress({ rows_read: 250, items_written: 40, rows_total: 10_000 })),
+      { text: "Reading Notion: 250 of 10,000 rows read · 40 items written", value: 250, max: 10_000 });
+    assert.deepEqual(runProgress(progress({ phase: "removing", rows_read: 31, items_written: 30, rows_total: 30 })),
+      { text: "Removing deleted rows: 30 of 30 rows read · 30 items written", value: 30, max: 30 });
+    assert.deepEqual(runProgress(progress({ phase: "publishing", rows_read: 1, rows_total: 1 })),
+      { text: "Publishing: 1 of 1 row read", value: 1, max: 1 });
+    // An empty database: nothing to read, the bar is full.
+    assert.deepEqual(runProgress(progress({ phase: "removing", rows_total: 0 })), { text: "Removing deleted rows…", value: 1, max: 1 });
+  });
+
+  test("runFacts: the steps a run took and how many rows it skipped", () => {
+    assert.equal(runFacts(finished()), "", "a run from before steps existed says nothing");
+    assert.equal(runFacts(finished({ steps: 1 })), "1 step");
+    assert.equal(runFacts(finished({ steps: 12, counts: { skipped: 2 } })), "12 steps · 2 rows skipped");
+    assert.equal(runFacts(finished({ steps: 0, counts: { skipped: 1 } })), "1 row skipped");
+    assert.equal(runFacts({ status: "running", steps: 3 }), "3 steps");
+  });
+
+  test("skippedSummary: the rows listed, and the whole count when the list is cut", () => {
+    assert.equal(skippedSummary(finished({ counts: { skipped: 1 }, skipped_rows: [refused(1)] })), "1 row Framer refused");
+    assert.equal(skippedSummary(finished({ counts: { skipped: 2 }, skipped_rows: [refused(1), refused(2)] })), "2 rows Framer refused");
+    const hundred = Array.from({ length: 100 }, (_, i) => refused(i));
+    assert.equal(skippedSummary(finished({ counts: { skipped: 130 }, skipped_rows: hundred })), "100 rows Framer refused (130 rows skipped in all)");
+  });
+
+  test("skippedRow: title, an https link to the Notion page, the property and Framer's reason", () => {
+    assert.deepEqual(skippedRow(refused(7)), { title: "Row 7", href: refused(7).url, detail: "Cover: Invalid URL" });
+    assert.deepEqual(skippedRow({ ...refused(1), property: null, reason: "Item is too large" }),
+      { title: "Row 1", href: refused(1).url, detail: "Item is too large" });
+    assert.deepEqual(skippedRow({ ...refused(1), title: "  ", reason: "" }), { title: "Untitled", href: refused(1).url, detail: "Cover: refused by Framer" });
+    // Only an https link is followed: anything else shows the title unlinked.
+    for (const url of ["javascript:alert(1)", "http://www.notion.so/x", "", null, undefined]) {
+      assert.equal(skippedRow({ ...refused(1), url }).href, null, String(url));
+    }
   });
 });
 

@@ -23,13 +23,14 @@ export function countsText(counts = {}) {
   return parts.length ? parts.join(", ") : "no changes";
 }
 
-/** The one-line outcome beside "Last sync": "Succeeded · 3 added · published". */
+/** The one-line outcome beside "Last sync": "Succeeded · 3 added · 1 skipped · published". */
 export function runResult(run) {
   if (!run) return "";
   if (run.status === "running") return "Running…";
   if (run.status === "failed") return `Failed: ${run.error?.message ?? "unknown error"}`;
   const status = run.status[0].toUpperCase() + run.status.slice(1);
-  return `${status} · ${countsText(run.counts)}${run.published ? " · published" : ""}`;
+  const skipped = run.counts?.skipped ? ` · ${run.counts.skipped} skipped` : "";
+  return `${status} · ${countsText(run.counts)}${skipped}${run.published ? " · published" : ""}`;
 }
 
 const TRIGGER_LABELS = { manual: "Sync now", webhook: "Notion change" };

@@ -1,11 +1,12 @@
-// The project page: pipeline banner, Sync now with progress, the two sync switches, the Notion
-// webhook setup (URL, verification token, confirm) and recent syncs. It polls while the page
-// is visible: briskly while something is pending, now and then otherwise, so syncs started by
-// Notion webhooks show up without a click.
+// The project page: pipeline banner, Sync now with a progress bar, the two sync switches, the
+// Notion webhook setup (URL, verification token, confirm) and recent syncs with the rows Framer
+// refused. It polls while the page is visible: briskly while something is pending, now and then
+// otherwise, so syncs started by Notion webhooks show up without a click.
 import { $, copyText, el, fail, setSwitches, show } from "./dom.js";
 import { errorText, isBusy, plural, progressText, relativeTime, runResult, runSummary, webhookLabel } from "./format.js";
 import { initAlerts, loadDestinations, renderFreshness } from "./alerts.js";
 import { behaviorSwitches } from "./mapping.js";
+import { runFacts, runProgress, skippedRow, skippedSummary } from "./run-text.js";
 import { api, notePlan } from "./session.js";
 
 const BUSY_POLL_MS = 1500;
@@ -117,7 +118,9 @@ function renderLastSync(run) {
 }
 
 function renderProgress(p, syncs) {
-  showProgress(progressText(p, syncs, current.syncId));
+  const bar = p.sync.running ? runProgress(p.sync.progress) : null;
+  if (bar) showBar(bar);
+  else showProgress(progressText(p, syncs, current.syncId));
   const waiting = Boolean(current.syncId) && !syncs.some((r) => r.id === current.syncId);
   $("sync-now").disabled = Boolean(p.sync.running || waiting);
 }
@@ -126,23 +129,52 @@ function showProgress(text) {
   $("sync-progress").replaceChildren(...(text ? [el("span", { class: "spinner", "aria-hidden": "true" }), text] : []));
 }
 
+/** The run in flight: a bar of rows read (indeterminate until the total is known) and its line. */
+function showBar({ text, value, max }) {
+  const bar = el("progress", { class: "run-bar", "aria-label": "Sync progress" });
+  if (max !== null) {
+    bar.max = max;
+    bar.value = value;
+  }
+  $("sync-progress").replaceChildren(bar, el("span", { class: "run-progress-text", text }));
+}
+
 function renderHistory(syncs) {
-  $("history").replaceChildren(...syncs.map(historyRow));
+  // A poll redraws the list: a list of refused rows the reader opened or closed stays so.
+  const opened = new Map([...$("history").querySelectorAll("details[data-run]")].map((d) => [d.dataset.run, d.open]));
+  $("history").replaceChildren(...syncs.map((run, index) => historyRow(run, opened.get(run.id) ?? index === 0)));
   $("history-empty").hidden = syncs.length > 0;
 }
 
-function historyRow(run) {
+/** A run: status, summary and time; steps and skipped count; error, warnings and the rows Framer refused. */
+function historyRow(run, skippedOpen) {
   const when = run.finished_at ?? run.started_at;
   const warnings = run.warnings?.length
     ? el("details", {}, el("summary", { text: plural(run.warnings.length, "warning") }), el("ul", {}, ...run.warnings.map((w) => el("li", { text: w }))))
     : null;
   const error = run.error ? el("p", { class: "run-error", text: `${run.error.message ?? run.error.code}` }) : null;
+  const facts = runFacts(run);
   return el("li", { class: `run status-${run.status}` },
     el("span", { class: `pill status-${run.status}`, text: run.status }),
     el("span", { class: "run-main" },
       el("span", { text: runSummary(run) }),
       el("time", { class: "muted small", datetime: when, "data-at": when, title: new Date(when).toLocaleString(), text: relativeTime(when) })),
-    error, warnings);
+    facts ? el("p", { class: "run-facts muted small", text: facts }) : null,
+    error, warnings, skippedList(run, skippedOpen));
+}
+
+/** The rows Framer refused, each linked to its Notion page with the property and the reason. */
+function skippedList(run, open) {
+  if (!run.skipped_rows?.length) return null;
+  const list = el("details", { class: "skipped-rows", "data-run": run.id },
+    el("summary", { text: skippedSummary(run) }),
+    el("ul", {}, ...run.skipped_rows.map((row) => {
+      const { title, href, detail } = skippedRow(row);
+      const name = href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text: title }) : el("span", { text: title });
+      return el("li", {}, name, ` — ${detail}`);
+    })));
+  list.open = open;
+  return list;
 }
 
 // ---------- Actions ----------

@@ -163,6 +163,14 @@ fn summary(
 async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Value, ApiError> {
     let queue = project_sync::queue_status(ctx, &project.id).await?;
     let last_sync = store::sync_runs::latest_for(&ctx.db, &project.id).await?;
+    let progress = in_flight(
+        ctx,
+        &project.id,
+        queue.running_sync_id.as_deref(),
+        queue.running_since_ms,
+        last_sync.as_ref(),
+    )
+    .await?;
     let items_in_framer = store::synced_items::count_for(&ctx.db, &project.id).await?;
     let health = alert_health(ctx, &project.id).await?;
     let webhook = &project.webhook;
@@ -220,12 +228,33 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
             },
             "running": queue.running_sync_id.is_some(),
             "running_sync_id": queue.running_sync_id,
+            "progress": progress,
         },
         // The counters above are totals; the stored history behind them goes back this far.
         "retention": Policy::from(&ctx.settings).project_view(),
         "freshness": health["freshness"],
         "incidents": health["incidents"],
     }))
+}
+
+/// `sync.progress`: how far the run in flight got, null when none runs. Its record is almost
+/// always the newest run, read already; any other costs one read.
+async fn in_flight(
+    ctx: &AppContext,
+    project_id: &str,
+    running_sync_id: Option<&str>,
+    running_since_ms: Option<i64>,
+    newest: Option<&SyncRun>,
+) -> Result<Value, ApiError> {
+    let Some(sync_id) = running_sync_id else {
+        return Ok(Value::Null);
+    };
+    let other = match newest {
+        Some(run) if run.id == sync_id => None,
+        _ => store::sync_runs::by_id(&ctx.db, project_id, sync_id).await?,
+    };
+    let run = other.as_ref().or(newest.filter(|run| run.id == sync_id));
+    Ok(syncs::progress_view(sync_id, run, running_since_ms))
 }
 
 /// The cron's last freshness check ("Last checked N min ago" and its warning) and the open

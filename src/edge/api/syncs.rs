@@ -7,6 +7,7 @@ use crate::edge::project_sync;
 use crate::edge::store::sync_runs::{self, SyncRun};
 use crate::sync::queue::Trigger;
 use crate::sync::retention::Policy;
+use crate::util::time::iso_from_ms;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,21 @@ pub fn run_view(run: &SyncRun) -> Value {
         },
         "skipped_rows": serde_json::from_str::<Value>(&run.skipped_rows).unwrap_or_else(|_| json!([])),
     })
+}
+
+/// How far the run in flight got (`sync.progress` of the project), from its record. The queue
+/// names the run before its first step writes the record: until then it is starting.
+pub fn progress_view(sync_id: &str, run: Option<&SyncRun>, running_since_ms: Option<i64>) -> Value {
+    match run {
+        Some(run) => json!({
+            "sync_id": run.id, "phase": run.phase, "rows_read": run.rows_read, "items_written": run.items_written,
+            "rows_total": run.rows_total, "steps": run.steps, "started_at": run.started_at,
+        }),
+        None => json!({
+            "sync_id": sync_id, "phase": "starting", "rows_read": 0, "items_written": 0,
+            "rows_total": null, "steps": 0, "started_at": running_since_ms.map(iso_from_ms),
+        }),
+    }
 }
 
 pub async fn sync_now(owned: &Owned<'_>) -> Result<Reply, ApiError> {
@@ -110,4 +126,80 @@ pub async fn history(owned: &Owned<'_>, req: &Request) -> Result<Reply, ApiError
             "retention": Policy::from(&owned.ctx.settings).history_view(),
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{progress_view, run_view, SyncRun};
+    use serde_json::json;
+
+    fn run() -> SyncRun {
+        SyncRun {
+            id: "s1".into(),
+            project_id: "p1".into(),
+            trigger: "manual".into(),
+            scope: "full".into(),
+            status: "running".into(),
+            started_at: "2026-11-01T12:00:00.000Z".into(),
+            finished_at: None,
+            events: 0,
+            added: 0,
+            updated: 0,
+            removed: 0,
+            unchanged: 0,
+            skipped: 1,
+            notion_calls: 3,
+            framer_calls: 1,
+            bytes_sent: 0,
+            published: 0,
+            warnings: "[]".into(),
+            error_code: None,
+            error_message: None,
+            phase: Some("reading".into()),
+            rows_read: 200,
+            items_written: 100,
+            rows_total: None,
+            steps: 3,
+            skipped_rows: r#"[{"page_id":"a","title":"Bad","url":"https://www.notion.so/a","property":"Cover","reason":"Invalid URL"}]"#.into(),
+        }
+    }
+
+    #[test]
+    fn progress_of_a_recorded_run_comes_from_its_record() {
+        assert_eq!(
+            progress_view("s1", Some(&run()), Some(0)),
+            json!({
+                "sync_id": "s1", "phase": "reading", "rows_read": 200, "items_written": 100,
+                "rows_total": null, "steps": 3, "started_at": "2026-11-01T12:00:00.000Z",
+            })
+        );
+    }
+
+    #[test]
+    fn a_run_without_a_record_yet_is_starting_since_the_queue_named_it() {
+        assert_eq!(
+            progress_view("s2", None, Some(1_793_534_400_000)),
+            json!({
+                "sync_id": "s2", "phase": "starting", "rows_read": 0, "items_written": 0,
+                "rows_total": null, "steps": 0, "started_at": "2026-11-01T12:00:00.000Z",
+            })
+        );
+    }
+
+    #[test]
+    fn the_run_view_lists_steps_progress_and_skipped_rows() {
+        let view = run_view(&run());
+        assert_eq!(view["steps"], 3);
+        assert_eq!(
+            view["progress"],
+            json!({ "phase": "reading", "rows_read": 200, "items_written": 100, "rows_total": null })
+        );
+        assert_eq!(view["counts"]["skipped"], 1);
+        assert_eq!(view["skipped_rows"][0]["property"], "Cover");
+        let broken = SyncRun {
+            skipped_rows: "not json".into(),
+            ..run()
+        };
+        assert_eq!(run_view(&broken)["skipped_rows"], json!([]));
+    }
 }

@@ -184,6 +184,20 @@ pub async fn latest_for(db: &D1Database, project_id: &str) -> Result<Option<Sync
     .await
 }
 
+/// One run of the project, by id: the one in flight, when it is not the newest.
+pub async fn by_id(
+    db: &D1Database,
+    project_id: &str,
+    sync_id: &str,
+) -> Result<Option<SyncRun>, ApiError> {
+    d1::first(
+        db,
+        &format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = ?1 AND project_id = ?2"),
+        &[D1Type::Text(sync_id), D1Type::Text(project_id)],
+    )
+    .await
+}
+
 /// The newest run of each of the account's projects, in one query.
 pub async fn latest_of_account(
     db: &D1Database,
