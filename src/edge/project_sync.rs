@@ -15,7 +15,7 @@ use crate::sync::engine::job::Job;
 use crate::sync::engine::ports::Staging;
 use crate::sync::engine::step::StepOutcome;
 use crate::sync::ledger::{self, EventRecord, Outcome};
-use crate::sync::queue::{Pending, Trigger, Window};
+use crate::sync::queue::{self, AfterRun, Pending, Trigger, Window};
 use crate::util::secrets;
 use crate::util::settings::Settings;
 use crate::util::time::iso_from_ms;
@@ -165,17 +165,17 @@ impl DurableObject for ProjectSync {
                 return Response::ok("step done");
             }
             StepOutcome::Failed(failure) if failure.retryable => {
-                // Give the work back and retry on our own backoff rather than the runtime's,
-                // which gives up after six attempts and would strand the batch.
-                let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-                let mut batch = job.batch;
-                batch.sync_id = None;
-                pending.merge(batch);
-                pending.record_failure(now_ms());
-                storage.put(PENDING, &pending).await?;
-                storage
-                    .set_alarm(at(pending.alarm_at(now_ms(), self.window()?)))
-                    .await?;
+                let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+                match queue::after_run(pending, Some(job.batch), now_ms(), self.window()?) {
+                    AfterRun::Retry {
+                        pending,
+                        alarm_at_ms,
+                    } => {
+                        storage.put(PENDING, &pending).await?;
+                        storage.set_alarm(at(alarm_at_ms)).await?;
+                    }
+                    AfterRun::Rearm => self.rearm().await?,
+                }
             }
             // Done; or retrying cannot help (bad token, missing database): the run records
             // why, and the next event, "Sync now" or the catch-up cron tries again.

@@ -153,6 +153,39 @@ impl Pending {
     }
 }
 
+/// What the object does once a run is over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterRun {
+    /// Nothing owed by the run: re-arm for whatever arrived meanwhile.
+    Rearm,
+    /// The run failed in a way a retry may fix: its batch joins what arrived meanwhile and the
+    /// alarm waits out the backoff (ours, not the runtime's, which gives up after six tries).
+    Retry { pending: Pending, alarm_at_ms: i64 },
+}
+
+/// Decides what follows a finished run: `failed_batch` is the run's batch when it failed
+/// retryably, `pending` what arrived while it ran.
+pub fn after_run(
+    pending: Pending,
+    failed_batch: Option<Pending>,
+    now_ms: i64,
+    window: Window,
+) -> AfterRun {
+    let Some(mut batch) = failed_batch else {
+        return AfterRun::Rearm;
+    };
+    let mut pending = pending;
+    // The retry is a new run: a "Sync now" caller already saw this run's record.
+    batch.sync_id = None;
+    pending.merge(batch);
+    pending.record_failure(now_ms);
+    let alarm_at_ms = pending.alarm_at(now_ms, window);
+    AfterRun::Retry {
+        pending,
+        alarm_at_ms,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +263,33 @@ mod tests {
             102_000,
             "Sync now does not wait"
         );
+    }
+
+    #[test]
+    fn a_failed_run_gives_its_batch_back_with_a_growing_backoff() {
+        assert_eq!(after_run(Pending::default(), None, 0, W), AfterRun::Rearm);
+        let mut batch = Pending::default();
+        batch.record_request(Trigger::Manual, true, 1_000);
+        batch.sync_id = Some("run-1".into());
+        let mut arrived = Pending::default();
+        arrived.record_event(&changed("b"), 2_000);
+        let AfterRun::Retry { pending, alarm_at_ms } = after_run(arrived, Some(batch), 3_000, W)
+        else {
+            panic!("a failed batch is retried");
+        };
+        assert_eq!(pending.failures, 1);
+        assert!(pending.full && pending.changed_pages.contains("b"));
+        assert_eq!(pending.sync_id, None, "the retry gets a record of its own");
+        assert_eq!(alarm_at_ms, 3_000, "a manual batch does not wait");
+        let mut webhook = Pending::default();
+        webhook.record_event(&changed("a"), 0);
+        webhook.failures = 3;
+        let AfterRun::Retry { alarm_at_ms, .. } =
+            after_run(Pending::default(), Some(webhook), 100_000, W)
+        else {
+            panic!("retried");
+        };
+        assert_eq!(alarm_at_ms, 100_000 + retry_backoff_ms(4));
     }
 
     #[test]

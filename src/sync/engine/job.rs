@@ -90,8 +90,6 @@ pub struct Job {
     pub gone_to_check: Vec<String>,
     /// When the next Notion request may go out (the pacer carries over between steps).
     pub notion_next_at_ms: u64,
-    /// A body that did not fit in one step: the page and how many steps tried it.
-    pub body_attempt: Option<(String, u32)>,
     /// Block types that page bodies had and the renderer skipped.
     pub blocks_not_rendered: BTreeSet<String>,
     /// Row warnings seen (only the first [`MAX_ROW_WARNINGS`] are kept).
@@ -144,7 +142,6 @@ impl Job {
             read: ReadCursor::default(),
             gone_to_check,
             notion_next_at_ms: 0,
-            body_attempt: None,
             blocks_not_rendered: BTreeSet::new(),
             row_warnings: 0,
             next_seq: 0,
