@@ -16,8 +16,19 @@
 //
 // API (see startFakeFramer): url / httpUrl, addProject(id, key, {name, customDomains}),
 // project(id) -> live state {collections, collection(name), publishes, deploys,
-// pluginData, customDomains}, createForeignCollection(id, name), inject(spec),
-// connections, calls, connectionLog, close().
+// pluginData, customDomains, uploads}, createForeignCollection(id, name), inject(spec),
+// connections, calls, connectionLog, uploads, uploadStats, asset(url), assetOrigin, close().
+//
+// Uploads (uploadImage, uploadImages, uploadFile, uploadFiles) take what the client's
+// createImageTransferFromInput / createFileTransferFromInput build: {name?, type:"url", url}
+// or {name?, type:"bytes", mimeType, bytes: Uint8Array}, images also {altText?, resolution?,
+// preferredImageRendering?}. For "url" the fake downloads the URL itself, as Framer's server
+// does, and fails the call with a method error when the download fails (403, 404, refused).
+// Stored assets are served over HTTP by this server at the URL the reply names
+// (/images/<id>.<ext> for images, /assets/<id>.<ext> for files), so a test can check that
+// every URL an item holds resolves. Replies are the marshalled classes the client unmarshals:
+// {__class:"ImageAsset", id, url, thumbnailUrl, altText?, resolution} and
+// {__class:"FileAsset", id, url, extension}.
 // A collection is {id, name, managedBy, fields (getFields shape), items: Map(id ->
 // {id, slug, draft, fieldData}), pluginData: Map}; project.pluginData maps
 // node id -> that collection's pluginData. publishes[] = {deployment, hostnames,
@@ -148,13 +159,17 @@ function fail(message) {
 // ---------------------------------------------------------------------------
 // Project state
 
-function createProject(id, apiKey, options, { newId, now }) {
+function createProject(id, apiKey, options, { newId, now, assets }) {
   const project = {
     id,
     apiKey,
     // Where the fake's generated ids and timestamps come from (see startFakeFramer).
     newId,
     now,
+    // The fake's asset store (shared by all projects, like Framer's CDN).
+    assets,
+    // This project's successful uploads, in order (see storeAsset).
+    uploads: [],
     name: options.name ?? `Project ${id}`,
     customDomains: options.customDomains ?? [`www.${id.toLowerCase()}.example.com`],
     collections: [],
@@ -522,6 +537,236 @@ function deploy(project, deploymentId, domains) {
 }
 
 // ---------------------------------------------------------------------------
+// Uploads: images and files stored by the fake and served over its HTTP port
+
+// Framer's asset URLs name content on its CDN (framerusercontent.com/images/<id>.<ext>).
+const ASSET_ID_LENGTH = 25;
+const RESOLUTIONS = new Set(["auto", "lossless", "small", "medium", "large", "full"]);
+const IMAGE_RENDERINGS = new Set(["auto", "pixelated"]);
+const ASSET_FETCH_TIMEOUT_MS = 30_000;
+const EXTENSION_BY_MIME = {
+  "image/png": "png",
+  "image/jpeg": "jpg",
+  "image/gif": "gif",
+  "image/webp": "webp",
+  "image/avif": "avif",
+  "image/svg+xml": "svg",
+  "image/bmp": "bmp",
+  "image/tiff": "tiff",
+  "application/pdf": "pdf",
+  "text/plain": "txt",
+  "application/zip": "zip",
+};
+const IMAGE_MIME_BY_EXTENSION = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  avif: "image/avif",
+  svg: "image/svg+xml",
+  bmp: "image/bmp",
+  tif: "image/tiff",
+  tiff: "image/tiff",
+};
+
+function createAssetStore(opts) {
+  return {
+    // path (/images/<id>.<ext>) -> stored asset
+    byPath: new Map(),
+    uploads: [],
+    fetches: 0,
+    failedUploads: 0,
+    downloads: 0,
+    origin: opts.assetOrigin ?? null,
+    fetch: opts.fetchAsset ?? ((url, init) => fetch(url, init)),
+  };
+}
+
+// Checks one transfer object as the client builds it; `where` names it in messages.
+function checkTransfer(transfer, kind, where) {
+  if (!isPlainObject(transfer)) fail(`${where} must be an object`);
+  if (transfer.name !== undefined && typeof transfer.name !== "string") fail(`${where}.name must be a string`);
+  if (transfer.type === "url") {
+    if (!isHttpUrl(transfer.url)) fail(`${where}.url must be an absolute http(s) URL`);
+  } else if (transfer.type === "bytes") {
+    if (!(transfer.bytes instanceof Uint8Array)) fail(`${where}.bytes must be a Uint8Array`);
+    if (!isNonEmptyString(transfer.mimeType)) fail(`${where}.mimeType must be a non-empty string`);
+  } else {
+    fail(`${where}.type must be "url" or "bytes"`);
+  }
+  if (kind !== "image") return;
+  if (transfer.altText !== undefined && typeof transfer.altText !== "string") fail(`${where}.altText must be a string`);
+  if (transfer.resolution !== undefined && !RESOLUTIONS.has(transfer.resolution)) {
+    fail(`${where}.resolution must be one of ${[...RESOLUTIONS].join(", ")}`);
+  }
+  if (transfer.preferredImageRendering !== undefined && !IMAGE_RENDERINGS.has(transfer.preferredImageRendering)) {
+    fail(`${where}.preferredImageRendering must be auto or pixelated`);
+  }
+}
+
+function mimeBase(contentType) {
+  return String(contentType ?? "").split(";")[0].trim().toLowerCase();
+}
+
+// The content of a transfer: the bytes sent, or what its URL answers (downloaded like the server).
+async function loadTransfer(store, transfer) {
+  if (transfer.type === "bytes") return { bytes: Buffer.from(transfer.bytes), mimeType: mimeBase(transfer.mimeType) };
+  store.fetches += 1;
+  let response;
+  try {
+    response = await store.fetch(transfer.url, { redirect: "follow", signal: AbortSignal.timeout(ASSET_FETCH_TIMEOUT_MS) });
+  } catch (error) {
+    fail(`Could not download the asset from its URL: ${error.cause?.code ?? error.name}`);
+  }
+  if (!response.ok) {
+    await response.arrayBuffer().catch(() => undefined);
+    fail(`Could not download the asset from its URL: it answered HTTP ${response.status}`);
+  }
+  return { bytes: Buffer.from(await response.arrayBuffer()), mimeType: mimeBase(response.headers.get("content-type")) };
+}
+
+function extensionOfName(name) {
+  const base = String(name ?? "").split(/[?#]/u)[0];
+  const slash = base.lastIndexOf("/");
+  const file = base.slice(slash + 1);
+  const dot = file.lastIndexOf(".");
+  if (dot <= 0 || dot === file.length - 1) return null;
+  const extension = file.slice(dot + 1).toLowerCase();
+  return /^[a-z0-9]{1,8}$/u.test(extension) ? extension : null;
+}
+
+function urlPath(url) {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return "";
+  }
+}
+
+// An image's extension follows its content; a file's follows its name (a .csv served as
+// text/plain stays .csv), then its URL, then its content type.
+function extensionOf(kind, transfer, mimeType) {
+  const byContent = EXTENSION_BY_MIME[mimeType] ?? null;
+  const byName = extensionOfName(transfer.name) ?? (transfer.type === "url" ? extensionOfName(urlPath(transfer.url)) : null);
+  return kind === "image" ? byContent ?? byName : byName ?? byContent;
+}
+
+// Magic numbers of the image formats a CMS image field takes, for content served without an
+// image content type (S3 objects uploaded as application/octet-stream).
+function sniffImage(bytes) {
+  const starts = (...prefix) => prefix.every((byte, index) => bytes[index] === byte);
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return "image/png";
+  if (starts(0xff, 0xd8, 0xff)) return "image/jpeg";
+  if (starts(0x47, 0x49, 0x46, 0x38)) return "image/gif";
+  if (starts(0x52, 0x49, 0x46, 0x46) && bytes.subarray(8, 12).toString("latin1") === "WEBP") return "image/webp";
+  const head = bytes.subarray(0, 256).toString("utf8").trimStart();
+  if (head.startsWith("<svg") || (head.startsWith("<?xml") && head.includes("<svg"))) return "image/svg+xml";
+  return null;
+}
+
+// An image upload needs image content: its type as sent or served, else its magic number, else
+// the extension of its name or URL.
+function imageMimeType(transfer, loaded) {
+  if (loaded.mimeType.startsWith("image/")) return loaded.mimeType;
+  const sniffed = sniffImage(loaded.bytes);
+  if (sniffed) return sniffed;
+  const byName = IMAGE_MIME_BY_EXTENSION[extensionOf("file", transfer, "")];
+  if (byName && loaded.mimeType === "application/octet-stream") return byName;
+  return fail(`The asset is not an image (content type ${loaded.mimeType || "unknown"})`);
+}
+
+function storeAsset(project, kind, transfer, loaded, mimeType) {
+  const store = project.assets;
+  const id = project.newId(ASSET_ID_LENGTH);
+  const extension = extensionOf(kind, transfer, mimeType);
+  const path = `/${kind === "image" ? "images" : "assets"}/${id}${extension ? `.${extension}` : ""}`;
+  const url = `${store.origin}${path}`;
+  const asset = {
+    id,
+    kind,
+    url,
+    path,
+    projectId: project.id,
+    mimeType,
+    extension,
+    bytes: loaded.bytes,
+    name: transfer.name,
+    source: transfer.type === "url" ? { type: "url", url: transfer.url } : { type: "bytes" },
+    altText: transfer.altText,
+    resolution: transfer.resolution ?? "auto",
+  };
+  store.byPath.set(path, asset);
+  return asset;
+}
+
+function assetReply(asset) {
+  if (asset.kind === "file") return { __class: "FileAsset", id: asset.id, url: asset.url, extension: asset.extension };
+  const reply = { __class: "ImageAsset", id: asset.id, url: asset.url, thumbnailUrl: `${asset.url}?scale-down-to=512` };
+  if (asset.altText !== undefined) reply.altText = asset.altText;
+  reply.resolution = asset.resolution;
+  return reply;
+}
+
+// Uploads a list of transfers: all are checked and downloaded before any is stored, so a call
+// that fails stores nothing.
+async function uploadAssets(project, method, kind, transfers) {
+  const store = project.assets;
+  try {
+    transfers.forEach((transfer, index) => checkTransfer(transfer, kind, method.endsWith("s") ? `${kind}s[${index}]` : kind));
+    const loaded = await Promise.all(transfers.map((transfer) => loadTransfer(store, transfer)));
+    const mimeTypes = transfers.map((transfer, index) =>
+      kind === "image" ? imageMimeType(transfer, loaded[index]) : loaded[index].mimeType || "application/octet-stream",
+    );
+    const assets = transfers.map((transfer, index) => storeAsset(project, kind, transfer, loaded[index], mimeTypes[index]));
+    for (const asset of assets) {
+      const record = { method, projectId: project.id, kind, assetId: asset.id, url: asset.url, source: asset.source, bytes: asset.bytes.length };
+      project.uploads.push(record);
+      store.uploads.push(record);
+    }
+    return assets.map(assetReply);
+  } catch (error) {
+    store.failedUploads += 1;
+    throw error;
+  }
+}
+
+function uploadOne(kind) {
+  const method = kind === "image" ? "uploadImage" : "uploadFile";
+  return async (project, transfer) => (await uploadAssets(project, method, kind, [transfer]))[0];
+}
+
+function uploadMany(kind) {
+  const method = kind === "image" ? "uploadImages" : "uploadFiles";
+  return (project, transfers) => {
+    if (!Array.isArray(transfers)) fail(`${method} takes an array`);
+    return uploadAssets(project, method, kind, transfers);
+  };
+}
+
+// Stored assets at their URL (GET or HEAD); anything else on the HTTP port asks for a WebSocket.
+function serveHttp(fake, req, res) {
+  const { pathname } = new URL(req.url, "http://fake-framer.invalid");
+  const isAssetPath = pathname.startsWith("/images/") || pathname.startsWith("/assets/");
+  if (!isAssetPath) {
+    res.writeHead(426, { "Content-Type": "text/plain", Upgrade: "websocket" }).end("WebSocket upgrade required");
+    return;
+  }
+  const asset = fake.assets.byPath.get(pathname);
+  if (!asset || (req.method !== "GET" && req.method !== "HEAD")) {
+    res.writeHead(asset ? 405 : 404, { "Content-Type": "text/plain" }).end(asset ? "Method not allowed" : "Not found");
+    return;
+  }
+  fake.assets.downloads += 1;
+  res.writeHead(200, {
+    "Content-Type": asset.mimeType,
+    "Content-Length": asset.bytes.length,
+    "Cache-Control": "public, max-age=31536000, immutable",
+  });
+  res.end(req.method === "HEAD" ? undefined : asset.bytes);
+}
+
+// ---------------------------------------------------------------------------
 // Methods: internal method name -> (project, ...args) => result
 
 const METHODS = {
@@ -574,6 +819,10 @@ const METHODS = {
     if (!published) fail(`Deployment not found: ${deploymentId}`);
     return published.deployment;
   },
+  uploadImage: uploadOne("image"),
+  uploadImages: uploadMany("image"),
+  uploadFile: uploadOne("file"),
+  uploadFiles: uploadMany("file"),
 };
 
 function permissionMap() {
@@ -661,6 +910,10 @@ class Session {
   #ws;
   #project;
   #ready = false;
+  // Replies leave in the order the calls came: an upload that downloads its URL holds back the
+  // answers to the calls after it (those calls still run at once, in arrival order).
+  #replies = Promise.resolve();
+  #inFlight = 0;
 
   constructor(fake, ws, project) {
     this.#fake = fake;
@@ -732,22 +985,36 @@ class Session {
       injections.errorFrame = null;
       return this.#send({ type: "error", ...frame });
     }
-    return this.#reply(call, message.id, this.#invoke(message));
+    return this.#deliver(call, message.id, this.#invoke(message));
   }
 
+  // Answers at once when nothing is pending, else after the replies queued before it.
+  #deliver(call, id, outcome) {
+    if (!(outcome instanceof Promise) && this.#inFlight === 0) return this.#reply(call, id, outcome);
+    this.#inFlight += 1;
+    this.#replies = this.#replies
+      .then(() => outcome)
+      .then((settled) => {
+        this.#inFlight -= 1;
+        this.#reply(call, id, settled);
+      });
+    return undefined;
+  }
+
+  // {result} or {error}, or a promise of one for methods that wait (uploads); never rejects.
   #invoke(message) {
     const injected = takeFailure(this.#fake.injections, message.methodName);
     if (injected !== null) return { error: injected };
     const method = Object.hasOwn(METHODS, message.methodName) ? METHODS[message.methodName] : null;
     if (!method) return { error: `Unknown method: ${message.methodName}` };
     const args = Array.isArray(message.args) ? message.args : [];
+    const failed = (error) => methodFailure(message.methodName, error);
     try {
-      return { result: method(this.#project, ...args) };
+      const result = method(this.#project, ...args);
+      if (result instanceof Promise) return result.then((value) => ({ result: value }), failed);
+      return { result };
     } catch (error) {
-      if (error instanceof MethodError) return { error: error.message };
-      // A bug in the fake must be loud, but the client still gets an answer.
-      console.error("[fake-framer] internal error in", message.methodName, error);
-      return { error: `Internal error: ${error.message}` };
+      return failed(error);
     }
   }
 
@@ -773,6 +1040,13 @@ class Session {
     this.#fake.trace("server", text);
     this.#ws.send(text);
   }
+}
+
+function methodFailure(methodName, error) {
+  if (error instanceof MethodError) return { error: error.message };
+  // A bug in the fake must be loud, but the client still gets an answer.
+  console.error("[fake-framer] internal error in", methodName, error);
+  return { error: `Internal error: ${error.message}` };
 }
 
 // Sends an error frame in place of `ready`, then closes: the client fails its
@@ -848,6 +1122,9 @@ function listen(server) {
  * opts.newId(length): the ids the fake makes up (collections, deployments, sessions, chunks);
  *   random letters and digits by default. opts.now(): the clock for deployment times (a Date).
  *   scripts/make-vectors.mjs pins both so that its transcript is the same on every run.
+ * opts.assetOrigin: origin of the asset URLs uploads return (default: this server, which serves
+ *   them); opts.fetchAsset(url, init): how "url" uploads download (default: global fetch).
+ *   scripts/make-vectors.mjs sets both so that its upload transcript does not depend on ports.
  */
 export async function startFakeFramer(opts = {}) {
   const fake = {
@@ -863,12 +1140,12 @@ export async function startFakeFramer(opts = {}) {
     newId: opts.newId ?? randomId,
     now: opts.now ?? (() => new Date()),
     trace: tracer(opts),
+    assets: createAssetStore(opts),
   };
-  const server = createServer((_req, res) => {
-    res.writeHead(426, { "Content-Type": "text/plain", Upgrade: "websocket" }).end("WebSocket upgrade required");
-  });
+  const server = createServer((req, res) => serveHttp(fake, req, res));
   server.on("upgrade", (req, socket, head) => onUpgrade(fake, req, socket, head));
   const port = await listen(server);
+  fake.assets.origin ??= `http://127.0.0.1:${port}`;
   return publicApi(fake, server, port);
 }
 
@@ -898,6 +1175,27 @@ function publicApi(fake, server, port) {
     },
     calls: fake.calls,
     connectionLog: fake.connectionLog,
+    /** Every successful upload in order: {method, projectId, kind, assetId, url, source, bytes}. */
+    uploads: fake.assets.uploads,
+    /** Totals: assets stored and their bytes, URL downloads, failed upload calls, asset GETs. */
+    get uploadStats() {
+      const { uploads, fetches, failedUploads, downloads } = fake.assets;
+      return {
+        uploads: uploads.length,
+        bytes: uploads.reduce((sum, upload) => sum + upload.bytes, 0),
+        fetches,
+        failed: failedUploads,
+        downloads,
+      };
+    },
+    get assetOrigin() {
+      return fake.assets.origin;
+    },
+    /** The stored asset an asset URL (with or without query) names, or undefined. */
+    asset(url) {
+      if (!url.startsWith(`${fake.assets.origin}/`)) return undefined;
+      return fake.assets.byPath.get(urlPath(url));
+    },
     get openSockets() {
       return fake.sockets.size;
     },

@@ -10,6 +10,14 @@
  * not mistake them for facts): a query without `sorts` is ordered newest first;
  * query cursors are opaque ids bound to a snapshot of the result taken on the
  * first page; `request_status` is present on every query page.
+ *
+ * Notion-hosted files (files properties, covers, file icons, image/file/pdf/video/audio
+ * blocks) are served by the fake itself under /s3/prod-files-secure/<workspace>/<uuid>/<name>
+ * with S3-style presigned queries, re-signed on every read like Notion's. Controls for tests
+ * of what a sync does with them: expireFileUrls() (every URL issued so far answers 403
+ * AccessDenied "Request has expired"), replaceFile() (new content at a new path, as a new
+ * upload in Notion gets), failFile() / restoreFile() (one file answers 404 NoSuchKey or
+ * another status), fileKey(url) and hostedFiles().
  */
 import http from "node:http";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
@@ -50,6 +58,13 @@ const DEFAULT_MESSAGES = {
   service_overload: "Notion is overloaded, please try again later.",
   conflict_error: "Conflict occurred while saving. Please try again.",
   restricted_resource: "API token does not have access to this resource.",
+};
+// What S3 answers (code, message) for the statuses failFile can force.
+const S3_ERRORS = {
+  403: ["AccessDenied", "Access Denied"],
+  404: ["NoSuchKey", "The specified key does not exist."],
+  500: ["InternalError", "We encountered an internal error. Please try again."],
+  503: ["SlowDown", "Please reduce your request rate."],
 };
 // 1x1 transparent PNG, so fetched "images" are real images.
 const TINY_PNG = Buffer.from(
@@ -121,6 +136,8 @@ export class FakeNotion {
     this.pages = new Map();
     this.blocks = new Map();
     this.files = new Map();
+    // key -> HTTP status the file answers instead of its bytes (failFile)
+    this.fileFailures = new Map();
     this.signatures = new Map();
     this.cursors = new Map();
     this.buckets = new Map();
@@ -326,6 +343,83 @@ export class FakeNotion {
     });
   }
 
+  /**
+   * Expires every file URL signed so far: each answers 403 AccessDenied "Request has expired",
+   * as Notion's do an hour after the read. Later reads sign fresh URLs that work.
+   */
+  expireFileUrls() {
+    for (const issued of this.signatures.values()) issued.expiresMs = -Infinity;
+  }
+
+  /**
+   * Replaces a Notion-hosted file the way a user re-uploading it in Notion does: the new
+   * content gets a new object path (so a new URL), and the page (or the block holding it) is
+   * edited. URLs signed for the old path keep serving the old bytes until they expire.
+   * @param {string} urlOrKey a signed URL of the file (any read) or its key (see fileKey)
+   * @param {{content?: string|Buffer, file?: string, contentType?: string}} replacement
+   *   file: the new name (default: the old one)
+   * @returns {string} the new key
+   */
+  replaceFile(urlOrKey, { content, file, contentType } = {}, { editedTime } = {}) {
+    const key = this.fileKey(urlOrKey) ?? fail(`not a Notion-hosted file: ${urlOrKey}`);
+    const owner = this.#fileOwner(key) ?? fail(`no page or block holds the file ${key}`);
+    const fileName = file === undefined ? basename(key) : basename(file);
+    const newKey = `${this.workspaceId}/${randomUUID()}/${encodeURIComponent(fileName)}`;
+    const body = content === undefined ? defaultContent(fileName) : Buffer.from(content);
+    this.files.set(newKey, { content: body, contentType: contentType ?? contentTypeFor(fileName) });
+    owner.ref.key = newKey;
+    if (file !== undefined) owner.ref.name = fileName;
+    if (owner.block) owner.block.editedMs = minuteFloor(this.#ms(editedTime));
+    this.#touch(owner.page, editedTime);
+    return newKey;
+  }
+
+  /**
+   * Makes one file answer `status` whatever its signature: 404 NoSuchKey (deleted from the
+   * bucket), 403 AccessDenied, or a 5xx. Its page keeps listing it.
+   */
+  failFile(urlOrKey, status = 404) {
+    const key = this.fileKey(urlOrKey) ?? fail(`not a Notion-hosted file: ${urlOrKey}`);
+    if (!this.files.has(key)) fail(`unknown file ${key}`);
+    this.fileFailures.set(key, status);
+  }
+
+  /** Undoes failFile. */
+  restoreFile(urlOrKey) {
+    this.fileFailures.delete(this.fileKey(urlOrKey));
+  }
+
+  /**
+   * The object key of a Notion-hosted file from one of its signed URLs (or the key itself):
+   * `<workspace>/<uuid>/<name>`, the same for every signature. Null for anything else.
+   */
+  fileKey(urlOrKey) {
+    if (typeof urlOrKey !== "string") return null;
+    const path = urlOrKey.startsWith(`${this.fileBaseUrl}/`) ? urlOrKey.slice(this.fileBaseUrl.length + 1) : urlOrKey;
+    const key = path.split(/[?#]/u)[0];
+    return this.files.has(key) ? key : null;
+  }
+
+  /** Every Notion-hosted file a page, cover, icon or block currently refers to. */
+  hostedFiles() {
+    const found = [];
+    const visit = (ref, pageId, where) => {
+      if (ref?.kind !== "file") return;
+      const file = this.files.get(ref.key);
+      found.push({ key: ref.key, name: ref.name, pageId, where, contentType: file.contentType, size: file.content.length });
+    };
+    for (const page of this.pages.values()) {
+      visit(page.cover, page.id, "cover");
+      visit(page.icon, page.id, "icon");
+      const ds = this.dataSources.get(page.dataSourceId);
+      for (const prop of ds.props.filter((p) => p.type === "files")) {
+        for (const ref of page.values.get(prop.id) ?? []) visit(ref, page.id, prop.name);
+      }
+    }
+    for (const block of this.#liveBlocks()) visit(block.content?.ref, block.pageId, block.type);
+    return found;
+  }
+
   /** Zeroes the counters and the request log (in place, so held references stay live). */
   resetStats() {
     Object.assign(this.stats, emptyStats());
@@ -454,12 +548,15 @@ export class FakeNotion {
     const key = url.pathname.slice(FILE_PREFIX.length);
     const issued = this.signatures.get(url.searchParams.get("X-Amz-Signature") ?? "");
     const file = this.files.get(key);
+    const forced = this.fileFailures.get(key);
     let problem = null;
-    if (!issued || issued.key !== key || !file) problem = ["SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."];
-    else if (this.now() > issued.expiresMs) problem = ["AccessDenied", "Request has expired"];
+    if (forced !== undefined) problem = [forced, ...(S3_ERRORS[forced] ?? S3_ERRORS[500])];
+    else if (!issued || issued.key !== key || !file) problem = [403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."];
+    else if (this.now() > issued.expiresMs) problem = [403, "AccessDenied", "Request has expired"];
     if (problem) {
-      res.writeHead(403, { "content-type": "application/xml" });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${problem[0]}</Code><Message>${problem[1]}</Message></Error>`);
+      this.stats.fileFailures += 1;
+      res.writeHead(problem[0], { "content-type": "application/xml" });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${problem[1]}</Code><Message>${problem[2]}</Message></Error>`);
       return;
     }
     res.writeHead(200, { "content-type": file.contentType, "content-length": file.content.length });
@@ -879,6 +976,34 @@ export class FakeNotion {
     return structuredClone(raw ?? {});
   }
 
+  // Blocks some page's body still holds (setChildren leaves the replaced ones behind).
+  *#liveBlocks() {
+    const pending = [...this.pages.values()].flatMap((page) => page.childIds);
+    while (pending.length > 0) {
+      const block = this.blocks.get(pending.pop());
+      yield block;
+      pending.push(...block.childIds);
+    }
+  }
+
+  // The page (and block, for a media block) whose file reference has this key.
+  #fileOwner(key) {
+    const holds = (ref) => ref?.kind === "file" && ref.key === key;
+    for (const page of this.pages.values()) {
+      const ds = this.dataSources.get(page.dataSourceId);
+      const inFiles = ds.props
+        .filter((p) => p.type === "files")
+        .flatMap((p) => page.values.get(p.id) ?? [])
+        .find(holds);
+      const ref = [page.cover, page.icon].find(holds) ?? inFiles;
+      if (ref) return { ref, page };
+    }
+    for (const block of this.#liveBlocks()) {
+      if (holds(block.content?.ref)) return { ref: block.content.ref, page: this.pages.get(block.pageId), block };
+    }
+    return null;
+  }
+
   #touch(page, editedTime) {
     page.editedMs = minuteFloor(editedTime === undefined ? this.now() : this.#ms(editedTime));
   }
@@ -1195,7 +1320,7 @@ function readBody(req) {
 // ------------------------------------------------------------------ value helpers
 
 function emptyStats() {
-  return { requests: 0, byRoute: {}, byStatus: {}, rateLimited: 0, injected: 0, fileDownloads: 0 };
+  return { requests: 0, byRoute: {}, byStatus: {}, rateLimited: 0, injected: 0, fileDownloads: 0, fileFailures: 0 };
 }
 
 /** Canonical dashed lowercase UUID, or null when `raw` is not a 32-hex id. */

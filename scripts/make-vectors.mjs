@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Regenerates the protocol vectors in vectors/ from the official SDKs pinned in package.json:
 // @notionhq/client's webhook signer, devalue's stringify, and the official framer-api client
-// talking to the fake Framer server (fakes/framer.mjs), every frame recorded in both directions.
+// talking to the fake Framer server (fakes/framer.mjs), every frame recorded in both directions
+// (one connection of CMS calls, one of uploads).
 // The Rust unit tests read these files with include_str!; tests/vectors.test.mjs checks that the
 // committed files equal a fresh run byte for byte. Nothing here is random or dated: two runs
 // write the same bytes.
@@ -204,8 +205,8 @@ const ITEM = {
 const PINNED_IDS = { 12: ["QOR1LZ2cNCUo", "MFtS0TyPBZ76"], 9: ["nEis1iUBl"], 16: ["4n20esofBvG33mHn"] };
 const PINNED_NOW = "2026-11-25T15:33:20.638Z";
 
-function pinnedIds() {
-  const left = structuredClone(PINNED_IDS);
+function pinnedIds(ids = PINNED_IDS) {
+  const left = structuredClone(ids);
   return (length) => {
     const id = left[length]?.shift();
     if (!id) throw new Error(`the fake drew an unplanned id of length ${length}: add one to PINNED_IDS`);
@@ -249,6 +250,88 @@ async function framerTranscript() {
 }
 
 // ---------------------------------------------------------------------------
+// framer-uploads.json: one connection of the official client uploading images and files.
+
+// Signed URLs of the shape Notion hands out for its files; the fake downloads them through
+// SOURCE_FILES below instead of the network, so the run needs no server and no port.
+const S3 = "https://prod-files-secure.s3.us-west-2.amazonaws.com/4f1c2a3b-0000-4c4c-9d9d-1a2b3c4d5e6f";
+const SIGNING = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAZI2LB466%2F20241205%2Fus-west-2%2Fs3%2Faws4_request&X-Amz-Date=20241205T100000Z&X-Amz-Expires=3600&X-Amz-Signature=1111aaaa&X-Amz-SignedHeaders=host&x-id=GetObject";
+const COVER_URL = `${S3}/9a2e7c1d-2b3c-4d5e-8f90-a1b2c3d4e5f6/cover.png?${SIGNING}`;
+const PHOTO_URL = `${S3}/0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9/photo%20one.jpg?${SIGNING}`;
+const DOC_URL = `${S3}/5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9/Spec%20v2.pdf?${SIGNING}`;
+const EXPIRED_URL = `${S3}/6f7a8b9c-0d1e-4f2a-b3c4-d5e6f7a8b9c0/gone.png?${SIGNING}`;
+// 1x1 transparent PNG.
+const TINY_PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=", "base64");
+const TINY_JPEG_HEAD = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]);
+const SOURCE_FILES = new Map([
+  [COVER_URL, { status: 200, type: "image/png", body: TINY_PNG }],
+  [PHOTO_URL, { status: 200, type: "image/jpeg", body: TINY_JPEG_HEAD }],
+  [DOC_URL, { status: 200, type: "application/pdf", body: Buffer.from("%PDF-1.4 fake\n") }],
+  [EXPIRED_URL, { status: 403, type: "application/xml", body: Buffer.from("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>") }],
+]);
+
+async function pinnedFetch(url) {
+  const file = SOURCE_FILES.get(url);
+  if (!file) throw new Error(`make-vectors: no pinned file for ${url}`);
+  return new Response(file.body, { status: file.status, headers: { "content-type": file.type } });
+}
+
+const UPLOAD_IDS = {
+  12: ["Ru8wYq3kTz0L", "SeS9pXn2LmQa"],
+  25: ["Hc0VrC4lbAvKZ3mHPTxk8g1Jw", "q8fN2b5LkY0cR7tWvE3xZ9sUa", "M4jd7Ps1QyXh6TnB0gKc2VeLr", "a9Tz3Wq6Ek1Ys8Ux0Jm5Cn2Rb", "Lp5Gh8Dk2Sj0Fa7Qw3Er6Ty9Ui", "w1Xe4Rt7Yu0Io3Pa6Sd9Fg2Hj", "Zk7Nb2Vc5Xm8Lq1Wr4Ts0Yp3O"],
+};
+
+/** What the test code hands the official client's upload methods, in call order. */
+export const UPLOAD_CALLS = [
+  ["uploadImage", { image: COVER_URL, name: "cover.png", altText: "A cover", resolution: "full" }],
+  ["uploadImage", { image: PHOTO_URL }],
+  ["uploadImages", [{ image: COVER_URL, altText: "Left" }, { image: PHOTO_URL, preferredImageRendering: "pixelated" }]],
+  ["uploadFile", { file: DOC_URL, name: "Spec v2.pdf" }],
+  ["uploadFiles", [{ file: DOC_URL }]],
+  ["uploadImage", { image: { bytes: new Uint8Array(TINY_PNG), mimeType: "image/png" }, name: "dot.png" }],
+  ["uploadImage", { image: EXPIRED_URL }],
+];
+
+/** The fake's options for the upload vectors: pinned ids, CDN origin and source files. */
+export function uploadVectorOptions() {
+  return { newId: pinnedIds(UPLOAD_IDS), assetOrigin: "https://framerusercontent.com", fetchAsset: pinnedFetch };
+}
+
+async function framerUploads() {
+  process.env.FRAMER_API_LOG_LEVEL ??= "silent";
+  const { connect } = await import("framer-api");
+  const frames = [];
+  const fake = await startFakeFramer({
+    ...uploadVectorOptions(),
+    onFrame: (from, text) => frames.push({ from: from === "client" ? "official client" : "fake server (shape inferred)", raw: String(text) }),
+  });
+  try {
+    fake.addProject(PROJECT_ID, API_KEY);
+    const framer = await connect(PROJECT_ID, API_KEY, { serverUrl: fake.url });
+    for (const [method, input] of UPLOAD_CALLS) {
+      // The last call fails on purpose (its URL answers 403): the frame of the refusal is the vector.
+      await framer[method](input).catch((error) => {
+        if (input.image !== EXPIRED_URL) throw error;
+      });
+    }
+    await framer.disconnect();
+  } finally {
+    await fake.close();
+  }
+  const version = await versionOf("framer-api");
+  return {
+    generator: `framer-api ${version} (official client) against fakes/framer.mjs; client frames are authoritative, server frames are a fake's best reading of the client and may differ from Framer's`,
+    calls: UPLOAD_CALLS.map(([method, input]) => ({ method, input: describeInput(input) })),
+    frames,
+  };
+}
+
+// The inputs as JSON (bytes as their base64 text), so the Rust tests can read what was asked.
+function describeInput(input) {
+  return JSON.parse(JSON.stringify(input, (_key, value) => (value instanceof Uint8Array ? { base64: Buffer.from(value).toString("base64") } : value)));
+}
+
+// ---------------------------------------------------------------------------
 
 /** Every vector file, name -> the exact text a fresh run writes. */
 export async function makeVectors() {
@@ -256,6 +339,7 @@ export async function makeVectors() {
     "notion-signatures.json": fileText(await notionSignatures()),
     "devalue.json": fileText(await devalueVectors()),
     "framer-transcript.json": fileText(await framerTranscript()),
+    "framer-uploads.json": fileText(await framerUploads()),
   };
 }
 

@@ -3,15 +3,17 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { connect as netConnect } from "node:net";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import * as devalue from "devalue";
 import { startFakeFramer } from "../fakes/framer.mjs";
 import { encodeFrame, FrameParser, Opcode } from "../fakes/websocket-server.mjs";
+import { uploadVectorOptions } from "../scripts/make-vectors.mjs";
 
 // The client reads its log level once, at import: keep expected server errors quiet.
 process.env.FRAMER_API_LOG_LEVEL = "silent";
-const { connect, FramerAPIError, FramerPluginError, isRetryableError } = await import("framer-api");
+const { connect, FramerAPIError, FramerPluginError, isFileAsset, isImageAsset, isRetryableError } = await import("framer-api");
 
 const PROJECT_ID = "AbCdEfGhIjKlMnOpQrSt";
 const OTHER_PROJECT_ID = "ZyXwVuTsRqPoNmLkJiHg";
@@ -444,6 +446,228 @@ describe("CMS behaviour through the official client", () => {
 
   test("deploy of an unknown deployment fails", async () => {
     await assert.rejects(framer.deploy("nope"), { message: /Deployment not found: nope/u });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Uploads
+
+// 1x1 transparent PNG.
+const TINY_PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=",
+  "base64",
+);
+const PDF = Buffer.from("%PDF-1.4 a small document\n");
+
+/** An HTTP server standing in for Notion's file host: path -> {status, type, body, delayMs}; logs hits. */
+async function startFileHost(files) {
+  const hits = [];
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, "http://host.invalid").pathname;
+    hits.push(path);
+    const file = files[path];
+    if (!file) return res.writeHead(404, { "Content-Type": "application/xml" }).end("<Error><Code>NoSuchKey</Code></Error>");
+    const answer = () => res.writeHead(file.status ?? 200, { "Content-Type": file.type }).end(file.body);
+    return file.delayMs ? setTimeout(answer, file.delayMs) : answer();
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  return { base, hits, url: (path) => `${base}${path}?X-Amz-Signature=abc&X-Amz-Expires=3600`, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+async function download(url) {
+  const response = await fetch(url);
+  return { status: response.status, type: response.headers.get("content-type"), body: Buffer.from(await response.arrayBuffer()) };
+}
+
+describe("uploads through the official client", () => {
+  let fake;
+  let framer;
+  let project;
+  let host;
+
+  beforeEach(async () => {
+    host = await startFileHost({
+      "/ws/1/cover.png": { type: "image/png", body: TINY_PNG },
+      "/ws/1/slow.png": { type: "image/png", body: TINY_PNG, delayMs: 200 },
+      "/ws/2/photo.bin": { type: "application/octet-stream", body: TINY_PNG },
+      "/ws/3/Spec%20v2.pdf": { type: "application/pdf", body: PDF },
+      "/ws/4/page.html": { type: "text/html", body: Buffer.from("<html>not an image</html>") },
+      "/ws/5/expired.png": { status: 403, type: "application/xml", body: Buffer.from("<Error><Code>AccessDenied</Code></Error>") },
+    });
+    fake = await startFakeFramer();
+    project = fake.addProject(PROJECT_ID, API_KEY);
+    framer = await connectClient(fake);
+  });
+
+  afterEach(async () => {
+    await framer.disconnect();
+    await fake.close();
+    await host.close();
+  });
+
+  test("uploadImage by URL downloads the URL once and serves the image at the returned url", async () => {
+    const image = await framer.uploadImage({ image: host.url("/ws/1/cover.png"), name: "cover.png", altText: "A cover", resolution: "full" });
+    assert.ok(isImageAsset(image), "the reply unmarshals to the client's ImageAsset class");
+    assert.equal(image.altText, "A cover");
+    assert.equal(image.resolution, "full");
+    assert.match(image.id, /^[A-Za-z0-9]{25}$/u);
+    assert.equal(image.url, `${fake.assetOrigin}/images/${image.id}.png`);
+    assert.deepEqual(host.hits, ["/ws/1/cover.png"]);
+    assert.deepEqual(await download(image.url), { status: 200, type: "image/png", body: TINY_PNG });
+    assert.equal((await download(image.thumbnailUrl)).status, 200);
+    assert.deepEqual(fake.uploadStats, { uploads: 1, bytes: TINY_PNG.length, fetches: 1, failed: 0, downloads: 2 });
+    assert.deepEqual(project.uploads, [
+      {
+        method: "uploadImage",
+        projectId: PROJECT_ID,
+        kind: "image",
+        assetId: image.id,
+        url: image.url,
+        source: { type: "url", url: host.url("/ws/1/cover.png") },
+        bytes: TINY_PNG.length,
+      },
+    ]);
+    assert.equal(fake.asset(image.thumbnailUrl).id, image.id);
+  });
+
+  test("an image served as octet-stream is recognised by its bytes; defaults are auto and no alt", async () => {
+    const image = await framer.uploadImage({ image: host.url("/ws/2/photo.bin") });
+    assert.equal(image.resolution, "auto");
+    assert.equal(image.altText, undefined);
+    assert.ok(image.url.endsWith(".png"));
+    assert.equal((await download(image.url)).type, "image/png");
+  });
+
+  test("uploadFile keeps the file's bytes and its name's extension", async () => {
+    const file = await framer.uploadFile({ file: host.url("/ws/3/Spec%20v2.pdf"), name: "Spec v2.pdf" });
+    assert.ok(isFileAsset(file), "the reply unmarshals to the client's FileAsset class");
+    assert.equal(file.extension, "pdf");
+    assert.equal(file.url, `${fake.assetOrigin}/assets/${file.id}.pdf`);
+    assert.deepEqual(await download(file.url), { status: 200, type: "application/pdf", body: PDF });
+    // A file upload takes any content, even what an image upload refuses.
+    const page = await framer.uploadFile({ file: host.url("/ws/4/page.html") });
+    assert.equal(page.extension, "html");
+  });
+
+  test("uploadImages and uploadFiles answer one asset per input, in order", async () => {
+    const images = await framer.uploadImages([
+      { image: host.url("/ws/1/cover.png"), altText: "First" },
+      { image: { bytes: new Uint8Array(TINY_PNG), mimeType: "image/png" }, name: "dot.png" },
+    ]);
+    assert.equal(images.length, 2);
+    assert.ok(images.every(isImageAsset));
+    assert.equal(images[0].altText, "First");
+    assert.notEqual(images[0].url, images[1].url);
+    const files = await framer.uploadFiles([{ file: host.url("/ws/3/Spec%20v2.pdf") }, { file: { bytes: new Uint8Array(PDF), mimeType: "application/pdf" }, name: "b.pdf" }]);
+    assert.deepEqual(files.map((file) => file.extension), ["pdf", "pdf"]);
+    for (const asset of [...images, ...files]) assert.equal((await download(asset.url)).status, 200);
+    assert.deepEqual(fake.uploadStats, {
+      uploads: 4,
+      bytes: 2 * TINY_PNG.length + 2 * PDF.length,
+      fetches: 2,
+      failed: 0,
+      downloads: 4,
+    });
+    assert.deepEqual(project.uploads.map((upload) => [upload.method, upload.source.type]), [
+      ["uploadImages", "url"],
+      ["uploadImages", "bytes"],
+      ["uploadFiles", "url"],
+      ["uploadFiles", "bytes"],
+    ]);
+  });
+
+  test("bytes uploads store exactly the bytes sent and download nothing", async () => {
+    const image = await framer.uploadImage({ image: { bytes: new Uint8Array(TINY_PNG), mimeType: "image/png" } });
+    assert.deepEqual((await download(image.url)).body, TINY_PNG);
+    assert.deepEqual(host.hits, []);
+    assert.equal(fake.uploadStats.fetches, 0);
+  });
+
+  test("a URL that answers 403 or 404, or cannot be reached, fails the call and stores nothing", async () => {
+    await assert.rejects(framer.uploadImage({ image: host.url("/ws/5/expired.png") }), {
+      name: "FramerPluginError",
+      message: "Could not download the asset from its URL: it answered HTTP 403",
+    });
+    await assert.rejects(framer.uploadFile({ file: host.url("/ws/9/missing.pdf") }), /answered HTTP 404/u);
+    await assert.rejects(framer.uploadImage({ image: "http://127.0.0.1:1/refused.png" }), /Could not download the asset/u);
+    // One bad input fails the whole batch: the good one is not stored either.
+    await assert.rejects(framer.uploadImages([{ image: host.url("/ws/1/cover.png") }, { image: host.url("/ws/5/expired.png") }]), /HTTP 403/u);
+    assert.deepEqual(project.uploads, []);
+    assert.deepEqual(fake.uploadStats, { uploads: 0, bytes: 0, fetches: 5, failed: 4, downloads: 0 });
+  });
+
+  test("uploadImage refuses content that is not an image", async () => {
+    await assert.rejects(framer.uploadImage({ image: host.url("/ws/4/page.html") }), {
+      message: "The asset is not an image (content type text/html)",
+    });
+    await assert.rejects(framer.uploadImage({ image: { bytes: new Uint8Array(PDF), mimeType: "application/pdf" } }), /not an image/u);
+    assert.equal(fake.uploadStats.uploads, 0);
+  });
+
+  test("an asset URL the fake never issued answers 404; the channel path still asks for a WebSocket", async () => {
+    assert.equal((await download(`${fake.assetOrigin}/images/nothing.png`)).status, 404);
+    assert.equal((await download(`${fake.assetOrigin}/assets/nothing.pdf`)).status, 404);
+    assert.equal((await fetch(fake.httpUrl)).status, 426);
+  });
+
+  test("an upload in flight holds back later replies, which still arrive in call order", async () => {
+    const order = [];
+    const upload = framer.uploadImage({ image: host.url("/ws/1/slow.png") }).then(() => order.push("upload"));
+    // The client builds the transfer asynchronously: wait until the upload reached the fake.
+    while (!fake.calls.some((call) => call.method === "uploadImage")) await new Promise((resolve) => setTimeout(resolve, 5));
+    const collections = framer.getManagedCollections().then(() => order.push("collections"));
+    await Promise.all([upload, collections]);
+    assert.deepEqual(order, ["upload", "collections"]);
+  });
+});
+
+describe("uploads on the raw protocol", () => {
+  test("malformed transfers are refused with a message", async () => {
+    await withFake({}, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const raw = await rawSession(fake);
+      const cases = [
+        [["uploadImage", "https://example.com/a.png"], "image must be an object"],
+        [["uploadImage", { type: "ftp", url: "ftp://example.com/a.png" }], 'image.type must be "url" or "bytes"'],
+        [["uploadImage", { type: "url", url: "/relative.png" }], "image.url must be an absolute http(s) URL"],
+        [["uploadImage", { type: "url", url: "https://example.com/a.png", resolution: "huge" }], "image.resolution must be one of auto, lossless, small, medium, large, full"],
+        [["uploadImage", { type: "url", url: "https://example.com/a.png", altText: 3 }], "image.altText must be a string"],
+        [["uploadImage", { type: "bytes", bytes: "AAAA", mimeType: "image/png" }], "image.bytes must be a Uint8Array"],
+        [["uploadImages", { type: "url", url: "https://example.com/a.png" }], "uploadImages takes an array"],
+        [["uploadFiles", [{ type: "url", url: "https://example.com/a.pdf" }, { type: "url", url: 7 }]], "files[1].url must be an absolute http(s) URL"],
+        [["uploadFile", { type: "url", url: "https://example.com/a.pdf", name: 5 }], "file.name must be a string"],
+      ];
+      for (const [[method, ...args], message] of cases) {
+        const reply = await raw.invoke(method, ...args);
+        assert.equal(reply.error, message, method);
+      }
+      assert.equal(fake.uploadStats.fetches, 0);
+      raw.ws.close();
+    });
+  });
+
+  test("the official client's upload frames of vectors/framer-uploads.json get the recorded replies", async () => {
+    const vectors = JSON.parse(readFileSync(new URL("../vectors/framer-uploads.json", import.meta.url), "utf8"));
+    const official = vectors.frames.filter((frame) => frame.from === "official client").map((frame) => frame.raw);
+    const replies = vectors.frames
+      .filter((frame) => frame.from !== "official client" && devalue.parse(frame.raw).type === "methodResponse")
+      .map((frame) => frame.raw);
+    const served = [];
+    await withFake({ ...uploadVectorOptions(), onFrame: (from, text) => from === "server" && served.push(text) }, async (fake) => {
+      fake.addProject(PROJECT_ID, API_KEY);
+      const raw = openRaw(`${fake.url}?projectId=${PROJECT_ID}`, { Authorization: `Token ${API_KEY}` });
+      await raw.next();
+      const invocations = official.filter((text) => devalue.parse(text).type === "methodInvocation");
+      raw.ws.send(official[0]);
+      await raw.next();
+      for (const text of invocations) {
+        raw.ws.send(text);
+        await raw.next();
+      }
+      assert.deepEqual(served.filter((text) => devalue.parse(text).type === "methodResponse"), replies);
+      raw.ws.close();
+    });
   });
 });
 

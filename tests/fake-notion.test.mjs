@@ -556,3 +556,138 @@ describe("rate limit", () => {
     assert.ok(elapsed >= 900, `waited ${Math.round(elapsed)} ms`);
   });
 });
+
+describe("Notion-hosted files: expiry, replacement and failures", () => {
+  let fake;
+  let notion;
+  let db;
+
+  before(async () => {
+    fake = await startFakeNotion();
+    fake.addIntegration(TOKEN);
+    db = fake.addDatabase({ title: "Media", properties: SCHEMA, token: TOKEN });
+    notion = clientFor(fake, { retry: false });
+  });
+  after(() => fake.close());
+
+  const download = async (url) => {
+    const response = await fetch(url);
+    return { status: response.status, type: response.headers.get("content-type"), body: Buffer.from(await response.arrayBuffer()) };
+  };
+
+  /** A page with a hosted file in every place Notion puts one, and its signed URLs as read now. */
+  async function mediaPage() {
+    const id = fake.addPage(db.dataSourceId, {
+      properties: { Name: "Media", Cover: [{ file: "photo.png" }, { external: "https://cdn.example.com/e.jpg" }] },
+      cover: { file: "banner.png" },
+      icon: { file: "icon.png" },
+      children: [
+        { image: { file: "body.png", caption: "A body image" } },
+        { file: { file: "Spec v2.pdf", content: "%PDF-1.4 spec\n", name: "Spec" } },
+        { pdf: { file: "paper.pdf", content: "%PDF-1.4 paper\n" } },
+      ],
+    });
+    return { id, ...(await urlsOf(id)) };
+  }
+
+  async function urlsOf(id) {
+    const page = await notion.pages.retrieve({ page_id: id });
+    const blocks = await collectPaginatedAPI(notion.blocks.children.list, { block_id: id });
+    return {
+      page,
+      blocks,
+      urls: {
+        property: page.properties.Cover.files[0].file.url,
+        cover: page.cover.file.url,
+        icon: page.icon.file.url,
+        image: blocks[0].image.file.url,
+        file: blocks[1].file.file.url,
+        pdf: blocks[2].pdf.file.url,
+      },
+    };
+  }
+
+  test("every hosted file is served by the fake under a presigned URL that each read re-signs", async () => {
+    const { id, urls, blocks } = await mediaPage();
+    for (const [where, url] of Object.entries(urls)) {
+      const parsed = new URL(url);
+      assert.ok(url.startsWith(`${fake.fileBaseUrl}/`), where);
+      assert.equal(parsed.searchParams.get("X-Amz-Expires"), "3600", where);
+      assert.match(parsed.searchParams.get("X-Amz-Signature"), /^[0-9a-f]{64}$/u, where);
+      assert.equal((await download(url)).status, 200, where);
+    }
+    assert.equal(blocks[0].image.caption[0].plain_text, "A body image");
+    assert.equal(blocks[1].file.name, "Spec");
+    assert.deepEqual((await download(urls.file)).body, Buffer.from("%PDF-1.4 spec\n"));
+    assert.equal((await download(urls.pdf)).type, "application/pdf");
+    const again = (await urlsOf(id)).urls;
+    for (const where of Object.keys(urls)) {
+      assert.notEqual(again[where], urls[where], `${where} is re-signed`);
+      assert.equal(fake.fileKey(again[where]), fake.fileKey(urls[where]), `${where} keeps its path`);
+    }
+    assert.equal(fake.fileKey("https://cdn.example.com/e.jpg"), null);
+    const hosted = fake.hostedFiles().filter((file) => file.pageId === id);
+    assert.deepEqual(hosted.map((file) => file.where).sort(), ["Cover", "cover", "file", "icon", "image", "pdf"]);
+    assert.ok(hosted.every((file) => file.size > 0));
+  });
+
+  test("expireFileUrls makes every URL issued so far answer 403 AccessDenied; a new read works", async () => {
+    const { id, urls } = await mediaPage();
+    fake.expireFileUrls();
+    for (const [where, url] of Object.entries(urls)) {
+      const expired = await download(url);
+      assert.equal(expired.status, 403, where);
+      assert.match(expired.body.toString(), /<Code>AccessDenied<\/Code><Message>Request has expired<\/Message>/u, where);
+    }
+    const fresh = (await urlsOf(id)).urls;
+    for (const [where, url] of Object.entries(fresh)) assert.equal((await download(url)).status, 200, where);
+  });
+
+  test("replaceFile gives new content at a new path and edits the page; old URLs serve the old bytes", async () => {
+    const t0 = Date.parse("2024-06-01T12:00:00Z");
+    fake.setClock(() => t0);
+    try {
+      const { id, urls, page } = await mediaPage();
+      const before = await download(urls.property);
+      fake.setClock(() => t0 + 5 * 60_000);
+      const newKey = fake.replaceFile(urls.property, { content: "new bytes", contentType: "image/png" });
+      const after = await urlsOf(id);
+      assert.equal(fake.fileKey(after.urls.property), newKey);
+      assert.notEqual(new URL(after.urls.property).pathname, new URL(urls.property).pathname);
+      assert.deepEqual((await download(after.urls.property)).body, Buffer.from("new bytes"));
+      assert.deepEqual((await download(urls.property)).body, before.body, "a URL signed before still serves what it named");
+      assert.equal(after.page.properties.Cover.files[0].name, "photo.png");
+      assert.equal(page.last_edited_time, "2024-06-01T12:00:00.000Z");
+      assert.equal(after.page.last_edited_time, "2024-06-01T12:05:00.000Z");
+      // Everything else on the page kept its path.
+      for (const where of ["cover", "icon", "image", "file", "pdf"]) {
+        assert.equal(fake.fileKey(after.urls[where]), fake.fileKey(urls[where]), where);
+      }
+
+      fake.setClock(() => t0 + 10 * 60_000);
+      fake.replaceFile(fake.fileKey(urls.image), { file: "other.jpg", content: "jpeg" });
+      const third = await urlsOf(id);
+      assert.ok(new URL(third.urls.image).pathname.endsWith("/other.jpg"));
+      assert.equal((await download(third.urls.image)).type, "image/jpeg");
+      assert.equal(third.blocks[0].last_edited_time, "2024-06-01T12:10:00.000Z");
+      assert.equal(third.page.last_edited_time, "2024-06-01T12:10:00.000Z");
+    } finally {
+      fake.setClock(null);
+    }
+  });
+
+  test("failFile makes one file answer 404 NoSuchKey (or another status) until restoreFile", async () => {
+    const { id, urls } = await mediaPage();
+    fake.failFile(urls.image);
+    fake.failFile(urls.file, 403);
+    const fresh = (await urlsOf(id)).urls;
+    const missing = await download(fresh.image);
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.toString(), /<Code>NoSuchKey<\/Code>/u);
+    assert.equal((await download(fresh.file)).status, 403);
+    assert.equal((await download(fresh.cover)).status, 200, "the other files still answer");
+    fake.restoreFile(urls.image);
+    assert.equal((await download(fresh.image)).status, 200);
+    assert.throws(() => fake.failFile("https://cdn.example.com/e.jpg"), /not a Notion-hosted file/u);
+  });
+});

@@ -249,6 +249,8 @@ test("deleting a project removes every D1 row of it and its object's storage, ev
     addRuns(s, project.id, 3, (i) => i + 1);
     s.raw.prepare("INSERT INTO synced_items (project_id, page_id, slug, slug_source, content_hash, last_edited_time, synced_at) VALUES (?, ?, 'a-post', 'title', 'h', NULL, ?)")
       .run(project.id, randomUUID(), ago(0));
+    s.raw.prepare("INSERT INTO assets (project_id, file_key, kind, asset_id, asset_url, uploaded_at) VALUES (?, 'image:files.test/ws/f/a.png', 'image', 'a1', 'https://framerusercontent.com/images/a1.png', ?)")
+      .run(project.id, ago(0));
   });
   const [file] = await objectFilesOf(project.id);
   assert.ok(file, "the project's object holds its id");
@@ -274,7 +276,7 @@ test("deleting a project removes every D1 row of it and its object's storage, ev
   assert.equal((await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: {} })).status, 404);
   await sleep(1_000);
 
-  for (const table of ["projects WHERE id = ?", "webhooks WHERE project_id = ?", "webhook_events WHERE project_id = ?", "sync_runs WHERE project_id = ?", "synced_items WHERE project_id = ?"]) {
+  for (const table of ["projects WHERE id = ?", "webhooks WHERE project_id = ?", "webhook_events WHERE project_id = ?", "sync_runs WHERE project_id = ?", "synced_items WHERE project_id = ?", "assets WHERE project_id = ?"]) {
     assert.equal(await count(table, project.id), 0, `D1 ${table.split(" ")[0]} cascades`);
   }
   const left = await objectContents(file);

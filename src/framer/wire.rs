@@ -10,6 +10,10 @@
 //! `disconnect-ack` when `ready` announced `gracefulDisconnect`. An `error` frame after the
 //! handshake fails every pending call but leaves the socket open.
 //!
+//! Uploads (`uploadImage`, `uploadImages`, `uploadFile`, `uploadFiles`) hand Framer a URL that
+//! its server downloads itself; the reply is the asset Framer now hosts ([`Asset`]), whose URL
+//! is what an image or file field (or an `<img src>` in formatted text) can point at.
+//!
 //! Pure logic: the socket itself lives in the edge layer.
 
 use std::collections::HashMap;
@@ -78,6 +82,147 @@ pub enum Call {
     Deploy {
         deployment_id: String,
     },
+    /// Framer downloads one image and hosts it; answers an `ImageAsset`.
+    UploadImage(ImageUpload),
+    /// Several images in one call; answers one `ImageAsset` per image, in order.
+    UploadImages(Vec<ImageUpload>),
+    /// Framer downloads one file and hosts it; answers a `FileAsset`.
+    UploadFile(FileUpload),
+    /// Several files in one call; answers one `FileAsset` per file, in order.
+    UploadFiles(Vec<FileUpload>),
+}
+
+/// How Framer serves an uploaded image (`resolution`); Framer's default is `Auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Auto,
+    Lossless,
+    Small,
+    Medium,
+    Large,
+    Full,
+}
+
+impl Resolution {
+    pub const ALL: [Resolution; 6] = [
+        Self::Auto,
+        Self::Lossless,
+        Self::Small,
+        Self::Medium,
+        Self::Large,
+        Self::Full,
+    ];
+
+    /// The name on the wire (`"auto"`, `"full"`, ...).
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Lossless => "lossless",
+            Self::Small => "small",
+            Self::Medium => "medium",
+            Self::Large => "large",
+            Self::Full => "full",
+        }
+    }
+
+    /// The resolution a wire name stands for.
+    pub fn from_wire(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.wire_name() == name)
+    }
+}
+
+/// How Framer scales an uploaded image (`preferredImageRendering`); Framer's default is `Auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageRendering {
+    Auto,
+    Pixelated,
+}
+
+impl ImageRendering {
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Pixelated => "pixelated",
+        }
+    }
+}
+
+/// One image to upload: Framer's server downloads `url` (it must answer while the call runs,
+/// so a signed URL is uploaded right after it was read). `None` options are left to Framer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUpload {
+    pub url: String,
+    /// The asset's name in Framer.
+    pub name: Option<String>,
+    pub alt_text: Option<String>,
+    pub resolution: Option<Resolution>,
+    pub rendering: Option<ImageRendering>,
+}
+
+impl ImageUpload {
+    /// An image with every option left to Framer.
+    pub fn from_url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            name: None,
+            alt_text: None,
+            resolution: None,
+            rendering: None,
+        }
+    }
+}
+
+/// One file to upload: Framer's server downloads `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUpload {
+    pub url: String,
+    /// The asset's name in Framer.
+    pub name: Option<String>,
+}
+
+impl FileUpload {
+    pub fn from_url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            name: None,
+        }
+    }
+}
+
+/// What `createImageTransferFromInput` builds for `{image: url, name, altText, resolution,
+/// preferredImageRendering}`: the options first (an unset one is an explicit undefined, -1 on
+/// the wire), then `{type: "url", url}`.
+fn image_transfer(image: &ImageUpload) -> Value {
+    Value::Object(vec![
+        ("name".to_owned(), optional_text(image.name.as_deref())),
+        (
+            "altText".to_owned(),
+            optional_text(image.alt_text.as_deref()),
+        ),
+        (
+            "resolution".to_owned(),
+            optional_text(image.resolution.map(Resolution::wire_name)),
+        ),
+        (
+            "preferredImageRendering".to_owned(),
+            optional_text(image.rendering.map(ImageRendering::wire_name)),
+        ),
+        ("type".to_owned(), Value::from("url")),
+        ("url".to_owned(), Value::from(image.url.as_str())),
+    ])
+}
+
+/// What `createFileTransferFromInput` builds for `{file: url, name}`.
+fn file_transfer(file: &FileUpload) -> Value {
+    Value::Object(vec![
+        ("name".to_owned(), optional_text(file.name.as_deref())),
+        ("type".to_owned(), Value::from("url")),
+        ("url".to_owned(), Value::from(file.url.as_str())),
+    ])
+}
+
+fn optional_text(text: Option<&str>) -> Value {
+    text.map_or(Value::Undefined, Value::from)
 }
 
 impl Call {
@@ -95,6 +240,10 @@ impl Call {
             Self::SetPluginData { .. } => "setPluginDataForNode",
             Self::Publish => "publish",
             Self::Deploy { .. } => "deploy",
+            Self::UploadImage(_) => "uploadImage",
+            Self::UploadImages(_) => "uploadImages",
+            Self::UploadFile(_) => "uploadFile",
+            Self::UploadFiles(_) => "uploadFiles",
         }
     }
 
@@ -134,8 +283,125 @@ impl Call {
             ],
             // deploy(deploymentId, domains) with domains omitted: an explicit undefined.
             Self::Deploy { deployment_id } => vec![text(deployment_id), Value::Undefined],
+            Self::UploadImage(image) => vec![image_transfer(image)],
+            Self::UploadImages(images) => {
+                vec![Value::Array(images.iter().map(image_transfer).collect())]
+            }
+            Self::UploadFile(file) => vec![file_transfer(file)],
+            Self::UploadFiles(files) => {
+                vec![Value::Array(files.iter().map(file_transfer).collect())]
+            }
         }
     }
+}
+
+/// Whether an asset is an image (`uploadImage`) or a file (`uploadFile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AssetKind {
+    Image,
+    File,
+}
+
+impl AssetKind {
+    /// The `__class` tag of the marshalled reply.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            Self::Image => "ImageAsset",
+            Self::File => "FileAsset",
+        }
+    }
+
+    /// The name stored with a remembered asset (`image`, `file`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::File => "file",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "image" => Some(Self::Image),
+            "file" => Some(Self::File),
+            _ => None,
+        }
+    }
+}
+
+/// An asset Framer hosts, as an upload answers it: `{__class: "ImageAsset", id, url,
+/// thumbnailUrl, altText, resolution}` or `{__class: "FileAsset", id, url, extension}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    pub kind: AssetKind,
+    pub id: String,
+    /// Where Framer serves the asset: the value for an image or file field.
+    pub url: String,
+    /// Images only.
+    pub thumbnail_url: Option<String>,
+    /// Images only, when one was given.
+    pub alt_text: Option<String>,
+    /// Images only (`auto` unless asked otherwise).
+    pub resolution: Option<Resolution>,
+    /// Files only: the extension without its dot, when Framer knows one.
+    pub extension: Option<String>,
+}
+
+impl Asset {
+    /// Reads the result of `uploadImage` (`kind` Image) or `uploadFile` (`kind` File).
+    pub fn from_reply(kind: AssetKind, result: &serde_json::Value) -> Result<Self, WireError> {
+        let bad = |reason: &str| WireError::BadAsset(format!("{}: {reason}", kind.class_name()));
+        let fields = result
+            .as_object()
+            .ok_or_else(|| bad("the reply is not an object"))?;
+        let text = |key: &str| fields.get(key).and_then(serde_json::Value::as_str);
+        match text("__class") {
+            Some(class) if class != kind.class_name() => {
+                return Err(bad(&format!("the reply is a {class}")));
+            }
+            _ => {}
+        }
+        let id = text("id")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| bad("no id"))?;
+        let url = text("url")
+            .filter(|url| is_http_url(url))
+            .ok_or_else(|| bad("no absolute http(s) url"))?;
+        let is_image = kind == AssetKind::Image;
+        let image_text = |key: &str| text(key).filter(|_| is_image).map(str::to_owned);
+        Ok(Self {
+            kind,
+            id: id.to_owned(),
+            url: url.to_owned(),
+            thumbnail_url: image_text("thumbnailUrl"),
+            alt_text: image_text("altText"),
+            resolution: text("resolution")
+                .filter(|_| is_image)
+                .and_then(Resolution::from_wire),
+            extension: text("extension")
+                .filter(|extension| !is_image && !extension.is_empty())
+                .map(str::to_owned),
+        })
+    }
+
+    /// Reads the result of `uploadImages` / `uploadFiles`: one asset per input, in order.
+    pub fn list_from_reply(
+        kind: AssetKind,
+        result: &serde_json::Value,
+    ) -> Result<Vec<Self>, WireError> {
+        let items = result.as_array().ok_or_else(|| {
+            WireError::BadAsset(format!("{}s: the reply is not an array", kind.class_name()))
+        })?;
+        items
+            .iter()
+            .map(|item| Self::from_reply(kind, item))
+            .collect()
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (lower.starts_with("https://") && url.len() > 8)
+        || (lower.starts_with("http://") && url.len() > 7)
 }
 
 /// `setFields` rewrites every enum case's `nameByLocale` before sending: kept entries are
@@ -257,6 +523,8 @@ pub enum WireError {
     ChunkTooLarge { id: String, limit: usize },
     /// A `methodResponse` whose id is not a non-negative integer.
     BadResponseId(String),
+    /// An upload's result is not the asset the official client would unmarshal.
+    BadAsset(String),
 }
 
 impl fmt::Display for WireError {
@@ -270,6 +538,7 @@ impl fmt::Display for WireError {
             Self::BadResponseId(found) => {
                 write!(f, "Framer methodResponse has an invalid id: {found}")
             }
+            Self::BadAsset(reason) => write!(f, "Framer upload reply is not an asset: {reason}"),
         }
     }
 }
@@ -794,6 +1063,10 @@ mod tests {
             Call::Deploy {
                 deployment_id: String::new(),
             },
+            Call::UploadImage(ImageUpload::from_url("")),
+            Call::UploadImages(vec![]),
+            Call::UploadFile(FileUpload::from_url("")),
+            Call::UploadFiles(vec![]),
         ]
         .iter()
         .map(Call::method_name)
@@ -812,6 +1085,10 @@ mod tests {
                 "setPluginDataForNode",
                 "publish",
                 "deploy",
+                "uploadImage",
+                "uploadImages",
+                "uploadFile",
+                "uploadFiles",
             ]
         );
     }
@@ -1041,6 +1318,261 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    // ---------------------------------------------------------------- uploads
+
+    const UPLOADS: &str = include_str!("../../vectors/framer-uploads.json");
+
+    struct UploadVectors {
+        /// `[method, input]` as the test code handed them to the official client.
+        calls: Vec<(String, serde_json::Value)>,
+        official_invocations: Vec<String>,
+        server_frames: Vec<String>,
+    }
+
+    fn upload_vectors() -> UploadVectors {
+        let doc: serde_json::Value = serde_json::from_str(UPLOADS).unwrap();
+        let calls = doc["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["method"].as_str().unwrap().to_owned(), c["input"].clone()))
+            .collect();
+        let frames: Vec<(bool, String)> = doc["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["from"] == "official client",
+                    f["raw"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        UploadVectors {
+            calls,
+            official_invocations: frames
+                .iter()
+                .filter(|(official, raw)| *official && raw.contains("\"methodInvocation\""))
+                .map(|(_, raw)| raw.clone())
+                .collect(),
+            server_frames: frames
+                .into_iter()
+                .filter(|(official, _)| !official)
+                .map(|(_, raw)| raw)
+                .collect(),
+        }
+    }
+
+    fn text_at(input: &serde_json::Value, key: &str) -> Option<String> {
+        input[key].as_str().map(str::to_owned)
+    }
+
+    /// The upload an input of the vectors stands for; `None` for bytes, which we never send.
+    fn image_upload(input: &serde_json::Value) -> Option<ImageUpload> {
+        Some(ImageUpload {
+            url: input["image"].as_str()?.to_owned(),
+            name: text_at(input, "name"),
+            alt_text: text_at(input, "altText"),
+            resolution: input["resolution"]
+                .as_str()
+                .map(|r| Resolution::from_wire(r).unwrap()),
+            rendering: input["preferredImageRendering"].as_str().map(|r| match r {
+                "pixelated" => ImageRendering::Pixelated,
+                _ => ImageRendering::Auto,
+            }),
+        })
+    }
+
+    fn file_upload(input: &serde_json::Value) -> Option<FileUpload> {
+        Some(FileUpload {
+            url: input["file"].as_str()?.to_owned(),
+            name: text_at(input, "name"),
+        })
+    }
+
+    fn each<T>(
+        input: &serde_json::Value,
+        one: fn(&serde_json::Value) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        input.as_array()?.iter().map(one).collect()
+    }
+
+    fn upload_call(method: &str, input: &serde_json::Value) -> Option<Call> {
+        match method {
+            "uploadImage" => image_upload(input).map(Call::UploadImage),
+            "uploadImages" => each(input, image_upload).map(Call::UploadImages),
+            "uploadFile" => file_upload(input).map(Call::UploadFile),
+            "uploadFiles" => each(input, file_upload).map(Call::UploadFiles),
+            other => panic!("not an upload: {other}"),
+        }
+    }
+
+    #[test]
+    fn upload_frames_match_the_official_client_byte_for_byte() {
+        let vectors = upload_vectors();
+        assert_eq!(vectors.calls.len(), vectors.official_invocations.len());
+        let mut compared = 0;
+        for (id, ((method, input), raw)) in vectors
+            .calls
+            .iter()
+            .zip(&vectors.official_invocations)
+            .enumerate()
+        {
+            let Some(call) = upload_call(method, input) else {
+                // Bytes uploads carry a Uint8Array (a devalue tagged value): not ours to send.
+                assert!(raw.contains(r#"["Uint8Array","#), "{raw}");
+                continue;
+            };
+            assert_eq!(call.method_name(), method);
+            let frame = encode(&invocation(id as u64, call));
+            assert_eq!(&frame, raw, "{method} {input}");
+            compared += 1;
+        }
+        assert_eq!(compared, 6);
+    }
+
+    #[test]
+    fn an_upload_written_by_hand_is_the_official_frame() {
+        let vectors = upload_vectors();
+        let cover = "https://prod-files-secure.s3.us-west-2.amazonaws.com/4f1c2a3b-0000-4c4c-9d9d-1a2b3c4d5e6f/9a2e7c1d-2b3c-4d5e-8f90-a1b2c3d4e5f6/cover.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAZI2LB466%2F20241205%2Fus-west-2%2Fs3%2Faws4_request&X-Amz-Date=20241205T100000Z&X-Amz-Expires=3600&X-Amz-Signature=1111aaaa&X-Amz-SignedHeaders=host&x-id=GetObject";
+        let call = Call::UploadImage(ImageUpload {
+            name: Some("cover.png".into()),
+            alt_text: Some("A cover".into()),
+            resolution: Some(Resolution::Full),
+            ..ImageUpload::from_url(cover)
+        });
+        assert_eq!(
+            encode(&invocation(0, call)),
+            vectors.official_invocations[0]
+        );
+        // Unset options are explicit undefineds (-1), as the client's object spread leaves them.
+        let bare = encode(&invocation(
+            1,
+            Call::UploadFile(FileUpload::from_url("https://x.test/a.pdf")),
+        ));
+        assert_eq!(
+            bare,
+            r#"[{"type":1,"methodName":2,"id":3,"args":4},"methodInvocation","uploadFile",1,[5],{"name":-1,"type":6,"url":7},"url","https://x.test/a.pdf"]"#
+        );
+    }
+
+    fn upload_results() -> HashMap<u64, Result<serde_json::Value, String>> {
+        let mut decoder = Decoder::new();
+        upload_vectors()
+            .server_frames
+            .iter()
+            .filter_map(|raw| match decoder.push(raw).unwrap() {
+                Some(ServerMessage::Response { id, result }) => Some((id, result)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn upload_replies_read_as_assets() {
+        let results = upload_results();
+        let result = |id: u64| results[&id].clone().unwrap();
+        let cover = Asset::from_reply(AssetKind::Image, &result(0)).unwrap();
+        assert_eq!(
+            cover,
+            Asset {
+                kind: AssetKind::Image,
+                id: "Hc0VrC4lbAvKZ3mHPTxk8g1Jw".into(),
+                url: "https://framerusercontent.com/images/Hc0VrC4lbAvKZ3mHPTxk8g1Jw.png".into(),
+                thumbnail_url: Some(
+                    "https://framerusercontent.com/images/Hc0VrC4lbAvKZ3mHPTxk8g1Jw.png?scale-down-to=512"
+                        .into()
+                ),
+                alt_text: Some("A cover".into()),
+                resolution: Some(Resolution::Full),
+                extension: None,
+            }
+        );
+        let photo = Asset::from_reply(AssetKind::Image, &result(1)).unwrap();
+        assert_eq!(
+            (photo.alt_text, photo.resolution),
+            (None, Some(Resolution::Auto))
+        );
+        let pair = Asset::list_from_reply(AssetKind::Image, &result(2)).unwrap();
+        assert_eq!(pair.len(), 2);
+        assert_eq!(pair[0].alt_text.as_deref(), Some("Left"));
+        assert_eq!(
+            pair[1].url,
+            "https://framerusercontent.com/images/a9Tz3Wq6Ek1Ys8Ux0Jm5Cn2Rb.jpg"
+        );
+        let doc = Asset::from_reply(AssetKind::File, &result(3)).unwrap();
+        assert_eq!(
+            (doc.kind, doc.url.as_str(), doc.extension.as_deref()),
+            (
+                AssetKind::File,
+                "https://framerusercontent.com/assets/Lp5Gh8Dk2Sj0Fa7Qw3Er6Ty9Ui.pdf",
+                Some("pdf")
+            )
+        );
+        assert_eq!(doc.thumbnail_url, None);
+        assert_eq!(
+            Asset::list_from_reply(AssetKind::File, &result(4)).unwrap()[0]
+                .extension
+                .as_deref(),
+            Some("pdf")
+        );
+        // A URL the server could not download fails the call with its message.
+        assert_eq!(
+            results[&6],
+            Err("Could not download the asset from its URL: it answered HTTP 403".into())
+        );
+    }
+
+    #[test]
+    fn asset_replies_that_the_client_would_not_read_are_errors() {
+        let image = |value: serde_json::Value| Asset::from_reply(AssetKind::Image, &value);
+        let is_bad = |r: Result<Asset, WireError>| matches!(r, Err(WireError::BadAsset(_)));
+        assert!(is_bad(image(json!(null))));
+        assert!(is_bad(image(
+            json!({"__class": "FileAsset", "id": "a", "url": "https://x/a"})
+        )));
+        assert!(is_bad(image(
+            json!({"__class": "ImageAsset", "url": "https://x/a"})
+        )));
+        assert!(is_bad(image(
+            json!({"__class": "ImageAsset", "id": "a", "url": "/a.png"})
+        )));
+        assert!(is_bad(image(
+            json!({"__class": "ImageAsset", "id": "a", "url": "javascript:x"})
+        )));
+        assert!(matches!(
+            Asset::list_from_reply(AssetKind::File, &json!({"__class": "FileAsset"})),
+            Err(WireError::BadAsset(_))
+        ));
+        // Without the class tag the client still hands back the object: read it.
+        let plain =
+            image(json!({"id": "a", "url": "https://x/a.png", "resolution": "odd"})).unwrap();
+        assert_eq!(
+            (plain.url.as_str(), plain.resolution),
+            ("https://x/a.png", None)
+        );
+        let message = WireError::BadAsset("ImageAsset: no id".into()).to_string();
+        assert_eq!(
+            message,
+            "Framer upload reply is not an asset: ImageAsset: no id"
+        );
+    }
+
+    #[test]
+    fn resolutions_and_kinds_round_trip_their_wire_names() {
+        for resolution in Resolution::ALL {
+            assert_eq!(
+                Resolution::from_wire(resolution.wire_name()),
+                Some(resolution)
+            );
+        }
+        assert_eq!(Resolution::from_wire("huge"), None);
+        for kind in [AssetKind::Image, AssetKind::File] {
+            assert_eq!(AssetKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(AssetKind::parse("video"), None);
     }
 
     #[test]

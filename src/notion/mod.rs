@@ -1,7 +1,8 @@
 //! Notion as the sync sees it: ids, webhook events and their signatures, the REST protocol
-//! (errors, retries, pacing), data source schemas, property values in page JSON, and page
-//! bodies rendered to HTML.
+//! (errors, retries, pacing), data source schemas, property values in page JSON, page bodies
+//! rendered to HTML, and the files such HTML points at.
 
+pub mod body_files;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -1,7 +1,8 @@
 //! The sync's decisions: the per-project queue (debounce, backoff) and event ledger, the
 //! mapping of Notion properties to Framer fields, one page mapped to one row, what a run
-//! reads, and what it writes.
+//! reads, what it writes, and the Notion-hosted files it re-hosts in Framer.
 
+pub mod assets;
 pub mod engine;
 pub mod ledger;
 pub mod mapping;
