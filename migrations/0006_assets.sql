@@ -13,3 +13,12 @@ CREATE TABLE assets (
   uploaded_at TEXT NOT NULL,
   PRIMARY KEY (project_id, file_key)
 );
+
+-- Items written before re-hosting point at Notion's expiring URLs: mark every recorded item so
+-- that the next run writes it again (page body included) and re-hosts its files, once.
+UPDATE synced_items SET content_hash = 'retry:' || content_hash WHERE content_hash NOT LIKE 'retry:%';
+
+-- With page bodies on, a row not edited since its last sync keeps its body, but a property can
+-- change within the same minute (Notion stamps edits to the minute): the hash of the fields
+-- without the body tells.
+ALTER TABLE synced_items ADD COLUMN fields_hash TEXT;

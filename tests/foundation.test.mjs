@@ -86,11 +86,11 @@ test("N events to one object inside the window give one alarm run; K objects giv
     }
     return true;
   }, { forMs: Math.max(windowLeft, 0), intervalMs: 200, what: "one run per object" });
-  const lines = worker.logLines().filter((l) => l.kind === "alarm");
+  const lines = worker.logLines().filter((l) => l.kind === "sync_step");
   assert.equal(new Set(lines.map((l) => l.project_id)).size, projects.length);
 });
 
-test("every request and alarm logs one JSON line, without secrets", async () => {
+test("every request and sync step logs one JSON line, without secrets", async () => {
   const { token } = await createAccount(worker, { name: "Logs" });
   const { project, secret } = await projectWithWebhook(token);
   await deliver(worker, webhookPath(project), pageEvent({ databaseId: project.notion.database_id }), { token: secret });
@@ -99,7 +99,7 @@ test("every request and alarm logs one JSON line, without secrets", async () => 
   const webhookLines = (lines) => lines.filter((l) => l.kind === "request" && l.route === "/webhooks/notion/{webhook_key}" && l.project_id === project.id);
   const lines = await waitFor(() => {
     const all = worker.logLines();
-    const alarm = all.some((l) => l.kind === "alarm" && l.project_id === project.id);
+    const alarm = all.some((l) => l.kind === "sync_step" && l.project_id === project.id);
     return alarm && webhookLines(all).length >= 2 && all.filter((l) => l.kind === "request").length >= 4 && all;
   }, { what: "the request and alarm log lines" });
   const requests = lines.filter((l) => l.kind === "request");

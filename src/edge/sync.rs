@@ -12,7 +12,7 @@ use super::store::synced_items::AcceptedItem;
 use crate::alerts::notice::ProjectRef;
 use crate::api::error::ApiError;
 use crate::api::project::Project;
-use crate::framer::wire::Call;
+use crate::framer::wire::{Asset, Call};
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::engine::budget::Budget;
@@ -25,6 +25,7 @@ use crate::util::secrets::ProjectSecret;
 use crate::util::time::iso_from_ms;
 use serde_json::Value;
 use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use worker::{console_log, WebSocket};
 
@@ -338,6 +339,7 @@ impl Records for D1Records<'_> {
                 slug_source: r.slug_source,
                 content_hash: r.content_hash,
                 last_edited_time: r.last_edited_time,
+                fields_hash: r.fields_hash,
             })
             .collect())
     }
@@ -354,6 +356,7 @@ impl Records for D1Records<'_> {
                 slug_source: &s.slug_source,
                 content_hash: &s.content_hash,
                 last_edited_time: last_edited,
+                fields_hash: s.fields_hash.as_deref(),
             })
             .collect();
         let now = iso_from_ms(now_ms());
@@ -362,6 +365,23 @@ impl Records for D1Records<'_> {
 
     async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
         Ok(store::synced_items::forget(&self.ctx.db, &self.project.id, page_ids).await?)
+    }
+
+    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+        let known = store::assets::lookup(&self.ctx.db, &self.project.id, keys).await?;
+        Ok(known
+            .into_iter()
+            .map(|a| (a.file_key, a.asset_url))
+            .collect())
+    }
+
+    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError> {
+        let now = iso_from_ms(now_ms());
+        let uploaded = [store::assets::Uploaded {
+            file_key: key,
+            asset,
+        }];
+        Ok(store::assets::record(&self.ctx.db, &self.project.id, &uploaded, &now).await?)
     }
 
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {

@@ -81,6 +81,18 @@ pub struct NotionFiles {
 }
 
 impl NotionFiles {
+    /// The URLs marked before (kept with a staged row between steps).
+    pub fn from_urls(urls: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            urls: urls.into_iter().collect(),
+        }
+    }
+
+    /// The marked URLs, to keep with a staged row.
+    pub fn urls(&self) -> impl Iterator<Item = &String> {
+        self.urls.iter()
+    }
+
     /// No marked URLs: [`Self::is_hosted`] then judges by the URL alone.
     pub fn new() -> Self {
         Self::default()

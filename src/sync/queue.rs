@@ -273,7 +273,10 @@ mod tests {
         batch.sync_id = Some("run-1".into());
         let mut arrived = Pending::default();
         arrived.record_event(&changed("b"), 2_000);
-        let AfterRun::Retry { pending, alarm_at_ms } = after_run(arrived, Some(batch), 3_000, W)
+        let AfterRun::Retry {
+            pending,
+            alarm_at_ms,
+        } = after_run(arrived, Some(batch), 3_000, W)
         else {
             panic!("a failed batch is retried");
         };

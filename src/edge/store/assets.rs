@@ -4,7 +4,7 @@
 
 use super::d1;
 use crate::api::error::ApiError;
-use crate::framer::wire::{Asset, AssetKind};
+use crate::framer::wire::Asset;
 use serde::Deserialize;
 use worker::{D1Database, D1Type};
 
@@ -16,15 +16,7 @@ const KEYS_PER_LOOKUP: usize = 500;
 #[derive(Debug, Clone, Deserialize)]
 pub struct KnownAsset {
     pub file_key: String,
-    pub kind: String,
-    pub asset_id: String,
     pub asset_url: String,
-}
-
-impl KnownAsset {
-    pub fn kind(&self) -> Option<AssetKind> {
-        AssetKind::parse(&self.kind)
-    }
 }
 
 /// An upload Framer just answered: the file's key and the asset it became.
@@ -45,7 +37,7 @@ pub async fn lookup(
             let keys = serde_json::to_string(chunk)?;
             d1::stmt(
                 db,
-                "SELECT file_key, kind, asset_id, asset_url FROM assets \
+                "SELECT file_key, asset_url FROM assets \
                  WHERE project_id = ?1 AND file_key IN (SELECT value FROM json_each(?2))",
                 &[D1Type::Text(project_id), D1Type::Text(&keys)],
             )

@@ -8,7 +8,6 @@ pub mod alert_incidents;
 pub mod alert_outbox;
 pub mod api_tokens;
 // Read and written by the stepped sync once issue 12 is wired into its engine.
-#[allow(dead_code)]
 pub mod assets;
 pub mod d1;
 pub mod freshness_checks;

@@ -14,6 +14,7 @@ pub struct SyncedItem {
     pub slug_source: String,
     pub content_hash: String,
     pub last_edited_time: Option<String>,
+    pub fields_hash: Option<String>,
 }
 
 /// An item Framer just accepted.
@@ -23,6 +24,7 @@ pub struct AcceptedItem<'a> {
     pub slug_source: &'a str,
     pub content_hash: &'a str,
     pub last_edited_time: &'a str,
+    pub fields_hash: Option<&'a str>,
 }
 
 /// Up to `limit` of the project's items with a page id after `after`, by page id (a run copies
@@ -35,7 +37,7 @@ pub async fn page_of(
 ) -> Result<Vec<SyncedItem>, ApiError> {
     d1::all(
         db,
-        "SELECT page_id, slug, slug_source, content_hash, last_edited_time FROM synced_items \
+        "SELECT page_id, slug, slug_source, content_hash, last_edited_time, fields_hash FROM synced_items \
          WHERE project_id = ?1 AND page_id > ?2 ORDER BY page_id LIMIT ?3",
         &[
             D1Type::Text(project_id),
@@ -92,10 +94,10 @@ pub async fn record(
         .map(|item| {
             d1::stmt(
                 db,
-                "INSERT INTO synced_items (project_id, page_id, slug, slug_source, content_hash, last_edited_time, synced_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(project_id, page_id) DO UPDATE SET slug = excluded.slug, \
+                "INSERT INTO synced_items (project_id, page_id, slug, slug_source, content_hash, last_edited_time, synced_at, fields_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(project_id, page_id) DO UPDATE SET slug = excluded.slug, \
                  slug_source = excluded.slug_source, content_hash = excluded.content_hash, \
-                 last_edited_time = excluded.last_edited_time, synced_at = excluded.synced_at",
+                 last_edited_time = excluded.last_edited_time, synced_at = excluded.synced_at, fields_hash = excluded.fields_hash",
                 &[
                     D1Type::Text(project_id),
                     D1Type::Text(item.page_id),
@@ -104,6 +106,7 @@ pub async fn record(
                     D1Type::Text(item.content_hash),
                     D1Type::Text(item.last_edited_time),
                     D1Type::Text(now),
+                    d1::opt(item.fields_hash),
                 ],
             )
         })

@@ -96,6 +96,9 @@ pub struct Job {
     pub row_warnings: usize,
     /// Next staging sequence number: rows are written in the order Notion returned them.
     pub next_seq: u64,
+    /// Files uploaded to Framer (attempts, failed ones included).
+    #[serde(default)]
+    pub uploads: usize,
 }
 
 /// What `Starting` resolved, fixed for the rest of the run.
@@ -145,6 +148,7 @@ impl Job {
             blocks_not_rendered: BTreeSet::new(),
             row_warnings: 0,
             next_seq: 0,
+            uploads: 0,
         }
     }
 
@@ -230,7 +234,15 @@ pub struct StagedRow {
     /// The item as it will be sent (dropped once the row is done).
     pub item: Option<Item>,
     pub write: Option<WriteKind>,
+    /// URLs Notion marked as its own files in the page (and body): uploaded to Framer before
+    /// the row is written.
+    #[serde(default)]
+    pub files: Vec<String>,
 }
+
+/// Prefix of the stored hash of a row written without some of its files (an upload failed):
+/// it matches no content, so the next run writes the row again and retries the upload.
+pub const RETRY_HASH_PREFIX: &str = "retry:";
 
 /// What D1 believes Framer holds for one page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +252,10 @@ pub struct StoredItem {
     pub slug_source: String,
     pub content_hash: String,
     pub last_edited_time: Option<String>,
+    /// Hash of the item without its page body: with bodies on, a row whose body is not fetched
+    /// again (not edited since) is still written when its properties changed.
+    #[serde(default)]
+    pub fields_hash: Option<String>,
 }
 
 /// The Notion page of a row, for people.

@@ -5,7 +5,7 @@ use super::budget::Budget;
 use super::failure::StepError;
 use super::job::{Job, RowState, StagedRow, StoredItem};
 use super::ports::{FramerSink, NotionSource, Records, Staging};
-use crate::framer::wire::Call;
+use crate::framer::wire::{Asset, Call};
 use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
@@ -38,6 +38,17 @@ pub fn page(n: usize, url: &str) -> Value {
     })
 }
 
+/// A page whose "Cover" files property holds a Notion-hosted file (signed like Notion's).
+pub fn page_with_file(n: usize, path: &str, signature: &str) -> Value {
+    let mut page = page(n, "https://example.com");
+    page["properties"]["Cover"] = json!({"id": "c%3Av", "type": "files", "files": [{
+        "name": "c.png", "type": "file",
+        "file": {"url": format!("https://prod-files-secure.s3.us-west-2.amazonaws.com/{path}?X-Amz-Signature={signature}"),
+                 "expiry_time": "2026-12-01T13:00:00.000Z"}
+    }]});
+    page
+}
+
 pub fn data_source() -> Value {
     json!({
         "object": "data_source",
@@ -45,6 +56,7 @@ pub fn data_source() -> Value {
         "properties": {
             "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
             "Link": {"id": "u%3Ar", "name": "Link", "type": "url", "url": {}},
+            "Cover": {"id": "c%3Av", "name": "Cover", "type": "files", "files": {}},
         }
     })
 }
@@ -123,6 +135,9 @@ pub struct FramerState {
     pub fields: Value,
     pub calls: Vec<String>,
     pub opened: usize,
+    /// URLs uploaded; an upload of a URL containing "gone" is refused as Framer does when it
+    /// cannot download the file.
+    pub uploads: Vec<String>,
 }
 
 pub struct MemFramer {
@@ -173,6 +188,20 @@ impl FramerSink for MemFramer {
                 }
                 Value::Null
             }
+            Call::UploadImage(upload) => {
+                let url = upload.url.clone();
+                if url.contains("gone") {
+                    return Err(StepError::Refused {
+                        method: "uploadImage",
+                        message: "Could not download the asset from its URL: it answered HTTP 403"
+                            .into(),
+                    });
+                }
+                state.uploads.push(url);
+                let n = state.uploads.len();
+                json!({"__class": "ImageAsset", "id": format!("img{n}"), "url": format!("https://framerusercontent.com/images/img{n}.png"),
+                       "thumbnailUrl": format!("https://framerusercontent.com/images/img{n}.png?scale-down-to=512"), "altText": null, "resolution": "auto"})
+            }
             Call::RemoveItems { ids, .. } => {
                 for id in ids {
                     state.items.remove(&id);
@@ -194,6 +223,7 @@ pub struct MemRecords {
     pub stored: RefCell<BTreeMap<String, StoredItem>>,
     pub runs: RefCell<BTreeMap<String, (String, Job)>>,
     pub last_success_ms: RefCell<Option<i64>>,
+    pub assets: RefCell<BTreeMap<String, String>>,
 }
 
 impl Records for MemRecords {
@@ -241,6 +271,19 @@ impl Records for MemRecords {
         for id in page_ids {
             self.stored.borrow_mut().remove(id);
         }
+        Ok(())
+    }
+    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+        let known = self.assets.borrow();
+        Ok(keys
+            .iter()
+            .filter_map(|k| Some((k.clone(), known.get(k)?.clone())))
+            .collect())
+    }
+    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError> {
+        self.assets
+            .borrow_mut()
+            .insert(key.to_owned(), asset.url.clone());
         Ok(())
     }
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {

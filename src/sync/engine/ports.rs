@@ -8,11 +8,12 @@
 
 use super::failure::StepError;
 use super::job::{Job, RowState, StagedRow, StoredItem};
-use crate::framer::wire::Call;
+use crate::framer::wire::{Asset, Call};
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Notion's REST API, paced and retried by the implementation.
 pub trait NotionSource {
@@ -59,6 +60,10 @@ pub trait Records {
     /// Items Framer accepted, with the hash of what was sent.
     async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError>;
     async fn forget(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// The assets already uploaded for these file keys: key -> asset URL.
+    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError>;
+    /// Remembers an upload Framer answered.
+    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError>;
     /// The run's record: created (closing any other run of the project left "running") on the
     /// first step, updated after every step, closed at the end.
     async fn run_started(&self, job: &Job) -> Result<(), StepError>;

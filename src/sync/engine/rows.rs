@@ -2,7 +2,7 @@
 //! sendable, whether its body must be fetched, whether Framer needs it, and which property a
 //! refusal is about. Pure: the step feeds it what D1 and Framer said.
 
-use super::job::{RowState, StagedRow, StoredItem, WriteKind};
+use super::job::{RowState, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX};
 use crate::framer::cms::{self, FieldValue};
 use crate::sync::mapping::Mapping;
 use crate::sync::plan::body_needed;
@@ -39,6 +39,7 @@ pub fn stage(
         slug: String::new(),
         item: None,
         write: None,
+        files: Vec::new(),
     };
     if !row.publish && !facts.keep_drafts {
         return staged;
@@ -47,16 +48,33 @@ pub fn stage(
         && (facts.body_field_new
             || facts.in_framer == Some(false)
             || facts.stored.is_none_or(|s| {
-                s.slug != slug || body_needed(s.last_edited_time.as_deref(), &row.last_edited_time)
+                s.slug != slug
+                    || s.content_hash.starts_with(RETRY_HASH_PREFIX)
+                    || body_needed(s.last_edited_time.as_deref(), &row.last_edited_time)
             }));
-    staged.item = Some(row.to_item(slug.clone()));
+    let item = row.to_item(slug.clone());
+    // Notion stamps edits to the minute: an equal stamp can hide a property edit, which the
+    // hash of the fields (the body aside) still shows.
+    let fields_changed = facts.page_body
+        && facts
+            .stored
+            .and_then(|s| s.fields_hash.as_deref())
+            .is_some_and(|stored| stored != fields_hash(&item));
+    staged.item = Some(item);
     staged.slug = slug;
-    if needs_body {
+    if needs_body || fields_changed {
         staged.state = RowState::Body;
     } else {
         settle(&mut staged, facts, false);
     }
     staged
+}
+
+/// Hash of an item without its page body.
+pub fn fields_hash(item: &cms::Item) -> String {
+    let mut fields = item.clone();
+    fields.field_data.remove(super::step::BODY_FIELD_ID);
+    cms::content_hash(&fields)
 }
 
 /// Decides whether a complete row must be written. A row whose body was not fetched (unchanged
@@ -284,6 +302,7 @@ mod tests {
             slug_source: "Hello".into(),
             content_hash: cms::content_hash(&item),
             last_edited_time: Some("2026-11-30T10:00:00.000Z".into()),
+            fields_hash: None,
         };
         let same = stage(
             1,
@@ -357,6 +376,7 @@ mod tests {
             slug_source: "Hello".into(),
             content_hash: "h".into(),
             last_edited_time: Some("2026-11-30T10:00:00.000Z".into()),
+            fields_hash: None,
         };
         assert_eq!(
             stage(

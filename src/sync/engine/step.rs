@@ -9,17 +9,19 @@ use super::budget::Budget;
 use super::failure::{StepError, SyncFailure};
 use super::job::{
     notion_url, Job, Phase, RowState, Setup, SkippedRow, StagedRow, StoredItem, WriteKind,
+    RETRY_HASH_PREFIX,
 };
 use super::ports::{FramerSink, NotionSource, Records, Staging};
 use super::rows::{self, RowFacts};
 use crate::api::input::UnpublishedMode;
 use crate::api::project::Project;
 use crate::framer::cms::{self, FieldDef, FieldType, FieldValue};
-use crate::framer::wire::Call;
+use crate::framer::wire::{Asset, Call};
 use crate::notion::ids;
 use crate::notion::page_html;
 use crate::notion::protocol::{self, QueryPage};
 use crate::notion::schema::{parse_schema, Schema};
+use crate::sync::assets::{self, AssetRef, NotionFiles};
 use crate::sync::mapping::{self, Mapping};
 use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::reconcile;
@@ -27,6 +29,7 @@ use crate::sync::row::{map_page, result_title, MappedRow};
 use crate::sync::slug::{self, SlugInput};
 use crate::util::time::ms_from_iso;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Framer field that holds the rendered page body when the project asks for it. No mapped
 /// field can have this id: sanitised Notion ids put two hex digits after every `_`.
@@ -466,7 +469,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             self.project.slug_property.as_deref(),
             self.project.publish_filter.as_ref(),
         );
-        let mut mapped: Vec<(MappedRow, String)> = Vec::new();
+        let mut mapped: Vec<(MappedRow, String, Vec<String>)> = Vec::new();
         let mut skipped = Vec::new();
         let mut warnings = Vec::new();
         for page in pages {
@@ -479,7 +482,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                             .iter()
                             .map(|w| format!("row {}: {w}", row.page_id)),
                     );
-                    mapped.push((row, title));
+                    let files = NotionFiles::from_json(page).urls().cloned().collect();
+                    mapped.push((row, title, files));
                 }
                 Err(e) => skipped.push(SkippedRow {
                     page_id: page
@@ -498,7 +502,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 }),
             }
         }
-        let rows_only: Vec<MappedRow> = mapped.iter().map(|(r, _)| r.clone()).collect();
+        let rows_only: Vec<MappedRow> = mapped.iter().map(|(r, _, _)| r.clone()).collect();
         if setup.mapping.learn_cases(&rows_only) > 0 {
             self.records.set_mapping(&setup.mapping).await?;
         }
@@ -507,8 +511,10 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             .clone()
             .unwrap_or_else(|| unreachable!("checked above"));
         let mut staged = Vec::with_capacity(mapped.len());
-        for (row, title) in mapped {
-            staged.push(self.stage_row(job, &setup, &row, title)?);
+        for (row, title, files) in mapped {
+            let mut row_staged = self.stage_row(job, &setup, &row, title)?;
+            row_staged.files = files;
+            staged.push(row_staged);
             // Slugs are checked against the rows staged before, so stage one at a time.
             self.staging.put_rows(std::slice::from_ref(
                 staged.last().unwrap_or_else(|| unreachable!()),
@@ -527,6 +533,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 slug: String::new(),
                 item: None,
                 write: None,
+                files: Vec::new(),
             }])?;
             job.skip(row);
         }
@@ -596,6 +603,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         let fresh_step = self.notion.calls() == 0;
         let html = match self.notion.block_tree(&row.page_id).await {
             Ok(blocks) => {
+                let mut files = NotionFiles::from_urls(std::mem::take(&mut row.files));
+                files.add_blocks(&blocks);
+                row.files = files.urls().cloned().collect();
                 let (html, skipped) = page_html::render_blocks_with_report(&blocks);
                 job.blocks_not_rendered.extend(skipped);
                 Some(html)
@@ -655,6 +665,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 slug: String::new(),
                 item: None,
                 write: None,
+                files: Vec::new(),
             }]),
         }
     }
@@ -677,18 +688,19 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 s.fields_json = wanted_json;
             }
         }
+        let sent = self.rehost(job, &setup.mapping, &batch).await?;
         let mut pending = vec![batch];
         while let Some(group) = pending.pop() {
             let items: Vec<Value> = group
                 .iter()
-                .filter_map(|r| r.item.as_ref().map(cms::Item::to_wire))
+                .filter_map(|r| sent.get(&r.page_id).map(|s| s.item.to_wire()))
                 .collect();
             let call = Call::AddItems {
                 collection_id: setup.collection_id.clone(),
                 items,
             };
             match self.framer.call(call).await {
-                Ok(_) => self.accepted(job, group).await?,
+                Ok(_) => self.accepted(job, group, &sent).await?,
                 Err(StepError::Refused { message, .. }) if group.len() == 1 => {
                     self.refused(job, &setup.mapping, group, &message)?;
                 }
@@ -705,18 +717,118 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(())
     }
 
-    async fn accepted(&mut self, job: &mut Job, rows: Vec<StagedRow>) -> Result<(), StepError> {
+    /// Uploads the batch's Notion-hosted files Framer does not have yet (one budget unit each:
+    /// the signed URLs expire, so nothing may point at them) and gives each row the item to
+    /// send, pointing at the assets. A file that cannot be uploaded leaves its row written
+    /// without it, with a warning; the row's stored hash then makes the next run retry it.
+    async fn rehost(
+        &mut self,
+        job: &mut Job,
+        mapping: &Mapping,
+        batch: &[StagedRow],
+    ) -> Result<BTreeMap<String, Outgoing>, StepError> {
+        let refs: Vec<(usize, AssetRef)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                Some((i, r.item.as_ref()?, NotionFiles::from_urls(r.files.clone())))
+            })
+            .flat_map(|(i, item, files)| {
+                assets::row_assets(&item.field_data, &files)
+                    .into_iter()
+                    .map(move |a| (i, a))
+            })
+            .collect();
+        let mut known = if refs.is_empty() {
+            BTreeMap::new()
+        } else {
+            let keys: BTreeSet<String> = refs.iter().map(|(_, r)| r.key.clone()).collect();
+            self.records
+                .assets(&keys.into_iter().collect::<Vec<_>>())
+                .await?
+        };
+        let all: Vec<AssetRef> = refs.iter().map(|(_, r)| r.clone()).collect();
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        for missing in assets::missing_uploads(&all, |k| known.contains_key(k)) {
+            if !self.budget.take() {
+                return Err(StepError::BudgetSpent);
+            }
+            job.uploads += 1;
+            match self.framer.call(missing.upload(None)).await {
+                Ok(reply) => match Asset::from_reply(missing.kind, &reply) {
+                    Ok(asset) => {
+                        self.records.record_asset(&missing.key, &asset).await?;
+                        known.insert(missing.key.clone(), asset.url);
+                    }
+                    Err(e) => {
+                        failed.insert(missing.key.clone(), e.to_string());
+                    }
+                },
+                Err(StepError::Refused { message, .. }) => {
+                    failed.insert(missing.key.clone(), message);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut sent = BTreeMap::new();
+        for row in batch {
+            let Some(item) = row.item.clone() else {
+                continue;
+            };
+            let hash = cms::content_hash(&item);
+            let mut rewritten = item;
+            let files = NotionFiles::from_urls(row.files.clone());
+            let dropped =
+                assets::rewrite_row(&mut rewritten.field_data, &files, |k| known.get(k).cloned());
+            for file in &dropped {
+                let reason = file
+                    .key
+                    .as_ref()
+                    .and_then(|k| failed.get(k))
+                    .map_or("Framer has no copy of it", String::as_str);
+                job.row_warning(format!(
+                    "row {}: \"{}\": {}: the file {} could not be re-hosted in Framer ({}); the row was written without it and the next run tries again",
+                    row.page_id,
+                    row.title,
+                    rows::property_name(mapping, &file.field_id),
+                    file.name.as_deref().unwrap_or("(unnamed)"),
+                    truncate(reason, 200),
+                ));
+            }
+            let hash = if dropped.is_empty() {
+                hash
+            } else {
+                format!("{RETRY_HASH_PREFIX}{hash}")
+            };
+            sent.insert(
+                row.page_id.clone(),
+                Outgoing {
+                    item: rewritten,
+                    hash,
+                },
+            );
+        }
+        Ok(sent)
+    }
+
+    async fn accepted(
+        &mut self,
+        job: &mut Job,
+        rows: Vec<StagedRow>,
+        sent: &BTreeMap<String, Outgoing>,
+    ) -> Result<(), StepError> {
         let records: Vec<(StoredItem, String)> = rows
             .iter()
             .filter_map(|r| {
-                let item = r.item.as_ref()?;
+                let outgoing = sent.get(&r.page_id)?;
                 Some((
                     StoredItem {
                         page_id: r.page_id.clone(),
                         slug: r.slug.clone(),
                         slug_source: r.slug_source.clone(),
-                        content_hash: cms::content_hash(item),
+                        content_hash: outgoing.hash.clone(),
                         last_edited_time: Some(r.last_edited_time.clone()),
+                        fields_hash: r.item.as_ref().map(rows::fields_hash),
                     },
                     r.last_edited_time.clone(),
                 ))
@@ -797,6 +909,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 slug: String::new(),
                 item: None,
                 write: None,
+                files: Vec::new(),
             })
             .collect();
         job.stats.removed += ids.len();
@@ -840,6 +953,13 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             .await?;
         self.staging.clear()
     }
+}
+
+/// A row as it goes to Framer: its files pointing at assets, and the hash D1 records once
+/// Framer accepted it (of the content as read from Notion, so an unchanged row matches).
+struct Outgoing {
+    item: cms::Item,
+    hash: String,
 }
 
 fn next_seq(job: &mut Job) -> u64 {

@@ -3,7 +3,9 @@
 
 use super::budget::Budget;
 use super::job::{Job, RowState};
-use super::memory::{page, FramerState, MemFramer, MemNotion, MemRecords, MemStaging};
+use super::memory::{
+    page, page_with_file, FramerState, MemFramer, MemNotion, MemRecords, MemStaging,
+};
 use super::ports::Staging;
 use super::step::{Engine, StepOutcome, StepReport};
 use crate::api::project::{Project, ProjectRow};
@@ -332,4 +334,86 @@ fn a_second_run_writes_nothing_and_a_full_run_removes_what_notion_lost() {
     let last = runs.values().find(|(_, j)| j.sync_id == "run-1").unwrap();
     assert_eq!((last.1.stats.removed, last.1.stats.unchanged), (20, 100));
     assert_eq!(world.staging.count_in(RowState::Write).unwrap(), 0);
+}
+
+#[test]
+fn notion_files_are_uploaded_once_and_a_failed_upload_is_retried_by_the_next_run() {
+    let mut world = World::new(0, false);
+    world.pages = vec![
+        page_with_file(0, "a/cover.png", "s1"),
+        page_with_file(1, "b/cover.png", "s1"),
+        page_with_file(2, "gone/cover.png", "s1"),
+    ];
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(world.framer.borrow().uploads.len(), 2);
+    let cover = |w: &World, n: usize| {
+        w.framer.borrow().items[&format!("00000000-0000-4000-8000-{n:012}")]["fieldData"]["c_253Av"]
+            ["value"]
+            .clone()
+    };
+    assert_eq!(
+        cover(&world, 0),
+        "https://framerusercontent.com/images/img1.png"
+    );
+    assert_eq!(
+        cover(&world, 2),
+        Value::Null,
+        "written without the file it could not re-host"
+    );
+    {
+        let runs = world.records.runs.borrow();
+        let (_, job) = runs.values().next().unwrap();
+        assert!(
+            job.stats
+                .warnings
+                .iter()
+                .any(|w| w.contains("Cover") && w.contains("HTTP 403")),
+            "{:?}",
+            job.stats.warnings
+        );
+    }
+
+    // Notion re-signs every URL on each read: nothing changed, nothing uploaded or written.
+    for page in &mut world.pages {
+        let url = page["properties"]["Cover"]["files"][0]["file"]["url"]
+            .as_str()
+            .unwrap()
+            .replace("s1", "s2");
+        page["properties"]["Cover"]["files"][0]["file"]["url"] = Value::String(url);
+    }
+    let writes = world
+        .framer
+        .borrow()
+        .calls
+        .iter()
+        .filter(|c| c.starts_with("addManaged"))
+        .count();
+    world.run(40);
+    assert_eq!(
+        world.framer.borrow().uploads.len(),
+        2,
+        "no upload for unchanged files"
+    );
+    let writes_after = world
+        .framer
+        .borrow()
+        .calls
+        .iter()
+        .filter(|c| c.starts_with("addManaged"))
+        .count();
+    assert_eq!(
+        writes_after,
+        writes + 1,
+        "only the row whose file failed is written again"
+    );
+
+    // The file is back (a new path in Notion): exactly one upload.
+    world.pages[2] = page_with_file(2, "c/cover.png", "s3");
+    world.run(40);
+    assert_eq!(world.framer.borrow().uploads.len(), 3);
+    assert_eq!(
+        cover(&world, 2),
+        "https://framerusercontent.com/images/img3.png"
+    );
 }
