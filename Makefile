@@ -25,6 +25,7 @@ bench:
 	bash scripts/setup.sh && cargo bench --bench ingest_path && bash scripts/build.sh && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/ingest.mjs && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/sync.mjs && \
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/files.mjs && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/retention.mjs
 
 ## Deploy to Cloudflare (needs `wrangler login`; see README "Deploying").
