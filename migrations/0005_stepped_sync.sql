@@ -1,6 +1,6 @@
 -- A sync run is a resumable job of bounded steps (one Durable Object alarm each): the record
 -- shows how far it got while it runs, how many steps it took, and the rows Framer refused.
-ALTER TABLE sync_runs ADD COLUMN phase TEXT CHECK (phase IN ('starting', 'reading', 'removing', 'publishing'));
+ALTER TABLE sync_runs ADD COLUMN phase TEXT CHECK (phase IN ('reading', 'writing', 'publishing'));
 ALTER TABLE sync_runs ADD COLUMN rows_read INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_runs ADD COLUMN items_written INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_runs ADD COLUMN rows_total INTEGER;

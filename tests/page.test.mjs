@@ -125,7 +125,7 @@ describe("run-text.js", () => {
   });
 
   test("runProgress: the phase in words, indeterminate until the total is known", () => {
-    assert.deepEqual(runProgress(progress({ phase: "starting" })), { text: "Starting…", value: null, max: null });
+    assert.deepEqual(runProgress(progress({ phase: "reading" })), { text: "Reading Notion…", value: null, max: null });
     assert.deepEqual(runProgress(progress({ rows_read: 1 })), { text: "Reading Notion: 1 row read", value: null, max: null });
     assert.deepEqual(runProgress(progress({ rows_read: 1200, items_written: 1 })),
       { text: "Reading Notion: 1,200 rows read · 1 item written", value: null, max: null });
@@ -137,12 +137,12 @@ describe("run-text.js", () => {
   test("runProgress: rows read of the total once known, never past it", () => {
     assert.deepEqual(runProgress(progress({ rows_read: 250, items_written: 40, rows_total: 10_000 })),
       { text: "Reading Notion: 250 of 10,000 rows read · 40 items written", value: 250, max: 10_000 });
-    assert.deepEqual(runProgress(progress({ phase: "removing", rows_read: 31, items_written: 30, rows_total: 30 })),
-      { text: "Removing deleted rows: 30 of 30 rows read · 30 items written", value: 30, max: 30 });
+    assert.deepEqual(runProgress(progress({ phase: "writing", rows_read: 31, items_written: 30, rows_total: 30 })),
+      { text: "Writing to Framer: 30 of 30 rows read · 30 items written", value: 30, max: 30 });
     assert.deepEqual(runProgress(progress({ phase: "publishing", rows_read: 1, rows_total: 1 })),
       { text: "Publishing: 1 of 1 row read", value: 1, max: 1 });
     // An empty database: nothing to read, the bar is full.
-    assert.deepEqual(runProgress(progress({ phase: "removing", rows_total: 0 })), { text: "Removing deleted rows…", value: 1, max: 1 });
+    assert.deepEqual(runProgress(progress({ phase: "writing", rows_total: 0 })), { text: "Writing to Framer…", value: 1, max: 1 });
   });
 
   test("runFacts: the steps a run took and how many rows it skipped", () => {

@@ -3,9 +3,8 @@
 // `node --test` imports it (tests/page.test.mjs) and the browser gets exactly what was tested.
 
 const PHASES = {
-  starting: "Starting",
   reading: "Reading Notion",
-  removing: "Removing deleted rows",
+  writing: "Writing to Framer",
   publishing: "Publishing",
 };
 

@@ -155,7 +155,7 @@ fn log_step(
         project_id: &project.id,
         sync_id: &job.sync_id,
         step: job.steps,
-        phase: job.phase.as_str(),
+        phase: job.public_phase(),
         subrequests,
         notion_calls: report.notion_calls,
         framer_calls: report.framer_calls,

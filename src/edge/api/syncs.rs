@@ -33,7 +33,7 @@ pub fn run_view(run: &SyncRun) -> Value {
 }
 
 /// How far the run in flight got (`sync.progress` of the project), from its record. The queue
-/// names the run before its first step writes the record: until then it is starting.
+/// names the run before its first step writes the record: until then it is reading.
 pub fn progress_view(sync_id: &str, run: Option<&SyncRun>, running_since_ms: Option<i64>) -> Value {
     match run {
         Some(run) => json!({
@@ -41,7 +41,7 @@ pub fn progress_view(sync_id: &str, run: Option<&SyncRun>, running_since_ms: Opt
             "rows_total": run.rows_total, "steps": run.steps, "started_at": run.started_at,
         }),
         None => json!({
-            "sync_id": sync_id, "phase": "starting", "rows_read": 0, "items_written": 0,
+            "sync_id": sync_id, "phase": "reading", "rows_read": 0, "items_written": 0,
             "rows_total": null, "steps": 0, "started_at": running_since_ms.map(iso_from_ms),
         }),
     }
@@ -176,11 +176,11 @@ mod tests {
     }
 
     #[test]
-    fn a_run_without_a_record_yet_is_starting_since_the_queue_named_it() {
+    fn a_run_without_a_record_yet_is_reading_since_the_queue_named_it() {
         assert_eq!(
             progress_view("s2", None, Some(1_793_534_400_000)),
             json!({
-                "sync_id": "s2", "phase": "starting", "rows_read": 0, "items_written": 0,
+                "sync_id": "s2", "phase": "reading", "rows_read": 0, "items_written": 0,
                 "rows_total": null, "steps": 0, "started_at": "2026-11-01T12:00:00.000Z",
             })
         );

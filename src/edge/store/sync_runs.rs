@@ -29,7 +29,7 @@ pub struct SyncRun {
     pub warnings: String,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
-    /// While running: starting, reading, removing or publishing; `None` once finished.
+    /// While running: reading, writing or publishing; `None` once finished.
     pub phase: Option<String>,
     pub rows_read: i64,
     pub items_written: i64,
@@ -70,8 +70,8 @@ pub async fn start(
     let insert = d1::stmt(
         db,
         "INSERT INTO sync_runs (id, project_id, trigger, scope, status, started_at, events, phase) \
-         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, 'starting') \
-         ON CONFLICT(id) DO UPDATE SET status = 'running', finished_at = NULL, phase = 'starting'",
+         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, 'reading') \
+         ON CONFLICT(id) DO UPDATE SET status = 'running', finished_at = NULL, phase = 'reading'",
         &[
             D1Type::Text(&job.sync_id),
             D1Type::Text(project_id),
@@ -117,7 +117,7 @@ pub async fn progress(db: &D1Database, job: &Job) -> Result<(), ApiError> {
     let warnings = serde_json::to_string(&job.stats.warnings)?;
     let skipped = serde_json::to_string(&job.skipped_rows)?;
     let mut args = counters(job, &warnings, &skipped);
-    args.push(D1Type::Text(job.phase.as_str()));
+    args.push(D1Type::Text(job.public_phase()));
     d1::run(
         db,
         &format!(

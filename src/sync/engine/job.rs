@@ -128,6 +128,17 @@ pub struct ReadCursor {
 }
 
 impl Job {
+    /// The phase as the record and the API show it: reading (Notion, with writes as rows are
+    /// ready), writing (what is left once Notion is read: last batches, removals), publishing.
+    pub fn public_phase(&self) -> &'static str {
+        match self.phase {
+            Phase::Starting => "reading",
+            Phase::Reading if !self.read.done => "reading",
+            Phase::Reading | Phase::Removing => "writing",
+            Phase::Publishing => "publishing",
+        }
+    }
+
     pub fn new(batch: Pending, sync_id: String, now_ms: i64) -> Self {
         let gone_to_check = batch.gone_pages.iter().cloned().collect();
         Self {
