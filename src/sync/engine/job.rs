@@ -251,6 +251,24 @@ pub struct StagedRow {
     pub files: Vec<String>,
 }
 
+impl StagedRow {
+    /// A row that only marks a page's state (skipped, to remove, removed): no content.
+    pub fn marker(seq: u64, page_id: String, state: RowState) -> Self {
+        Self {
+            seq,
+            page_id,
+            state,
+            title: String::new(),
+            slug_source: String::new(),
+            last_edited_time: String::new(),
+            slug: String::new(),
+            item: None,
+            write: None,
+            files: Vec::new(),
+        }
+    }
+}
+
 /// Prefix of the stored hash of a row written without some of its files (an upload failed):
 /// it matches no content, so the next run writes the row again and retries the upload.
 pub const RETRY_HASH_PREFIX: &str = "retry:";

@@ -30,16 +30,10 @@ pub fn stage(
     facts: RowFacts<'_>,
 ) -> StagedRow {
     let mut staged = StagedRow {
-        seq,
-        page_id: row.page_id.clone(),
-        state: RowState::Remove,
         title,
         slug_source: row.slug_source.clone(),
         last_edited_time: row.last_edited_time.clone(),
-        slug: String::new(),
-        item: None,
-        write: None,
-        files: Vec::new(),
+        ..StagedRow::marker(seq, row.page_id.clone(), RowState::Remove)
     };
     if !row.publish && !facts.keep_drafts {
         return staged;

@@ -523,18 +523,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         for row in skipped {
             // Kept as "skipped" so a full run does not remove what Framer has for it.
             let id = ids::normalize(&row.page_id).unwrap_or_else(|_| row.page_id.clone());
-            self.staging.put_rows(&[StagedRow {
-                seq: next_seq(job),
-                page_id: id,
-                state: RowState::Skipped,
-                title: row.title.clone(),
-                slug_source: String::new(),
-                last_edited_time: String::new(),
-                slug: String::new(),
-                item: None,
-                write: None,
-                files: Vec::new(),
-            }])?;
+            let mut marker = StagedRow::marker(next_seq(job), id, RowState::Skipped);
+            marker.title.clone_from(&row.title);
+            self.staging.put_rows(&[marker])?;
             job.skip(row);
         }
         for w in warnings {
@@ -655,18 +646,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         }
         match self.notion.page(&page_id).await? {
             Some(page) if !protocol::page_is_gone(&page) => self.stage_pages(job, &[&page]).await,
-            _ => self.staging.put_rows(&[StagedRow {
-                seq: next_seq(job),
+            _ => self.staging.put_rows(&[StagedRow::marker(
+                next_seq(job),
                 page_id,
-                state: RowState::Remove,
-                title: String::new(),
-                slug_source: String::new(),
-                last_edited_time: String::new(),
-                slug: String::new(),
-                item: None,
-                write: None,
-                files: Vec::new(),
-            }]),
+                RowState::Remove,
+            )]),
         }
     }
 
@@ -899,18 +883,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         self.records.forget(&ids).await?;
         let removed: Vec<StagedRow> = ids
             .iter()
-            .map(|id| StagedRow {
-                seq: next_seq(job),
-                page_id: id.clone(),
-                state: RowState::Removed,
-                title: String::new(),
-                slug_source: String::new(),
-                last_edited_time: String::new(),
-                slug: String::new(),
-                item: None,
-                write: None,
-                files: Vec::new(),
-            })
+            .map(|id| StagedRow::marker(next_seq(job), id.clone(), RowState::Removed))
             .collect();
         job.stats.removed += ids.len();
         self.staging.put_rows(&removed)?;
