@@ -29,17 +29,6 @@ pub enum Phase {
     Publishing,
 }
 
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Starting => "starting",
-            Phase::Reading => "reading",
-            Phase::Removing => "removing",
-            Phase::Publishing => "publishing",
-        }
-    }
-}
-
 /// What a run did, for its record.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunStats {

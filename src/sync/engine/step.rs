@@ -469,7 +469,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             self.project.slug_property.as_deref(),
             self.project.publish_filter.as_ref(),
         );
-        let mut mapped: Vec<(MappedRow, String, Vec<String>)> = Vec::new();
+        // Rows and, beside them, each row's title and the file URLs Notion marked in its page.
+        let mut mapped: Vec<MappedRow> = Vec::new();
+        let mut about: Vec<(String, Vec<String>)> = Vec::new();
         let mut skipped = Vec::new();
         let mut warnings = Vec::new();
         for page in pages {
@@ -483,7 +485,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                             .map(|w| format!("row {}: {w}", row.page_id)),
                     );
                     let files = NotionFiles::from_json(page).urls().cloned().collect();
-                    mapped.push((row, title, files));
+                    mapped.push(row);
+                    about.push((title, files));
                 }
                 Err(e) => skipped.push(SkippedRow {
                     page_id: page
@@ -502,23 +505,18 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 }),
             }
         }
-        let rows_only: Vec<MappedRow> = mapped.iter().map(|(r, _, _)| r.clone()).collect();
-        if setup.mapping.learn_cases(&rows_only) > 0 {
+        if setup.mapping.learn_cases(&mapped) > 0 {
             self.records.set_mapping(&setup.mapping).await?;
         }
         let setup = job
             .setup
             .clone()
             .unwrap_or_else(|| unreachable!("checked above"));
-        let mut staged = Vec::with_capacity(mapped.len());
-        for (row, title, files) in mapped {
-            let mut row_staged = self.stage_row(job, &setup, &row, title)?;
-            row_staged.files = files;
-            staged.push(row_staged);
+        for (row, (title, files)) in mapped.iter().zip(about) {
+            let mut staged = self.stage_row(job, &setup, row, title)?;
+            staged.files = files;
             // Slugs are checked against the rows staged before, so stage one at a time.
-            self.staging.put_rows(std::slice::from_ref(
-                staged.last().unwrap_or_else(|| unreachable!()),
-            ))?;
+            self.staging.put_rows(&[staged])?;
         }
         for row in skipped {
             // Kept as "skipped" so a full run does not remove what Framer has for it.
