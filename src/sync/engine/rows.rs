@@ -356,6 +356,7 @@ mod tests {
             body_field_new,
             ..facts(stored)
         };
+        let state_for = |facts| stage(0, &row(&[]), String::new(), "hello".into(), facts).state;
         let first = stage(
             0,
             &row(&[]),
@@ -372,39 +373,12 @@ mod tests {
             last_edited_time: Some("2026-11-30T10:00:00.000Z".into()),
             fields_hash: None,
         };
+        assert_eq!(state_for(body(Some(&stored), None, false)), RowState::Done);
         assert_eq!(
-            stage(
-                0,
-                &row(&[]),
-                String::new(),
-                "hello".into(),
-                body(Some(&stored), None, false)
-            )
-            .state,
-            RowState::Done
-        );
-        assert_eq!(
-            stage(
-                0,
-                &row(&[]),
-                String::new(),
-                "hello".into(),
-                body(Some(&stored), Some(false), false)
-            )
-            .state,
+            state_for(body(Some(&stored), Some(false), false)),
             RowState::Body
         );
-        assert_eq!(
-            stage(
-                0,
-                &row(&[]),
-                String::new(),
-                "hello".into(),
-                body(Some(&stored), None, true)
-            )
-            .state,
-            RowState::Body
-        );
+        assert_eq!(state_for(body(Some(&stored), None, true)), RowState::Body);
         assert_eq!(
             stage(
                 0,
