@@ -13,6 +13,8 @@ pub enum Kind {
     RowsSkipped,
     /// Notion has edits that no webhook event announced.
     Unannounced,
+    /// The deletion guard held removals for the owner to review.
+    RemovalsHeld,
 }
 
 impl Kind {
@@ -21,13 +23,19 @@ impl Kind {
             Self::SyncFailing => "sync_failing",
             Self::RowsSkipped => "rows_skipped",
             Self::Unannounced => "webhook_silent",
+            Self::RemovalsHeld => "removals_held",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::SyncFailing, Self::RowsSkipped, Self::Unannounced]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            Self::SyncFailing,
+            Self::RowsSkipped,
+            Self::Unannounced,
+            Self::RemovalsHeld,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 

@@ -157,6 +157,51 @@ pub fn rows_skipped(project: &ProjectRef, count: usize, reasons: &[String]) -> N
     }
 }
 
+/// The deletion guard held removals: the site keeps the items until the owner decides.
+pub fn removals_held(
+    project: &ProjectRef,
+    count: usize,
+    reason: &str,
+    titles: &[(String, String)],
+) -> Notice {
+    let quoted: Vec<String> = titles
+        .iter()
+        .take(QUOTED_SKIPS)
+        .map(|(title, url)| format!("\u{201c}{title}\u{201d} ({url})"))
+        .collect();
+    let mut cause = format!("{reason}: {count} item{} would be removed", plural(count));
+    if !quoted.is_empty() {
+        cause = format!("{cause}, among them {}", quoted.join("; "));
+        if count > quoted.len() {
+            cause = format!("{cause} and {} more", count - quoted.len());
+        }
+    }
+    Notice {
+        event: Event::Raised,
+        kind: Some(Kind::RemovalsHeld),
+        project: Some(project.clone()),
+        title: format!(
+            "{count} item{} of \u{201c}{}\u{201d} would be removed from the site: held for review",
+            plural(count),
+            project.name
+        ),
+        cause: Some(cause),
+        action: Some(
+            "nothing was removed or published for them; open the project page and choose \u{201c}Remove them\u{201d} or \u{201c}Keep them\u{201d} (if rows were trashed by mistake, restore them in Notion)"
+                .to_owned(),
+        ),
+        details: json!({ "held": count, "items": titles.iter().take(QUOTED_SKIPS).map(|(t, u)| json!({"title": t, "url": u})).collect::<Vec<_>>() }),
+    }
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// The freshness check found edits no webhook event announced.
 pub fn unannounced(
     project: &ProjectRef,
@@ -195,6 +240,10 @@ pub fn resolved(project: &ProjectRef, kind: Kind, summary: &str) -> Notice {
         ),
         Kind::Unannounced => format!(
             "Webhook events for \u{201c}{}\u{201d} arrive again",
+            project.name
+        ),
+        Kind::RemovalsHeld => format!(
+            "No removals of \u{201c}{}\u{201d} wait for review any more",
             project.name
         ),
     };

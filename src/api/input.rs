@@ -33,7 +33,19 @@ pub enum PublishFilter {
     Status {
         property_id: String,
         values: Vec<String>,
+        /// Notion's ids of `values`, resolved against the schema when the filter was saved:
+        /// an option renamed in Notion still matches.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        option_ids: Vec<String>,
     },
+}
+
+impl PublishFilter {
+    pub fn property_id(&self) -> &str {
+        match self {
+            Self::Checkbox { property_id } | Self::Status { property_id, .. } => property_id,
+        }
+    }
 }
 
 /// A validated patch: `None` leaves a field as it is. Create uses the same type with the
@@ -54,6 +66,15 @@ pub struct ProjectInput {
     pub page_body: Option<bool>,
     pub auto_sync: Option<bool>,
     pub auto_publish: Option<bool>,
+    pub deletion_guard: Option<DeletionGuardInput>,
+}
+
+/// `deletion_guard`: `{"enabled": bool, "percent": 1..100 | null}`; `percent: null` goes back
+/// to the operator's `DELETION_GUARD_PERCENT`. Missing keys leave their setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletionGuardInput {
+    pub enabled: Option<bool>,
+    pub percent: Option<Option<u32>>,
 }
 
 const KNOWN: &[&str] = &[
@@ -67,6 +88,7 @@ const KNOWN: &[&str] = &[
     "page_body",
     "auto_sync",
     "auto_publish",
+    "deletion_guard",
 ];
 
 impl ProjectInput {
@@ -138,6 +160,7 @@ impl ProjectInput {
             page_body: flag(body.get("page_body"), "page_body")?,
             auto_sync: flag(body.get("auto_sync"), "auto_sync")?,
             auto_publish: flag(body.get("auto_publish"), "auto_publish")?,
+            deletion_guard: deletion_guard(body)?,
         })
     }
 
@@ -163,6 +186,27 @@ impl ProjectInput {
             None => Ok(input),
         }
     }
+}
+
+fn deletion_guard(body: &Value) -> Result<Option<DeletionGuardInput>, ApiError> {
+    let Some(guard) = section(body, "deletion_guard", &["enabled", "percent"])? else {
+        return Ok(None);
+    };
+    let percent = nullable(guard.get("percent"), "deletion_guard.percent", |v| {
+        v.as_u64()
+            .filter(|p| (1..=100).contains(p))
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "deletion_guard.percent",
+                    "expected a whole percentage from 1 to 100, or null for the default",
+                )
+            })
+    })?;
+    Ok(Some(DeletionGuardInput {
+        enabled: flag(guard.get("enabled"), "deletion_guard.enabled")?,
+        percent,
+    }))
 }
 
 fn section<'a>(body: &'a Value, name: &str, keys: &[&str]) -> Result<Option<&'a Value>, ApiError> {
@@ -445,7 +489,8 @@ mod tests {
             p.publish_filter,
             Some(Some(PublishFilter::Status {
                 property_id: "st".into(),
-                values: vec!["Live".into()]
+                values: vec!["Live".into()],
+                option_ids: Vec::new(),
             }))
         );
         assert_eq!(

@@ -5,6 +5,7 @@
 use crate::api::account::Plan;
 use crate::api::error::ApiError;
 use crate::api::input::{PublishFilter, UnpublishedMode};
+use crate::sync::guard::ProjectGuard;
 use crate::sync::mapping::Mapping;
 use serde::Deserialize;
 use serde_json::Value;
@@ -89,6 +90,8 @@ pub struct Project {
     pub notion_database_id: String,
     /// The database's data sources as the last full sync found them (empty before).
     pub notion_data_source_ids: Vec<String>,
+    /// The data source the project syncs (the database's first, until chosen otherwise).
+    pub notion_data_source_id: Option<String>,
     pub framer_project_url: String,
     pub framer_api_key_enc: String,
     pub framer_api_key_hint: String,
@@ -97,8 +100,16 @@ pub struct Project {
     pub mapping: Option<StoredMapping>,
     pub slug_property: Option<String>,
     pub publish_filter: Option<PublishFilter>,
+    /// Why the stored filter cannot be read, when it cannot: runs then fail closed instead of
+    /// publishing every row.
+    pub publish_filter_error: Option<String>,
     pub unpublished_mode: UnpublishedMode,
     pub page_body: bool,
+    /// The deletion guard holds large removals for review (see `sync::guard`).
+    pub deletion_guard: ProjectGuard,
+    /// Bumped by every change the owner saves: the writes a run makes to the project are
+    /// compare-and-swaps against the version it started from.
+    pub config_version: i64,
     /// What the project asked for; whether it runs also depends on the plan.
     pub auto_sync: bool,
     pub auto_publish: bool,
@@ -138,6 +149,8 @@ pub struct ProjectRow {
     pub notion_token_hint: String,
     pub notion_database_id: String,
     pub notion_data_source_ids: String,
+    #[serde(default)]
+    pub notion_data_source_id: Option<String>,
     pub framer_project_url: String,
     pub framer_api_key_enc: String,
     pub framer_api_key_hint: String,
@@ -148,6 +161,12 @@ pub struct ProjectRow {
     pub publish_filter: Option<String>,
     pub unpublished_mode: String,
     pub page_body: i64,
+    #[serde(default = "guard_on")]
+    pub deletion_guard: i64,
+    #[serde(default)]
+    pub deletion_guard_percent: Option<i64>,
+    #[serde(default)]
+    pub config_version: i64,
     pub auto_sync: i64,
     pub auto_publish: i64,
     pub webhook_key: String,
@@ -226,13 +245,26 @@ impl TryFrom<ProjectRow> for Project {
             framer_collection_id: row.framer_collection_id,
             mapping: row.mapping.as_deref().map(StoredMapping::parse),
             slug_property: row.slug_property,
-            // Written only by the API after validation; unreadable reads as "no filter".
+            notion_data_source_id: row.notion_data_source_id,
+            // Written only by the API after validation; unreadable fails the project's runs.
+            publish_filter_error: row
+                .publish_filter
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<PublishFilter>(text).err())
+                .map(|e| e.to_string()),
             publish_filter: row
                 .publish_filter
                 .as_deref()
                 .and_then(|text| serde_json::from_str(text).ok()),
             unpublished_mode,
             page_body: row.page_body != 0,
+            deletion_guard: ProjectGuard {
+                enabled: row.deletion_guard != 0,
+                percent: row
+                    .deletion_guard_percent
+                    .and_then(|p| u32::try_from(p).ok()),
+            },
+            config_version: row.config_version,
             auto_sync: row.auto_sync != 0,
             auto_publish: row.auto_publish != 0,
             webhook_key: row.webhook_key,
@@ -256,6 +288,10 @@ impl TryFrom<ProjectRow> for Project {
     }
 }
 
+fn guard_on() -> i64 {
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +304,7 @@ mod tests {
             notion_token_hint: "ntn_…cdef".into(),
             notion_database_id: "db".into(),
             notion_data_source_ids: r#"["ds1","ds2"]"#.into(),
+            notion_data_source_id: None,
             framer_project_url: "https://framer.com/projects/x".into(),
             framer_api_key_enc: "enc2".into(),
             framer_api_key_hint: "fr_…cdef".into(),
@@ -278,6 +315,9 @@ mod tests {
             publish_filter: Some(r#"{"kind":"checkbox","property_id":"pub"}"#.into()),
             unpublished_mode: "draft".into(),
             page_body: 1,
+            deletion_guard: 1,
+            deletion_guard_percent: None,
+            config_version: 0,
             auto_sync: 1,
             auto_publish: 0,
             webhook_key: "whk_1".into(),
@@ -403,6 +443,8 @@ mod tests {
         .unwrap();
         assert!(project.notion_data_source_ids.is_empty());
         assert_eq!(project.publish_filter, None);
+        // ...but a filter that cannot be read is known to be there: runs fail closed.
+        assert!(project.publish_filter_error.is_some());
     }
 
     #[test]

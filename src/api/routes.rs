@@ -29,6 +29,8 @@ pub enum Operation {
     ConfirmWebhook,
     RotateWebhookUrl,
     SyncNow,
+    ApplyRemovals,
+    DismissRemovals,
     ListSyncs,
     GetSchema,
     ListAlertDestinations,
@@ -64,6 +66,8 @@ impl Operation {
             Self::ConfirmWebhook => "confirmWebhook",
             Self::RotateWebhookUrl => "rotateWebhookUrl",
             Self::SyncNow => "syncNow",
+            Self::ApplyRemovals => "applyRemovals",
+            Self::DismissRemovals => "dismissRemovals",
             Self::ListSyncs => "listSyncs",
             Self::GetSchema => "getSchema",
             Self::ListAlertDestinations => "listAlertDestinations",
@@ -144,6 +148,14 @@ pub const TABLE: &[(&str, &[(&str, Operation)])] = &[
     (
         "/api/v1/projects/{project_id}/sync",
         &[("POST", Operation::SyncNow)],
+    ),
+    (
+        "/api/v1/projects/{project_id}/removals/apply",
+        &[("POST", Operation::ApplyRemovals)],
+    ),
+    (
+        "/api/v1/projects/{project_id}/removals/dismiss",
+        &[("POST", Operation::DismissRemovals)],
     ),
     (
         "/api/v1/projects/{project_id}/syncs",

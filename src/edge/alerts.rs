@@ -95,6 +95,25 @@ pub async fn after_run(
     observe(ctx, project, Kind::RowsSkipped, skipped, now, |_| {
         notice::rows_skipped(project, stats.skipped, &reasons)
     })
+    .await?;
+    let reason = stats.held_reason.map_or("", |r| r.describe());
+    let titles: Vec<(String, String)> = stats
+        .held_items
+        .iter()
+        .map(|i| (i.title.clone(), i.url.clone()))
+        .collect();
+    let held = match outcome {
+        Ok(()) if stats.removals_held > 0 => Observation::Present {
+            summary: notice::removals_held(project, stats.removals_held, reason, &titles).summary(),
+            alert_after_ms: 0,
+        },
+        // Only a run that decided on every removal can say none is held any more.
+        Ok(()) if stats.full => Observation::Absent,
+        _ => Observation::Unknown,
+    };
+    observe(ctx, project, Kind::RemovalsHeld, held, now, |_| {
+        notice::removals_held(project, stats.removals_held, reason, &titles)
+    })
     .await
 }
 

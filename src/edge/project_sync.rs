@@ -61,6 +61,9 @@ struct SyncRequest {
     project_id: String,
     trigger: Trigger,
     full: bool,
+    /// The owner asked for the removals the deletion guard held ("Remove them").
+    #[serde(default)]
+    release_held: bool,
 }
 
 /// What the object tells the API about its queue.
@@ -178,8 +181,12 @@ impl DurableObject for ProjectSync {
                 }
             }
             // Done; or retrying cannot help (bad token, missing database): the run records
-            // why, and the next event, "Sync now" or the catch-up cron tries again.
-            StepOutcome::Succeeded | StepOutcome::Failed(_) => self.rearm().await?,
+            // why, and the next event, "Sync now" or the catch-up cron tries again. A cancelled
+            // run (the project now syncs another database or collection) leaves the next run,
+            // full, to whatever comes next.
+            StepOutcome::Succeeded | StepOutcome::Failed(_) | StepOutcome::Cancelled => {
+                self.rearm().await?;
+            }
         }
         // Alerts the run queued go out now, after it, without holding up the next run.
         self.deliver_alerts_in_background(&project_id);
@@ -327,7 +334,11 @@ impl ProjectSync {
         }
         let storage = self.state.storage();
         if let Some(running) = self.staging()?.load_job().ok().flatten() {
-            if running.batch.trigger == Some(Trigger::Manual) || body.trigger != Trigger::Manual {
+            let joins_running =
+                running.batch.trigger == Some(Trigger::Manual) || body.trigger != Trigger::Manual;
+            // A release must run after what is in flight: it is never served by a run that
+            // started before the owner's decision.
+            if joins_running && !body.release_held {
                 return Response::from_json(&SyncTicket {
                     sync_id: Some(running.sync_id),
                     already_running: true,
@@ -344,6 +355,7 @@ impl ProjectSync {
             });
         }
         pending.record_request(body.trigger, body.full, now);
+        pending.release_held |= body.release_held;
         if body.trigger == Trigger::Manual && pending.sync_id.is_none() {
             pending.sync_id = Some(secrets::random_id()?);
         }
@@ -531,10 +543,29 @@ pub async fn request_sync(
     trigger: Trigger,
     full: bool,
 ) -> std::result::Result<SyncTicket, ApiError> {
+    sync_request(ctx, project_id, trigger, full, false).await
+}
+
+/// "Remove them": a full run that removes the held items Notion still does not show.
+pub async fn request_release(
+    ctx: &AppContext,
+    project_id: &str,
+) -> std::result::Result<SyncTicket, ApiError> {
+    sync_request(ctx, project_id, Trigger::Manual, true, true).await
+}
+
+async fn sync_request(
+    ctx: &AppContext,
+    project_id: &str,
+    trigger: Trigger,
+    full: bool,
+    release_held: bool,
+) -> std::result::Result<SyncTicket, ApiError> {
     let body = SyncRequest {
         project_id: project_id.to_owned(),
         trigger,
         full,
+        release_held,
     };
     let mut resp = call(ctx, project_id, "/sync", Some(&body)).await?;
     Ok(resp.json().await?)

@@ -2,7 +2,7 @@
 //! match that sends every operation to its handler, one place where errors become responses,
 //! and one log line per request, carrying the request id an internal error's body quotes.
 
-use super::api::{self, accounts, alerts, projects, syncs, tokens, webhook_setup};
+use super::api::{self, accounts, alerts, projects, removals, syncs, tokens, webhook_setup};
 use super::context::{now_ms, AppContext};
 use super::http::{self, Reply};
 use super::{schema, store, webhook};
@@ -106,6 +106,10 @@ async fn dispatch(
             webhook_setup::rotate(&api::owned(ctx()?, req, param).await?, req).await
         }
         Operation::SyncNow => syncs::sync_now(&api::owned(ctx()?, req, param).await?).await,
+        Operation::ApplyRemovals => removals::apply(&api::owned(ctx()?, req, param).await?).await,
+        Operation::DismissRemovals => {
+            removals::dismiss(&api::owned(ctx()?, req, param).await?).await
+        }
         Operation::ListSyncs => syncs::history(&api::owned(ctx()?, req, param).await?, req).await,
         Operation::GetSchema => schema::handle(&api::owned(ctx()?, req, param).await?).await,
         Operation::ListAlertDestinations => alerts::list(&api::caller(ctx()?, req).await?).await,

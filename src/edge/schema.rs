@@ -7,6 +7,7 @@ use super::http::Reply;
 use super::notion_api::NotionClient;
 use super::store;
 use crate::api::error::ApiError;
+use crate::api::input::PublishFilter;
 use crate::api::project::Project;
 use crate::framer::cms;
 use crate::framer::error::FramerError;
@@ -15,6 +16,7 @@ use crate::notion::error::NotionError;
 use crate::notion::protocol;
 use crate::notion::schema::parse_schema;
 use crate::sync::mapping;
+use crate::sync::publish_filter;
 use crate::util::secrets::ProjectSecret;
 use serde_json::{json, Value};
 
@@ -64,16 +66,50 @@ async fn read_data_source(
     notion: &mut NotionClient,
     project: &Project,
 ) -> Result<Value, NotionError> {
-    let mut ids = project.notion_data_source_ids.clone();
-    if ids.is_empty() {
-        ids = protocol::data_source_ids(&notion.database(&project.notion_database_id).await?);
+    data_source_of(
+        notion,
+        &project.notion_database_id,
+        project.notion_data_source_id.as_deref(),
+    )
+    .await
+}
+
+/// The data source a project syncs: the one it stored, else the database's first.
+async fn data_source_of(
+    notion: &mut NotionClient,
+    database_id: &str,
+    data_source_id: Option<&str>,
+) -> Result<Value, NotionError> {
+    if let Some(id) = data_source_id {
+        return notion.data_source(id).await;
     }
+    let ids = protocol::data_source_ids(&notion.database(database_id).await?);
     match ids.first() {
         Some(id) => notion.data_source(id).await,
         None => Err(NotionError::NotShared {
             message: "the database has no data source".into(),
         }),
     }
+}
+
+/// A publish filter checked against the data source's schema as Notion shows it now, in the
+/// form to store (property id, option names and ids); a filter that does not fit is a 400
+/// naming the field.
+pub async fn checked_filter(
+    ctx: &AppContext,
+    notion_token: String,
+    database_id: &str,
+    data_source_id: Option<&str>,
+    filter: &PublishFilter,
+) -> Result<PublishFilter, ApiError> {
+    let mut notion = NotionClient::new(&ctx.settings, notion_token);
+    let data_source = data_source_of(&mut notion, database_id, data_source_id).await?;
+    let schema = parse_schema(&data_source).map_err(|e| ApiError::Unprocessable {
+        code: "notion_not_a_database",
+        message: e.to_string(),
+    })?;
+    publish_filter::resolve(filter, &schema)
+        .map_err(|problem| ApiError::validation(problem.field(), problem.to_string()))
 }
 
 /// The collection's current fields; a Framer problem is reported in place, not as a failure,

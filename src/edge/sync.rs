@@ -13,13 +13,16 @@ use crate::alerts::notice::ProjectRef;
 use crate::api::error::ApiError;
 use crate::api::project::Project;
 use crate::framer::wire::{Asset, Call};
+use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::engine::budget::Budget;
 use crate::sync::engine::failure::{StepError, SyncFailure};
+use crate::sync::engine::job::HeldItem;
 use crate::sync::engine::job::{Job, StoredItem};
-use crate::sync::engine::ports::{FramerSink, NotionSource, Records};
+use crate::sync::engine::ports::{FramerSink, NotionSource, Records, RunEnd};
 use crate::sync::engine::step::{Engine, StepOutcome, StepReport};
+use crate::sync::guard::GuardPolicy;
 use crate::sync::mapping::{Mapping, SyncedCollections};
 use crate::util::secrets::ProjectSecret;
 use crate::util::time::iso_from_ms;
@@ -47,9 +50,11 @@ pub async fn step(
         Err(failure) => {
             let records = D1Records { ctx, project };
             let _ = records.run_started(job).await;
-            let _ = records
-                .run_finished(job, Some((&failure.code, &failure.message)), now_ms())
-                .await;
+            let end = RunEnd::Failed {
+                code: &failure.code,
+                message: &failure.message,
+            };
+            let _ = records.run_finished(job, end, now_ms()).await;
             let _ = crate::sync::engine::ports::Staging::clear(staging);
             return StepOutcome::Failed(failure);
         }
@@ -81,6 +86,11 @@ pub async fn step(
         budget: &budget,
         clock: &clock,
         full_interval_ms: ctx.settings.full_reconcile_interval_ms,
+        guard: GuardPolicy {
+            enabled: true,
+            percent: ctx.settings.deletion_guard_percent,
+            min_items: ctx.settings.deletion_guard_min_items,
+        },
         report: StepReport::default(),
     };
     let outcome = engine.step(job).await;
@@ -93,7 +103,7 @@ pub async fn step(
         &outcome,
         started,
     );
-    if !matches!(outcome, StepOutcome::Continue) {
+    if !matches!(outcome, StepOutcome::Continue | StepOutcome::Cancelled) {
         after_run(ctx, project, job, &outcome).await;
     }
     outcome
@@ -149,6 +159,7 @@ fn log_step(
         StepOutcome::Continue => ("continue", None),
         StepOutcome::Succeeded => ("succeeded", None),
         StepOutcome::Failed(f) => ("failed", Some(f)),
+        StepOutcome::Cancelled => ("cancelled", None),
     };
     let line = StepLine {
         kind: "sync_step",
@@ -220,8 +231,12 @@ impl NotionSource for StepNotion {
         Ok(self.0.page(id).await?)
     }
 
-    async fn block_tree(&mut self, page_id: &str) -> Result<Vec<BlockNode>, StepError> {
-        Ok(self.0.block_tree(page_id).await?)
+    async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError> {
+        match self.0.block_tree(page_id).await {
+            Ok(blocks) => Ok(Some(blocks)),
+            Err(NotionError::NotShared { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn calls(&self) -> usize {
@@ -311,12 +326,19 @@ impl Records for D1Records<'_> {
         Ok(store::projects::set_data_source_ids(&self.ctx.db, &self.project.id, ids).await?)
     }
 
-    async fn set_collection_id(&self, id: &str) -> Result<(), StepError> {
-        Ok(store::projects::set_collection_id(&self.ctx.db, &self.project.id, id).await?)
+    async fn set_data_source_id(&self, id: &str, version: i64) -> Result<bool, StepError> {
+        let db = &self.ctx.db;
+        Ok(store::projects::set_data_source_id(db, &self.project.id, id, version).await?)
     }
 
-    async fn set_mapping(&self, mapping: &Mapping) -> Result<(), StepError> {
-        Ok(store::projects::set_mapping(&self.ctx.db, &self.project.id, mapping).await?)
+    async fn set_collection_id(&self, id: &str, version: i64) -> Result<bool, StepError> {
+        let db = &self.ctx.db;
+        Ok(store::projects::set_collection_id(db, &self.project.id, id, version).await?)
+    }
+
+    async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError> {
+        let db = &self.ctx.db;
+        Ok(store::projects::set_mapping(db, &self.project.id, mapping, version).await?)
     }
 
     async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError> {
@@ -364,7 +386,26 @@ impl Records for D1Records<'_> {
     }
 
     async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
-        Ok(store::synced_items::forget(&self.ctx.db, &self.project.id, page_ids).await?)
+        store::synced_items::forget(&self.ctx.db, &self.project.id, page_ids).await?;
+        Ok(store::held_removals::forget(&self.ctx.db, &self.project.id, page_ids).await?)
+    }
+
+    async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
+        Ok(store::held_removals::of_project(&self.ctx.db, &self.project.id).await?)
+    }
+
+    async fn clear_held(&self) -> Result<(), StepError> {
+        Ok(store::held_removals::clear_held(&self.ctx.db, &self.project.id).await?)
+    }
+
+    async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError> {
+        let now = iso_from_ms(now_ms());
+        let db = &self.ctx.db;
+        Ok(store::held_removals::hold(db, &self.project.id, sync_id, items, &now).await?)
+    }
+
+    async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError> {
+        Ok(store::held_removals::forget(&self.ctx.db, &self.project.id, page_ids).await?)
     }
 
     async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
@@ -393,13 +434,8 @@ impl Records for D1Records<'_> {
         Ok(store::sync_runs::progress(&self.ctx.db, job).await?)
     }
 
-    async fn run_finished(
-        &self,
-        job: &Job,
-        failure: Option<(&str, &str)>,
-        at_ms: i64,
-    ) -> Result<(), StepError> {
+    async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError> {
         let now = iso_from_ms(at_ms);
-        Ok(store::sync_runs::finish(&self.ctx.db, job, failure, &now).await?)
+        Ok(store::sync_runs::finish(&self.ctx.db, job, end, &now).await?)
     }
 }

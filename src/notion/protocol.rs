@@ -145,7 +145,7 @@ pub fn incremental_since(last_success_started_ms: i64) -> String {
 /// One page of query results, reduced to what the sync needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryPage {
-    /// Page objects only (data sources and partial objects are skipped).
+    /// Page objects only (data sources, which a wiki's query can list, are not rows).
     pub pages: Vec<Value>,
     /// Cursor of the next page, when there is one.
     pub next_cursor: Option<String>,
@@ -153,22 +153,39 @@ pub struct QueryPage {
     pub capped: bool,
 }
 
-/// Reads a query response.
-pub fn parse_query_page(response: &Value) -> QueryPage {
-    let pages = response
+/// A query result that is neither a page with its properties nor a data source: the answer is
+/// not one the sync can trust to say which rows exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnexpectedResult {
+    /// The result's id, as Notion sent it ("" without one).
+    pub id: String,
+}
+
+/// Reads a query response. A result that is not a complete page fails the read instead of
+/// being dropped: a dropped row would be taken out of Framer.
+pub fn parse_query_page(response: &Value) -> Result<QueryPage, UnexpectedResult> {
+    let mut pages = Vec::new();
+    for result in response
         .get("results")
         .and_then(Value::as_array)
-        .map(|results| {
-            results
-                .iter()
-                .filter(|r| {
-                    r.get("object").and_then(Value::as_str) == Some("page")
-                        && r.get("properties").is_some()
-                })
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let object = result.get("object").and_then(Value::as_str);
+        if object == Some("data_source") {
+            continue;
+        }
+        if object != Some("page") || !result.get("properties").is_some_and(Value::is_object) {
+            return Err(UnexpectedResult {
+                id: result
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            });
+        }
+        pages.push(result.clone());
+    }
     let has_more = response
         .get("has_more")
         .and_then(Value::as_bool)
@@ -182,10 +199,30 @@ pub fn parse_query_page(response: &Value) -> QueryPage {
         .pointer("/request_status/incomplete_reason")
         .and_then(Value::as_str)
         == Some("query_result_limit_reached");
-    QueryPage {
+    Ok(QueryPage {
         pages,
         next_cursor,
         capped,
+    })
+}
+
+/// Whether a page still belongs to the data source (`parent.data_source_id`, API 2025-09-03):
+/// a page moved to another database is gone from this one. A parent Notion does not name (an
+/// older API version) is taken as still here.
+pub fn page_in_data_source(page: &Value, data_source_id: Option<&str>) -> bool {
+    let Some(expected) = data_source_id else {
+        return true;
+    };
+    let parent = page.get("parent");
+    match parent.and_then(|p| p.get("type")).and_then(Value::as_str) {
+        Some("data_source_id") => parent
+            .and_then(|p| p.get("data_source_id"))
+            .and_then(Value::as_str)
+            .and_then(|id| crate::notion::ids::normalize(id).ok())
+            .is_some_and(|id| crate::notion::ids::normalize(expected).is_ok_and(|e| e == id)),
+        Some("database_id") | None => true,
+        // Moved under a page, a block or the workspace.
+        Some(_) => false,
     }
 }
 
@@ -343,7 +380,7 @@ mod tests {
             "has_more": true, "next_cursor": "cur",
             "request_status": {"type": "complete"}
         });
-        let page = parse_query_page(&response);
+        let page = parse_query_page(&response).unwrap();
         assert_eq!(page.pages.len(), 2);
         assert_eq!(page.next_cursor.as_deref(), Some("cur"));
         assert!(!page.capped);
@@ -354,8 +391,25 @@ mod tests {
         let capped = parse_query_page(&json!({
             "results": [], "has_more": false, "next_cursor": "ignored",
             "request_status": {"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}
-        }));
+        }))
+        .unwrap();
         assert_eq!((capped.next_cursor, capped.capped), (None, true));
+        // A partial page is no row to drop: the read fails, naming it.
+        assert_eq!(
+            parse_query_page(
+                &json!({"results": [{"object": "page", "id": "p1"}], "has_more": false})
+            ),
+            Err(UnexpectedResult { id: "p1".into() })
+        );
+        assert_eq!(
+            parse_query_page(
+                &json!({"results": [{"object": "block", "id": "b1", "properties": {}}]})
+            ),
+            Err(UnexpectedResult { id: "b1".into() })
+        );
+        let wiki =
+            parse_query_page(&json!({"results": [{"object": "data_source", "id": "d1"}]})).unwrap();
+        assert!(wiki.pages.is_empty());
     }
 
     #[test]

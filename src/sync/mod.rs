@@ -4,9 +4,11 @@
 
 pub mod assets;
 pub mod engine;
+pub mod guard;
 pub mod ledger;
 pub mod mapping;
 pub mod plan;
+pub mod publish_filter;
 pub mod queue;
 pub mod reconcile;
 pub mod retention;

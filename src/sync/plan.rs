@@ -67,9 +67,11 @@ pub fn row_options(
             StoredFilter::Status {
                 property_id,
                 values,
+                option_ids,
             } => PublishFilter {
                 property_id,
-                kind: PublishKind::StatusIn(values),
+                // Option ids first: they survive a rename in Notion.
+                kind: PublishKind::StatusIn(option_ids.into_iter().chain(values).collect()),
             },
         }),
     }
@@ -180,6 +182,7 @@ mod tests {
             Some(&StoredFilter::Status {
                 property_id: "st".into(),
                 values: vec!["Done".into(), "Live".into()],
+                option_ids: Vec::new(),
             }),
         );
         assert_eq!(

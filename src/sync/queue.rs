@@ -49,6 +49,10 @@ pub struct Pending {
     pub failures: u32,
     #[serde(default)]
     pub retry_at_ms: Option<i64>,
+    /// The owner reviewed the removals the deletion guard held and asked for them: the run
+    /// removes those it still finds gone from Notion.
+    #[serde(default)]
+    pub release_held: bool,
 }
 
 /// Backoff after `failures` failed runs in a row: 2 s, 4 s, 8 s ... capped at 15 minutes (the
@@ -144,6 +148,7 @@ impl Pending {
         self.changed_pages.extend(earlier.changed_pages);
         self.gone_pages.extend(earlier.gone_pages);
         self.full |= earlier.full;
+        self.release_held |= earlier.release_held;
         self.failures = self.failures.max(earlier.failures);
         self.retry_at_ms = self.retry_at_ms.max(earlier.retry_at_ms);
         if earlier.trigger == Some(Trigger::Manual) {

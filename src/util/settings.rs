@@ -30,6 +30,10 @@ pub struct Settings {
     pub sync_step_subrequests: u32,
     /// Most wall time one sync step spends before it checkpoints and hands over to the next.
     pub sync_step_ms: i64,
+    /// Removals above this share (percent) of a project's items are held for review...
+    pub deletion_guard_percent: u32,
+    /// ...when they are at least this many.
+    pub deletion_guard_min_items: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +125,8 @@ impl Settings {
                 })?,
             },
             sync_step_ms: seconds("SYNC_STEP_SECONDS", 60)?,
+            deletion_guard_percent: whole(&get, "DELETION_GUARD_PERCENT", 20, 1..=100)?,
+            deletion_guard_min_items: whole(&get, "DELETION_GUARD_MIN_ITEMS", 5, 1..=1_000_000)?,
         };
         if settings.sync_step_ms < 1000 {
             return Err(SettingError {
@@ -135,6 +141,33 @@ impl Settings {
             });
         }
         Ok(settings)
+    }
+}
+
+/// A whole number in `range`, or `default` when the variable is missing or empty.
+fn whole(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, SettingError> {
+    match get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| SettingError {
+                name,
+                message: format!(
+                    "expected a whole number from {} to {}, got {v:?}",
+                    range.start(),
+                    range.end()
+                ),
+            }),
     }
 }
 
@@ -193,6 +226,31 @@ mod tests {
             !s.shared_webhook_url,
             "the shared webhook URL is off unless turned on"
         );
+        assert_eq!(
+            (s.deletion_guard_percent, s.deletion_guard_min_items),
+            (20, 5)
+        );
+    }
+
+    #[test]
+    fn the_deletion_guard_is_tunable_within_bounds() {
+        let s = settings(&[
+            ("DELETION_GUARD_PERCENT", "50"),
+            ("DELETION_GUARD_MIN_ITEMS", "10"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.deletion_guard_percent, s.deletion_guard_min_items),
+            (50, 10)
+        );
+        for bad in ["0", "101", "half"] {
+            assert_eq!(
+                settings(&[("DELETION_GUARD_PERCENT", bad)])
+                    .unwrap_err()
+                    .name,
+                "DELETION_GUARD_PERCENT"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod projects;
+pub mod removals;
 pub mod syncs;
 pub mod tokens;
 pub mod webhook_setup;

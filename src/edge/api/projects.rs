@@ -1,6 +1,6 @@
 //! Projects: create, list, read (with everything the project page shows), update and delete.
 
-use super::{syncs, Caller, Owned};
+use super::{removals, syncs, Caller, Owned};
 use crate::api::error::ApiError;
 use crate::api::input::{ProjectInput, UnpublishedMode};
 use crate::api::project::Project;
@@ -8,6 +8,7 @@ use crate::api::view;
 use crate::edge::context::{now_ms, AppContext};
 use crate::edge::http::{self, Reply};
 use crate::edge::project_sync;
+use crate::edge::schema;
 use crate::edge::store::{self, projects, sync_runs::SyncRun};
 use crate::sync::retention::Policy;
 use crate::util::secrets::{self, Cipher, ProjectSecret};
@@ -60,12 +61,16 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
     let framer = stored_secret(&cipher, &framer_key, ProjectSecret::FramerApiKey, &id)?;
     let now = iso_from_ms(now_ms());
     let mapping = input.mapping.clone().flatten().map(|m| m.to_json());
-    let filter = input
-        .publish_filter
-        .clone()
-        .flatten()
-        .map(|f| serde_json::to_string(&f))
-        .transpose()?;
+    let filter = match input.publish_filter.clone().flatten() {
+        None => None,
+        Some(filter) => {
+            let database_id = input.notion_database_id.as_deref().unwrap_or_default();
+            let filter =
+                schema::checked_filter(ctx, notion_token.clone(), database_id, None, &filter)
+                    .await?;
+            Some(serde_json::to_string(&filter)?)
+        }
+    };
     let slug = input.slug_property.clone().flatten();
     projects::create(
         &ctx.db,
@@ -92,6 +97,15 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
         },
     )
     .await?;
+    if let Some(guard) = &input.deletion_guard {
+        let update = projects::ProjectUpdate {
+            deletion_guard: guard.enabled,
+            deletion_guard_percent: guard.percent,
+            updated_at: now.clone(),
+            ..projects::ProjectUpdate::default()
+        };
+        projects::update(&ctx.db, &id, &update).await?;
+    }
     let project = projects::by_id(&ctx.db, &id)
         .await?
         .ok_or_else(|| ApiError::internal("projects", "project vanished after insert"))?;
@@ -173,6 +187,7 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
     .await?;
     let items_in_framer = store::synced_items::count_for(&ctx.db, &project.id).await?;
     let health = alert_health(ctx, &project.id).await?;
+    let removals = removals_view(ctx, &project.id, last_sync.as_ref()).await?;
     let webhook = &project.webhook;
     Ok(json!({
         "id": project.id,
@@ -182,6 +197,7 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
         "plan": project.plan.as_str(),
         "notion": {
             "database_id": project.notion_database_id,
+            "data_source_id": project.notion_data_source_id,
             "data_source_ids": project.notion_data_source_ids,
             "token_hint": project.notion_token_hint,
         },
@@ -196,6 +212,13 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
         "publish_filter": project.publish_filter,
         "unpublished_mode": project.unpublished_mode.as_str(),
         "page_body": project.page_body,
+        "deletion_guard": {
+            "enabled": project.deletion_guard.enabled,
+            "percent": project.deletion_guard.percent,
+            "effective_percent": project.deletion_guard.percent.unwrap_or(ctx.settings.deletion_guard_percent),
+            "min_items": ctx.settings.deletion_guard_min_items,
+        },
+        "removals": removals,
         "webhook": {
             "url": webhook_url(ctx, &project.webhook_key, req),
             "status": webhook.status.as_str(),
@@ -234,6 +257,34 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
         "retention": Policy::from(&ctx.settings).project_view(),
         "freshness": health["freshness"],
         "incidents": health["incidents"],
+    }))
+}
+
+/// The removals the deletion guard holds for review (with why, from the run that held them)
+/// and those the owner chose to keep.
+async fn removals_view(
+    ctx: &AppContext,
+    project_id: &str,
+    last_sync: Option<&SyncRun>,
+) -> Result<Value, ApiError> {
+    let listed = |items: Vec<store::held_removals::Reviewed>| -> Vec<Value> {
+        items
+            .into_iter()
+            .map(|i| json!({"page_id": i.page_id, "title": i.title, "url": crate::sync::engine::job::notion_url(&i.page_id), "held_at": i.held_at, "sync_id": i.sync_id}))
+            .collect()
+    };
+    let (held, held_items) =
+        store::held_removals::summary(&ctx.db, project_id, "held", removals::LISTED).await?;
+    let (kept, kept_items) =
+        store::held_removals::summary(&ctx.db, project_id, "kept", removals::LISTED).await?;
+    let reason = held_items.first().and_then(|first| {
+        let run = last_sync.filter(|r| r.id == first.sync_id)?;
+        let held: Value = serde_json::from_str(run.held.as_deref()?).ok()?;
+        Some(held["reason"].clone())
+    });
+    Ok(json!({
+        "held": { "count": held, "reason": reason, "items": listed(held_items) },
+        "kept": { "count": kept, "items": listed(kept_items) },
     }))
 }
 
@@ -307,15 +358,37 @@ pub async fn update(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiEr
             .filter(|c| *c != project.framer_collection_name),
         mapping: input.mapping.clone().map(|m| m.map(|m| m.to_json())),
         slug_property: input.slug_property.clone(),
-        publish_filter: input
-            .publish_filter
-            .clone()
-            .map(|f| f.map(|f| serde_json::to_string(&f)).transpose())
-            .transpose()?,
+        publish_filter: match input.publish_filter.clone() {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(filter)) => {
+                let token = match &input.notion_token {
+                    Some(token) => token.clone(),
+                    None => cipher.decrypt(
+                        &project.notion_token_enc,
+                        &ProjectSecret::NotionToken.context(&project.id),
+                    )?,
+                };
+                let database_id = new_database
+                    .as_deref()
+                    .unwrap_or(&project.notion_database_id);
+                let data_source_id = if new_database.is_some() {
+                    None
+                } else {
+                    project.notion_data_source_id.as_deref()
+                };
+                let filter =
+                    schema::checked_filter(ctx, token, database_id, data_source_id, &filter)
+                        .await?;
+                Some(Some(serde_json::to_string(&filter)?))
+            }
+        },
         unpublished_mode: input.unpublished_mode,
         page_body: input.page_body,
         auto_sync: input.auto_sync,
         auto_publish: input.auto_publish,
+        deletion_guard: input.deletion_guard.as_ref().and_then(|g| g.enabled),
+        deletion_guard_percent: input.deletion_guard.as_ref().and_then(|g| g.percent),
         updated_at: iso_from_ms(now_ms()),
     };
     projects::update(&ctx.db, &project.id, &update).await?;

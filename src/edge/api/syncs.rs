@@ -29,7 +29,19 @@ pub fn run_view(run: &SyncRun) -> Value {
             "phase": run.phase, "rows_read": run.rows_read, "items_written": run.items_written, "rows_total": run.rows_total,
         },
         "skipped_rows": serde_json::from_str::<Value>(&run.skipped_rows).unwrap_or_else(|_| json!([])),
+        "removals_held": run.removals_held,
+        "held_removals": held_view(run),
     })
+}
+
+/// The removals the deletion guard held in a run: how many, why, and the first items with
+/// their Notion links; null when the run held nothing.
+fn held_view(run: &SyncRun) -> Value {
+    let Some(held) = run.held.as_deref() else {
+        return Value::Null;
+    };
+    let held: Value = serde_json::from_str(held).unwrap_or_else(|_| json!({}));
+    json!({ "count": run.removals_held, "reason": held["reason"], "items": held["items"] })
 }
 
 /// How far the run in flight got (`sync.progress` of the project), from its record. The queue
@@ -161,6 +173,8 @@ mod tests {
             rows_total: None,
             steps: 3,
             skipped_rows: r#"[{"page_id":"a","title":"Bad","url":"https://www.notion.so/a","property":"Cover","reason":"Invalid URL"}]"#.into(),
+            removals_held: 0,
+            held: None,
         }
     }
 

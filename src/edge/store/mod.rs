@@ -11,6 +11,7 @@ pub mod api_tokens;
 pub mod assets;
 pub mod d1;
 pub mod freshness_checks;
+pub mod held_removals;
 pub mod ledger;
 pub mod migrations;
 pub mod pending_verifications;

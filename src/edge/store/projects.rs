@@ -211,13 +211,19 @@ pub struct ProjectUpdate {
     pub page_body: Option<bool>,
     pub auto_sync: Option<bool>,
     pub auto_publish: Option<bool>,
+    pub deletion_guard: Option<bool>,
+    /// `Some(None)`: back to the operator's default.
+    pub deletion_guard_percent: Option<Option<u32>>,
     pub updated_at: String,
 }
 
 enum Value {
     Text(String),
     Flag(bool),
+    Int(i32),
     Null,
+    /// `config_version + 1`: every saved change makes the runs' own writes stand down.
+    NextVersion,
 }
 
 impl ProjectUpdate {
@@ -237,6 +243,7 @@ impl ProjectUpdate {
         if let Some(v) = &self.notion_database_id {
             set.push(("notion_database_id", text(v)));
             set.push(("notion_data_source_ids", Value::Text("[]".to_owned())));
+            set.push(("notion_data_source_id", Value::Null));
         }
         if let Some(v) = &self.framer_project_url {
             set.push(("framer_project_url", text(v)));
@@ -248,6 +255,10 @@ impl ProjectUpdate {
         if let Some(v) = &self.framer_collection_name {
             set.push(("framer_collection_name", text(v)));
             set.push(("framer_collection_id", Value::Null));
+        }
+        if self.notion_database_id.is_some() || self.framer_collection_name.is_some() {
+            // The run in flight is cancelled at its next step; the next run reads everything.
+            set.push(("last_full_sync_at", Value::Null));
         }
         for (column, value) in [
             ("mapping", &self.mapping),
@@ -265,34 +276,44 @@ impl ProjectUpdate {
             ("page_body", self.page_body),
             ("auto_sync", self.auto_sync),
             ("auto_publish", self.auto_publish),
+            ("deletion_guard", self.deletion_guard),
         ] {
             if let Some(v) = value {
                 set.push((column, Value::Flag(v)));
             }
         }
+        if let Some(percent) = self.deletion_guard_percent {
+            set.push((
+                "deletion_guard_percent",
+                percent.map_or(Value::Null, |p| Value::Int(i32::try_from(p).unwrap_or(100))),
+            ));
+        }
         set.push(("updated_at", text(&self.updated_at)));
+        set.push(("config_version", Value::NextVersion));
         set
     }
 }
 
 pub async fn update(db: &D1Database, id: &str, update: &ProjectUpdate) -> Result<(), ApiError> {
     let assignments = update.assignments();
-    // Columns are this file's literals, never input; values are bound.
-    let sql = format!(
-        "UPDATE projects SET {} WHERE id = ?1",
-        assignments
-            .iter()
-            .enumerate()
-            .map(|(i, (column, _))| format!("{column} = ?{}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
     let mut args = vec![D1Type::Text(id)];
-    args.extend(assignments.iter().map(|(_, value)| match value {
-        Value::Text(v) => D1Type::Text(v),
-        Value::Flag(v) => D1Type::Integer(i32::from(*v)),
-        Value::Null => D1Type::Null,
-    }));
+    let mut set = Vec::new();
+    for (column, value) in &assignments {
+        let bound = match value {
+            Value::Text(v) => D1Type::Text(v),
+            Value::Flag(v) => D1Type::Integer(i32::from(*v)),
+            Value::Int(v) => D1Type::Integer(*v),
+            Value::Null => D1Type::Null,
+            Value::NextVersion => {
+                set.push(format!("{column} = {column} + 1"));
+                continue;
+            }
+        };
+        args.push(bound);
+        set.push(format!("{column} = ?{}", args.len()));
+    }
+    // Columns are this file's literals, never input; values are bound.
+    let sql = format!("UPDATE projects SET {} WHERE id = ?1", set.join(", "));
     d1::run(db, &sql, &args).await?;
     Ok(())
 }
@@ -315,13 +336,48 @@ async fn set(db: &D1Database, id: &str, column: &'static str, value: &str) -> Re
     Ok(())
 }
 
+/// A run's write to its project, applied only while the project's settings are still the
+/// version the run started from (the owner's saves win). `column` is one of this file's literals.
+async fn swap(
+    db: &D1Database,
+    id: &str,
+    column: &'static str,
+    value: &str,
+    version: i64,
+) -> Result<bool, ApiError> {
+    let sql = format!("UPDATE projects SET {column} = ?2 WHERE id = ?1 AND config_version = ?3");
+    let version = i32::try_from(version).unwrap_or(i32::MAX);
+    let changed = d1::run(
+        db,
+        &sql,
+        &[
+            D1Type::Text(id),
+            D1Type::Text(value),
+            D1Type::Integer(version),
+        ],
+    )
+    .await?;
+    Ok(changed > 0)
+}
+
 /// The Framer collection the sync found or created for the project.
 pub async fn set_collection_id(
     db: &D1Database,
     id: &str,
     collection_id: &str,
-) -> Result<(), ApiError> {
-    set(db, id, "framer_collection_id", collection_id).await
+    version: i64,
+) -> Result<bool, ApiError> {
+    swap(db, id, "framer_collection_id", collection_id, version).await
+}
+
+/// The data source the project syncs, once the first run chose it.
+pub async fn set_data_source_id(
+    db: &D1Database,
+    id: &str,
+    data_source_id: &str,
+    version: i64,
+) -> Result<bool, ApiError> {
+    swap(db, id, "notion_data_source_id", data_source_id, version).await
 }
 
 pub async fn set_last_full_sync_at(db: &D1Database, id: &str, at: &str) -> Result<(), ApiError> {
@@ -343,9 +399,14 @@ pub async fn set_data_source_ids(
     .await
 }
 
-/// The mapping the sync reconciled with the current schema.
-pub async fn set_mapping(db: &D1Database, id: &str, mapping: &Mapping) -> Result<(), ApiError> {
-    set(db, id, "mapping", &serde_json::to_string(mapping)?).await
+/// The mapping the sync reconciled with the current schema (or completed with enum cases).
+pub async fn set_mapping(
+    db: &D1Database,
+    id: &str,
+    mapping: &Mapping,
+    version: i64,
+) -> Result<bool, ApiError> {
+    swap(db, id, "mapping", &serde_json::to_string(mapping)?, version).await
 }
 
 /// Data sources that the account's other projects sync into collections of the same Framer

@@ -5,12 +5,12 @@
 use crate::api::error::ApiError;
 use crate::sync::engine::failure::StepError;
 use crate::sync::engine::job::{Job, RowState, StagedRow, StoredItem};
-use crate::sync::engine::ports::Staging;
+use crate::sync::engine::ports::{RemovalCounts, RemovalSet, Staging};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "CREATE TABLE IF NOT EXISTS sync_job (id INTEGER PRIMARY KEY CHECK (id = 1), job TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sync_rows (page_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, \
      state TEXT NOT NULL, slug TEXT NOT NULL, row TEXT NOT NULL)",
@@ -19,7 +19,40 @@ const TABLES: [&str; 7] = [
     "CREATE TABLE IF NOT EXISTS sync_stored (page_id TEXT PRIMARY KEY, slug TEXT NOT NULL, item TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS sync_stored_slug ON sync_stored (slug)",
     "CREATE TABLE IF NOT EXISTS sync_framer_ids (page_id TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS sync_reviewed (page_id TEXT PRIMARY KEY, kept INTEGER NOT NULL)",
 ];
+
+/// Pages Framer holds for the project: what D1 recorded and, on full runs, what Framer listed.
+const KNOWN: &str = "SELECT page_id FROM sync_stored UNION SELECT page_id FROM sync_framer_ids";
+
+/// The deletion rule, with a title for each page: rows marked for removal that Framer has and,
+/// on full runs, every page Framer has that the run did not stage at all.
+fn candidates(full: bool) -> String {
+    let title = "COALESCE(NULLIF(json_extract(r.row, '$.title'), ''), \
+                 (SELECT s.slug FROM sync_stored s WHERE s.page_id = r.page_id), '')";
+    let listed = format!(
+        "SELECT r.page_id AS id, {title} AS title FROM sync_rows r \
+         WHERE r.state = 'remove' AND r.page_id IN ({KNOWN})"
+    );
+    if full {
+        format!(
+            "{listed} UNION SELECT k.page_id AS id, \
+             COALESCE((SELECT s.slug FROM sync_stored s WHERE s.page_id = k.page_id), '') AS title \
+             FROM ({KNOWN}) k WHERE k.page_id NOT IN (SELECT page_id FROM sync_rows)"
+        )
+    } else {
+        listed
+    }
+}
+
+fn set_filter(set: RemovalSet) -> &'static str {
+    match set {
+        RemovalSet::All => "1",
+        RemovalSet::AllButKept => "c.id NOT IN (SELECT page_id FROM sync_reviewed WHERE kept = 1)",
+        RemovalSet::Reviewed => "c.id IN (SELECT page_id FROM sync_reviewed)",
+        RemovalSet::Unreviewed => "c.id NOT IN (SELECT page_id FROM sync_reviewed)",
+    }
+}
 
 /// The staging tables of one object.
 pub struct SqlStaging {
@@ -104,7 +137,13 @@ impl Staging for SqlStaging {
     }
 
     fn clear(&self) -> Result<(), StepError> {
-        for table in ["sync_job", "sync_rows", "sync_stored", "sync_framer_ids"] {
+        for table in [
+            "sync_job",
+            "sync_rows",
+            "sync_stored",
+            "sync_framer_ids",
+            "sync_reviewed",
+        ] {
             self.run(&format!("DELETE FROM {table}"), vec![])?;
         }
         Ok(())
@@ -205,22 +244,80 @@ impl Staging for SqlStaging {
         )
     }
 
-    fn removals(&self, full: bool, limit: usize) -> Result<Vec<String>, StepError> {
+    fn removals(
+        &self,
+        full: bool,
+        set: RemovalSet,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StepError> {
+        #[derive(Deserialize)]
+        struct Candidate {
+            id: String,
+            title: String,
+        }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let known = "SELECT page_id FROM sync_stored UNION SELECT page_id FROM sync_framer_ids";
-        let listed = format!(
-            "SELECT page_id AS t FROM sync_rows WHERE state = 'remove' AND page_id IN ({known})"
+        let query = format!(
+            "SELECT c.id AS id, c.title AS title FROM ({}) c WHERE {} AND c.id > ? ORDER BY c.id LIMIT ?",
+            candidates(full),
+            set_filter(set)
         );
-        let query = if full {
-            format!(
-                "{listed} UNION SELECT page_id AS t FROM ({known}) WHERE page_id NOT IN (SELECT page_id FROM sync_rows) \
-                 ORDER BY t LIMIT ?"
-            )
-        } else {
-            format!("{listed} ORDER BY t LIMIT ?")
-        };
         Ok(self
-            .all::<Text>(&query, vec![limit.into()])?
+            .all::<Candidate>(&query, vec![after.unwrap_or("").into(), limit.into()])?
+            .into_iter()
+            .map(|c| (c.id, c.title))
+            .collect())
+    }
+
+    fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError> {
+        #[derive(Deserialize)]
+        struct Counts {
+            known: i64,
+            unreviewed: i64,
+            held: i64,
+            kept: i64,
+        }
+        let query = format!(
+            "SELECT (SELECT COUNT(*) FROM ({KNOWN})) AS known, \
+             COALESCE(SUM(v.kept IS NULL), 0) AS unreviewed, COALESCE(SUM(v.kept = 0), 0) AS held, \
+             COALESCE(SUM(v.kept = 1), 0) AS kept \
+             FROM ({}) c LEFT JOIN sync_reviewed v ON v.page_id = c.id",
+            candidates(full)
+        );
+        let counts = self.all::<Counts>(&query, vec![])?;
+        let count = |n: i64| usize::try_from(n).unwrap_or(0);
+        Ok(counts
+            .first()
+            .map_or_else(RemovalCounts::default, |c| RemovalCounts {
+                known: count(c.known),
+                unreviewed: count(c.unreviewed),
+                held: count(c.held),
+                kept: count(c.kept),
+            }))
+    }
+
+    fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError> {
+        for chunk in reviewed.chunks(500) {
+            let rows: Vec<(&str, i64)> = chunk
+                .iter()
+                .map(|(id, kept)| (id.as_str(), i64::from(*kept)))
+                .collect();
+            self.run(
+                "INSERT OR REPLACE INTO sync_reviewed (page_id, kept) \
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+                vec![json(&rows)?],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn reviewed_back(&self) -> Result<Vec<String>, StepError> {
+        Ok(self
+            .all::<Text>(
+                "SELECT v.page_id AS t FROM sync_reviewed v JOIN sync_rows r ON r.page_id = v.page_id \
+                 WHERE r.state NOT IN ('remove', 'removed')",
+                vec![],
+            )?
             .into_iter()
             .map(|r| r.t)
             .collect())

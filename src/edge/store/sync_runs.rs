@@ -4,6 +4,7 @@
 use super::d1;
 use crate::api::error::ApiError;
 use crate::sync::engine::job::Job;
+use crate::sync::engine::ports::RunEnd;
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, D1PreparedStatement, D1Type};
 
@@ -38,11 +39,15 @@ pub struct SyncRun {
     pub steps: i64,
     /// JSON array of the rows Framer refused: `[{page_id, title, url, property, reason}]`.
     pub skipped_rows: String,
+    /// Removals the deletion guard held (nothing of them was removed).
+    pub removals_held: i64,
+    /// `{reason, items: [{page_id, title, url}]}` of the held removals, when any.
+    pub held: Option<String>,
 }
 
 const RUN_COLUMNS: &str = "id, project_id, trigger, scope, status, started_at, finished_at, events, added, updated, removed, unchanged, \
     skipped, notion_calls, framer_calls, bytes_sent, published, warnings, error_code, error_message, \
-    phase, rows_read, items_written, rows_total, steps, skipped_rows";
+    phase, rows_read, items_written, rows_total, steps, skipped_rows, removals_held, held";
 
 fn scope(full: bool) -> &'static str {
     if full {
@@ -85,7 +90,12 @@ pub async fn start(
 }
 
 /// The counters of a run so far (after each step, and at its end).
-fn counters<'a>(job: &'a Job, warnings: &'a str, skipped_rows: &'a str) -> Vec<D1Type<'a>> {
+fn counters<'a>(
+    job: &'a Job,
+    warnings: &'a str,
+    skipped_rows: &'a str,
+    held: Option<&'a str>,
+) -> Vec<D1Type<'a>> {
     let stats = &job.stats;
     vec![
         D1Type::Text(&job.sync_id),
@@ -105,23 +115,37 @@ fn counters<'a>(job: &'a Job, warnings: &'a str, skipped_rows: &'a str) -> Vec<D
         job.rows_total.map_or(D1Type::Null, d1::int),
         d1::int(usize::try_from(job.steps).unwrap_or(usize::MAX)),
         D1Type::Text(skipped_rows),
+        d1::int(stats.removals_held),
+        d1::opt(held),
     ]
+}
+
+/// The held removals as the record keeps them.
+fn held_json(job: &Job) -> Result<Option<String>, ApiError> {
+    let Some(reason) = job.stats.held_reason else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::to_string(&serde_json::json!({
+        "reason": reason,
+        "items": job.stats.held_items,
+    }))?))
 }
 
 const COUNTERS: &str = "scope = ?2, added = ?3, updated = ?4, removed = ?5, unchanged = ?6, skipped = ?7, \
     notion_calls = ?8, framer_calls = ?9, bytes_sent = ?10, published = ?11, warnings = ?12, rows_read = ?13, \
-    items_written = ?14, rows_total = ?15, steps = ?16, skipped_rows = ?17";
+    items_written = ?14, rows_total = ?15, steps = ?16, skipped_rows = ?17, removals_held = ?18, held = ?19";
 
 /// Where a running run stands, after a step.
 pub async fn progress(db: &D1Database, job: &Job) -> Result<(), ApiError> {
     let warnings = serde_json::to_string(&job.stats.warnings)?;
     let skipped = serde_json::to_string(&job.skipped_rows)?;
-    let mut args = counters(job, &warnings, &skipped);
+    let held = held_json(job)?;
+    let mut args = counters(job, &warnings, &skipped, held.as_deref());
     args.push(D1Type::Text(job.public_phase()));
     d1::run(
         db,
         &format!(
-            "UPDATE sync_runs SET {COUNTERS}, phase = ?18 WHERE id = ?1 AND status = 'running'"
+            "UPDATE sync_runs SET {COUNTERS}, phase = ?20 WHERE id = ?1 AND status = 'running'"
         ),
         &args,
     )
@@ -129,30 +153,32 @@ pub async fn progress(db: &D1Database, job: &Job) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A run's end: failed when `failure` (code, message) is given, succeeded otherwise.
+/// A run's end: succeeded, failed (code, message) or cancelled.
 pub async fn finish(
     db: &D1Database,
     job: &Job,
-    failure: Option<(&str, &str)>,
+    end: RunEnd<'_>,
     now: &str,
 ) -> Result<(), ApiError> {
     let warnings = serde_json::to_string(&job.stats.warnings)?;
     let skipped = serde_json::to_string(&job.skipped_rows)?;
-    let mut args = counters(job, &warnings, &skipped);
+    let held = held_json(job)?;
+    let mut args = counters(job, &warnings, &skipped, held.as_deref());
+    let (status, code, message) = match end {
+        RunEnd::Succeeded => ("succeeded", None, None),
+        RunEnd::Failed { code, message } => ("failed", Some(code), Some(message)),
+        RunEnd::Cancelled { message } => ("cancelled", Some("cancelled"), Some(message)),
+    };
     args.extend([
-        D1Type::Text(if failure.is_some() {
-            "failed"
-        } else {
-            "succeeded"
-        }),
+        D1Type::Text(status),
         D1Type::Text(now),
-        d1::opt(failure.map(|(code, _)| code)),
-        d1::opt(failure.map(|(_, message)| message)),
+        d1::opt(code),
+        d1::opt(message),
     ]);
     d1::run(
         db,
         &format!(
-            "UPDATE sync_runs SET {COUNTERS}, status = ?18, finished_at = ?19, error_code = ?20, error_message = ?21, \
+            "UPDATE sync_runs SET {COUNTERS}, status = ?20, finished_at = ?21, error_code = ?22, error_message = ?23, \
              phase = NULL WHERE id = ?1"
         ),
         &args,

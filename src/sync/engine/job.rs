@@ -5,8 +5,10 @@
 use crate::framer::cms::Item;
 use crate::notion::protocol::QueryWindow;
 use crate::notion::schema::Schema;
+use crate::sync::guard::{HoldReason, Verdict};
 use crate::sync::mapping::Mapping;
 use crate::sync::queue::{Pending, Trigger};
+use crate::sync::row::RowOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -43,6 +45,22 @@ pub struct RunStats {
     pub bytes_sent: usize,
     pub published: bool,
     pub warnings: Vec<String>,
+    /// Removals the deletion guard held for the owner to review (nothing of them was removed).
+    #[serde(default)]
+    pub removals_held: usize,
+    #[serde(default)]
+    pub held_reason: Option<HoldReason>,
+    /// The first held items, for the record and the alert.
+    #[serde(default)]
+    pub held_items: Vec<HeldItem>,
+}
+
+/// An item the guard kept in Framer although Notion no longer shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldItem {
+    pub page_id: String,
+    pub title: String,
+    pub url: String,
 }
 
 /// A row that did not reach Framer, as the owner needs it to fix the row in Notion.
@@ -88,6 +106,97 @@ pub struct Job {
     /// Files uploaded to Framer (attempts, failed ones included).
     #[serde(default)]
     pub uploads: usize,
+    /// The project's settings as the run found them at its start: one run never mixes two.
+    #[serde(default)]
+    pub settings: Option<RunSettings>,
+    /// What the deletion guard decided, once reading is over.
+    #[serde(default)]
+    pub removal: Option<RemovalPlan>,
+}
+
+/// The project's settings a run works with, read once when it starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// The project's settings version: the run's own writes to the project (mapping cases,
+    /// ids it resolved) apply only while nobody saved the project since.
+    pub config_version: i64,
+    pub database_id: String,
+    pub collection_name: String,
+    pub row_options: RowOptionsSnapshot,
+    /// Rows the filter holds back become drafts (else they are removed).
+    pub keep_drafts: bool,
+    pub page_body: bool,
+    pub auto_publish: bool,
+    pub guard: crate::sync::guard::GuardPolicy,
+}
+
+/// [`RowOptions`] as the checkpoint stores them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowOptionsSnapshot {
+    pub slug_property: Option<String>,
+    pub filter_property: Option<String>,
+    /// `None`: a checkbox filter; `Some(values)`: a status filter (option ids, then names).
+    pub filter_values: Option<Vec<String>>,
+}
+
+impl RowOptionsSnapshot {
+    pub fn from_options(options: &RowOptions) -> Self {
+        use crate::sync::row::PublishKind;
+        let filter = options.publish_filter.as_ref();
+        Self {
+            slug_property: options.slug_property.clone(),
+            filter_property: filter.map(|f| f.property_id.clone()),
+            filter_values: filter.and_then(|f| match &f.kind {
+                PublishKind::Checkbox => None,
+                PublishKind::StatusIn(values) => Some(values.clone()),
+            }),
+        }
+    }
+
+    pub fn options(&self) -> RowOptions {
+        use crate::sync::row::{PublishFilter, PublishKind};
+        RowOptions {
+            slug_property: self.slug_property.clone(),
+            publish_filter: self
+                .filter_property
+                .clone()
+                .map(|property_id| PublishFilter {
+                    property_id,
+                    kind: self
+                        .filter_values
+                        .clone()
+                        .map_or(PublishKind::Checkbox, PublishKind::StatusIn),
+                }),
+        }
+    }
+}
+
+/// The guard's decision for this run's removals, and how far recording a hold got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovalPlan {
+    pub verdict: GuardVerdict,
+    /// The owner asked for the reviewed removals ("Remove them"): those go whatever the verdict.
+    pub release: bool,
+    /// Held items recorded so far (by page id), when the verdict holds.
+    pub recorded_after: Option<String>,
+    pub recorded_all: bool,
+}
+
+/// [`Verdict`] as the checkpoint stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardVerdict {
+    Proceed,
+    Hold(HoldReason),
+}
+
+impl From<Verdict> for GuardVerdict {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Proceed => Self::Proceed,
+            Verdict::Hold(reason) => Self::Hold(reason),
+        }
+    }
 }
 
 /// What `Starting` resolved, fixed for the rest of the run.
@@ -149,6 +258,8 @@ impl Job {
             row_warnings: 0,
             next_seq: 0,
             uploads: 0,
+            settings: None,
+            removal: None,
         }
     }
 
@@ -162,6 +273,13 @@ impl Job {
         if self.skipped_rows.len() < MAX_SKIPPED_LISTED {
             self.skipped_rows.push(row);
         }
+    }
+
+    /// The settings the run started with (every unit after `Starting` has them).
+    pub fn settings(&self) -> &RunSettings {
+        self.settings
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("settings are set before any unit that reads them"))
     }
 
     /// Keeps the first row warnings and counts the rest.

@@ -3,8 +3,8 @@
 
 use super::budget::Budget;
 use super::failure::StepError;
-use super::job::{Job, RowState, StagedRow, StoredItem};
-use super::ports::{FramerSink, NotionSource, Records, Staging};
+use super::job::{HeldItem, Job, RowState, StagedRow, StoredItem};
+use super::ports::{FramerSink, NotionSource, Records, RemovalCounts, RemovalSet, RunEnd, Staging};
 use crate::framer::wire::{Asset, Call};
 use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
@@ -22,6 +22,8 @@ pub struct MemNotion {
     pub calls: usize,
     /// Calls per kind, over the whole test (shared across steps).
     pub log: Rc<RefCell<Vec<String>>>,
+    /// Pages deleted after the query listed them: their bodies answer 404.
+    pub bodies_gone: BTreeSet<String>,
 }
 
 pub fn page(n: usize, url: &str) -> Value {
@@ -109,13 +111,16 @@ impl NotionSource for MemNotion {
         Ok(self.pages.iter().find(|p| p["id"] == id).cloned())
     }
 
-    async fn block_tree(&mut self, page_id: &str) -> Result<Vec<BlockNode>, StepError> {
+    async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError> {
         self.spend("blocks")?;
-        Ok(vec![BlockNode {
+        if self.bodies_gone.contains(page_id) || !self.pages.iter().any(|p| p["id"] == page_id) {
+            return Ok(None);
+        }
+        Ok(Some(vec![BlockNode {
             block: json!({"object": "block", "id": "b", "type": "paragraph", "has_children": false,
                 "paragraph": {"rich_text": [{"type": "text", "plain_text": format!("Body of {page_id}"), "text": {"content": format!("Body of {page_id}")}, "annotations": {}}]}}),
             children: Vec::new(),
-        }])
+        }]))
     }
 
     fn calls(&self) -> usize {
@@ -224,6 +229,18 @@ pub struct MemRecords {
     pub runs: RefCell<BTreeMap<String, (String, Job)>>,
     pub last_success_ms: RefCell<Option<i64>>,
     pub assets: RefCell<BTreeMap<String, String>>,
+    /// Removals held for review: page id -> (kept by the owner, the item as held).
+    pub reviewed: RefCell<BTreeMap<String, (bool, HeldItem)>>,
+    /// The project's settings version and the mapping the runs wrote.
+    pub version: RefCell<i64>,
+    pub mapping: RefCell<Option<Mapping>>,
+}
+
+impl MemRecords {
+    /// A compare-and-swap on the project's settings version, as D1's `WHERE config_version = ?`.
+    fn swap(&self, version: i64) -> bool {
+        *self.version.borrow() == version
+    }
 }
 
 impl Records for MemRecords {
@@ -236,11 +253,18 @@ impl Records for MemRecords {
     async fn set_data_source_ids(&self, _ids: &[String]) -> Result<(), StepError> {
         Ok(())
     }
-    async fn set_collection_id(&self, _id: &str) -> Result<(), StepError> {
-        Ok(())
+    async fn set_data_source_id(&self, _id: &str, version: i64) -> Result<bool, StepError> {
+        Ok(self.swap(version))
     }
-    async fn set_mapping(&self, _mapping: &Mapping) -> Result<(), StepError> {
-        Ok(())
+    async fn set_collection_id(&self, _id: &str, version: i64) -> Result<bool, StepError> {
+        Ok(self.swap(version))
+    }
+    async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError> {
+        let swapped = self.swap(version);
+        if swapped {
+            *self.mapping.borrow_mut() = Some(mapping.clone());
+        }
+        Ok(swapped)
     }
     async fn set_last_full_sync_at(&self, _at_ms: i64) -> Result<(), StepError> {
         Ok(())
@@ -270,6 +294,34 @@ impl Records for MemRecords {
     async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
         for id in page_ids {
             self.stored.borrow_mut().remove(id);
+            self.reviewed.borrow_mut().remove(id);
+        }
+        Ok(())
+    }
+    async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
+        Ok(self
+            .reviewed
+            .borrow()
+            .iter()
+            .map(|(id, (kept, _))| (id.clone(), *kept))
+            .collect())
+    }
+    async fn clear_held(&self) -> Result<(), StepError> {
+        self.reviewed.borrow_mut().retain(|_, (kept, _)| *kept);
+        Ok(())
+    }
+    async fn hold(&self, _sync_id: &str, items: &[HeldItem]) -> Result<(), StepError> {
+        let mut reviewed = self.reviewed.borrow_mut();
+        for item in items {
+            reviewed
+                .entry(item.page_id.clone())
+                .or_insert_with(|| (false, item.clone()));
+        }
+        Ok(())
+    }
+    async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError> {
+        for id in page_ids {
+            self.reviewed.borrow_mut().remove(id);
         }
         Ok(())
     }
@@ -298,21 +350,16 @@ impl Records for MemRecords {
             .insert(job.sync_id.clone(), ("running".into(), job.clone()));
         Ok(())
     }
-    async fn run_finished(
-        &self,
-        job: &Job,
-        failure: Option<(&str, &str)>,
-        at_ms: i64,
-    ) -> Result<(), StepError> {
-        let status = if failure.is_some() {
-            "failed"
-        } else {
-            "succeeded"
+    async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError> {
+        let status = match end {
+            RunEnd::Succeeded => "succeeded",
+            RunEnd::Failed { .. } => "failed",
+            RunEnd::Cancelled { .. } => "cancelled",
         };
         self.runs
             .borrow_mut()
             .insert(job.sync_id.clone(), (status.into(), job.clone()));
-        if failure.is_none() {
+        if end == RunEnd::Succeeded {
             *self.last_success_ms.borrow_mut() = Some(at_ms);
         }
         Ok(())
@@ -326,6 +373,8 @@ pub struct MemStaging {
     pub rows: RefCell<BTreeMap<String, StagedRow>>,
     pub stored: RefCell<BTreeMap<String, StoredItem>>,
     pub framer_ids: RefCell<BTreeSet<String>>,
+    /// Removals reviewed earlier: page id -> kept.
+    pub reviewed: RefCell<BTreeMap<String, bool>>,
     /// The most rows any one `rows_in` call returned.
     pub largest_load: RefCell<usize>,
 }
@@ -347,6 +396,7 @@ impl Staging for MemStaging {
         self.rows.borrow_mut().clear();
         self.stored.borrow_mut().clear();
         self.framer_ids.borrow_mut().clear();
+        self.reviewed.borrow_mut().clear();
         Ok(())
     }
     fn contains(&self, page_id: &str) -> Result<bool, StepError> {
@@ -412,23 +462,97 @@ impl Staging for MemStaging {
     fn in_framer(&self, page_id: &str) -> Result<bool, StepError> {
         Ok(self.framer_ids.borrow().contains(page_id))
     }
-    fn removals(&self, full: bool, limit: usize) -> Result<Vec<String>, StepError> {
+    fn removals(
+        &self,
+        full: bool,
+        set: RemovalSet,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StepError> {
+        let reviewed = self.reviewed.borrow();
+        Ok(self
+            .candidates(full)
+            .into_iter()
+            .filter(|(id, _)| after.is_none_or(|a| id.as_str() > a))
+            .filter(|(id, _)| match set {
+                RemovalSet::All => true,
+                RemovalSet::AllButKept => reviewed.get(id) != Some(&true),
+                RemovalSet::Reviewed => reviewed.contains_key(id),
+                RemovalSet::Unreviewed => !reviewed.contains_key(id),
+            })
+            .take(limit)
+            .collect())
+    }
+    fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError> {
+        let reviewed = self.reviewed.borrow();
+        let mut counts = RemovalCounts {
+            known: self.known().len(),
+            ..RemovalCounts::default()
+        };
+        for id in self.candidates(full).keys() {
+            match reviewed.get(id) {
+                None => counts.unreviewed += 1,
+                Some(false) => counts.held += 1,
+                Some(true) => counts.kept += 1,
+            }
+        }
+        Ok(counts)
+    }
+    fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError> {
+        self.reviewed.borrow_mut().extend(reviewed.iter().cloned());
+        Ok(())
+    }
+    fn reviewed_back(&self) -> Result<Vec<String>, StepError> {
         let rows = self.rows.borrow();
-        let known: BTreeSet<String> = self
-            .stored
+        Ok(self
+            .reviewed
+            .borrow()
+            .keys()
+            .filter(|id| {
+                rows.get(*id)
+                    .is_some_and(|r| !matches!(r.state, RowState::Remove | RowState::Removed))
+            })
+            .cloned()
+            .collect())
+    }
+}
+
+impl MemStaging {
+    fn known(&self) -> BTreeSet<String> {
+        self.stored
             .borrow()
             .keys()
             .chain(self.framer_ids.borrow().iter())
             .cloned()
-            .collect();
-        let mut out: BTreeSet<String> = rows
+            .collect()
+    }
+
+    /// The deletion rule: rows marked for removal that Framer has and, on full runs, every page
+    /// Framer has that the run did not stage at all; with a title for people.
+    fn candidates(&self, full: bool) -> BTreeMap<String, String> {
+        let rows = self.rows.borrow();
+        let stored = self.stored.borrow();
+        let title = |id: &str| {
+            rows.get(id)
+                .map(|r| r.title.clone())
+                .filter(|t| !t.is_empty())
+                .or_else(|| stored.get(id).map(|s| s.slug.clone()))
+                .unwrap_or_default()
+        };
+        let known = self.known();
+        let mut out: BTreeMap<String, String> = rows
             .values()
             .filter(|r| r.state == RowState::Remove && known.contains(&r.page_id))
-            .map(|r| r.page_id.clone())
+            .map(|r| (r.page_id.clone(), title(&r.page_id)))
             .collect();
         if full {
-            out.extend(known.iter().filter(|id| !rows.contains_key(*id)).cloned());
+            out.extend(
+                known
+                    .iter()
+                    .filter(|id| !rows.contains_key(*id))
+                    .map(|id| (id.clone(), title(id))),
+            );
         }
-        Ok(out.into_iter().take(limit).collect())
+        out
     }
 }

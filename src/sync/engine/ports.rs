@@ -7,7 +7,7 @@
 #![allow(async_fn_in_trait)]
 
 use super::failure::StepError;
-use super::job::{Job, RowState, StagedRow, StoredItem};
+use super::job::{HeldItem, Job, RowState, StagedRow, StoredItem};
 use crate::framer::wire::{Asset, Call};
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
@@ -28,8 +28,9 @@ pub trait NotionSource {
     ) -> Result<Value, StepError>;
     /// A page by id; `None` when Notion no longer has it for this integration.
     async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError>;
-    /// A page's blocks with their children.
-    async fn block_tree(&mut self, page_id: &str) -> Result<Vec<BlockNode>, StepError>;
+    /// A page's blocks with their children; `None` when Notion no longer has the page for
+    /// this integration (deleted after the query saw it).
+    async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError>;
     /// Requests sent so far (retries included).
     fn calls(&self) -> usize;
     /// When the next request may go out, to carry the pacing over to the next step.
@@ -48,8 +49,11 @@ pub trait Records {
     async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError>;
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError>;
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError>;
-    async fn set_collection_id(&self, id: &str) -> Result<(), StepError>;
-    async fn set_mapping(&self, mapping: &Mapping) -> Result<(), StepError>;
+    /// The writes a run makes to its project are compare-and-swaps on the settings version it
+    /// started from: `false` when the owner saved the project meanwhile (their change wins).
+    async fn set_data_source_id(&self, id: &str, version: i64) -> Result<bool, StepError>;
+    async fn set_collection_id(&self, id: &str, version: i64) -> Result<bool, StepError>;
+    async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError>;
     async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError>;
     /// Up to `limit` stored items with a page id after `after`, by page id.
     async fn stored_items(
@@ -59,21 +63,64 @@ pub trait Records {
     ) -> Result<Vec<StoredItem>, StepError>;
     /// Items Framer accepted, with the hash of what was sent.
     async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError>;
+    /// Items taken out of Framer: their records (and any review of their removal) go.
     async fn forget(&self, page_ids: &[String]) -> Result<(), StepError>;
     /// The assets already uploaded for these file keys: key -> asset URL.
     async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError>;
     /// Remembers an upload Framer answered.
     async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError>;
+    /// Removals the guard held earlier: `(page_id, kept)`, kept when the owner chose
+    /// "Keep them".
+    async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError>;
+    /// Drops the held (not the kept) removals.
+    async fn clear_held(&self) -> Result<(), StepError>;
+    /// Records removals held by this run for the owner to review.
+    async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError>;
+    /// Drops reviews of pages that Notion shows again.
+    async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError>;
     /// The run's record: created (closing any other run of the project left "running") on the
     /// first step, updated after every step, closed at the end.
     async fn run_started(&self, job: &Job) -> Result<(), StepError>;
     async fn run_progress(&self, job: &Job) -> Result<(), StepError>;
-    async fn run_finished(
-        &self,
-        job: &Job,
-        failure: Option<(&str, &str)>,
-        at_ms: i64,
-    ) -> Result<(), StepError>;
+    async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError>;
+}
+
+/// How a run's record is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd<'a> {
+    Succeeded,
+    Failed {
+        code: &'a str,
+        message: &'a str,
+    },
+    /// The project's database or collection changed while it ran.
+    Cancelled {
+        message: &'a str,
+    },
+}
+
+/// Which of the pages a run would take out of Framer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemovalSet {
+    /// Every candidate but those the owner chose to keep.
+    AllButKept,
+    /// Every candidate, reviewed or not (the owner asked for the held ones).
+    All,
+    /// Candidates the owner reviewed (held or kept).
+    Reviewed,
+    /// Candidates nobody reviewed yet.
+    Unreviewed,
+}
+
+/// Counts the guard decides on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemovalCounts {
+    /// Pages Framer holds for the project (recorded, or listed by Framer on full runs).
+    pub known: usize,
+    pub unreviewed: usize,
+    /// Candidates held by an earlier run and not reviewed yet.
+    pub held: usize,
+    pub kept: usize,
 }
 
 /// The object's SQLite: the checkpoint and the staged rows of the run in progress.
@@ -95,7 +142,19 @@ pub trait Staging {
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError>;
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError>;
     fn in_framer(&self, page_id: &str) -> Result<bool, StepError>;
-    /// Up to `limit` pages to take out of Framer: rows in `Remove` that D1 or Framer has and,
-    /// when `full`, every stored or Framer page that was not staged at all.
-    fn removals(&self, full: bool, limit: usize) -> Result<Vec<String>, StepError>;
+    /// Up to `limit` pages of `set` to take out of Framer, by page id after `after`, with a
+    /// title: rows in `Remove` that D1 or Framer has and, when `full`, every stored or Framer
+    /// page that was not staged at all.
+    fn removals(
+        &self,
+        full: bool,
+        set: RemovalSet,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StepError>;
+    fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError>;
+    /// The removals reviewed earlier: `(page_id, kept)`.
+    fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError>;
+    /// Reviewed pages this run staged as rows Framer keeps (Notion shows them again).
+    fn reviewed_back(&self) -> Result<Vec<String>, StepError>;
 }

@@ -8,10 +8,10 @@
 use super::budget::Budget;
 use super::failure::{StepError, SyncFailure};
 use super::job::{
-    notion_url, Job, Phase, RowState, Setup, SkippedRow, StagedRow, StoredItem, WriteKind,
-    RETRY_HASH_PREFIX,
+    notion_url, GuardVerdict, HeldItem, Job, Phase, RemovalPlan, RowOptionsSnapshot, RowState,
+    RunSettings, Setup, SkippedRow, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX,
 };
-use super::ports::{FramerSink, NotionSource, Records, Staging};
+use super::ports::{FramerSink, NotionSource, Records, RemovalSet, RunEnd, Staging};
 use super::rows::{self, RowFacts};
 use crate::api::input::UnpublishedMode;
 use crate::api::project::Project;
@@ -22,8 +22,10 @@ use crate::notion::page_html;
 use crate::notion::protocol::{self, QueryPage};
 use crate::notion::schema::{parse_schema, Schema};
 use crate::sync::assets::{self, AssetRef, NotionFiles};
+use crate::sync::guard::{self, GuardPolicy, Removals, HELD_LISTED};
 use crate::sync::mapping::{self, Mapping};
 use crate::sync::plan::{self, RunScope, ScopeInputs};
+use crate::sync::publish_filter;
 use crate::sync::reconcile;
 use crate::sync::row::{map_page, result_title, MappedRow};
 use crate::sync::slug::{self, SlugInput};
@@ -49,6 +51,9 @@ pub enum StepOutcome {
     Continue,
     Succeeded,
     Failed(SyncFailure),
+    /// The project's database or collection changed while the run was in flight: its record
+    /// is closed as cancelled and nothing more is written for it.
+    Cancelled,
 }
 
 /// What a step did, for its log line.
@@ -72,14 +77,32 @@ pub struct Engine<'a, N, F, R, S> {
     pub budget: &'a Budget,
     pub clock: &'a dyn Fn() -> i64,
     pub full_interval_ms: i64,
+    /// The operator's deletion guard (`DELETION_GUARD_PERCENT`, `DELETION_GUARD_MIN_ITEMS`).
+    pub guard: GuardPolicy,
     pub report: StepReport,
 }
+
+/// Removals taken out of Framer per unit while holding: the held items recorded per D1 call.
+const HOLD_CHUNK: usize = 500;
 
 impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R, S> {
     /// Runs one step of `job`. On `Continue` the job is checkpointed; on `Succeeded` or
     /// `Failed` its record is closed and the staged rows are gone.
     pub async fn step(&mut self, job: &mut Job) -> StepOutcome {
         job.steps += 1;
+        if let Some(settings) = &job.settings {
+            if settings.database_id != self.project.notion_database_id
+                || settings.collection_name != self.project.framer_collection_name
+            {
+                return self.cancel(job).await;
+            }
+        } else if job.setup.is_some() {
+            // A checkpoint of a version that did not keep the settings: from now on, these.
+            match run_settings(self.project, self.guard) {
+                Ok(settings) => job.settings = Some(settings),
+                Err(failure) => return self.fail_now(job, failure).await,
+            }
+        }
         let result = self.advance(job).await;
         job.stats.notion_calls += self.notion.calls();
         let (calls, bytes) = self.framer.counters();
@@ -95,6 +118,34 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         };
         match self.close(job, failure.as_ref()).await {
             Ok(()) => failure.map_or(StepOutcome::Succeeded, StepOutcome::Failed),
+            Err(e) => {
+                StepOutcome::Failed(e.into_failure().unwrap_or_else(SyncFailure::interrupted))
+            }
+        }
+    }
+
+    /// Closes the run as cancelled: the project now syncs another database or collection, and
+    /// nothing this run staged is about it any more.
+    async fn cancel(&mut self, job: &mut Job) -> StepOutcome {
+        let now = (self.clock)();
+        let end = RunEnd::Cancelled {
+            message: "the project's Notion database or Framer collection changed while this run was in flight; the next run reads everything again",
+        };
+        let closed = match self.records.run_finished(job, end, now).await {
+            Ok(()) => self.staging.clear(),
+            Err(e) => Err(e),
+        };
+        match closed {
+            Ok(()) | Err(StepError::BudgetSpent) => StepOutcome::Cancelled,
+            Err(e) => {
+                StepOutcome::Failed(e.into_failure().unwrap_or_else(SyncFailure::interrupted))
+            }
+        }
+    }
+
+    async fn fail_now(&mut self, job: &mut Job, failure: SyncFailure) -> StepOutcome {
+        match self.close(job, Some(&failure)).await {
+            Ok(()) => StepOutcome::Failed(failure),
             Err(e) => {
                 StepOutcome::Failed(e.into_failure().unwrap_or_else(SyncFailure::interrupted))
             }
@@ -148,6 +199,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     /// Resolves what the run works with, reads the first page of rows and stages it.
     async fn start(&mut self, job: &mut Job) -> Result<(), StepError> {
         let now = (self.clock)();
+        let mut settings = run_settings(self.project, self.guard)?;
         let scope = plan::choose_scope(ScopeInputs {
             requested_full: job.batch.full,
             last_success_started_ms: self.records.last_success_started_ms().await?,
@@ -168,6 +220,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             )
         })?;
         let data_source_id = data_source["id"].as_str().unwrap_or_default().to_owned();
+        settings.row_options = self.row_options(&schema)?;
+        job.settings = Some(settings);
         job.read.window.edited_since = match &scope {
             RunScope::Full => None,
             RunScope::Incremental { edited_since } => Some(edited_since.clone()),
@@ -176,9 +230,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         // Formula result types are learned from the first page: a formula nobody has a value
         // for there stays text.
         schema.learn_formula_results(&first.pages);
-        let mapping = self.reconcile_mapping(&schema, &mut warnings).await?;
-        let collection_id = self.collection().await?;
-        let wanted = self.wanted_fields(&mapping, &schema);
+        let mapping = self.reconcile_mapping(job, &schema, &mut warnings).await?;
+        let collection_id = self.collection(job).await?;
+        let wanted = Self::wanted_fields(job.settings().page_body, &mapping, &schema);
         let current = self
             .framer
             .call(Call::GetFields {
@@ -205,6 +259,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             self.staging.put_framer_ids(&ids)?;
         }
         self.copy_stored_items().await?;
+        let reviewed = self.records.reviewed_removals().await?;
+        self.staging.put_reviewed(&reviewed)?;
         job.stats.full = full;
         job.stats.warnings.extend(warnings);
         if full {
@@ -223,11 +279,13 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         self.stage_page(job, first).await
     }
 
-    /// The database's (first) data source. Its ids are re-resolved on full runs and
-    /// remembered, so that webhook events naming the data source find the project.
+    /// The data source the project syncs: the one stored, else the database's first (then
+    /// stored). Full runs list the database's data sources again (webhook events name them);
+    /// a stored data source the database no longer lists fails the run rather than read another.
     async fn data_source(&mut self, full: bool) -> Result<(Value, Vec<String>), StepError> {
         let mut ids = self.project.notion_data_source_ids.clone();
-        if ids.is_empty() || full {
+        let stored = self.project.notion_data_source_id.clone();
+        if ids.is_empty() || full || stored.is_none() {
             let database = self
                 .notion
                 .database(&self.project.notion_database_id)
@@ -238,25 +296,83 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             }
             ids = fresh;
         }
-        let Some(first) = ids.first() else {
-            return Err(SyncFailure::permanent(
-                "notion_database_empty",
-                "the Notion database has no data source to read; check that the id is a database, not a page",
-            )
-            .into());
+        let chosen = match stored {
+            Some(id) if ids.contains(&id) => id,
+            Some(id) => {
+                return Err(SyncFailure::permanent(
+                    "notion_data_source_gone",
+                    format!(
+                        "the Notion database no longer has the data source this project syncs ({id}); nothing was removed. \
+                         Connect the project to the database again (or to another one) in the project settings"
+                    ),
+                )
+                .into());
+            }
+            None => {
+                let Some(first) = ids.first().cloned() else {
+                    return Err(SyncFailure::permanent(
+                        "notion_database_empty",
+                        "the Notion database has no data source to read; check that the id is a database, not a page",
+                    )
+                    .into());
+                };
+                let version = self.project.config_version;
+                self.records.set_data_source_id(&first, version).await?;
+                first
+            }
         };
         let mut warnings = Vec::new();
         if ids.len() > 1 {
             warnings.push(format!(
-                "the database has {} data sources; only the first ({first}) is synced",
+                "the database has {} data sources; this project syncs {chosen}",
                 ids.len()
             ));
         }
-        Ok((self.notion.data_source(first).await?, warnings))
+        let data_source = self.notion.data_source(&chosen).await.map_err(|e| match e {
+            StepError::Failed(f) if f.code == "notion_database_not_shared" => {
+                SyncFailure::permanent(
+                    "notion_data_source_gone",
+                    format!(
+                        "Notion no longer shows the data source this project syncs ({chosen}) to the integration; nothing was removed. \
+                         Share the database with the integration again, or connect the project to another database"
+                    ),
+                )
+                .into()
+            }
+            other => other,
+        })?;
+        Ok((data_source, warnings))
+    }
+
+    /// The row options of the run: the stored publish filter checked against the schema. A
+    /// filter that no longer fits (property deleted or retyped, option gone) or cannot be read
+    /// fails the run: every row would count as unpublished and be taken off the site.
+    fn row_options(&self, schema: &Schema) -> Result<RowOptionsSnapshot, StepError> {
+        let unfit = |detail: String| {
+            StepError::from(SyncFailure::permanent(
+                "publish_filter_invalid",
+                format!(
+                    "the publish filter no longer fits the Notion database: {detail}. Nothing was removed or unpublished; \
+                     fix or clear the filter in the project settings"
+                ),
+            ))
+        };
+        if self.project.publish_filter_error.is_some() {
+            return Err(unfit("the stored filter cannot be read".to_owned()));
+        }
+        let filter = match &self.project.publish_filter {
+            None => None,
+            Some(filter) => {
+                Some(publish_filter::resolve(filter, schema).map_err(|p| unfit(p.to_string()))?)
+            }
+        };
+        let options = plan::row_options(self.project.slug_property.as_deref(), filter.as_ref());
+        Ok(RowOptionsSnapshot::from_options(&options))
     }
 
     async fn reconcile_mapping(
         &mut self,
+        job: &Job,
         schema: &Schema,
         warnings: &mut Vec<String>,
     ) -> Result<Mapping, StepError> {
@@ -276,13 +392,16 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             warnings.extend(changes.iter().map(|c| format!("schema: {c}")));
         }
         if stored != Some(&mapping) {
-            self.records.set_mapping(&mapping).await?;
+            // A mapping the owner saved since the run started wins; this run keeps its own.
+            self.records
+                .set_mapping(&mapping, job.settings().config_version)
+                .await?;
         }
         Ok(mapping)
     }
 
     /// The managed collection of the project (by stored id, else by name), created when missing.
-    async fn collection(&mut self) -> Result<String, StepError> {
+    async fn collection(&mut self, job: &Job) -> Result<String, StepError> {
         let name = self.project.framer_collection_name.as_str();
         let managed = self.framer.call(Call::GetManagedCollections).await?;
         let by_id = self.project.framer_collection_id.as_deref();
@@ -322,14 +441,16 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             })?
         };
         if by_id != Some(id.as_str()) {
-            self.records.set_collection_id(&id).await?;
+            self.records
+                .set_collection_id(&id, job.settings().config_version)
+                .await?;
         }
         Ok(id)
     }
 
-    fn wanted_fields(&self, mapping: &Mapping, schema: &Schema) -> Vec<FieldDef> {
+    fn wanted_fields(page_body: bool, mapping: &Mapping, schema: &Schema) -> Vec<FieldDef> {
         let mut fields = mapping::field_defs(mapping, schema);
-        if self.project.page_body {
+        if page_body {
             fields.push(FieldDef::new(
                 BODY_FIELD_ID,
                 BODY_FIELD_NAME,
@@ -377,7 +498,17 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             .notion
             .query(data_source_id, &job.read.window, job.read.cursor.as_deref())
             .await?;
-        let page = protocol::parse_query_page(&answer);
+        let page = protocol::parse_query_page(&answer).map_err(|unexpected| {
+            SyncFailure {
+                code: "notion_unexpected_result".into(),
+                message: format!(
+                    "Notion's answer listed a result that is not a complete page ({}); nothing was removed and the sync will retry",
+                    if unexpected.id.is_empty() { "without an id" } else { unexpected.id.as_str() }
+                ),
+                retryable: true,
+                fault: None,
+            }
+        })?;
         self.held(page.pages.len());
         Ok(page)
     }
@@ -449,11 +580,22 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 read.cursor = None;
                 // Past Notion's result cap, a new window starts at the newest `created_time`;
                 // a capped window that brought nothing new cannot be got past this way.
-                if page.capped && read.window_new_rows > 0 && read.window_newest.is_some() {
+                if !page.capped {
+                    read.done = true;
+                } else if read.window_new_rows > 0 && read.window_newest.is_some() {
                     read.window.created_from = read.window_newest.take();
                     read.window_new_rows = 0;
                 } else {
-                    read.done = true;
+                    // Ending the read here would take every row past the cap off the site.
+                    return Err(SyncFailure {
+                        code: "notion_read_stalled".into(),
+                        message: "Notion stopped at its 10,000-result limit and the next window brought no new row; \
+                                  the read could not be completed, so nothing was removed. The sync will retry"
+                            .into(),
+                        retryable: true,
+                        fault: None,
+                    }
+                    .into());
                 }
             }
         }
@@ -462,13 +604,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
 
     /// Maps pages to rows, gives them slugs and decides what each needs.
     async fn stage_pages(&mut self, job: &mut Job, pages: &[&Value]) -> Result<(), StepError> {
+        let settings = job.settings().clone();
+        let options = settings.row_options.options();
         let Some(setup) = job.setup.as_mut() else {
             return Ok(());
         };
-        let options = plan::row_options(
-            self.project.slug_property.as_deref(),
-            self.project.publish_filter.as_ref(),
-        );
         // Rows and, beside them, each row's title and the file URLs Notion marked in its page.
         let mut mapped: Vec<MappedRow> = Vec::new();
         let mut about: Vec<(String, Vec<String>)> = Vec::new();
@@ -506,7 +646,10 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             }
         }
         if setup.mapping.learn_cases(&mapped) > 0 {
-            self.records.set_mapping(&setup.mapping).await?;
+            // Lost when the owner saved the project meanwhile: learned again next run.
+            self.records
+                .set_mapping(&setup.mapping, settings.config_version)
+                .await?;
         }
         let setup = job
             .setup
@@ -575,9 +718,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         let facts = RowFacts {
             stored: stored.as_ref(),
             in_framer,
-            page_body: self.project.page_body,
+            page_body: job.settings().page_body,
             body_field_new: setup.body_field_new,
-            keep_drafts: self.project.unpublished_mode == UnpublishedMode::Draft,
+            keep_drafts: job.settings().keep_drafts,
         };
         let staged = rows::stage(next_seq(job), row, title, slug, facts);
         if staged.state == RowState::Done {
@@ -591,7 +734,15 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     async fn fetch_body(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
         let fresh_step = self.notion.calls() == 0;
         let html = match self.notion.block_tree(&row.page_id).await {
-            Ok(blocks) => {
+            Ok(None) => {
+                // Deleted (or unshared) since the query listed it: gone from the source, like
+                // any removed row, and only through the deletion guard.
+                let mut gone = StagedRow::marker(row.seq, row.page_id, RowState::Remove);
+                gone.title = row.title;
+                self.held(1);
+                return self.staging.put_rows(&[gone]);
+            }
+            Ok(Some(blocks)) => {
                 let mut files = NotionFiles::from_urls(std::mem::take(&mut row.files));
                 files.add_blocks(&blocks);
                 row.files = files.urls().cloned().collect();
@@ -621,7 +772,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 Some(s) if s.framer_ids_known => Some(self.staging.in_framer(&row.page_id)?),
                 _ => None,
             },
-            page_body: self.project.page_body && fetched,
+            page_body: job.settings().page_body && fetched,
             body_field_new: setup.is_some_and(|s| s.body_field_new),
             keep_drafts: true,
         };
@@ -642,8 +793,14 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         if self.staging.contains(&page_id)? {
             return Ok(());
         }
+        let data_source_id = job.setup.as_ref().map(|s| s.data_source_id.clone());
         match self.notion.page(&page_id).await? {
-            Some(page) if !protocol::page_is_gone(&page) => self.stage_pages(job, &[&page]).await,
+            Some(page)
+                if !protocol::page_is_gone(&page)
+                    && protocol::page_in_data_source(&page, data_source_id.as_deref()) =>
+            {
+                self.stage_pages(job, &[&page]).await
+            }
             _ => self.staging.put_rows(&[StagedRow::marker(
                 next_seq(job),
                 page_id,
@@ -661,7 +818,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         let ready = self.staging.rows_in(RowState::Write, BATCH_ITEMS)?;
         self.held(ready.len());
         let batch = first_batch(ready);
-        let wanted = self.wanted_fields(&setup.mapping, &setup.schema);
+        let wanted = Self::wanted_fields(job.settings().page_body, &setup.mapping, &setup.schema);
         let wanted_json = fields_json(&wanted);
         if wanted_json != setup.fields_json {
             // The mapping learned enum cases from rows read since the last write.
@@ -862,13 +1019,35 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         self.staging.put_rows(&kept)
     }
 
-    /// Removes a chunk of what Framer should no longer have; false when nothing is left.
+    /// Removes a chunk of what Framer should no longer have, once the deletion guard has
+    /// decided; false when nothing is left.
     async fn remove_unit(&mut self, job: &mut Job) -> Result<bool, StepError> {
         let (full, collection_id) = match &job.setup {
             Some(s) => (s.framer_ids_known, s.collection_id.clone()),
             None => return Ok(false),
         };
-        let ids = self.staging.removals(full, REMOVE_CHUNK)?;
+        let Some(plan) = job.removal.clone() else {
+            self.decide_removals(job, full).await?;
+            return Ok(true);
+        };
+        if let GuardVerdict::Hold(_) = plan.verdict {
+            if !plan.recorded_all {
+                self.record_held(job, full, &plan).await?;
+                return Ok(true);
+            }
+        }
+        let set = match (plan.verdict, plan.release) {
+            (GuardVerdict::Proceed, false) => RemovalSet::AllButKept,
+            (GuardVerdict::Proceed, true) => RemovalSet::All,
+            (GuardVerdict::Hold(_), true) => RemovalSet::Reviewed,
+            (GuardVerdict::Hold(_), false) => return Ok(false),
+        };
+        let ids: Vec<String> = self
+            .staging
+            .removals(full, set, None, REMOVE_CHUNK)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         if ids.is_empty() {
             return Ok(false);
         }
@@ -888,9 +1067,86 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(true)
     }
 
+    /// The deletion guard's decision on everything this run would remove. Reviews of pages
+    /// Notion shows again are dropped; on full runs (which see every removal) and on holds the
+    /// earlier held set is replaced by this run's.
+    async fn decide_removals(&mut self, job: &mut Job, full: bool) -> Result<(), StepError> {
+        let release = job.batch.release_held;
+        let counts = self.staging.removal_counts(full)?;
+        let back = self.staging.reviewed_back()?;
+        if !back.is_empty() {
+            self.records.forget_reviewed(&back).await?;
+        }
+        let would_remove = if release {
+            counts.unreviewed
+        } else {
+            counts.unreviewed + counts.held
+        };
+        let verdict = guard::decide(
+            Removals {
+                held_in_framer: counts.known,
+                would_remove,
+                full,
+                rows_read: job.rows_read,
+            },
+            job.settings().guard,
+        );
+        if full || matches!(verdict, guard::Verdict::Hold(_)) {
+            self.records.clear_held().await?;
+        }
+        job.removal = Some(RemovalPlan {
+            verdict: verdict.into(),
+            release,
+            recorded_after: None,
+            recorded_all: false,
+        });
+        if let guard::Verdict::Hold(reason) = verdict {
+            job.stats.held_reason = Some(reason);
+        }
+        Ok(())
+    }
+
+    /// Records a chunk of the held removals for the owner's review.
+    async fn record_held(
+        &mut self,
+        job: &mut Job,
+        full: bool,
+        plan: &RemovalPlan,
+    ) -> Result<(), StepError> {
+        let set = if plan.release {
+            RemovalSet::Unreviewed
+        } else {
+            RemovalSet::AllButKept
+        };
+        let chunk = self
+            .staging
+            .removals(full, set, plan.recorded_after.as_deref(), HOLD_CHUNK)?;
+        let items: Vec<HeldItem> = chunk
+            .iter()
+            .map(|(page_id, title)| HeldItem {
+                page_id: page_id.clone(),
+                title: title.clone(),
+                url: notion_url(page_id),
+            })
+            .collect();
+        if !items.is_empty() {
+            self.records.hold(&job.sync_id, &items).await?;
+        }
+        job.stats.removals_held += items.len();
+        let room = HELD_LISTED.saturating_sub(job.stats.held_items.len());
+        job.stats
+            .held_items
+            .extend(items.iter().take(room).cloned());
+        if let Some(plan) = job.removal.as_mut() {
+            plan.recorded_after = chunk.last().map(|(id, _)| id.clone());
+            plan.recorded_all = chunk.len() < HOLD_CHUNK;
+        }
+        Ok(())
+    }
+
     async fn publish(&mut self, job: &mut Job) -> Result<(), StepError> {
         let changed = job.stats.added + job.stats.updated + job.stats.removed > 0;
-        if !changed || !self.project.auto_publish_active() || job.stats.published {
+        if !changed || !job.settings().auto_publish || job.stats.published {
             return Ok(());
         }
         let published = self.framer.call(Call::Publish).await?;
@@ -915,13 +1171,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         if failure.is_none() && job.stats.full {
             self.records.set_last_full_sync_at(now).await?;
         }
-        self.records
-            .run_finished(
-                job,
-                failure.map(|f| (f.code.as_str(), f.message.as_str())),
-                now,
-            )
-            .await?;
+        let end = failure.map_or(RunEnd::Succeeded, |f| RunEnd::Failed {
+            code: &f.code,
+            message: &f.message,
+        });
+        self.records.run_finished(job, end, now).await?;
         self.staging.clear()
     }
 }
@@ -965,4 +1219,29 @@ fn truncate(text: &str, max_chars: usize) -> String {
     }
     let cut: String = text.chars().take(max_chars).collect();
     format!("{cut}…")
+}
+
+/// The project's settings as a run starts with them; the publish filter is checked against the
+/// schema once it is read (`Engine::row_options`).
+pub fn run_settings(project: &Project, guard: GuardPolicy) -> Result<RunSettings, SyncFailure> {
+    if project.publish_filter_error.is_some() {
+        return Err(SyncFailure::permanent(
+            "publish_filter_invalid",
+            "the stored publish filter cannot be read; nothing was removed or unpublished. Save the filter again in the project settings",
+        ));
+    }
+    let options = plan::row_options(
+        project.slug_property.as_deref(),
+        project.publish_filter.as_ref(),
+    );
+    Ok(RunSettings {
+        config_version: project.config_version,
+        database_id: project.notion_database_id.clone(),
+        collection_name: project.framer_collection_name.clone(),
+        row_options: RowOptionsSnapshot::from_options(&options),
+        keep_drafts: project.unpublished_mode == UnpublishedMode::Draft,
+        page_body: project.page_body,
+        auto_publish: project.auto_publish_active(),
+        guard: project.deletion_guard.policy(guard),
+    })
 }

@@ -9,6 +9,7 @@ use super::memory::{
 use super::ports::Staging;
 use super::step::{Engine, StepOutcome, StepReport};
 use crate::api::project::{Project, ProjectRow};
+use crate::sync::guard::GuardPolicy;
 use crate::sync::queue::{Pending, Trigger};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -34,6 +35,7 @@ fn project(page_body: bool) -> Project {
         notion_token_hint: "h".into(),
         notion_database_id: "db".into(),
         notion_data_source_ids: "[]".into(),
+        notion_data_source_id: None,
         framer_project_url: "https://framer.com/projects/x".into(),
         framer_api_key_enc: "e".into(),
         framer_api_key_hint: "h".into(),
@@ -44,6 +46,9 @@ fn project(page_body: bool) -> Project {
         publish_filter: None,
         unpublished_mode: "remove".into(),
         page_body: i64::from(page_body),
+        deletion_guard: 1,
+        deletion_guard_percent: None,
+        config_version: 0,
         auto_sync: 1,
         auto_publish: 0,
         webhook_key: "whk_1".into(),
@@ -77,6 +82,8 @@ struct World {
     refuse: fn(&Value) -> bool,
     /// A Notion call after which the runtime "dies" (a panic), counted over the whole run.
     crash_at_call: Vec<usize>,
+    /// Pages whose body answers 404 although the query lists them.
+    bodies_gone: std::collections::BTreeSet<String>,
 }
 
 impl World {
@@ -92,6 +99,7 @@ impl World {
             notion_log: Rc::default(),
             refuse: |_| false,
             crash_at_call: Vec::new(),
+            bodies_gone: std::collections::BTreeSet::new(),
         }
     }
 
@@ -116,6 +124,7 @@ impl World {
                 budget: budget.clone(),
                 calls: 0,
                 log: self.notion_log.clone(),
+                bodies_gone: self.bodies_gone.clone(),
             },
             framer: MemFramer {
                 state: self.framer.clone(),
@@ -128,6 +137,7 @@ impl World {
             budget: &budget,
             clock: &clock,
             full_interval_ms: 86_400_000,
+            guard: GuardPolicy::default(),
             report: StepReport::default(),
         };
         let outcome = block_on(engine.step(job));
@@ -416,4 +426,237 @@ fn notion_files_are_uploaded_once_and_a_failed_upload_is_retried_by_the_next_run
         cover(&world, 2),
         "https://framerusercontent.com/images/img3.png"
     );
+}
+
+// The live site is never emptied by mistake (issue 19).
+
+fn id(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+/// The newest run's status and job.
+fn last_run(world: &World) -> (String, Job) {
+    let runs = world.records.runs.borrow();
+    let n = runs.len() - 1;
+    runs.get(&format!("run-{n}")).cloned().expect("a run")
+}
+
+fn released(world: &World) -> Job {
+    let mut batch = Pending::default();
+    batch.record_request(Trigger::Manual, true, 0);
+    batch.release_held = true;
+    Job::new(
+        batch,
+        format!("run-{}", world.records.runs.borrow().len()),
+        0,
+    )
+}
+
+/// Steps `job` until it ends.
+fn finish(world: &World, mut job: Job) -> StepOutcome {
+    loop {
+        match world.step(&mut job, 40).0 {
+            StepOutcome::Continue => {}
+            other => return other,
+        }
+    }
+}
+
+#[test]
+fn an_empty_read_removes_nothing_and_notion_recovering_releases_the_hold() {
+    let mut world = World::new(50, false);
+    world.run(40);
+    let all = world.pages.clone();
+    world.pages.clear();
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(framer_titles(&world), 50, "nothing removed");
+    let (_, job) = last_run(&world);
+    assert_eq!(job.stats.removals_held, 50);
+    assert_eq!(job.stats.removed, 0);
+    assert_eq!(
+        job.stats.held_reason,
+        Some(crate::sync::guard::HoldReason::EmptyRead)
+    );
+    assert_eq!(job.stats.held_items.len(), crate::sync::guard::HELD_LISTED);
+    assert_eq!(
+        job.stats.held_items[0].title, "row-0",
+        "the slug stands in for a vanished title"
+    );
+    assert_eq!(world.records.reviewed.borrow().len(), 50);
+
+    world.pages = all;
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded));
+    assert_eq!(last_run(&world).1.stats.removals_held, 0);
+    assert!(
+        world.records.reviewed.borrow().is_empty(),
+        "the hold is released"
+    );
+    assert_eq!(framer_titles(&world), 50);
+}
+
+#[test]
+fn a_bulk_delete_is_held_then_removed_exactly_when_the_owner_asks() {
+    let mut world = World::new(50, false);
+    world.run(40);
+    world.pages.truncate(2);
+    world.run(40);
+    let (status, job) = last_run(&world);
+    assert_eq!(
+        (status.as_str(), job.stats.removals_held, job.stats.removed),
+        ("succeeded", 48, 0)
+    );
+    assert_eq!(framer_titles(&world), 50);
+    // One row comes back before the owner decides: it is not removed.
+    world.pages.push(page(7, "https://example.com/7"));
+    let outcome = finish(&world, released(&world));
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let (_, job) = last_run(&world);
+    assert_eq!((job.stats.removed, job.stats.removals_held), (47, 0));
+    assert_eq!(framer_titles(&world), 3);
+    assert!(world.framer.borrow().items.contains_key(&id(7)));
+    assert!(world.records.reviewed.borrow().is_empty());
+}
+
+#[test]
+fn kept_items_stay_and_are_not_held_again_until_notion_shows_them() {
+    let mut world = World::new(50, false);
+    world.run(40);
+    world.pages.truncate(2);
+    world.run(40);
+    // "Keep them".
+    for (kept, _) in world.records.reviewed.borrow_mut().values_mut() {
+        *kept = true;
+    }
+    world.run(40);
+    let (_, job) = last_run(&world);
+    assert_eq!((job.stats.removals_held, job.stats.removed), (0, 0));
+    assert_eq!(framer_titles(&world), 50);
+    // A new deletion on top is judged alone: 1 of 50 goes at once.
+    world.pages.truncate(1);
+    world.run(40);
+    assert_eq!(last_run(&world).1.stats.removed, 1);
+    assert_eq!(framer_titles(&world), 49);
+    // A kept row Notion shows again is no longer kept.
+    world.pages.push(page(9, "https://example.com/9"));
+    world.run(40);
+    assert!(!world.records.reviewed.borrow().contains_key(&id(9)));
+    assert_eq!(world.records.reviewed.borrow().len(), 47);
+}
+
+#[test]
+fn a_few_removals_under_the_threshold_go_at_once() {
+    let mut world = World::new(50, false);
+    world.run(40);
+    world.pages.truncate(47);
+    world.run(40);
+    let (_, job) = last_run(&world);
+    assert_eq!((job.stats.removed, job.stats.removals_held), (3, 0));
+    assert_eq!(framer_titles(&world), 47);
+}
+
+#[test]
+fn a_page_deleted_before_its_body_is_read_is_a_removal_not_a_failure() {
+    let mut world = World::new(20, true);
+    world.run(40);
+    // Edited (so its body is read again), then deleted between the query and the body fetch.
+    world.pages[4]["last_edited_time"] = "2026-12-01T10:00:00.000Z".into();
+    world.bodies_gone.insert(id(4));
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let (_, job) = last_run(&world);
+    assert_eq!(job.stats.removed, 1, "under the guard's threshold: removed");
+    assert!(!world.framer.borrow().items.contains_key(&id(4)));
+}
+
+#[test]
+fn a_result_that_is_not_a_complete_page_fails_the_read_and_removes_nothing() {
+    let mut world = World::new(30, false);
+    world.run(40);
+    world.pages[3] = serde_json::json!({"object": "page", "id": id(3)});
+    let (outcome, _) = world.run(40);
+    match outcome {
+        StepOutcome::Failed(f) => {
+            assert_eq!(f.code, "notion_unexpected_result");
+            assert!(f.retryable);
+            assert!(f.message.contains(&id(3)), "{}", f.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(framer_titles(&world), 30);
+}
+
+#[test]
+fn a_publish_filter_that_no_longer_fits_fails_the_run_and_removes_nothing() {
+    let mut world = World::new(10, false);
+    world.run(40);
+    world.project.publish_filter = Some(crate::api::input::PublishFilter::Checkbox {
+        property_id: "deleted-property".into(),
+    });
+    let (outcome, _) = world.run(40);
+    match outcome {
+        StepOutcome::Failed(f) => {
+            assert_eq!(f.code, "publish_filter_invalid");
+            assert!(!f.retryable);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(framer_titles(&world), 10);
+    world.project.publish_filter = None;
+    world.project.publish_filter_error = Some("EOF while parsing".into());
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Failed(f) if f.code == "publish_filter_invalid"));
+    assert_eq!(framer_titles(&world), 10);
+}
+
+#[test]
+fn a_mapping_saved_during_a_run_wins_over_the_runs_own() {
+    let mut world = World::new(10, false);
+    // The owner saved the project after the run read its settings (version 0).
+    *world.records.version.borrow_mut() = 1;
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded));
+    assert_eq!(
+        *world.records.mapping.borrow(),
+        None,
+        "the run did not overwrite it"
+    );
+    *world.records.version.borrow_mut() = 0;
+    world.run(40);
+    assert!(
+        world.records.mapping.borrow().is_some(),
+        "written when nobody saved meanwhile"
+    );
+}
+
+#[test]
+fn changing_the_database_mid_run_cancels_the_run() {
+    let mut world = World::new(2_000, false);
+    let mut job = world.manual_job();
+    let first = world.step(&mut job, 6).0;
+    assert!(matches!(first, StepOutcome::Continue), "{first:?}");
+    world.project.notion_database_id = "another-db".into();
+    assert!(matches!(world.step(&mut job, 6).0, StepOutcome::Cancelled));
+    let (status, _) = last_run(&world);
+    assert_eq!(status, "cancelled");
+    assert!(
+        world.staging.job.borrow().is_none(),
+        "nothing staged is left"
+    );
+}
+
+#[test]
+fn settings_saved_mid_run_apply_from_the_next_run() {
+    let mut world = World::new(2_000, false);
+    let mut job = world.manual_job();
+    let first = world.step(&mut job, 6).0;
+    assert!(matches!(first, StepOutcome::Continue), "{first:?}");
+    // Draft mode turned on and a filter added while the run is in flight: not this run's.
+    world.project.publish_filter = Some(crate::api::input::PublishFilter::Checkbox {
+        property_id: "deleted-property".into(),
+    });
+    let outcome = finish(&world, job);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(framer_titles(&world), 2_000);
 }
