@@ -259,6 +259,23 @@ export class FakeNotion {
     this.#touch(page, editedTime);
   }
 
+  /**
+   * Moves a row to another data source (Notion's "Move to"): the old data source's queries stop
+   * returning it, retrieval shows the new parent; values of properties the new one lacks go.
+   */
+  movePage(pageId, dataSourceId, { editedTime } = {}) {
+    const page = this.#mustGet(this.pages, pageId, "page");
+    const from = this.dataSources.get(page.dataSourceId);
+    const to = this.#mustGet(this.dataSources, dataSourceId, "data source");
+    from.pageIds = from.pageIds.filter((id) => id !== page.id);
+    to.pageIds.push(page.id);
+    page.dataSourceId = to.id;
+    const kept = new Map();
+    for (const prop of to.props) kept.set(prop.id, page.values.get(prop.id) ?? this.#defaultValue(to, prop));
+    page.values = kept;
+    this.#touch(page, editedTime);
+  }
+
   /** Moves a row to the trash: queries stop returning it, retrieval shows in_trash. */
   trashPage(pageId, { editedTime } = {}) {
     const page = this.#mustGet(this.pages, pageId, "page");

@@ -15,7 +15,7 @@ import {
   behaviorChanges, behaviorSwitches, filterNeedsValues, filterOptions, mappingPatch, mappingRows, publishFilter,
   skippedText, slugOptions,
 } from "../public/js/mapping.js";
-import { runFacts, runProgress, skippedRow, skippedSummary } from "../public/js/run-text.js";
+import { heldReason, heldTitle, runFacts, runProgress, skippedRow, skippedSummary } from "../public/js/run-text.js";
 
 const PUBLIC = resolve(dirname(fileURLToPath(import.meta.url)), "../public");
 const NOW = Date.parse("2026-11-01T12:00:00Z");
@@ -394,4 +394,13 @@ describe("page files under a strict Content-Security-Policy", () => {
       assert.doesNotMatch(source, /\beval\(|new Function\(/, `${file} evaluates strings`);
     }
   });
+});
+
+test("the deletion guard's notice says how many items would go, why, and that nothing went", () => {
+  assert.equal(heldTitle(48), "48 items would be removed — Review");
+  assert.equal(heldTitle(1), "1 item would be removed — Review");
+  assert.equal(heldTitle(1200), "1,200 items would be removed — Review");
+  assert.match(heldReason("empty_read"), /no rows at all/);
+  assert.match(heldReason("empty_read"), /Nothing was removed/);
+  assert.match(heldReason("over_threshold"), /deletion guard/);
 });

@@ -6,7 +6,7 @@ import { $, copyText, el, fail, setSwitches, show } from "./dom.js";
 import { errorText, isBusy, plural, progressText, relativeTime, runResult, runSummary, webhookLabel } from "./format.js";
 import { initAlerts, loadDestinations, renderFreshness } from "./alerts.js";
 import { behaviorSwitches } from "./mapping.js";
-import { runFacts, runProgress, skippedRow, skippedSummary } from "./run-text.js";
+import { heldReason, heldTitle, runFacts, runProgress, skippedRow, skippedSummary } from "./run-text.js";
 import { api, notePlan } from "./session.js";
 
 const BUSY_POLL_MS = 1500;
@@ -27,6 +27,8 @@ export function initProjectPage() {
   $("confirm-webhook").addEventListener("click", confirmWebhook);
   initAlerts();
   $("rotate-webhook").addEventListener("click", rotateWebhook);
+  $("removals-apply").addEventListener("click", () => decideRemovals("apply"));
+  $("removals-dismiss").addEventListener("click", () => decideRemovals("dismiss"));
   for (const button of document.querySelectorAll("[data-copy]")) button.addEventListener("click", () => copyField(button));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && isOpen()) refreshProject();
@@ -101,6 +103,7 @@ function renderProject(p, syncs) {
   renderLastSync(p.sync.last_sync);
   $("items-in-framer").textContent = String(p.sync.items_in_framer);
   renderFreshness(p.freshness);
+  renderRemovals(p.removals);
   renderProgress(p, syncs);
   renderHistory(syncs);
   current.busy = isBusy(p, syncs, current.syncId);
@@ -177,7 +180,37 @@ function skippedList(run, open) {
   return list;
 }
 
+/** The removals the deletion guard holds: "48 items would be removed — Review", two buttons. */
+function renderRemovals(removals) {
+  const held = removals?.held ?? { count: 0, items: [] };
+  $("removals-notice").hidden = held.count === 0;
+  if (held.count === 0) return;
+  $("removals-title").textContent = heldTitle(held.count);
+  $("removals-reason").textContent = heldReason(held.reason);
+  const list = $("removals-list");
+  list.replaceChildren(...held.items.map((item) => el("li", {}, el("a", { href: item.url, target: "_blank", rel: "noopener noreferrer" }, item.title || item.page_id))));
+  if (held.count > held.items.length) list.append(el("li", { class: "muted" }, `… and ${held.count - held.items.length} more`));
+}
+
 // ---------- Actions ----------
+
+/** "Remove them" queues a run that removes those Notion still does not show; "Keep them" keeps them. */
+async function decideRemovals(action) {
+  $("removals-error").textContent = "";
+  for (const id of ["removals-apply", "removals-dismiss"]) $(id).disabled = true;
+  try {
+    const answer = await api(`/projects/${current.project.id}/removals/${action}`, { method: "POST", body: {} });
+    if (answer.sync_id) {
+      current.syncId = answer.sync_id;
+      current.busy = true;
+    }
+  } catch (error) {
+    $("removals-error").textContent = errorText(error);
+  } finally {
+    for (const id of ["removals-apply", "removals-dismiss"]) $(id).disabled = false;
+  }
+  await refreshProject();
+}
 
 async function syncNow() {
   const button = $("sync-now");

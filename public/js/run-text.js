@@ -64,3 +64,14 @@ export function skippedRow(row) {
   const reason = row.reason || "refused by Framer";
   return { title, href, detail: row.property ? `${row.property}: ${reason}` : reason };
 }
+
+/** The notice of removals the deletion guard holds (`project.removals.held`). */
+export function heldTitle(count) {
+  return `${amount(count, "item")} would be removed — Review`;
+}
+
+export function heldReason(reason) {
+  if (reason === "empty_read") return "Notion answered with no rows at all while the site holds items (pages unshared from the integration, or a Notion incident). Nothing was removed or published.";
+  return "More items would be removed at once than the deletion guard allows. Nothing was removed or published for them; if rows were trashed by mistake, restore them in Notion.";
+}
+

@@ -98,6 +98,9 @@ pub struct ProjectSync {
     window: Cell<Option<Window>>,
     /// A copy of the ledger to D1 is under way; new rows join it instead of starting another.
     flushing: Rc<Cell<bool>>,
+    /// The owner changed the project's database or collection while a step ran: the step
+    /// stops between units and closes its run as cancelled.
+    cancel_requested: Rc<Cell<bool>>,
 }
 
 impl DurableObject for ProjectSync {
@@ -110,6 +113,7 @@ impl DurableObject for ProjectSync {
             forgotten: Cell::new(false),
             window: Cell::new(None),
             flushing: Rc::new(Cell::new(false)),
+            cancel_requested: Rc::new(Cell::new(false)),
         }
     }
 
@@ -125,6 +129,12 @@ impl DurableObject for ProjectSync {
             },
             "/status" => self.status().await.and_then(|s| Response::from_json(&s)),
             "/forget" => self.forget().await,
+            "/cancel" => {
+                // Only a step under way can see it; between steps the next one compares the
+                // project's settings with the run's own.
+                self.cancel_requested.set(true);
+                Response::ok("cancel requested")
+            }
             other => Response::error(format!("no such object route {other}"), 404),
         };
         outcome.or_else(|e| Response::error(e.to_string(), 500))
@@ -156,7 +166,10 @@ impl DurableObject for ProjectSync {
             self.rearm().await?;
             return Response::ok("auto-sync off");
         }
-        let outcome = sync::step(&ctx, &project, &staging, &mut job).await;
+        self.cancel_requested.set(false);
+        let cancel = self.cancel_requested.clone();
+        let outcome = sync::step(&ctx, &project, &staging, &mut job, &move || cancel.get()).await;
+        self.cancel_requested.set(false);
         if self.forgotten.get() {
             // Deleted while the step waited on Notion or Framer: write nothing back.
             return Response::ok("project deleted");
@@ -577,6 +590,13 @@ pub async fn queue_status(
 ) -> std::result::Result<QueueStatus, ApiError> {
     let mut resp = call::<()>(ctx, project_id, "/status", None).await?;
     Ok(resp.json().await?)
+}
+
+/// Stops the project's run in flight (its database or collection changed).
+pub async fn cancel_run(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {
+    call(ctx, project_id, "/cancel", Some(&serde_json::json!({})))
+        .await
+        .map(|_| ())
 }
 
 pub async fn forget(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {

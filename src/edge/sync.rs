@@ -38,6 +38,7 @@ pub async fn step(
     project: &Project,
     staging: &SqlStaging,
     job: &mut Job,
+    cancelled: &dyn Fn() -> bool,
 ) -> StepOutcome {
     let started = now_ms();
     let budget = Rc::new(Budget::new(
@@ -91,6 +92,7 @@ pub async fn step(
             percent: ctx.settings.deletion_guard_percent,
             min_items: ctx.settings.deletion_guard_min_items,
         },
+        cancelled,
         report: StepReport::default(),
     };
     let outcome = engine.step(job).await;

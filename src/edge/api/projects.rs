@@ -395,6 +395,9 @@ pub async fn update(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiEr
     if new_database.is_some() {
         store::synced_items::forget_all(&ctx.db, &project.id).await?;
     }
+    if new_database.is_some() || update.framer_collection_name.is_some() {
+        project_sync::cancel_run(ctx, &project.id).await?;
+    }
     let fresh = projects::by_id(&ctx.db, &project.id)
         .await?
         .ok_or_else(|| ApiError::NotFound("project".to_owned()))?;

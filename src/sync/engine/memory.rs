@@ -24,6 +24,8 @@ pub struct MemNotion {
     pub log: Rc<RefCell<Vec<String>>>,
     /// Pages deleted after the query listed them: their bodies answer 404.
     pub bodies_gone: BTreeSet<String>,
+    /// Every query answer says Notion stopped at its result cap.
+    pub capped: bool,
 }
 
 pub fn page(n: usize, url: &str) -> Value {
@@ -98,12 +100,17 @@ impl NotionSource for MemNotion {
         let start: usize = cursor.map_or(0, |c| c.parse().unwrap_or(0));
         let end = (start + 100).min(self.pages.len());
         let more = end < self.pages.len();
-        Ok(json!({
+        let mut answer = json!({
             "object": "list",
             "results": self.pages[start..end],
             "has_more": more,
             "next_cursor": if more { Value::String(end.to_string()) } else { Value::Null },
-        }))
+        });
+        if self.capped && !more {
+            answer["request_status"] =
+                json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"});
+        }
+        Ok(answer)
     }
 
     async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError> {

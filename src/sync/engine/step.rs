@@ -25,7 +25,7 @@ use crate::sync::assets::{self, AssetRef, NotionFiles};
 use crate::sync::guard::{self, GuardPolicy, Removals, HELD_LISTED};
 use crate::sync::mapping::{self, Mapping};
 use crate::sync::plan::{self, RunScope, ScopeInputs};
-use crate::sync::publish_filter;
+use crate::sync::publish_filter::{self, FilterProblem};
 use crate::sync::reconcile;
 use crate::sync::row::{map_page, result_title, MappedRow};
 use crate::sync::slug::{self, SlugInput};
@@ -79,6 +79,9 @@ pub struct Engine<'a, N, F, R, S> {
     pub full_interval_ms: i64,
     /// The operator's deletion guard (`DELETION_GUARD_PERCENT`, `DELETION_GUARD_MIN_ITEMS`).
     pub guard: GuardPolicy,
+    /// Whether the owner changed the project's database or collection while this step ran:
+    /// checked between units, so the run stops writing for what the project no longer syncs.
+    pub cancelled: &'a dyn Fn() -> bool,
     pub report: StepReport,
 }
 
@@ -104,6 +107,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             }
         }
         let result = self.advance(job).await;
+        if (self.cancelled)() {
+            return self.cancel(job).await;
+        }
         job.stats.notion_calls += self.notion.calls();
         let (calls, bytes) = self.framer.counters();
         job.stats.framer_calls += calls;
@@ -171,7 +177,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             self.records.run_started(job).await?;
         }
         loop {
-            if self.budget.spent((self.clock)()) {
+            if self.budget.spent((self.clock)()) || (self.cancelled)() {
                 return Ok(false);
             }
             match job.phase {
@@ -362,12 +368,28 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         }
         let filter = match &self.project.publish_filter {
             None => None,
-            Some(filter) => {
-                Some(publish_filter::resolve(filter, schema).map_err(|p| unfit(p.to_string()))?)
-            }
+            Some(filter) => Some(
+                publish_filter::resolve(filter, schema)
+                    .map_err(|p| unfit(self.name_gone_property(p).to_string()))?,
+            ),
         };
         let options = plan::row_options(self.project.slug_property.as_deref(), filter.as_ref());
         Ok(RowOptionsSnapshot::from_options(&options))
+    }
+
+    /// A deleted property is no longer in the schema: the stored mapping still knows its name.
+    fn name_gone_property(&self, problem: FilterProblem) -> FilterProblem {
+        let FilterProblem::UnknownProperty { property } = problem else {
+            return problem;
+        };
+        let name = self
+            .project
+            .mapping
+            .as_ref()
+            .and_then(|m| m.mapping())
+            .and_then(|m| m.fields.iter().find(|f| f.property_id == property))
+            .map_or(property, |f| f.property_name.clone());
+        FilterProblem::UnknownProperty { property: name }
     }
 
     async fn reconcile_mapping(

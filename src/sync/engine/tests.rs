@@ -84,6 +84,8 @@ struct World {
     crash_at_call: Vec<usize>,
     /// Pages whose body answers 404 although the query lists them.
     bodies_gone: std::collections::BTreeSet<String>,
+    /// Notion caps every window (and, ignoring windows, answers the same rows again).
+    capped: bool,
 }
 
 impl World {
@@ -100,6 +102,7 @@ impl World {
             refuse: |_| false,
             crash_at_call: Vec::new(),
             bodies_gone: std::collections::BTreeSet::new(),
+            capped: false,
         }
     }
 
@@ -125,6 +128,7 @@ impl World {
                 calls: 0,
                 log: self.notion_log.clone(),
                 bodies_gone: self.bodies_gone.clone(),
+                capped: self.capped,
             },
             framer: MemFramer {
                 state: self.framer.clone(),
@@ -138,6 +142,7 @@ impl World {
             clock: &clock,
             full_interval_ms: 86_400_000,
             guard: GuardPolicy::default(),
+            cancelled: &|| false,
             report: StepReport::default(),
         };
         let outcome = block_on(engine.step(job));
@@ -659,4 +664,24 @@ fn settings_saved_mid_run_apply_from_the_next_run() {
     let outcome = finish(&world, job);
     assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
     assert_eq!(framer_titles(&world), 2_000);
+}
+
+#[test]
+fn a_capped_window_that_brings_nothing_new_fails_the_run_instead_of_ending_the_read() {
+    let mut world = World::new(150, false);
+    world.run(40);
+    world.capped = true;
+    let (outcome, _) = world.run(40);
+    match outcome {
+        StepOutcome::Failed(f) => {
+            assert_eq!(f.code, "notion_read_stalled");
+            assert!(f.retryable);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        framer_titles(&world),
+        150,
+        "nothing past the cap was removed"
+    );
 }
