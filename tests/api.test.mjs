@@ -209,7 +209,7 @@ scenario("projects: create with each database id form, get, list, patch, delete"
   const p = made[0];
   assert.equal(p.name, "Blog");
   assert.equal(p.plan, "paid");
-  assert.deepEqual(p.notion, { database_id: dashed, data_source_ids: [], token_hint: DEFAULT_HINTS.notion });
+  assert.deepEqual(p.notion, { database_id: dashed, data_source_id: null, data_source_ids: [], token_hint: DEFAULT_HINTS.notion });
   assert.equal(p.framer.api_key_hint, DEFAULT_HINTS.framer);
   assert.equal(p.framer.collection_name, "Posts");
   assert.equal(p.framer.collection_id, null);

@@ -197,7 +197,7 @@ fn passes_filter(
 ) -> bool {
     let Some(raw) = find_property(properties, &filter.property_id) else {
         warnings.push(format!(
-            "publish property {} is missing from the page; kept as draft",
+            "publish property {} is missing from the page; the row counts as unpublished (a draft in draft mode, off the site in remove mode)",
             filter.property_id
         ));
         return false;
