@@ -635,12 +635,18 @@ fn a_mapping_saved_during_a_run_wins_over_the_runs_own() {
     );
 }
 
-#[test]
-fn changing_the_database_mid_run_cancels_the_run() {
-    let mut world = World::new(2_000, false);
+/// A run of 2,000 rows after its first step (of six subrequests): still in flight.
+fn started(world: &World) -> Job {
     let mut job = world.manual_job();
     let first = world.step(&mut job, 6).0;
     assert!(matches!(first, StepOutcome::Continue), "{first:?}");
+    job
+}
+
+#[test]
+fn changing_the_database_mid_run_cancels_the_run() {
+    let mut world = World::new(2_000, false);
+    let mut job = started(&world);
     world.project.notion_database_id = "another-db".into();
     assert!(matches!(world.step(&mut job, 6).0, StepOutcome::Cancelled));
     let (status, _) = last_run(&world);
@@ -654,10 +660,8 @@ fn changing_the_database_mid_run_cancels_the_run() {
 #[test]
 fn settings_saved_mid_run_apply_from_the_next_run() {
     let mut world = World::new(2_000, false);
-    let mut job = world.manual_job();
-    let first = world.step(&mut job, 6).0;
-    assert!(matches!(first, StepOutcome::Continue), "{first:?}");
-    // Draft mode turned on and a filter added while the run is in flight: not this run's.
+    let job = started(&world);
+    // A filter saved while the run is in flight (one that would fail it): not this run's.
     world.project.publish_filter = Some(crate::api::input::PublishFilter::Checkbox {
         property_id: "deleted-property".into(),
     });
