@@ -277,11 +277,15 @@ async fn removals_view(
         store::held_removals::summary(&ctx.db, project_id, "held", removals::LISTED).await?;
     let (kept, kept_items) =
         store::held_removals::summary(&ctx.db, project_id, "kept", removals::LISTED).await?;
-    let reason = held_items.first().and_then(|first| {
-        let run = last_sync.filter(|r| r.id == first.sync_id)?;
-        let held: Value = serde_json::from_str(run.held.as_deref()?).ok()?;
-        Some(held["reason"].clone())
-    });
+    // Why: from the record of the run that held them (usually the newest, read already).
+    let holder = match held_items.first() {
+        None => None,
+        Some(first) if last_sync.is_some_and(|r| r.id == first.sync_id) => last_sync.cloned(),
+        Some(first) => store::sync_runs::by_id(&ctx.db, project_id, &first.sync_id).await?,
+    };
+    let reason = holder
+        .and_then(|run| serde_json::from_str::<Value>(run.held.as_deref()?).ok())
+        .map(|held| held["reason"].clone());
     Ok(json!({
         "held": { "count": held, "reason": reason, "items": listed(held_items) },
         "kept": { "count": kept, "items": listed(kept_items) },
