@@ -319,7 +319,9 @@ describe("reads that fail closed", () => {
     const moved = site.pages[3];
     notion.movePage(moved, elsewhere.dataSourceId);
     const known = new Set((await worker.fetch(`/api/v1/projects/${site.id}/syncs?limit=100`, { token })).json.syncs.map((r) => r.id));
-    const res = await deliver(worker, path, pageEvent({ type: "page.moved", databaseId: site.db.databaseId, dataSourceId: site.db.dataSourceId, pageId: moved }), { token: secret });
+    // Notion's page.moved names the page's new parent: the other database.
+    const event = pageEvent({ type: "page.moved", databaseId: elsewhere.databaseId, dataSourceId: elsewhere.dataSourceId, pageId: moved });
+    const res = await deliver(worker, path, event, { token: secret });
     assert.equal(res.status, 200, res.text);
     const run = await waitFor(async () => {
       const runs = (await worker.fetch(`/api/v1/projects/${site.id}/syncs?limit=100`, { token })).json.syncs;

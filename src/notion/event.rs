@@ -178,6 +178,16 @@ pub fn effect_for(event: &Event, database_id: &str, data_source_ids: &[String]) 
     }
 }
 
+/// A `page.moved` event names the page's new parent: one moved *out* of the project's data
+/// source does not concern it by its parent. Such an event gives the page id, so the caller can
+/// ask whether the project holds that page (then it is gone from the source).
+pub fn moved_page(event: &Event) -> Option<String> {
+    (event.kind == "page.moved")
+        .then(|| event.entity.as_ref().map(|e| canonical(&e.id)))
+        .flatten()
+        .filter(|id| !id.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +286,21 @@ mod tests {
                 page_id: PAGE.into()
             })
         );
+    }
+
+    #[test]
+    fn a_moved_page_is_named_whatever_its_new_parent() {
+        let elsewhere = r#"{"id":"aaaaaaaa-760f-4fff-a67e-3a46c559b176","type":"database"}"#;
+        let moved = parse_event(&event_json("page.moved", "page", PAGE, elsewhere));
+        assert_eq!(effect_for(&moved, DB, &[DS.into()]), None);
+        assert_eq!(moved_page(&moved).as_deref(), Some(PAGE));
+        let edited = parse_event(&event_json(
+            "page.properties_updated",
+            "page",
+            PAGE,
+            elsewhere,
+        ));
+        assert_eq!(moved_page(&edited), None);
     }
 
     #[test]

@@ -62,6 +62,21 @@ pub async fn count_for(db: &D1Database, project_id: &str) -> Result<i64, ApiErro
     Ok(row.map_or(0, |r| r.n))
 }
 
+/// Whether Framer holds an item of the project for this page.
+pub async fn holds(db: &D1Database, project_id: &str, page_id: &str) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        found: i64,
+    }
+    let row: Option<Row> = d1::first(
+        db,
+        "SELECT EXISTS (SELECT 1 FROM synced_items WHERE project_id = ?1 AND page_id = ?2) AS found",
+        &[D1Type::Text(project_id), D1Type::Text(page_id)],
+    )
+    .await?;
+    Ok(row.is_some_and(|r| r.found != 0))
+}
+
 /// `(project id, items)` for each of the account's projects that has items.
 pub async fn counts_of_account(
     db: &D1Database,
