@@ -8,8 +8,8 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ApiError, createApi } from "../public/js/api.js";
 import {
-  cardSummary, countsText, errorText, isBusy, pipelineLabel, planLabel, plural, progressText, relativeTime, runResult,
-  runSummary, webhookLabel,
+  cardSummary, countsText, errorText, isBusy, pipelineLabel, planLabel, plural, progressText, relativeTime, retryText,
+  runResult, runSummary, webhookLabel,
 } from "../public/js/format.js";
 import {
   behaviorChanges, behaviorSwitches, filterNeedsValues, filterOptions, mappingPatch, mappingRows, publishFilter,
@@ -77,6 +77,24 @@ describe("format.js", () => {
     const project = { sync: { last_sync: { started_at: ago(7_200) }, items_in_framer: 5 } };
     assert.equal(cardSummary(project, NOW), "Last sync 2 hours ago · 5 items in Framer");
     assert.equal(cardSummary({ sync: { last_sync: null, items_in_framer: 0 } }, NOW), "Last sync never · 0 items in Framer");
+  });
+
+  test("retryText says when the next attempt is due, or that retries stopped", () => {
+    const now = Date.parse("2026-12-01T10:00:00Z");
+    const retry = (r) => ({ retry: { failures: 3, failing_since: "2026-12-01T09:58:00Z", stopped: false, retry_until: "2026-12-01T10:58:00Z", ...r } });
+    assert.equal(retryText({ retry: null }, now), "");
+    assert.equal(retryText(undefined, now), "");
+    assert.equal(retryText(retry({ next_attempt_at: "2026-12-01T10:00:40Z" }), now), "The last 3 syncs failed; next attempt in 40 s.");
+    assert.equal(retryText(retry({ next_attempt_at: "2026-12-01T10:02:10Z" }), now), "The last 3 syncs failed; next attempt in 3 min.");
+    assert.equal(retryText(retry({ failures: 1, next_attempt_at: "2026-12-01T09:59:59Z" }), now), "The last sync failed; retrying now.");
+    assert.equal(
+      retryText({ auto_sync_active: true, ...retry({ stopped: true, next_attempt_at: null }) }, now),
+      "The last 3 syncs failed. Automatic retries stopped; the next Notion edit, Sync now or the hourly catch-up tries again.",
+    );
+    assert.equal(
+      retryText({ auto_sync_active: false, ...retry({ stopped: true, next_attempt_at: null }) }, now),
+      "The last 3 syncs failed. Automatic retries stopped; press Sync now to try again.",
+    );
   });
 
   test("isBusy and progressText follow the queue and the sync this page started", () => {

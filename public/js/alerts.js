@@ -43,7 +43,7 @@ function destinationRow(d) {
     el("span", { class: "run-main" },
       el("b", { text: d.name }),
       el("span", { class: "pill", text: d.format }),
-      el("span", { class: "muted small", text: d.url })),
+      el("span", { class: "muted small", title: "The URL is stored encrypted; only its host and last characters are shown", text: d.url_hint })),
     el("p", { class: d.enabled ? "muted small" : "run-error", text: destinationStatus(d) }),
     el("div", { class: "row" }, ...actions));
 }

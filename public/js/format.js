@@ -85,6 +85,31 @@ export function progressText(project, syncs = [], startedSyncId = null) {
   return "";
 }
 
+/** "40 s", "3 min", "2 h": a wait from now, rounded up. */
+function waitText(ms) {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.round(minutes / 60)} h`;
+}
+
+/**
+ * The line under "Sync now" while the pending work keeps failing (`project.sync.retry`): how
+ * many runs failed and when the next attempt is due, or that retries stopped and what starts
+ * the next one. Empty when nothing failed.
+ */
+export function retryText(sync, now = Date.now()) {
+  const retry = sync?.retry;
+  if (!retry) return "";
+  const failed = retry.failures === 1 ? "The last sync failed" : `The last ${retry.failures} syncs failed`;
+  if (retry.stopped || !retry.next_attempt_at) {
+    const next = sync.auto_sync_active ? "the next Notion edit, Sync now or the hourly catch-up tries again" : "press Sync now to try again";
+    return `${failed}. Automatic retries stopped; ${next}.`;
+  }
+  const wait = Date.parse(retry.next_attempt_at) - now;
+  return wait <= 0 ? `${failed}; retrying now.` : `${failed}; next attempt in ${waitText(wait)}.`;
+}
+
 /**
  * The text for a failed request. A plan refusal (402 plan_required) starts by saying plainly
  * that the paid plan is needed, whatever the server's wording.

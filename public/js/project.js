@@ -3,7 +3,7 @@
 // refused. It polls while the page is visible: briskly while something is pending, now and then
 // otherwise, so syncs started by Notion webhooks show up without a click.
 import { $, copyText, el, fail, setSwitches, show } from "./dom.js";
-import { errorText, isBusy, plural, progressText, relativeTime, runResult, runSummary, webhookLabel } from "./format.js";
+import { errorText, isBusy, plural, progressText, relativeTime, retryText, runResult, runSummary, webhookLabel } from "./format.js";
 import { initAlerts, loadDestinations, renderFreshness } from "./alerts.js";
 import { behaviorSwitches } from "./mapping.js";
 import { heldReason, heldTitle, runFacts, runProgress, skippedRow, skippedSummary } from "./run-text.js";
@@ -126,6 +126,9 @@ function renderProgress(p, syncs) {
   else showProgress(progressText(p, syncs, current.syncId));
   const waiting = Boolean(current.syncId) && !syncs.some((r) => r.id === current.syncId);
   $("sync-now").disabled = Boolean(p.sync.running || waiting);
+  const retry = retryText(p.sync);
+  $("sync-retry").textContent = retry;
+  $("sync-retry").hidden = !retry;
 }
 
 function showProgress(text) {

@@ -40,13 +40,14 @@ impl Format {
 /// A validated request to create a destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationInput {
-    pub name: String,
+    /// `None`: named by `default_name`.
+    pub name: Option<String>,
     pub url: String,
     pub format: Format,
 }
 
 impl DestinationInput {
-    /// Reads `{"url", "format"?, "name"?}`; `format` defaults to `slack`, `name` to the host.
+    /// Reads `{"url", "format"?, "name"?}`; `format` defaults to `slack`.
     pub fn parse(body: &Value) -> Result<Self, ApiError> {
         let Some(object) = body.as_object() else {
             return Err(ApiError::validation("body", "expected a JSON object"));
@@ -61,7 +62,7 @@ impl DestinationInput {
             Some(_) => return Err(ApiError::validation("url", "must be a string")),
             None => return Err(ApiError::validation("url", "is required")),
         };
-        let host = validate_url(&url)?;
+        validate_url(&url)?;
         let format = match object.get("format") {
             None | Some(Value::Null) => Format::Slack,
             Some(Value::String(f)) => Format::parse(f)
@@ -69,15 +70,15 @@ impl DestinationInput {
             Some(_) => return Err(ApiError::validation("format", "must be a string")),
         };
         let name = match object.get("name") {
-            None | Some(Value::Null) => host,
-            Some(Value::String(n)) if n.trim().is_empty() => host,
+            None | Some(Value::Null) => None,
+            Some(Value::String(n)) if n.trim().is_empty() => None,
             Some(Value::String(n)) if n.trim().chars().count() > MAX_NAME_LEN => {
                 return Err(ApiError::validation(
                     "name",
                     format!("must be at most {MAX_NAME_LEN} characters"),
                 ))
             }
-            Some(Value::String(n)) => n.trim().to_owned(),
+            Some(Value::String(n)) => Some(n.trim().to_owned()),
             Some(_) => return Err(ApiError::validation("name", "must be a string")),
         };
         Ok(Self { name, url, format })
@@ -131,6 +132,59 @@ impl DestinationPatch {
         }
         Ok(patch)
     }
+}
+
+/// What a destination URL is shown as once stored (it is a credential): its scheme, host and
+/// port, and its last four characters, e.g. `https://hooks.slack.com/…x9Yz`.
+pub fn url_hint(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let after = &rest[authority.len()..];
+    let chars: Vec<char> = after.chars().collect();
+    if chars.len() <= 1 {
+        return format!("{scheme}://{authority}/");
+    }
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    let tail = tail.trim_start_matches('/');
+    format!("{scheme}://{authority}/…{tail}")
+}
+
+/// The service a receiver's host belongs to, for names: Slack, Discord, Microsoft Teams, or
+/// the host itself.
+fn service_of(host: &str) -> &str {
+    match host {
+        "hooks.slack.com" => "Slack",
+        "discord.com" | "discordapp.com" | "ptb.discord.com" | "canary.discord.com" => "Discord",
+        h if h.ends_with(".webhook.office.com")
+            || h.ends_with(".logic.azure.com")
+            || h.ends_with(".api.powerplatform.com") =>
+        {
+            "Teams"
+        }
+        h => h,
+    }
+}
+
+/// A name for a destination created without one that tells it apart from the account's
+/// others (`taken`): the service and the URL's last four characters, e.g. `Slack …x9Yz`,
+/// numbered when that is taken too. Every Slack URL shares its host, so the host alone would
+/// not do.
+pub fn default_name(url: &str, taken: &[String]) -> String {
+    let host = validate_url(url).unwrap_or_default();
+    let hint = url_hint(url);
+    let tail = hint.rsplit_once('…').map_or("", |(_, t)| t);
+    let base = if tail.is_empty() {
+        service_of(&host).to_owned()
+    } else {
+        format!("{} …{tail}", service_of(&host))
+    };
+    let mut name = base.clone();
+    let mut n = 2;
+    while taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+        name = format!("{base} ({n})");
+        n += 1;
+    }
+    name
 }
 
 /// Checks a destination URL and returns its host. Errors name the field `url`.
@@ -371,15 +425,64 @@ mod tests {
     }
 
     #[test]
+    fn hints_show_the_host_and_little_else() {
+        let slack = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXx9Yz";
+        assert_eq!(url_hint(slack), "https://hooks.slack.com/…x9Yz");
+        assert_eq!(
+            url_hint("http://127.0.0.1:8080/hook"),
+            "http://127.0.0.1:8080/…hook"
+        );
+        assert_eq!(
+            url_hint("https://example.com/ab"),
+            "https://example.com/…ab"
+        );
+        assert_eq!(url_hint("https://example.com/"), "https://example.com/");
+        assert_eq!(url_hint("https://example.com"), "https://example.com/");
+        assert!(!url_hint(slack).contains("T0000"));
+    }
+
+    #[test]
+    fn unnamed_destinations_get_names_that_tell_them_apart() {
+        let a = "https://hooks.slack.com/services/T0/B0/aaaaaaaaaaaaaaaaaaaa1111";
+        let b = "https://hooks.slack.com/services/T0/B1/bbbbbbbbbbbbbbbbbbbb2222";
+        assert_eq!(default_name(a, &[]), "Slack …1111");
+        assert_eq!(default_name(b, &["Slack …1111".to_owned()]), "Slack …2222");
+        assert_ne!(default_name(a, &[]), default_name(b, &[]));
+        let taken = vec!["Slack …1111".to_owned(), "slack …1111 (2)".to_owned()];
+        assert_eq!(default_name(a, &taken), "Slack …1111 (3)");
+        assert_eq!(
+            default_name("https://discord.com/api/webhooks/1/abcd/slack", &[]),
+            "Discord …lack"
+        );
+        assert_eq!(
+            default_name(
+                "https://acme.webhook.office.com/webhookb2/x/IncomingWebhook/zz/yy",
+                &[]
+            ),
+            "Teams …z/yy"
+        );
+        assert_eq!(
+            default_name("https://ops.example.com/", &[]),
+            "ops.example.com"
+        );
+    }
+
+    #[test]
     fn input_defaults_and_names_the_bad_field() {
         let input = DestinationInput::parse(&json!({"url": "https://hooks.slack.com/x"})).unwrap();
         assert_eq!(input.format, Format::Slack);
-        assert_eq!(input.name, "hooks.slack.com");
+        assert_eq!(
+            input.name, None,
+            "named once the account's others are known"
+        );
         let input = DestinationInput::parse(
             &json!({"url": "https://example.com/x", "format": "json", "name": " Ops "}),
         )
         .unwrap();
-        assert_eq!((input.format, input.name.as_str()), (Format::Json, "Ops"));
+        assert_eq!(
+            (input.format, input.name.as_deref()),
+            (Format::Json, Some("Ops"))
+        );
         for (body, field) in [
             (json!({}), "url"),
             (json!({"url": 3}), "url"),

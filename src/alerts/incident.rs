@@ -1,7 +1,11 @@
 //! Once per incident: a condition (a project's sync failing, rows skipped, edits no webhook
 //! announced) opens an incident the first time it is seen, raises one alert when it has lasted
 //! long enough, stays quiet while it persists, and sends one recovery message when it clears,
-//! only if an alert went out. Incidents are kept per project and kind.
+//! only if an alert went out. Incidents are kept per project and kind. An incident that is not
+//! worth an alert yet knows when it will be (`due_at_ms`): the project's alarm and the cron
+//! check it then, so the alert does not wait for the next run to fail.
+
+use serde_json::Value;
 
 /// What an incident is about; one open incident per project and kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +52,11 @@ pub struct Incident {
     pub alerted: bool,
     /// The latest cause in words, for the page and the recovery message.
     pub summary: String,
+    /// When the incident becomes worth an alert, while none went out.
+    pub due_at_ms: Option<i64>,
+    /// What the alert needs besides the summary (for a failing sync: the error code, message
+    /// and whether it is retryable); `Null` when there is nothing more.
+    pub detail: Value,
 }
 
 /// What one run or check saw of the condition.
@@ -57,6 +66,7 @@ pub enum Observation {
     Present {
         summary: String,
         alert_after_ms: i64,
+        detail: Value,
     },
     /// The condition is over.
     Absent,
@@ -109,21 +119,44 @@ pub fn decide(
             Observation::Present {
                 summary,
                 alert_after_ms,
+                detail,
             },
         ) => {
             let opened_at_ms = current.map_or(now_ms, |i| i.opened_at_ms);
             let already = current.is_some_and(|i| i.alerted);
-            let due = !already && now_ms - opened_at_ms >= alert_after_ms;
+            let due_at_ms = opened_at_ms.saturating_add(alert_after_ms);
+            let due = !already && now_ms >= due_at_ms;
+            let alerted = already || due;
             Decision::Store {
                 incident: Incident {
                     kind,
                     opened_at_ms,
-                    alerted: already || due,
+                    alerted,
                     summary,
+                    due_at_ms: (!alerted).then_some(due_at_ms),
+                    detail,
                 },
                 send: due.then_some(Send::Alert),
             }
         }
+    }
+}
+
+/// The timed check: an open incident whose grace period is over raises its alert now, with
+/// what the last observation recorded; anything else waits.
+pub fn decide_due(current: Option<&Incident>, now_ms: i64) -> Decision {
+    match current {
+        Some(open) if !open.alerted && open.due_at_ms.is_some_and(|at| at <= now_ms) => {
+            Decision::Store {
+                incident: Incident {
+                    alerted: true,
+                    due_at_ms: None,
+                    ..open.clone()
+                },
+                send: Some(Send::Alert),
+            }
+        }
+        _ => Decision::Keep,
     }
 }
 
@@ -138,6 +171,7 @@ mod tests {
         Observation::Present {
             summary: "Notion rejected the token".to_owned(),
             alert_after_ms: after,
+            detail: Value::Null,
         }
     }
 
@@ -219,6 +253,41 @@ mod tests {
         assert_eq!(
             decide(Kind::SyncFailing, Some(&open), present(0), 10).send(),
             Some(Send::Alert)
+        );
+    }
+
+    #[test]
+    fn a_retryable_failure_falls_due_on_time_without_another_run() {
+        let open = stored(&decide(
+            Kind::SyncFailing,
+            None,
+            present(RETRYABLE_GRACE_MS),
+            1_000,
+        ));
+        assert_eq!(open.due_at_ms, Some(1_000 + RETRYABLE_GRACE_MS));
+        assert_eq!(decide_due(Some(&open), RETRYABLE_GRACE_MS), Decision::Keep);
+        let due = decide_due(Some(&open), 1_000 + RETRYABLE_GRACE_MS);
+        assert_eq!(due.send(), Some(Send::Alert));
+        let alerted = stored(&due);
+        assert!(alerted.alerted && alerted.due_at_ms.is_none());
+        assert_eq!(
+            alerted.opened_at_ms, 1_000,
+            "still measured from the first failure"
+        );
+        assert_eq!(decide_due(Some(&alerted), i64::MAX), Decision::Keep, "once");
+        assert_eq!(decide_due(None, i64::MAX), Decision::Keep);
+        // A later failure keeps the due time of the first one.
+        let later = stored(&decide(
+            Kind::SyncFailing,
+            Some(&open),
+            present(RETRYABLE_GRACE_MS),
+            60_000,
+        ));
+        assert_eq!(later.due_at_ms, open.due_at_ms);
+        // An alert sent at once leaves nothing due.
+        assert_eq!(
+            stored(&decide(Kind::SyncFailing, None, present(0), 5)).due_at_ms,
+            None
         );
     }
 

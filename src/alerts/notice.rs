@@ -1,7 +1,7 @@
 //! What an alert says: a title, the cause in words and what to do about it, for people (the
 //! Slack-compatible text) and for programs (the fields of the JSON event).
 
-use super::incident::Kind;
+use super::incident::{Incident, Kind};
 use serde_json::{json, Value};
 
 /// How many skipped rows an alert quotes.
@@ -39,6 +39,8 @@ pub struct Notice {
     pub title: String,
     pub cause: Option<String>,
     pub action: Option<String>,
+    /// For a recovery: how it was fixed (`cause` then says what was wrong).
+    pub resolution: Option<String>,
     pub details: Value,
 }
 
@@ -46,8 +48,16 @@ impl Notice {
     /// The one-paragraph text of the Slack-compatible format.
     pub fn text(&self) -> String {
         let mut text = self.title.clone();
+        let cause_label = if self.event == Event::Resolved {
+            "What was wrong"
+        } else {
+            "Cause"
+        };
         if let Some(cause) = &self.cause {
-            text = format!("{text}\nCause: {cause}");
+            text = format!("{text}\n{cause_label}: {cause}");
+        }
+        if let Some(resolution) = &self.resolution {
+            text = format!("{text}\nFixed: {resolution}");
         }
         if let Some(action) = &self.action {
             text = format!("{text}\nWhat to do: {action}");
@@ -98,15 +108,10 @@ pub fn sync_failing(
 ) -> Notice {
     let (cause, action) = failure_cause(code, message, retryable);
     let title = if retryable {
-        let minutes = failing_for_ms / 60_000;
-        let duration = if minutes < 1 {
-            "under a minute".to_owned()
-        } else {
-            format!("{minutes} min")
-        };
         format!(
-            "Sync of \u{201c}{}\u{201d} has been failing for {duration}",
-            project.name
+            "Sync of \u{201c}{}\u{201d} has been failing for {}",
+            project.name,
+            duration(failing_for_ms)
         )
     } else {
         format!("Sync of \u{201c}{}\u{201d} failed", project.name)
@@ -118,7 +123,50 @@ pub fn sync_failing(
         title,
         cause: Some(cause),
         action: Some(action),
+        resolution: None,
         details: json!({ "error_code": code, "error_message": message, "retryable": retryable }),
+    }
+}
+
+/// "under a minute", "42 min", "3 h 5 min".
+fn duration(ms: i64) -> String {
+    let minutes = ms / 60_000;
+    match minutes {
+        m if m < 1 => "under a minute".to_owned(),
+        m if m < 60 => format!("{m} min"),
+        m if m % 60 == 0 => format!("{} h", m / 60),
+        m => format!("{} h {} min", m / 60, m % 60),
+    }
+}
+
+/// The alert of an incident whose grace period ended with no run to observe it (the timed
+/// check), from what the last observation recorded.
+pub fn overdue(project: &ProjectRef, incident: &Incident, now_ms: i64) -> Notice {
+    let detail = &incident.detail;
+    match incident.kind {
+        Kind::SyncFailing => sync_failing(
+            project,
+            detail["error_code"].as_str().unwrap_or_default(),
+            detail["error_message"]
+                .as_str()
+                .unwrap_or(&incident.summary),
+            detail["retryable"].as_bool().unwrap_or(true),
+            now_ms - incident.opened_at_ms,
+        ),
+        other => Notice {
+            event: Event::Raised,
+            kind: Some(other),
+            project: Some(project.clone()),
+            title: format!(
+                "\u{201c}{}\u{201d} needs attention ({})",
+                project.name,
+                other.as_str()
+            ),
+            cause: Some(incident.summary.clone()),
+            action: None,
+            resolution: None,
+            details: detail.clone(),
+        },
     }
 }
 
@@ -153,6 +201,7 @@ pub fn rows_skipped(project: &ProjectRef, count: usize, reasons: &[String]) -> N
             "open the project's sync history for each row's reason and fix the rows in Notion"
                 .to_owned(),
         ),
+        resolution: None,
         details: json!({ "skipped": count, "reasons": quoted }),
     }
 }
@@ -190,6 +239,7 @@ pub fn removals_held(
             "nothing was removed or published for them; open the project page and choose \u{201c}Remove them\u{201d} or \u{201c}Keep them\u{201d} (if rows were trashed by mistake, restore them in Notion)"
                 .to_owned(),
         ),
+        resolution: None,
         details: json!({ "held": count, "items": titles.iter().take(QUOTED_SKIPS).map(|(t, u)| json!({"title": t, "url": u})).collect::<Vec<_>>() }),
     }
 }
@@ -226,12 +276,13 @@ pub fn unannounced(
         action: Some(
             "in Notion, open the integration's Webhooks tab and resume or recreate the subscription (a new one needs verifying under Settings); the project was synced anyway".to_owned(),
         ),
+        resolution: None,
         details: json!({ "latest_edit_at": latest_edit_at, "last_event_at": last_event_at }),
     }
 }
 
-/// An incident that raised an alert is over.
-pub fn resolved(project: &ProjectRef, kind: Kind, summary: &str) -> Notice {
+/// An incident that raised an alert is over: what was wrong, and that it is fixed.
+pub fn resolved(project: &ProjectRef, kind: Kind, summary: &str, lasted_ms: i64) -> Notice {
     let title = match kind {
         Kind::SyncFailing => format!("Sync of \u{201c}{}\u{201d} works again", project.name),
         Kind::RowsSkipped => format!(
@@ -247,14 +298,30 @@ pub fn resolved(project: &ProjectRef, kind: Kind, summary: &str) -> Notice {
             project.name
         ),
     };
+    let lasted = duration(lasted_ms);
+    let resolution = match kind {
+        Kind::SyncFailing => format!(
+            "the last sync succeeded, after {lasted} of failures; nothing to do"
+        ),
+        Kind::RowsSkipped => {
+            format!("a full sync read every row (rows had been skipped for {lasted}); nothing to do")
+        }
+        Kind::Unannounced => format!(
+            "Notion's edits are announced by webhook events again (they were missing for {lasted}); nothing to do"
+        ),
+        Kind::RemovalsHeld => format!(
+            "Notion shows the rows again, or the owner decided on the held removals (after {lasted}); nothing to do"
+        ),
+    };
     Notice {
         event: Event::Resolved,
         kind: Some(kind),
         project: Some(project.clone()),
         title,
-        cause: Some(format!("resolved: {summary}")),
+        cause: Some(summary.to_owned()),
         action: None,
-        details: json!({}),
+        resolution: Some(resolution.clone()),
+        details: json!({ "resolution": resolution, "lasted_ms": lasted_ms }),
     }
 }
 
@@ -267,6 +334,7 @@ pub fn test(destination_name: &str) -> Notice {
         title: format!("Test alert for \u{201c}{destination_name}\u{201d}: alerts from Notion-Framer sync will arrive here"),
         cause: None,
         action: None,
+        resolution: None,
         details: json!({}),
     }
 }
@@ -345,6 +413,37 @@ mod tests {
     }
 
     #[test]
+    fn an_overdue_incident_alerts_with_what_its_last_failure_said() {
+        let incident = Incident {
+            kind: Kind::SyncFailing,
+            opened_at_ms: 0,
+            alerted: false,
+            summary: "Notion answered 503".to_owned(),
+            due_at_ms: Some(5_000),
+            detail: json!({"error_code": "notion_unavailable", "error_message": "Notion answered 503", "retryable": true}),
+        };
+        let n = overdue(&blog(), &incident, 120 * 60_000);
+        assert_eq!(
+            n.title,
+            "Sync of \u{201c}Blog\u{201d} has been failing for 2 h"
+        );
+        assert_eq!(n.cause.as_deref(), Some("Notion answered 503"));
+        assert_eq!(n.details["error_code"], "notion_unavailable");
+        assert!(n.action.unwrap().contains("keeps retrying"));
+        // An incident stored before the detail was kept still says its cause.
+        let old = Incident {
+            detail: Value::Null,
+            ..incident
+        };
+        let n = overdue(&blog(), &old, 31 * 60_000);
+        assert_eq!(n.cause.as_deref(), Some("Notion answered 503"));
+        assert_eq!(
+            n.title,
+            "Sync of \u{201c}Blog\u{201d} has been failing for 31 min"
+        );
+    }
+
+    #[test]
     fn freshness_recovery_and_test_texts() {
         let n = unannounced(&blog(), "2026-12-01T10:00:00.000Z", None);
         assert!(n
@@ -357,12 +456,31 @@ mod tests {
             &blog(),
             Kind::SyncFailing,
             "the Notion token was revoked or is wrong",
+            42 * 60_000,
         );
         assert_eq!(r.event, Event::Resolved);
         assert_eq!(
             r.text(),
-            "Sync of \u{201c}Blog\u{201d} works again\nCause: resolved: the Notion token was revoked or is wrong"
+            "Sync of \u{201c}Blog\u{201d} works again\n\
+             What was wrong: the Notion token was revoked or is wrong\n\
+             Fixed: the last sync succeeded, after 42 min of failures; nothing to do"
         );
+        assert!(!r.text().contains("resolved:"));
+        assert_eq!(
+            r.cause.as_deref(),
+            Some("the Notion token was revoked or is wrong")
+        );
+        assert_eq!(r.details["lasted_ms"], 42 * 60_000);
+        let r = resolved(
+            &blog(),
+            Kind::RowsSkipped,
+            "1 row could not be read",
+            90 * 60_000,
+        );
+        assert!(r.text().contains("What was wrong: 1 row could not be read"));
+        assert!(r
+            .text()
+            .contains("Fixed: a full sync read every row (rows had been skipped for 1 h 30 min)"));
         assert_eq!(test("Ops").event.as_str(), "alert.test");
     }
 }

@@ -19,10 +19,27 @@ pub const TIMESTAMP_HEADER: &str = "X-Alert-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-Alert-Signature";
 pub const EVENT_ID_HEADER: &str = "X-Alert-Event-Id";
 
+/// Slack's message format reads `&`, `<` and `>` as control characters (`<!channel>` pings a
+/// whole channel, `<url|text>` makes a link): every one in the text is escaped, so a project
+/// name, a row title or an error message from Notion or the owner shows as typed. Nothing we
+/// write ourselves uses Slack's markup.
+pub fn slack_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The body for `format`; `event_id` and `created_at` identify the alert across retries.
 pub fn body(format: Format, notice: &Notice, event_id: &str, created_at: &str) -> String {
     let value = match format {
-        Format::Slack => json!({ "text": notice.text() }),
+        Format::Slack => json!({ "text": slack_escape(&notice.text()) }),
         Format::Json => json!({
             "id": event_id,
             "type": notice.event.as_str(),
@@ -76,6 +93,29 @@ mod tests {
         let n = notice::test("Ops");
         let body: Value = serde_json::from_str(&body(Format::Slack, &n, "e1", "t")).unwrap();
         assert_eq!(body, json!({ "text": n.text() }));
+    }
+
+    #[test]
+    fn slack_text_escapes_control_characters_from_any_source() {
+        assert_eq!(
+            slack_escape("<!channel> & <b>bold</b> a&amp;b"),
+            "&lt;!channel&gt; &amp; &lt;b&gt;bold&lt;/b&gt; a&amp;amp;b"
+        );
+        let project = notice::ProjectRef {
+            id: "p1".into(),
+            name: "<!here> & co".into(),
+        };
+        let reasons = vec!["<!channel> & <b>: Notion page id is not a UUID".to_owned()];
+        let n = notice::rows_skipped(&project, 1, &reasons);
+        let slack: Value = serde_json::from_str(&body(Format::Slack, &n, "e1", "t")).unwrap();
+        let text = slack["text"].as_str().unwrap();
+        assert!(text.contains("&lt;!here&gt; &amp; co"), "{text}");
+        assert!(text.contains("&lt;!channel&gt; &amp; &lt;b&gt;"), "{text}");
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
+        // Programs get the values as they are.
+        let json: Value = serde_json::from_str(&body(Format::Json, &n, "e1", "t")).unwrap();
+        assert_eq!(json["project"]["name"], "<!here> & co");
+        assert!(json["text"].as_str().unwrap().contains("<!channel> & <b>"));
     }
 
     #[test]

@@ -526,6 +526,74 @@ mod openapi_tests {
         }
     }
 
+    /// What a 4xx of an operation on `path` must name: the resource it is about.
+    fn resource_of(path: &str) -> &'static str {
+        match path {
+            p if p.starts_with("/webhooks/") => "webhook",
+            p if p.starts_with("/api/v1/alerts") => "alert destination",
+            p if p.starts_with("/api/v1/projects") => "project",
+            p if p.starts_with("/api/v1/accounts") => "account",
+            p if p.starts_with("/api/v1/tokens") => "API token",
+            _ => "",
+        }
+    }
+
+    #[test]
+    fn every_client_error_describes_its_own_cause() {
+        let doc = document();
+        for generic in ["BadRequest", "NotFound", "Conflict", "RateLimited"] {
+            assert!(
+                doc["components"]["responses"][generic].is_null(),
+                "{generic}: one description for different causes"
+            );
+        }
+        let mut checked = 0;
+        for (path, method, op) in operations(&doc) {
+            let responses = op["responses"].as_object().cloned().unwrap_or_default();
+            for (status, response) in responses.iter().filter(|(s, _)| s.starts_with('4')) {
+                let description = resolve(&doc, response)
+                    .and_then(|r| r["description"].as_str())
+                    .unwrap_or_default();
+                let at = format!("{method} {path} {status}: {description}");
+                assert!(description.starts_with('`'), "{at}: names its code");
+                let resource = resource_of(&path);
+                match status.as_str() {
+                    "400" if path.ends_with("/syncs") => {
+                        assert!(description.contains("limit"), "{at}");
+                    }
+                    "400" if path.starts_with("/webhooks/") => {
+                        assert!(description.contains("Notion"), "{at}");
+                    }
+                    "400" | "404" => assert!(description.contains(resource), "{at}"),
+                    "429" if path.starts_with("/webhooks/") => {
+                        assert!(description.contains("signatures"), "{at}");
+                    }
+                    "429" => assert!(description.contains("authentications"), "{at}"),
+                    _ => {}
+                }
+                checked += 1;
+            }
+            if path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" {
+                assert!(
+                    responses.contains_key("429"),
+                    "{method} {path}: failed auth is limited"
+                );
+            }
+        }
+        assert!(checked > 100, "{checked}");
+        let conflict = |path: &str| {
+            resolve(&doc, &doc["paths"][path]["post"]["responses"]["409"])
+                .and_then(|r| r["description"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(conflict("/api/v1/alerts").contains("ten alert destinations"));
+        assert!(
+            conflict("/api/v1/projects/{project_id}/webhook/refresh-token")
+                .contains("verification tokens")
+        );
+    }
+
     #[test]
     fn the_checks_catch_a_drifting_document() {
         let mut doc = document();

@@ -8,7 +8,7 @@ use super::context::{now_ms, AppContext};
 use super::store::alert_destinations::{self, DestinationRow};
 use super::store::{self, alert_outbox, d1};
 use crate::alerts::delivery::{self, Verdict};
-use crate::alerts::destination::Format;
+use crate::alerts::destination::{url_hint, Format};
 use crate::alerts::incident::{self, Decision, Incident, Kind, Observation, Send};
 use crate::alerts::notice::{self, Notice, ProjectRef};
 use crate::alerts::payload;
@@ -19,6 +19,7 @@ use crate::sync::engine::job::Job;
 use crate::util::secrets::{self, Cipher};
 use crate::util::time::iso_from_ms;
 use futures::future::{select, Either};
+use serde_json::json;
 use std::time::Duration;
 use worker::{
     console_log, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit,
@@ -35,6 +36,64 @@ const PASS_LIMIT: usize = 20;
 /// The AES-GCM context a destination's secret is bound to.
 pub fn secret_context(destination_id: &str) -> String {
     format!("alert_destination:{destination_id}")
+}
+
+/// The AES-GCM context a destination's URL is bound to.
+pub fn url_context(destination_id: &str) -> String {
+    format!("alert_destination:{destination_id}:url")
+}
+
+/// A destination URL as stored: its ciphertext and its hint.
+pub fn seal(
+    cipher: &Cipher,
+    destination_id: &str,
+    url: &str,
+) -> Result<(String, String), ApiError> {
+    Ok((
+        cipher.encrypt(url, &url_context(destination_id))?,
+        url_hint(url),
+    ))
+}
+
+/// A destination's URL in clear, for sending: decrypted, or (a row written before URLs were
+/// encrypted) taken as stored and sealed now.
+async fn open_url(
+    ctx: &AppContext,
+    cipher: &Cipher,
+    destination_id: &str,
+    plain: &str,
+    url_enc: Option<&str>,
+) -> Result<String, ApiError> {
+    if let Some(enc) = url_enc {
+        return Ok(cipher.decrypt(enc, &url_context(destination_id))?);
+    }
+    seal_plaintext(ctx, cipher, destination_id, plain).await?;
+    Ok(plain.to_owned())
+}
+
+/// Encrypts the plaintext URL of a row from an earlier version in place.
+pub async fn seal_plaintext(
+    ctx: &AppContext,
+    cipher: &Cipher,
+    destination_id: &str,
+    plain: &str,
+) -> Result<(), ApiError> {
+    let (enc, hint) = seal(cipher, destination_id, plain)?;
+    alert_destinations::seal_url(&ctx.db, destination_id, &enc, &hint, true).await
+}
+
+/// The cron's sweep: seals up to `limit` rows still holding a plaintext URL, so none lingers
+/// in D1 until someone happens to read it.
+pub async fn seal_plaintext_urls(ctx: &AppContext, limit: usize) -> Result<usize, ApiError> {
+    let rows = alert_destinations::plaintext(&ctx.db, limit).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let cipher = ctx.cipher()?;
+    for row in &rows {
+        seal_plaintext(ctx, &cipher, &row.id, &row.url).await?;
+    }
+    Ok(rows.len())
 }
 
 /// After a run: a failure opens (or keeps) the sync-failing incident, a success closes it;
@@ -56,6 +115,11 @@ pub async fn after_run(
             } else {
                 0
             },
+            detail: json!({
+                "error_code": f.code,
+                "error_message": f.message,
+                "retryable": f.retryable,
+            }),
         },
     };
     observe(ctx, project, Kind::SyncFailing, failing, now, |open| {
@@ -88,6 +152,7 @@ pub async fn after_run(
         Ok(()) if stats.skipped > 0 => Observation::Present {
             summary: notice::rows_skipped(project, stats.skipped, &reasons).summary(),
             alert_after_ms: 0,
+            detail: serde_json::Value::Null,
         },
         Ok(()) if stats.full => Observation::Absent,
         _ => Observation::Unknown,
@@ -106,6 +171,7 @@ pub async fn after_run(
         Ok(()) if stats.removals_held > 0 => Observation::Present {
             summary: notice::removals_held(project, stats.removals_held, reason, &titles).summary(),
             alert_after_ms: 0,
+            detail: serde_json::Value::Null,
         },
         // Only a run that decided on every removal can say none is held any more.
         Ok(()) if stats.full => Observation::Absent,
@@ -132,21 +198,31 @@ pub async fn observe(
     let send = decision.send();
     match decision {
         Decision::Keep => {}
+        Decision::Store { incident, .. } if send == Some(Send::Alert) => {
+            // Stored not alerted, then claimed: of this run and a timed check racing for the
+            // same incident, only the one whose claim changes the row sends.
+            let unclaimed = Incident {
+                alerted: current.as_ref().is_some_and(|c| c.alerted),
+                ..incident.clone()
+            };
+            store::alert_incidents::save(&ctx.db, &project.id, &unclaimed).await?;
+            if store::alert_incidents::claim_alert(&ctx.db, &project.id, kind).await? {
+                queue(ctx, &project.id, &raise(&incident), now).await?;
+            }
+        }
         Decision::Store { incident, .. } => {
             if current.as_ref() != Some(&incident) {
                 store::alert_incidents::save(&ctx.db, &project.id, &incident).await?;
-            }
-            if send == Some(Send::Alert) {
-                queue(ctx, &project.id, &raise(&incident), now).await?;
             }
         }
         Decision::Close { .. } => {
             store::alert_incidents::close(&ctx.db, &project.id, kind).await?;
             if let (Some(Send::Recovery), Some(open)) = (send, current) {
+                let lasted = now - open.opened_at_ms;
                 queue(
                     ctx,
                     &project.id,
-                    &notice::resolved(project, kind, &open.summary),
+                    &notice::resolved(project, kind, &open.summary, lasted),
                     now,
                 )
                 .await?;
@@ -154,6 +230,47 @@ pub async fn observe(
         }
     }
     Ok(())
+}
+
+/// The timed check (the project's alarm, or the cron for all projects): raises the alerts of
+/// open incidents whose grace period is over, whether or not a run failed since. Returns how
+/// many it queued.
+pub async fn raise_due(
+    ctx: &AppContext,
+    project_id: Option<&str>,
+    now: i64,
+) -> Result<usize, ApiError> {
+    let due = store::alert_incidents::due(&ctx.db, project_id, now, PASS_LIMIT).await?;
+    let mut raised = 0;
+    for open in due {
+        if incident::decide_due(Some(&open.incident), now).send() != Some(Send::Alert) {
+            continue;
+        }
+        if !store::alert_incidents::claim_alert(&ctx.db, &open.project_id, open.incident.kind)
+            .await?
+        {
+            continue;
+        }
+        let project = ProjectRef {
+            id: open.project_id,
+            name: open.project_name,
+        };
+        queue(
+            ctx,
+            &project.id,
+            &notice::overdue(&project, &open.incident, now),
+            now,
+        )
+        .await?;
+        raised += 1;
+    }
+    Ok(raised)
+}
+
+/// When the project's next timed check is due: the earliest grace period of its open
+/// incidents not alerted yet.
+pub async fn next_due(ctx: &AppContext, project_id: &str) -> Result<Option<i64>, ApiError> {
+    store::alert_incidents::next_due(&ctx.db, project_id).await
 }
 
 /// Queues `notice` for every enabled destination of the project's account.
@@ -215,24 +332,23 @@ pub async fn deliver_due(ctx: &AppContext, project_id: Option<&str>) -> Result<P
             continue;
         }
         let format = Format::parse(&row.format).unwrap_or(Format::Slack);
+        if cipher.is_none() {
+            cipher = Some(ctx.cipher()?);
+        }
+        let cipher = cipher.as_ref().expect("set above");
         let secret = match &row.secret_enc {
-            Some(enc) => {
-                if cipher.is_none() {
-                    cipher = Some(ctx.cipher()?);
-                }
-                let cipher = cipher.as_ref().expect("set above");
-                Some(cipher.decrypt(enc, &secret_context(&row.destination_id))?)
-            }
+            Some(enc) => Some(cipher.decrypt(enc, &secret_context(&row.destination_id))?),
             None => None,
         };
-        let attempt = post(
+        let url = open_url(
+            ctx,
+            cipher,
+            &row.destination_id,
             &row.url,
-            format,
-            secret.as_deref(),
-            &row.event_id,
-            &row.body,
+            row.url_enc.as_deref(),
         )
-        .await;
+        .await?;
+        let attempt = post(&url, format, secret.as_deref(), &row.event_id, &row.body).await;
         let attempts = u32::try_from(row.attempts + 1).unwrap_or(u32::MAX);
         let verdict = Verdict::of(attempt.status);
         let next = (verdict == Verdict::Retry)
@@ -306,13 +422,19 @@ pub async fn send_test(
     destination: &DestinationRow,
 ) -> Result<Attempt, ApiError> {
     let format = Format::parse(&destination.format).unwrap_or(Format::Slack);
+    let cipher = ctx.cipher()?;
     let secret = match destination.secret_enc.as_deref() {
-        Some(enc) => Some(
-            ctx.cipher()?
-                .decrypt(enc, &secret_context(&destination.id))?,
-        ),
+        Some(enc) => Some(cipher.decrypt(enc, &secret_context(&destination.id))?),
         None => None,
     };
+    let url = open_url(
+        ctx,
+        &cipher,
+        &destination.id,
+        &destination.url,
+        destination.url_enc.as_deref(),
+    )
+    .await?;
     let event_id = secrets::random_id()?;
     let body = payload::body(
         format,
@@ -320,14 +442,7 @@ pub async fn send_test(
         &event_id,
         &iso_from_ms(now_ms()),
     );
-    let attempt = post(
-        &destination.url,
-        format,
-        secret.as_deref(),
-        &event_id,
-        &body,
-    )
-    .await;
+    let attempt = post(&url, format, secret.as_deref(), &event_id, &body).await;
     let verdict = Verdict::of(attempt.status);
     log_attempt(&destination.id, None, &event_id, 1, &attempt, verdict, None);
     settle_destination(ctx, &destination.id, &attempt, verdict).await?;

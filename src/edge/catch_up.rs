@@ -1,7 +1,9 @@
 //! The cron trigger: Notion aims for at-most-once delivery, so projects with auto-sync on whose
 //! last successful sync is older than CATCH_UP_INTERVAL_SECONDS get a sync anyway. It also
 //! checks freshness (edits Notion has that no webhook event announced: the subscription is
-//! paused or lost; alert once, sync anyway) and delivers alerts whose earlier attempts failed.
+//! paused or lost; alert once, sync anyway), raises alerts whose grace period ended (the
+//! backstop of each project's own timed check), delivers alerts whose earlier attempts failed,
+//! and encrypts alert destination URLs stored in plaintext by earlier versions.
 
 use super::context::{now_ms, AppContext};
 use super::notion_api::NotionClient;
@@ -21,6 +23,8 @@ use worker::{console_log, Env};
 /// Projects one cron run checks for freshness at most (one Notion query and a few D1 queries
 /// each); the least recently checked go first.
 const FRESHNESS_CHECKS_PER_RUN: usize = 25;
+/// Destination rows one cron run encrypts at most (rows from before URLs were encrypted).
+const URL_SEALS_PER_RUN: usize = 50;
 /// Delivered or abandoned alerts are kept this long for inspection, then deleted.
 const OUTBOX_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
@@ -45,11 +49,14 @@ async fn scheduled_work(env: &Env) -> Result<String, ApiError> {
     let ctx = AppContext::new(env.clone())?;
     let queued = queue_due_projects(&ctx).await?;
     let (checked, stale) = check_freshness(&ctx).await?;
+    let sealed = alerts::seal_plaintext_urls(&ctx, URL_SEALS_PER_RUN).await?;
+    let overdue = alerts::raise_due(&ctx, None, now_ms()).await?;
     let pass = alerts::deliver_due(&ctx, None).await?;
     store::alert_outbox::prune_settled(&ctx.db, now_ms() - OUTBOX_RETENTION_MS).await?;
     Ok(format!(
         "{queued} catch-up syncs queued; freshness: {checked} checked, {stale} with unannounced edits; \
-         alerts: {} delivered, {} retrying, {} dropped",
+         alerts: {overdue} raised on time, {} delivered, {} retrying, {} dropped; \
+         {sealed} destination URLs encrypted",
         pass.delivered, pass.retrying, pass.dropped
     ))
 }
@@ -130,6 +137,7 @@ async fn check_project(ctx: &AppContext, project: &Project) -> Result<bool, ApiE
         Observation::Present {
             summary: warning.summary(),
             alert_after_ms: 0,
+            detail: serde_json::Value::Null,
         }
     } else {
         Observation::Absent

@@ -15,7 +15,7 @@ use crate::sync::engine::job::Job;
 use crate::sync::engine::ports::Staging;
 use crate::sync::engine::step::StepOutcome;
 use crate::sync::ledger::{self, EventRecord, Outcome};
-use crate::sync::queue::{self, AfterRun, Pending, Trigger, Window};
+use crate::sync::queue::{self, AfterRun, Pending, RetryPolicy, Trigger, Window};
 use crate::util::secrets;
 use crate::util::settings::Settings;
 use crate::util::time::iso_from_ms;
@@ -31,6 +31,9 @@ use worker::{
 const PENDING: &str = "pending";
 const IN_FLIGHT: &str = "in_flight";
 const PROJECT_ID: &str = "project_id";
+/// When an open alert incident of the project falls due (a retryable failure that has lasted
+/// `ALERT_RETRYABLE_AFTER_SECONDS`): the alarm checks it then, whether or not a run is due.
+const ALERT_CHECK_AT: &str = "alert_check_at";
 
 /// The batch a run of the version before stepped syncs was working on: read once, to close its
 /// record and give its work back.
@@ -75,6 +78,16 @@ pub struct QueueStatus {
     pub running_sync_id: Option<String>,
     pub running_since_ms: Option<i64>,
     pub queued_sync_id: Option<String>,
+    /// Failed runs in a row of the pending batch, since when, and when the next automatic
+    /// attempt is due (`None` with `retries_stopped`: waiting for an event, a click or the cron).
+    #[serde(default)]
+    pub failures: u32,
+    #[serde(default)]
+    pub failing_since_ms: Option<i64>,
+    #[serde(default)]
+    pub next_attempt_at_ms: Option<i64>,
+    #[serde(default)]
+    pub retries_stopped: bool,
 }
 
 /// The answer to a sync request: the run that will serve it and whether it was already under way.
@@ -94,8 +107,8 @@ pub struct ProjectSync {
     project_known: Cell<bool>,
     /// The project was deleted and this object emptied: it stores nothing any more.
     forgotten: Cell<bool>,
-    /// The debounce settings, read from the environment once per instance.
-    window: Cell<Option<Window>>,
+    /// The debounce and retry settings, read from the environment once per instance.
+    timing: Cell<Option<(Window, RetryPolicy)>>,
     /// A copy of the ledger to D1 is under way; new rows join it instead of starting another.
     flushing: Rc<Cell<bool>>,
     /// The owner changed the project's database or collection while a step ran: the step
@@ -111,7 +124,7 @@ impl DurableObject for ProjectSync {
             ledger_ready: Cell::new(false),
             project_known: Cell::new(false),
             forgotten: Cell::new(false),
-            window: Cell::new(None),
+            timing: Cell::new(None),
             flushing: Rc::new(Cell::new(false)),
             cancel_requested: Rc::new(Cell::new(false)),
         }
@@ -150,10 +163,11 @@ impl DurableObject for ProjectSync {
             log_copy_failure(&project_id, &e);
         }
         let ctx = AppContext::new(self.env.clone())?;
+        self.check_alerts(&ctx, &project_id).await?;
         let staging = self.staging()?;
         let Some(mut job) = self.job_to_run(&ctx, &staging).await? else {
             self.rearm().await?;
-            return Response::ok("nothing pending");
+            return Response::ok("nothing due");
         };
         let Some(project) = store::projects::by_id(&ctx.db, &project_id).await? else {
             // Deleted while work was queued: nothing to do, nothing to record.
@@ -182,25 +196,24 @@ impl DurableObject for ProjectSync {
             }
             StepOutcome::Failed(failure) if failure.retryable => {
                 let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-                match queue::after_run(pending, Some(job.batch), now_ms(), self.window()?) {
-                    AfterRun::Retry {
-                        pending,
-                        alarm_at_ms,
-                    } => {
-                        storage.put(PENDING, &pending).await?;
-                        storage.set_alarm(at(alarm_at_ms)).await?;
-                    }
-                    AfterRun::Rearm => self.rearm().await?,
+                let (window, policy) = self.timing()?;
+                let jitter =
+                    u16::from_le_bytes(secrets::random_bytes::<2>().map_err(|e| step_secret(&e))?);
+                if let AfterRun::Retry { pending, .. } =
+                    queue::after_run(pending, Some(job.batch), now_ms(), window, policy, jitter)
+                {
+                    storage.put(PENDING, &pending).await?;
                 }
             }
             // Done; or retrying cannot help (bad token, missing database): the run records
             // why, and the next event, "Sync now" or the catch-up cron tries again. A cancelled
             // run (the project now syncs another database or collection) leaves the next run,
             // full, to whatever comes next.
-            StepOutcome::Succeeded | StepOutcome::Failed(_) | StepOutcome::Cancelled => {
-                self.rearm().await?;
-            }
+            StepOutcome::Succeeded | StepOutcome::Failed(_) | StepOutcome::Cancelled => {}
         }
+        // A retryable failure that is not worth an alert yet gets its check on time.
+        self.note_alert_check(&ctx, &project_id).await;
+        self.rearm().await?;
         // Alerts the run queued go out now, after it, without holding up the next run.
         self.deliver_alerts_in_background(&project_id);
         Response::ok("run finished")
@@ -232,6 +245,7 @@ impl ProjectSync {
             Err(_) => {
                 staging.clear().map_err(step_error)?;
                 pending.record_request(Trigger::Schedule, true, now_ms());
+                pending.run_at_ms = Some(now_ms());
             }
         }
         if let Some(lost) = storage.get::<InFlight>(IN_FLIGHT).await? {
@@ -241,7 +255,12 @@ impl ProjectSync {
             pending.merge(lost.batch);
             storage.delete(IN_FLIGHT).await?;
         }
-        if pending.is_empty() {
+        if !pending.is_due(now_ms()) {
+            // Not yet (the alarm fired for an alert check or a ledger copy), or retries
+            // stopped: `rearm` sets the alarm for when it is due.
+            if !pending.is_empty() {
+                storage.put(PENDING, &pending).await?;
+            }
             return Ok(None);
         }
         let sync_id = match pending.sync_id.clone() {
@@ -255,17 +274,64 @@ impl ProjectSync {
         Ok(Some(job))
     }
 
-    fn window(&self) -> Result<Window> {
-        if let Some(window) = self.window.get() {
-            return Ok(window);
+    fn timing(&self) -> Result<(Window, RetryPolicy)> {
+        if let Some(timing) = self.timing.get() {
+            return Ok(timing);
         }
         let settings = Settings::from_lookup(|name| text_binding(&self.env, name))?;
-        let window = Window {
-            debounce_ms: settings.debounce_ms,
-            max_wait_ms: settings.max_wait_ms,
+        let timing = (
+            Window {
+                debounce_ms: settings.debounce_ms,
+                max_wait_ms: settings.max_wait_ms,
+            },
+            RetryPolicy::new(settings.sync_retry_base_ms, settings.sync_retry_for_ms),
+        );
+        self.timing.set(Some(timing));
+        Ok(timing)
+    }
+
+    fn window(&self) -> Result<Window> {
+        Ok(self.timing()?.0)
+    }
+
+    /// Raises the project's alerts that fell due (a retryable failure lasting past its grace
+    /// period) when the alarm fired for them, then sends them.
+    async fn check_alerts(&self, ctx: &AppContext, project_id: &str) -> Result<()> {
+        let storage = self.state.storage();
+        let Some(check_at) = storage.get::<i64>(ALERT_CHECK_AT).await? else {
+            return Ok(());
         };
-        self.window.set(Some(window));
-        Ok(window)
+        if check_at > now_ms() {
+            return Ok(());
+        }
+        storage.delete(ALERT_CHECK_AT).await?;
+        match alerts::raise_due(ctx, Some(project_id), now_ms()).await {
+            Ok(0) => {}
+            Ok(_) => self.deliver_alerts_in_background(project_id),
+            Err(e) => alerts::log_failure(Some(project_id), "timed alert check failed", &e),
+        }
+        Ok(())
+    }
+
+    /// After a run: remembers when the project's open incident falls due for an alert, if one
+    /// waits for its grace period; the alarm comes then.
+    async fn note_alert_check(&self, ctx: &AppContext, project_id: &str) {
+        let storage = self.state.storage();
+        let stored = match alerts::next_due(ctx, project_id).await {
+            Ok(Some(due)) => storage.put(ALERT_CHECK_AT, due).await,
+            Ok(None) => storage.delete(ALERT_CHECK_AT).await.map(|_| ()),
+            Err(e) => {
+                alerts::log_failure(Some(project_id), "reading the open incidents failed", &e);
+                Ok(())
+            }
+        };
+        if let Err(e) = stored {
+            alerts::log_failure(
+                Some(project_id),
+                "storing the alert check failed",
+                &e.into(),
+            );
+        }
     }
 
     /// Records a delivery in the ledger (the dedupe), queues its effect when it is the first
@@ -282,10 +348,9 @@ impl ProjectSync {
             let now = now_ms();
             let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
             pending.record_event(effect, now);
+            pending.schedule(now, self.window()?);
             storage.put(PENDING, &pending).await?;
-            storage
-                .set_alarm(at(pending.alarm_at(now, self.window()?)))
-                .await?;
+            self.arm(&pending).await?;
         }
         if first_delivery && !self.flushing.get() {
             // Once per copy started, not per event: rows arriving during a copy join it, and
@@ -360,8 +425,9 @@ impl ProjectSync {
         }
         let now = now_ms();
         let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-        if body.trigger == Trigger::Schedule && !pending.is_empty() {
-            // Work is already queued, with its alarm; the catch-up has nothing to add.
+        if body.trigger == Trigger::Schedule && !pending.is_empty() && !pending.parked {
+            // Work is already queued, with its alarm; the catch-up has nothing to add (it wakes
+            // a batch whose retries stopped).
             return Response::from_json(&SyncTicket {
                 sync_id: pending.sync_id,
                 already_running: false,
@@ -372,9 +438,9 @@ impl ProjectSync {
         if body.trigger == Trigger::Manual && pending.sync_id.is_none() {
             pending.sync_id = Some(secrets::random_id()?);
         }
-        let alarm_at = pending.alarm_at(now, self.window()?);
+        pending.schedule(now, self.window()?);
         storage.put(PENDING, &pending).await?;
-        storage.set_alarm(at(alarm_at)).await?;
+        self.arm(&pending).await?;
         Response::from_json(&SyncTicket {
             sync_id: pending.sync_id,
             already_running: false,
@@ -386,12 +452,20 @@ impl ProjectSync {
     async fn rearm(&self) -> Result<()> {
         let storage = self.state.storage();
         let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-        if !pending.is_empty() {
-            storage
-                .set_alarm(at(pending.alarm_at(now_ms(), self.window()?)))
-                .await?;
-        } else if store::ledger::has_unflushed(&self.ledger()?)? {
-            ensure_alarm(&storage).await?;
+        self.arm(&pending).await
+    }
+
+    /// Sets the alarm for the earlier of the batch's due time and the alert check; with
+    /// neither, for ledger rows still to copy.
+    async fn arm(&self, pending: &Pending) -> Result<()> {
+        let storage = self.state.storage();
+        let alert_check = storage.get::<i64>(ALERT_CHECK_AT).await?;
+        match queue::next_alarm(pending.due_at(), alert_check) {
+            Some(when) => storage.set_alarm(at(when.max(now_ms()))).await?,
+            None if store::ledger::has_unflushed(&self.ledger()?)? => {
+                ensure_alarm(&storage).await?;
+            }
+            None => {}
         }
         Ok(())
     }
@@ -405,6 +479,10 @@ impl ProjectSync {
             pending_since_ms: (!pending.is_empty()).then_some(pending.first_at_ms),
             alarm_at_ms: storage.get_alarm().await?,
             queued_sync_id: pending.sync_id.clone(),
+            failures: pending.failures,
+            failing_since_ms: pending.failing_since_ms,
+            next_attempt_at_ms: (pending.failures > 0).then(|| pending.due_at()).flatten(),
+            retries_stopped: pending.failures > 0 && pending.due_at().is_none(),
             running_sync_id: running.as_ref().map(|r| r.sync_id.clone()),
             running_since_ms: running.map(|r| r.started_at_ms),
         })
@@ -454,6 +532,11 @@ fn step_error(e: StepError) -> worker::Error {
         None => "step budget spent".to_owned(),
     };
     worker::Error::RustError(format!("sync staging: {detail}"))
+}
+
+/// The random source failing as the runtime's error.
+fn step_secret(e: &secrets::SecretError) -> worker::Error {
+    worker::Error::RustError(format!("retry jitter: {e}"))
 }
 
 /// What the object answers for a project that no longer exists; the Worker reads it as 404.

@@ -34,6 +34,11 @@ pub struct Settings {
     pub deletion_guard_percent: u32,
     /// ...when they are at least this many.
     pub deletion_guard_min_items: u32,
+    /// First wait before a failed sync run is retried (doubling with jitter, capped at 15 min).
+    pub sync_retry_base_ms: i64,
+    /// Failing runs are retried for this long after the first failure, then the batch waits
+    /// for the next event, "Sync now" or the catch-up cron.
+    pub sync_retry_for_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +132,15 @@ impl Settings {
             sync_step_ms: seconds("SYNC_STEP_SECONDS", 60)?,
             deletion_guard_percent: whole(&get, "DELETION_GUARD_PERCENT", 20, 1..=100)?,
             deletion_guard_min_items: whole(&get, "DELETION_GUARD_MIN_ITEMS", 5, 1..=1_000_000)?,
+            sync_retry_base_ms: seconds("SYNC_RETRY_BASE_SECONDS", 5)?,
+            sync_retry_for_ms: seconds("SYNC_RETRY_FOR_SECONDS", 3600)?,
         };
+        if settings.sync_retry_base_ms < 100 {
+            return Err(SettingError {
+                name: "SYNC_RETRY_BASE_SECONDS",
+                message: "must be at least 0.1 seconds".to_owned(),
+            });
+        }
         if settings.sync_step_ms < 1000 {
             return Err(SettingError {
                 name: "SYNC_STEP_SECONDS",
@@ -220,6 +233,10 @@ mod tests {
         assert_eq!(s.catch_up_interval_ms, 3_600_000);
         assert_eq!(s.alert_retry_base_ms, 60_000);
         assert_eq!(s.alert_retryable_after_ms, 1_800_000);
+        assert_eq!(
+            (s.sync_retry_base_ms, s.sync_retry_for_ms),
+            (5_000, 3_600_000)
+        );
         assert_eq!(s.public_base_url, None);
         assert_eq!((s.event_history_days, s.sync_history_days), (30, 90));
         assert!(
@@ -305,6 +322,21 @@ mod tests {
         assert_eq!(
             settings(&[("DEBOUNCE_SECONDS", "90")]).unwrap_err().name,
             "DEBOUNCE_MAX_WAIT_SECONDS"
+        );
+        assert_eq!(
+            settings(&[("SYNC_RETRY_BASE_SECONDS", "0")])
+                .unwrap_err()
+                .name,
+            "SYNC_RETRY_BASE_SECONDS"
+        );
+        let s = settings(&[
+            ("SYNC_RETRY_BASE_SECONDS", "60"),
+            ("SYNC_RETRY_FOR_SECONDS", "30"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.sync_retry_base_ms, s.sync_retry_for_ms),
+            (60_000, 30_000)
         );
     }
 

@@ -1,15 +1,19 @@
-//! An account's alert destinations: list, create (the json format's signing secret is shown
-//! once, here), read, change (rename, re-point, re-enable after a 410), delete, and "Send test
-//! alert", which POSTs at once and reports what the receiver answered.
+//! An account's alert destinations: list, create (the URL and the json format's signing secret
+//! are shown once, here; afterwards only their hints), read, change (rename, re-point,
+//! re-enable after a 410), delete, and "Send test alert", which POSTs at once and reports what
+//! the receiver answered. A row from before URLs were encrypted is sealed when first read.
 
 use super::Caller;
-use crate::alerts::destination::{DestinationInput, DestinationPatch, Format};
+use crate::alerts::destination::{
+    default_name, url_hint, DestinationInput, DestinationPatch, Format,
+};
 use crate::api::error::ApiError;
 use crate::edge::alerts::{self as delivery, secret_context};
 use crate::edge::context::now_ms;
 use crate::edge::http::{self, Reply};
 use crate::edge::store::alert_destinations::{self, DestinationRow, NewDestination};
 use crate::util::secrets;
+use crate::util::secrets::Cipher;
 use crate::util::time::iso_from_ms;
 use serde_json::{json, Value};
 use worker::Request;
@@ -17,12 +21,13 @@ use worker::Request;
 /// Destinations one account may have.
 const MAX_DESTINATIONS: i64 = 10;
 
-/// What the API shows of a destination (never its secret).
+/// What the API shows of a destination: never its URL or secret, only their hints.
 fn view(d: &DestinationRow) -> Value {
+    let hint = d.url_hint.clone().unwrap_or_else(|| url_hint(&d.url));
     json!({
         "id": d.id,
         "name": d.name,
-        "url": d.url,
+        "url_hint": hint,
         "format": d.format,
         "secret_hint": d.secret_hint,
         "enabled": d.disabled_at.is_none(),
@@ -35,13 +40,35 @@ fn view(d: &DestinationRow) -> Value {
 }
 
 async fn owned(caller: &Caller<'_>, id: &str) -> Result<DestinationRow, ApiError> {
-    alert_destinations::of_account_by_id(&caller.ctx.db, &caller.account.id, id)
+    let row = alert_destinations::of_account_by_id(&caller.ctx.db, &caller.account.id, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("alert destination".to_owned()))
+        .ok_or_else(|| ApiError::NotFound("alert destination".to_owned()))?;
+    let mut rows = vec![row];
+    seal_read(caller, &mut rows).await?;
+    Ok(rows.remove(0))
+}
+
+/// Rows read with a plaintext URL (written before URLs were encrypted) are encrypted in place
+/// now, and shown as sealed.
+async fn seal_read(caller: &Caller<'_>, rows: &mut [DestinationRow]) -> Result<(), ApiError> {
+    let mut cipher: Option<Cipher> = None;
+    for row in rows.iter_mut().filter(|r| r.url_enc.is_none()) {
+        if cipher.is_none() {
+            cipher = Some(caller.ctx.cipher()?);
+        }
+        let cipher = cipher.as_ref().expect("set above");
+        let (enc, hint) = delivery::seal(cipher, &row.id, &row.url)?;
+        alert_destinations::seal_url(&caller.ctx.db, &row.id, &enc, &hint, true).await?;
+        row.url = String::new();
+        row.url_enc = Some(enc);
+        row.url_hint = Some(hint);
+    }
+    Ok(())
 }
 
 pub async fn list(caller: &Caller<'_>) -> Result<Reply, ApiError> {
-    let rows = alert_destinations::of_account(&caller.ctx.db, &caller.account.id).await?;
+    let mut rows = alert_destinations::of_account(&caller.ctx.db, &caller.account.id).await?;
+    seal_read(caller, &mut rows).await?;
     let views: Vec<Value> = rows.iter().map(view).collect();
     Ok(Reply::json(200, &json!({ "destinations": views })))
 }
@@ -56,6 +83,15 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
         )));
     }
     let id = secrets::random_id()?;
+    let name = match input.name.clone() {
+        Some(name) => name,
+        None => default_name(
+            &input.url,
+            &alert_destinations::names_of_account(db, &caller.account.id).await?,
+        ),
+    };
+    let cipher = caller.ctx.cipher()?;
+    let (url_enc, hint) = delivery::seal(&cipher, &id, &input.url)?;
     let secret = match input.format {
         Format::Json => Some(secrets::random_token("alsec_")?),
         Format::Slack => None,
@@ -63,9 +99,7 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
     let secret_enc = secret
         .as_deref()
         .map(|s| {
-            caller
-                .ctx
-                .cipher()?
+            cipher
                 .encrypt(s, &secret_context(&id))
                 .map_err(ApiError::from)
         })
@@ -76,8 +110,9 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
         &NewDestination {
             id: &id,
             account_id: &caller.account.id,
-            name: &input.name,
-            url: &input.url,
+            name: &name,
+            url_enc: &url_enc,
+            url_hint: &hint,
             format: input.format.as_str(),
             secret_enc: secret_enc.as_deref(),
             secret_hint: secret_hint.as_deref(),
@@ -86,7 +121,8 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
     )
     .await?;
     let stored = owned(caller, &id).await?;
-    let mut answer = json!({ "destination": view(&stored) });
+    // The URL is shown this once too: only its ciphertext and hint are kept.
+    let mut answer = json!({ "destination": view(&stored), "url": input.url });
     if let Some(secret) = secret {
         // Shown this once: only its ciphertext and hint are kept.
         answer["secret"] = Value::String(secret);
@@ -107,14 +143,12 @@ pub async fn update(caller: &Caller<'_>, id: &str, req: &mut Request) -> Result<
     let body: Value = http::read_json(req).await?;
     let patch = DestinationPatch::parse(&body)?;
     let db = &caller.ctx.db;
-    if patch.name.is_some() || patch.url.is_some() {
-        alert_destinations::update(
-            db,
-            &destination.id,
-            patch.name.as_deref(),
-            patch.url.as_deref(),
-        )
-        .await?;
+    if let Some(name) = &patch.name {
+        alert_destinations::rename(db, &destination.id, name).await?;
+    }
+    if let Some(url) = &patch.url {
+        let (enc, hint) = delivery::seal(&caller.ctx.cipher()?, &destination.id, url)?;
+        alert_destinations::seal_url(db, &destination.id, &enc, &hint, false).await?;
     }
     match patch.enabled {
         Some(true) => alert_destinations::enable(db, &destination.id).await?,

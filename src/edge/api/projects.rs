@@ -249,6 +249,7 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
                 "alarm_at": queue.alarm_at_ms.map(iso_from_ms),
                 "sync_id": queue.queued_sync_id,
             },
+            "retry": retry_view(ctx, &queue),
             "running": queue.running_sync_id.is_some(),
             "running_sync_id": queue.running_sync_id,
             "progress": progress,
@@ -290,6 +291,24 @@ async fn removals_view(
         "held": { "count": held, "reason": reason, "items": listed(held_items) },
         "kept": { "count": kept, "items": listed(kept_items) },
     }))
+}
+
+/// `sync.retry`: null unless the pending work failed; else how many runs failed in a row,
+/// since when, when the next attempt is due, and whether retries stopped (then the next
+/// event, "Sync now" or the catch-up cron tries again).
+fn retry_view(ctx: &AppContext, queue: &project_sync::QueueStatus) -> Value {
+    if queue.failures == 0 {
+        return Value::Null;
+    }
+    json!({
+        "failures": queue.failures,
+        "failing_since": queue.failing_since_ms.map(iso_from_ms),
+        "next_attempt_at": queue.next_attempt_at_ms.map(iso_from_ms),
+        "stopped": queue.retries_stopped,
+        "retry_until": queue
+            .failing_since_ms
+            .map(|since| iso_from_ms(since + ctx.settings.sync_retry_for_ms)),
+    })
 }
 
 /// `sync.progress`: how far the run in flight got, null when none runs. Its record is almost

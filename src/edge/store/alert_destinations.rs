@@ -1,5 +1,7 @@
-//! `alert_destinations`: where an account's alerts go. The json format's secret is stored
-//! encrypted; the API shows only its hint.
+//! `alert_destinations`: where an account's alerts go. The URL (a credential: a Slack
+//! incoming-webhook URL lets anyone post to the channel) and the json format's secret are
+//! stored encrypted; the API shows only their hints. Rows from before URLs were encrypted keep
+//! the plaintext in `url` until `seal_url` rewrites them.
 
 use super::d1;
 use crate::api::error::ApiError;
@@ -10,7 +12,10 @@ use worker::{D1Database, D1Type};
 pub struct DestinationRow {
     pub id: String,
     pub name: String,
+    /// The plaintext URL of a row not sealed yet; empty once `url_enc` holds it.
     pub url: String,
+    pub url_enc: Option<String>,
+    pub url_hint: Option<String>,
     pub format: String,
     pub secret_enc: Option<String>,
     pub secret_hint: Option<String>,
@@ -25,7 +30,8 @@ pub struct NewDestination<'a> {
     pub id: &'a str,
     pub account_id: &'a str,
     pub name: &'a str,
-    pub url: &'a str,
+    pub url_enc: &'a str,
+    pub url_hint: &'a str,
     pub format: &'a str,
     pub secret_enc: Option<&'a str>,
     pub secret_hint: Option<&'a str>,
@@ -35,13 +41,14 @@ pub struct NewDestination<'a> {
 pub async fn create(db: &D1Database, d: &NewDestination<'_>) -> Result<(), ApiError> {
     d1::run(
         db,
-        "INSERT INTO alert_destinations (id, account_id, name, url, format, secret_enc, secret_hint, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO alert_destinations (id, account_id, name, url, url_enc, url_hint, format, secret_enc, secret_hint, created_at) \
+         VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?7, ?8, ?9)",
         &[
             D1Type::Text(d.id),
             D1Type::Text(d.account_id),
             D1Type::Text(d.name),
-            D1Type::Text(d.url),
+            D1Type::Text(d.url_enc),
+            D1Type::Text(d.url_hint),
             D1Type::Text(d.format),
             d1::opt(d.secret_enc),
             d1::opt(d.secret_hint),
@@ -129,20 +136,68 @@ pub async fn disable(db: &D1Database, id: &str, reason: &str, now: &str) -> Resu
     .map(|_| ())
 }
 
-/// Renames or re-points the destination.
-pub async fn update(
-    db: &D1Database,
-    id: &str,
-    name: Option<&str>,
-    url: Option<&str>,
-) -> Result<(), ApiError> {
+/// The account's destination names, to name a new one apart from them.
+pub async fn names_of_account(db: &D1Database, account_id: &str) -> Result<Vec<String>, ApiError> {
+    #[derive(Deserialize)]
+    struct Name {
+        name: String,
+    }
+    let rows: Vec<Name> = d1::all(
+        db,
+        "SELECT name FROM alert_destinations WHERE account_id = ?1",
+        &[D1Type::Text(account_id)],
+    )
+    .await?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+/// Renames the destination.
+pub async fn rename(db: &D1Database, id: &str, name: &str) -> Result<(), ApiError> {
     d1::run(
         db,
-        "UPDATE alert_destinations SET name = COALESCE(?2, name), url = COALESCE(?3, url) WHERE id = ?1",
-        &[D1Type::Text(id), d1::opt(name), d1::opt(url)],
+        "UPDATE alert_destinations SET name = ?2 WHERE id = ?1",
+        &[D1Type::Text(id), D1Type::Text(name)],
     )
     .await
     .map(|_| ())
+}
+
+/// Stores the URL encrypted, with its hint, and drops any plaintext. `only_if_plain`: only
+/// while the row still holds a plaintext URL (the first read of a row from an earlier
+/// version; another reader may have sealed it meanwhile).
+pub async fn seal_url(
+    db: &D1Database,
+    id: &str,
+    url_enc: &str,
+    url_hint: &str,
+    only_if_plain: bool,
+) -> Result<(), ApiError> {
+    let sql = if only_if_plain {
+        "UPDATE alert_destinations SET url_enc = ?2, url_hint = ?3, url = '' WHERE id = ?1 AND url_enc IS NULL"
+    } else {
+        "UPDATE alert_destinations SET url_enc = ?2, url_hint = ?3, url = '' WHERE id = ?1"
+    };
+    d1::run(
+        db,
+        sql,
+        &[
+            D1Type::Text(id),
+            D1Type::Text(url_enc),
+            D1Type::Text(url_hint),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Up to `limit` rows still holding a plaintext URL (written before URLs were encrypted).
+pub async fn plaintext(db: &D1Database, limit: usize) -> Result<Vec<DestinationRow>, ApiError> {
+    d1::all(
+        db,
+        "SELECT * FROM alert_destinations WHERE url_enc IS NULL LIMIT ?1",
+        &[d1::int(limit)],
+    )
+    .await
 }
 
 /// Turns a disabled destination back on.

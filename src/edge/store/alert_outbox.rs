@@ -17,7 +17,9 @@ pub struct Due {
     pub body: String,
     pub created_at_ms: i64,
     pub attempts: i64,
+    /// The destination's URL: plaintext only on a row not sealed yet, else `url_enc`.
     pub url: String,
+    pub url_enc: Option<String>,
     pub format: String,
     pub secret_enc: Option<String>,
 }
@@ -58,7 +60,7 @@ pub async fn due(
     d1::all(
         db,
         "SELECT o.id, o.event_id, o.destination_id, o.project_id, o.body, o.created_at_ms, o.attempts, \
-         d.url, d.format, d.secret_enc FROM alert_outbox o JOIN alert_destinations d ON d.id = o.destination_id \
+         d.url, d.url_enc, d.format, d.secret_enc FROM alert_outbox o JOIN alert_destinations d ON d.id = o.destination_id \
          WHERE o.status = 'pending' AND o.next_attempt_ms <= ?1 AND d.disabled_at IS NULL \
          AND (?2 IS NULL OR o.project_id = ?2) ORDER BY o.next_attempt_ms LIMIT ?3",
         &[d1::ms(now_ms), d1::opt(project_id), d1::int(limit)],
