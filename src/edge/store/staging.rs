@@ -6,20 +6,11 @@ use crate::api::error::ApiError;
 use crate::sync::engine::failure::StepError;
 use crate::sync::engine::job::{Job, RowState, StagedRow, StoredItem};
 use crate::sync::engine::ports::Staging;
+use crate::sync::engine::staging_sql::{self as q, state_name};
+use crate::sync::slug::Holder;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
-
-const TABLES: [&str; 7] = [
-    "CREATE TABLE IF NOT EXISTS sync_job (id INTEGER PRIMARY KEY CHECK (id = 1), job TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sync_rows (page_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, \
-     state TEXT NOT NULL, slug TEXT NOT NULL, row TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS sync_rows_state ON sync_rows (state, seq)",
-    "CREATE INDEX IF NOT EXISTS sync_rows_slug ON sync_rows (slug)",
-    "CREATE TABLE IF NOT EXISTS sync_stored (page_id TEXT PRIMARY KEY, slug TEXT NOT NULL, item TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS sync_stored_slug ON sync_stored (slug)",
-    "CREATE TABLE IF NOT EXISTS sync_framer_ids (page_id TEXT PRIMARY KEY)",
-];
 
 /// The staging tables of one object.
 pub struct SqlStaging {
@@ -30,21 +21,10 @@ fn fault(e: impl std::fmt::Display) -> StepError {
     ApiError::internal("object storage", e.to_string()).into()
 }
 
-fn state_name(state: RowState) -> &'static str {
-    match state {
-        RowState::Body => "body",
-        RowState::Write => "write",
-        RowState::Done => "done",
-        RowState::Skipped => "skipped",
-        RowState::Remove => "remove",
-        RowState::Removed => "removed",
-    }
-}
-
 impl SqlStaging {
     /// The tables, created when missing.
     pub fn open(sql: SqlStorage) -> Result<Self, StepError> {
-        for statement in TABLES {
+        for statement in q::TABLES {
             sql.exec(statement, None).map_err(fault)?;
         }
         Ok(Self { sql })
@@ -92,38 +72,30 @@ fn json(value: &impl serde::Serialize) -> Result<SqlStorageValue, StepError> {
 
 impl Staging for SqlStaging {
     fn load_job(&self) -> Result<Option<Job>, StepError> {
-        let rows = self.all::<Text>("SELECT job AS t FROM sync_job WHERE id = 1", vec![])?;
+        let rows = self.all::<Text>(q::LOAD_JOB, vec![])?;
         Ok(parse(rows)?.pop())
     }
 
     fn save_job(&self, job: &Job) -> Result<(), StepError> {
-        self.run(
-            "INSERT INTO sync_job (id, job) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET job = excluded.job",
-            vec![json(job)?],
-        )
+        self.run(q::SAVE_JOB, vec![json(job)?])
     }
 
     fn clear(&self) -> Result<(), StepError> {
-        for table in ["sync_job", "sync_rows", "sync_stored", "sync_framer_ids"] {
-            self.run(&format!("DELETE FROM {table}"), vec![])?;
+        for statement in q::CLEAR {
+            self.run(statement, vec![])?;
         }
         Ok(())
     }
 
     fn contains(&self, page_id: &str) -> Result<bool, StepError> {
-        self.exists(
-            "SELECT 1 AS x FROM sync_rows WHERE page_id = ?",
-            vec![page_id.into()],
-        )
+        self.exists(q::CONTAINS, vec![page_id.into()])
     }
 
     fn put_rows(&self, rows: &[StagedRow]) -> Result<(), StepError> {
         for row in rows {
             let seq = i64::try_from(row.seq).unwrap_or(i64::MAX);
             self.run(
-                "INSERT INTO sync_rows (page_id, seq, state, slug, row) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT(page_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, \
-                 slug = excluded.slug, row = excluded.row",
+                q::PUT_ROW,
                 vec![
                     row.page_id.clone().into(),
                     seq.into(),
@@ -138,10 +110,7 @@ impl Staging for SqlStaging {
 
     fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        parse(self.all::<Text>(
-            "SELECT row AS t FROM sync_rows WHERE state = ? ORDER BY seq LIMIT ?",
-            vec![state_name(state).into(), limit.into()],
-        )?)
+        parse(self.all::<Text>(q::ROWS_IN, vec![state_name(state).into(), limit.into()])?)
     }
 
     fn count_in(&self, state: RowState) -> Result<usize, StepError> {
@@ -149,27 +118,35 @@ impl Staging for SqlStaging {
         struct Count {
             n: i64,
         }
-        let rows = self.all::<Count>(
-            "SELECT COUNT(*) AS n FROM sync_rows WHERE state = ?",
-            vec![state_name(state).into()],
-        )?;
+        let rows = self.all::<Count>(q::COUNT_IN, vec![state_name(state).into()])?;
         Ok(rows
             .first()
             .map_or(0, |c| usize::try_from(c.n).unwrap_or(0)))
     }
 
-    fn slug_taken(&self, slug: &str, page_id: &str) -> Result<bool, StepError> {
-        self.exists(
-            "SELECT 1 AS x FROM sync_rows WHERE slug = ?1 AND page_id != ?2 \
-             UNION ALL SELECT 1 AS x FROM sync_stored WHERE slug = ?1 AND page_id != ?2 LIMIT 1",
-            vec![slug.into(), page_id.into()],
-        )
+    fn slug_holder(
+        &self,
+        slug: &str,
+        page_id: &str,
+        final_: bool,
+    ) -> Result<Option<Holder>, StepError> {
+        #[derive(Deserialize)]
+        struct Held {
+            x: i64,
+        }
+        let query = if final_ {
+            q::SLUG_HOLDER_FINAL
+        } else {
+            q::SLUG_HOLDER_READING
+        };
+        let held = self.all::<Held>(query, vec![slug.into(), page_id.into()])?;
+        Ok(held.first().and_then(|h| q::holder(h.x)))
     }
 
     fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError> {
         for item in items {
             self.run(
-                "INSERT OR REPLACE INTO sync_stored (page_id, slug, item) VALUES (?, ?, ?)",
+                q::PUT_STORED,
                 vec![
                     item.page_id.clone().into(),
                     item.slug.clone().into(),
@@ -181,46 +158,30 @@ impl Staging for SqlStaging {
     }
 
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError> {
-        let rows = self.all::<Text>(
-            "SELECT item AS t FROM sync_stored WHERE page_id = ?",
-            vec![page_id.into()],
-        )?;
+        let rows = self.all::<Text>(q::STORED, vec![page_id.into()])?;
         Ok(parse(rows)?.pop())
     }
 
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError> {
         for chunk in ids.chunks(500) {
-            self.run(
-                "INSERT OR IGNORE INTO sync_framer_ids (page_id) SELECT value FROM json_each(?)",
-                vec![json(&chunk)?],
-            )?;
+            self.run(q::PUT_FRAMER_IDS, vec![json(&chunk)?])?;
         }
         Ok(())
     }
 
     fn in_framer(&self, page_id: &str) -> Result<bool, StepError> {
-        self.exists(
-            "SELECT 1 AS x FROM sync_framer_ids WHERE page_id = ?",
-            vec![page_id.into()],
-        )
+        self.exists(q::IN_FRAMER, vec![page_id.into()])
     }
 
     fn removals(&self, full: bool, limit: usize) -> Result<Vec<String>, StepError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let known = "SELECT page_id FROM sync_stored UNION SELECT page_id FROM sync_framer_ids";
-        let listed = format!(
-            "SELECT page_id AS t FROM sync_rows WHERE state = 'remove' AND page_id IN ({known})"
-        );
         let query = if full {
-            format!(
-                "{listed} UNION SELECT page_id AS t FROM ({known}) WHERE page_id NOT IN (SELECT page_id FROM sync_rows) \
-                 ORDER BY t LIMIT ?"
-            )
+            q::REMOVALS_FULL
         } else {
-            format!("{listed} ORDER BY t LIMIT ?")
+            q::REMOVALS_INCREMENTAL
         };
         Ok(self
-            .all::<Text>(&query, vec![limit.into()])?
+            .all::<Text>(query, vec![limit.into()])?
             .into_iter()
             .map(|r| r.t)
             .collect())

@@ -5,14 +5,16 @@ use super::budget::Budget;
 use super::failure::StepError;
 use super::job::{Job, RowState, StagedRow, StoredItem};
 use super::ports::{FramerSink, NotionSource, Records, Staging};
+use super::staging_sql::{self as q, state_name};
 use crate::framer::wire::{Asset, Call};
 use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::slug::Holder;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A data source of simple pages (title + URL property), paged like Notion (100 per page).
@@ -319,116 +321,165 @@ impl Records for MemRecords {
     }
 }
 
-/// The object's SQLite as maps.
-#[derive(Default)]
+/// The object's SQLite: an embedded SQLite running the very statements of
+/// [`super::staging_sql`] that `edge/store/staging.rs` runs on the Durable Object's storage.
 pub struct MemStaging {
-    pub job: RefCell<Option<String>>,
-    pub rows: RefCell<BTreeMap<String, StagedRow>>,
-    pub stored: RefCell<BTreeMap<String, StoredItem>>,
-    pub framer_ids: RefCell<BTreeSet<String>>,
+    pub db: rusqlite::Connection,
     /// The most rows any one `rows_in` call returned.
     pub largest_load: RefCell<usize>,
 }
 
+impl Default for MemStaging {
+    fn default() -> Self {
+        let db = rusqlite::Connection::open_in_memory().expect("an in-memory SQLite");
+        for statement in q::TABLES {
+            db.execute(statement, []).expect("the staging tables");
+        }
+        Self {
+            db,
+            largest_load: RefCell::new(0),
+        }
+    }
+}
+
+fn sql_fault(e: impl std::fmt::Display) -> StepError {
+    crate::api::error::ApiError::internal("object storage", e.to_string()).into()
+}
+
+impl MemStaging {
+    fn texts(&self, query: &str, params: impl rusqlite::Params) -> Result<Vec<String>, StepError> {
+        let mut statement = self.db.prepare(query).map_err(sql_fault)?;
+        let rows = statement
+            .query_map(params, |row| row.get::<_, String>(0))
+            .map_err(sql_fault)?;
+        rows.collect::<Result<_, _>>().map_err(sql_fault)
+    }
+
+    fn exists(&self, query: &str, params: impl rusqlite::Params) -> Result<bool, StepError> {
+        let mut statement = self.db.prepare(query).map_err(sql_fault)?;
+        statement.exists(params).map_err(sql_fault)
+    }
+
+    /// Whether a job is checkpointed.
+    pub fn has_job(&self) -> bool {
+        self.load_job().unwrap().is_some()
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(texts: Vec<String>) -> Result<Vec<T>, StepError> {
+    texts
+        .into_iter()
+        .map(|t| serde_json::from_str(&t).map_err(sql_fault))
+        .collect()
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("serialisable")
+}
+
 impl Staging for MemStaging {
     fn load_job(&self) -> Result<Option<Job>, StepError> {
-        Ok(self
-            .job
-            .borrow()
-            .as_ref()
-            .map(|j| serde_json::from_str(j).unwrap()))
+        Ok(parse(self.texts(q::LOAD_JOB, [])?)?.pop())
     }
     fn save_job(&self, job: &Job) -> Result<(), StepError> {
-        *self.job.borrow_mut() = Some(serde_json::to_string(job).unwrap());
-        Ok(())
+        self.db
+            .execute(q::SAVE_JOB, [to_json(job)])
+            .map(drop)
+            .map_err(sql_fault)
     }
     fn clear(&self) -> Result<(), StepError> {
-        *self.job.borrow_mut() = None;
-        self.rows.borrow_mut().clear();
-        self.stored.borrow_mut().clear();
-        self.framer_ids.borrow_mut().clear();
+        for statement in q::CLEAR {
+            self.db.execute(statement, []).map_err(sql_fault)?;
+        }
         Ok(())
     }
     fn contains(&self, page_id: &str) -> Result<bool, StepError> {
-        Ok(self.rows.borrow().contains_key(page_id))
+        self.exists(q::CONTAINS, [page_id])
     }
     fn put_rows(&self, rows: &[StagedRow]) -> Result<(), StepError> {
         for row in rows {
-            self.rows
-                .borrow_mut()
-                .insert(row.page_id.clone(), row.clone());
+            let seq = i64::try_from(row.seq).unwrap_or(i64::MAX);
+            self.db
+                .execute(
+                    q::PUT_ROW,
+                    rusqlite::params![
+                        row.page_id,
+                        seq,
+                        state_name(row.state),
+                        row.slug,
+                        to_json(row)
+                    ],
+                )
+                .map_err(sql_fault)?;
         }
         Ok(())
     }
     fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError> {
-        let mut rows: Vec<StagedRow> = self
-            .rows
-            .borrow()
-            .values()
-            .filter(|r| r.state == state)
-            .cloned()
-            .collect();
-        rows.sort_by_key(|r| r.seq);
-        rows.truncate(limit);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<StagedRow> =
+            parse(self.texts(q::ROWS_IN, rusqlite::params![state_name(state), limit])?)?;
         let mut largest = self.largest_load.borrow_mut();
         *largest = (*largest).max(rows.len());
         Ok(rows)
     }
     fn count_in(&self, state: RowState) -> Result<usize, StepError> {
-        Ok(self
-            .rows
-            .borrow()
-            .values()
-            .filter(|r| r.state == state)
-            .count())
+        let n: i64 = self
+            .db
+            .query_row(q::COUNT_IN, [state_name(state)], |row| row.get(0))
+            .map_err(sql_fault)?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
-    fn slug_taken(&self, slug: &str, page_id: &str) -> Result<bool, StepError> {
-        Ok(self
-            .rows
-            .borrow()
-            .values()
-            .any(|r| r.slug == slug && r.page_id != page_id)
-            || self
-                .stored
-                .borrow()
-                .values()
-                .any(|s| s.slug == slug && s.page_id != page_id))
+    fn slug_holder(
+        &self,
+        slug: &str,
+        page_id: &str,
+        final_: bool,
+    ) -> Result<Option<Holder>, StepError> {
+        let query = if final_ {
+            q::SLUG_HOLDER_FINAL
+        } else {
+            q::SLUG_HOLDER_READING
+        };
+        let mut statement = self.db.prepare(query).map_err(sql_fault)?;
+        let mut rows = statement.query([slug, page_id]).map_err(sql_fault)?;
+        let first = rows.next().map_err(sql_fault)?;
+        Ok(match first {
+            Some(row) => q::holder(row.get(0).map_err(sql_fault)?),
+            None => None,
+        })
     }
     fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError> {
         for item in items {
-            self.stored
-                .borrow_mut()
-                .insert(item.page_id.clone(), item.clone());
+            self.db
+                .execute(
+                    q::PUT_STORED,
+                    rusqlite::params![item.page_id, item.slug, to_json(item)],
+                )
+                .map_err(sql_fault)?;
         }
         Ok(())
     }
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError> {
-        Ok(self.stored.borrow().get(page_id).cloned())
+        Ok(parse(self.texts(q::STORED, [page_id])?)?.pop())
     }
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError> {
-        self.framer_ids.borrow_mut().extend(ids.iter().cloned());
+        for chunk in ids.chunks(500) {
+            self.db
+                .execute(q::PUT_FRAMER_IDS, [to_json(&chunk)])
+                .map_err(sql_fault)?;
+        }
         Ok(())
     }
     fn in_framer(&self, page_id: &str) -> Result<bool, StepError> {
-        Ok(self.framer_ids.borrow().contains(page_id))
+        self.exists(q::IN_FRAMER, [page_id])
     }
     fn removals(&self, full: bool, limit: usize) -> Result<Vec<String>, StepError> {
-        let rows = self.rows.borrow();
-        let known: BTreeSet<String> = self
-            .stored
-            .borrow()
-            .keys()
-            .chain(self.framer_ids.borrow().iter())
-            .cloned()
-            .collect();
-        let mut out: BTreeSet<String> = rows
-            .values()
-            .filter(|r| r.state == RowState::Remove && known.contains(&r.page_id))
-            .map(|r| r.page_id.clone())
-            .collect();
-        if full {
-            out.extend(known.iter().filter(|id| !rows.contains_key(*id)).cloned());
-        }
-        Ok(out.into_iter().take(limit).collect())
+        let query = if full {
+            q::REMOVALS_FULL
+        } else {
+            q::REMOVALS_INCREMENTAL
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.texts(query, [limit])
     }
 }

@@ -12,6 +12,7 @@ use crate::framer::wire::{Asset, Call};
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::slug::Holder;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -89,8 +90,17 @@ pub trait Staging {
     /// The first `limit` rows in `state`, in staging order.
     fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError>;
     fn count_in(&self, state: RowState) -> Result<usize, StepError>;
-    /// Whether another page than `page_id` holds `slug` (staged this run, or stored in D1).
-    fn slug_taken(&self, slug: &str, page_id: &str) -> Result<bool, StepError>;
+    /// What holds `slug` for a page other than `page_id`, the strongest holder first: a row
+    /// staged this run given it, a row waiting for it, or the stored slug of a page whose item
+    /// Framer still has with it. While reading (`final_` false) a stored slug counts until its
+    /// page's row was written or removed; once reading and removing are over (`final_`), until
+    /// it is clear the row will not be written (skipped, or still to remove).
+    fn slug_holder(
+        &self,
+        slug: &str,
+        page_id: &str,
+        final_: bool,
+    ) -> Result<Option<Holder>, StepError>;
     fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError>;
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError>;
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError>;

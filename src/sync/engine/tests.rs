@@ -224,7 +224,7 @@ fn a_run_with_bodies_takes_many_steps_none_over_budget_and_framer_equals_notion(
         ("succeeded", 250, 250)
     );
     assert!(
-        world.staging.job.borrow().is_none(),
+        !world.staging.has_job(),
         "the checkpoint is gone after the run"
     );
 }
