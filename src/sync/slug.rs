@@ -86,7 +86,7 @@ pub struct SlugInput {
 pub enum Holder {
     /// Another row staged this run was given it.
     Given,
-    /// Another row staged this run waits for it (it wanted it as is).
+    /// Another row staged this run waits for it (it wants it as is).
     Wanted,
     /// Framer has it on the item of another page, whose row may still give it up this run
     /// (renamed, or removed) and has not yet.
@@ -98,8 +98,8 @@ pub enum Holder {
 pub enum Choice {
     /// The row's slug; `suffixed` when it wanted another (a collision, worth a warning).
     Slug { slug: String, suffixed: bool },
-    /// The slug it wants is held only by an item whose page may still give it up: the row
-    /// waits (holding `wanted` as [`Holder::Wanted`]) and chooses again once reading is over.
+    /// The slug it wants is held: the row waits (holding `wanted` as [`Holder::Wanted`]) and
+    /// chooses again once reading is over, when every holder is final.
     Wait { wanted: String },
 }
 
@@ -109,8 +109,10 @@ pub enum Choice {
 ///   URLs stay put: a row waiting for that slug does not stop it.
 /// - Otherwise the row wants [`slugify`] of its source, or the first 8 hex digits of the page id
 ///   when the source has no letters or digits.
-/// - While `may_wait`, a wanted slug held only by an [`Holder::Item`] makes the row wait; once
-///   reading is over the engine calls again with `may_wait` false, and every holder is final.
+/// - While reading (`may_wait`), a row whose wanted slug is held in any way waits: only once
+///   every row has taken the slug it wants as is, or waits for it, can a suffix be chosen that
+///   no row wants as is. The engine then calls again with `may_wait` false, in staging order:
+///   a slug only waiting rows want goes to the first of them.
 /// - Otherwise a held slug gives the lowest `-2`, `-3`, ... suffix that nothing holds, waiting
 ///   rows' wanted slugs included: a suffix never steals a slug another row wants as is.
 pub fn choose(
@@ -119,21 +121,19 @@ pub fn choose(
     mut holder: impl FnMut(&str) -> Option<Holder>,
 ) -> Choice {
     let (wanted, kept) = wanted_slug(row);
-    match holder(&wanted) {
-        None => {
-            return Choice::Slug {
-                slug: wanted,
-                suffixed: false,
-            }
-        }
-        Some(Holder::Wanted) if kept => {
-            return Choice::Slug {
-                slug: wanted,
-                suffixed: false,
-            }
-        }
-        Some(Holder::Item) if may_wait => return Choice::Wait { wanted },
-        Some(_) => {}
+    let take = match holder(&wanted) {
+        None => true,
+        Some(Holder::Wanted) => kept || !may_wait,
+        Some(Holder::Given | Holder::Item) => false,
+    };
+    if take {
+        return Choice::Slug {
+            slug: wanted,
+            suffixed: false,
+        };
+    }
+    if may_wait {
+        return Choice::Wait { wanted };
     }
     let mut n = 2u64;
     loop {
@@ -291,8 +291,15 @@ mod tests {
     fn a_given_slug_gets_the_lowest_free_suffix() {
         let held = [("hello", Holder::Given), ("hello-2", Holder::Given)];
         assert_eq!(
-            chosen(&row("p2", "hello!"), true, &held),
+            chosen(&row("p2", "hello!"), false, &held),
             slug("hello-3", true)
+        );
+        // While reading, it waits: a later row may want `hello-3` as is.
+        assert_eq!(
+            chosen(&row("p2", "hello!"), true, &held),
+            Choice::Wait {
+                wanted: "hello".into()
+            }
         );
     }
 
@@ -303,7 +310,6 @@ mod tests {
             ("a-2", Holder::Wanted),
             ("a-3", Holder::Item),
         ];
-        assert_eq!(chosen(&row("p2", "a"), true, &held), slug("a-4", true));
         assert_eq!(chosen(&row("p2", "a"), false, &held), slug("a-4", true));
     }
 
@@ -324,11 +330,17 @@ mod tests {
     }
 
     #[test]
-    fn a_row_waiting_for_a_slug_comes_before_later_rows_but_not_before_a_kept_slug() {
+    fn a_slug_only_waiting_rows_want_goes_to_a_kept_slug_or_to_the_first_to_choose() {
         let held = [("hello", Holder::Wanted)];
         assert_eq!(
             chosen(&row("p2", "Hello"), true, &held),
-            slug("hello-2", true)
+            Choice::Wait {
+                wanted: "hello".into()
+            }
+        );
+        assert_eq!(
+            chosen(&row("p2", "Hello"), false, &held),
+            slug("hello", false)
         );
         let kept = row_with_previous("p3", "Hello", "hello", "Hello");
         assert_eq!(chosen(&kept, true, &held), slug("hello", false));
@@ -365,7 +377,7 @@ mod tests {
         let held = [("y".repeat(64), Holder::Given)];
         let held: Vec<(&str, Holder)> = held.iter().map(|(s, h)| (s.as_str(), *h)).collect();
         assert_eq!(
-            chosen(&row("p2", &source), true, &held),
+            chosen(&row("p2", &source), false, &held),
             slug(&format!("{}-2", "y".repeat(62)), true)
         );
     }

@@ -970,7 +970,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             .to_owned();
         self.framer.call(Call::Deploy { deployment_id }).await?;
         job.stats.published = true;
-        Ok(())
+        // Checkpointed before the record is closed: a crash there must not publish again.
+        self.staging.save_job(job)
     }
 
     /// Closes the run's record and drops its staged rows.
