@@ -901,7 +901,10 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             })
             .collect();
         self.report.rows += done.len();
-        self.staging.put_rows(&done)
+        self.staging.put_rows(&done)?;
+        // With the rows, before the next await (the next part of a split batch): the object
+        // writes both out together, so a crash never keeps the rows and loses their counts.
+        self.staging.save_job(job)
     }
 
     fn refused(
@@ -928,7 +931,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             row.item = None;
             kept.push(row);
         }
-        self.staging.put_rows(&kept)
+        self.staging.put_rows(&kept)?;
+        self.staging.save_job(job)
     }
 
     /// Removes a chunk of what Framer should no longer have; false when nothing is left.
