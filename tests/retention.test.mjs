@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
 import { startSlowNotion } from "../harness/slow-notion.mjs";
-import { startWorker, waitFor } from "../harness/worker.mjs";
+import { holdsFor, startWorker, waitFor } from "../harness/worker.mjs";
 
 const EVENT_DAYS = 7;
 const SYNC_DAYS = 60;
@@ -45,7 +45,6 @@ after(async () => {
 });
 
 const ago = (days) => new Date(Date.now() - days * DAY_MS).toISOString();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const count = async (sql, ...params) => (await worker.query(`SELECT COUNT(*) AS n FROM ${sql}`, ...params))[0].n;
 const api = (path, opts = {}) => worker.fetch(path, { token: account.token, ...opts });
 
@@ -256,6 +255,13 @@ test("deleting a project removes every D1 row of it and its object's storage, ev
   assert.ok(file, "the project's object holds its id");
   assert.equal((await objectContents(file)).events, 2, "and its ledger");
 
+  const tables = ["projects WHERE id = ?", "webhooks WHERE project_id = ?", "webhook_events WHERE project_id = ?", "sync_runs WHERE project_id = ?", "synced_items WHERE project_id = ?", "assets WHERE project_id = ?"];
+  /** Whether D1 holds no row of the project and its object's storage is empty. */
+  const isGone = async () => {
+    for (const table of tables) if ((await count(table, project.id)) !== 0) return false;
+    return Object.values(await objectContents(file)).every((n) => n === 0);
+  };
+
   // Delete while a sync is waiting on Notion: the run ends after the object was emptied.
   slowNotion.delayMs = 2_500;
   try {
@@ -266,7 +272,10 @@ test("deleting a project removes every D1 row of it and its object's storage, ev
     const deleted = await api(`/api/v1/projects/${project.id}`, { method: "DELETE" });
     assert.equal(deleted.status, 200, deleted.text);
     await waitFor(() => slowNotion.answered > answered, { what: "Notion to answer the running sync", timeoutMs: 10_000 });
-    await sleep(1_500);
+    // The run goes on after Notion's answer: for the whole time it could still write, the
+    // object stays empty and D1 holds nothing of the project.
+    await waitFor(async () => await isGone(), { what: "the project's state to be gone" });
+    await holdsFor(isGone, { forMs: 1_500, what: "nothing of the deleted project re-created after the run's last answer" });
   } finally {
     slowNotion.delayMs = 0;
   }
@@ -274,9 +283,9 @@ test("deleting a project removes every D1 row of it and its object's storage, ev
   const late = await deliver(worker, webhookPath(project), pageEvent({ databaseId: project.notion.database_id }), { token: secret });
   assert.equal(late.status, 404);
   assert.equal((await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: {} })).status, 404);
-  await sleep(1_000);
+  await holdsFor(isGone, { forMs: 1_000, what: "nothing re-created by the late webhook or sync" });
 
-  for (const table of ["projects WHERE id = ?", "webhooks WHERE project_id = ?", "webhook_events WHERE project_id = ?", "sync_runs WHERE project_id = ?", "synced_items WHERE project_id = ?", "assets WHERE project_id = ?"]) {
+  for (const table of tables) {
     assert.equal(await count(table, project.id), 0, `D1 ${table.split(" ")[0]} cascades`);
   }
   const left = await objectContents(file);

@@ -3,9 +3,9 @@
 // Framer refuses instead of failing, and holds at most one page of rows in memory.
 //
 // The parts run side by side, each on its own Worker and fakes. The Worker's Notion client paces
-// itself at about 3 requests/s, so the 640-row runs with page bodies (one Notion call per row)
-// take about 220 s each and the 20,000-row run (200 queries) 70 to 90 s; the file takes about
-// five minutes on two cores.
+// itself at about 3 requests/s, so the 300-row runs with page bodies (one Notion call per row)
+// take about 100 s each and the 5,000-row run (50 queries) about 20 s: sizes that still take
+// dozens of steps and several query pages, and keep the file near two minutes on two cores.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createAccount, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
@@ -13,9 +13,9 @@ import { createSyncProject, startStack } from "../harness/stack.mjs";
 import { waitFor } from "../harness/worker.mjs";
 
 const COLLECTION = "Posts";
-const BODY_ROWS = 640;
+const BODY_ROWS = 300;
 const STEP_BUDGET = 10;
-const MEMORY_ROWS = 20_000;
+const MEMORY_ROWS = 5_000;
 // One page of a Notion query: what a step may hold in memory at once.
 const PAGE_ROWS = 100;
 const RUN_TIMEOUT_MS = 900_000;
@@ -146,10 +146,10 @@ function assertStepsWithin(lines, budget) {
   for (const line of lines.slice(0, -1)) assert.ok(["continue", "interrupted"].includes(line.outcome), JSON.stringify(line));
 }
 
-// ------------------------------------------------------------------ 640 rows with page bodies
+// ------------------------------------------------------------------ rows with page bodies
 
 /**
- * The 640-row run with page bodies at SYNC_STEP_SUBREQUESTS=10, from one "Sync now", with the
+ * The BODY_ROWS-row run with page bodies at SYNC_STEP_SUBREQUESTS=10, from one "Sync now", with the
  * runtime killed `kills` times (each after a few more steps) and started again on its state.
  */
 async function bodiesRun({ kills, name }) {
@@ -210,7 +210,7 @@ describe("stepped sync under workerd", { concurrency: true }, () => {
       assert.deepEqual(run.counts, { added: BODY_ROWS, updated: 0, removed: 0, unchanged: 0, skipped: 0 });
 
       assertStepsWithin(lines, STEP_BUDGET);
-      // 640 body reads alone need 64 steps of 10.
+      // The body reads alone need BODY_ROWS / 10 steps of 10.
       assert.ok(lines.length >= Math.ceil(BODY_ROWS / STEP_BUDGET), `${lines.length} steps`);
       assert.deepEqual(lines.map((line) => line.step), lines.map((_, i) => i + 1), "steps numbered 1..n");
       assert.equal(run.steps, lines.length, "the run record counts the steps logged");

@@ -276,6 +276,22 @@ describe("sync", { concurrency: false }, () => {
     assert.ok(run.warnings.some((w) => w.startsWith("duplicate_slugs") && w.includes("same-title")), JSON.stringify(run.warnings));
   });
 
+  test("two rows that swap titles swap slugs, without a suffix", async () => {
+    const p = await freshProject({ synced: true });
+    const one = notion.addPage(p.db.dataSourceId, { properties: { Name: "Swap One" } });
+    const two = notion.addPage(p.db.dataSourceId, { properties: { Name: "Swap Two" } });
+    assert.equal((await p.syncAndWait()).status, "succeeded");
+    const slugs = () => [p.framerItems()[one].slug, p.framerItems()[two].slug];
+    assert.deepEqual(slugs(), ["swap-one", "swap-two"]);
+    notion.updatePage(one, { Name: "Swap Two" });
+    notion.updatePage(two, { Name: "Swap One" });
+    const run = await p.syncAndWait();
+    assert.equal(run.status, "succeeded", JSON.stringify(run));
+    assert.deepEqual(slugs(), ["swap-two", "swap-one"]);
+    assert.deepEqual([run.counts.updated, run.counts.skipped], [2, 0], JSON.stringify(run.counts));
+    assert.ok(!run.warnings.some((w) => w.startsWith("duplicate_slugs")), JSON.stringify(run.warnings));
+  });
+
   test("page bodies are rendered into a field and fetched again only for edited rows", async () => {
     const p = await freshProject({ synced: true });
     const { pages } = p;

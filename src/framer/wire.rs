@@ -382,20 +382,6 @@ impl Asset {
                 .map(str::to_owned),
         })
     }
-
-    /// Reads the result of `uploadImages` / `uploadFiles`: one asset per input, in order.
-    pub fn list_from_reply(
-        kind: AssetKind,
-        result: &serde_json::Value,
-    ) -> Result<Vec<Self>, WireError> {
-        let items = result.as_array().ok_or_else(|| {
-            WireError::BadAsset(format!("{}s: the reply is not an array", kind.class_name()))
-        })?;
-        items
-            .iter()
-            .map(|item| Self::from_reply(kind, item))
-            .collect()
-    }
 }
 
 fn is_http_url(url: &str) -> bool {
@@ -1495,7 +1481,12 @@ mod tests {
             (photo.alt_text, photo.resolution),
             (None, Some(Resolution::Auto))
         );
-        let pair = Asset::list_from_reply(AssetKind::Image, &result(2)).unwrap();
+        let pair: Vec<Asset> = result(2)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| Asset::from_reply(AssetKind::Image, item).unwrap())
+            .collect();
         assert_eq!(pair.len(), 2);
         assert_eq!(pair[0].alt_text.as_deref(), Some("Left"));
         assert_eq!(
@@ -1513,7 +1504,8 @@ mod tests {
         );
         assert_eq!(doc.thumbnail_url, None);
         assert_eq!(
-            Asset::list_from_reply(AssetKind::File, &result(4)).unwrap()[0]
+            Asset::from_reply(AssetKind::File, &result(4)[0])
+                .unwrap()
                 .extension
                 .as_deref(),
             Some("pdf")
@@ -1543,7 +1535,7 @@ mod tests {
             json!({"__class": "ImageAsset", "id": "a", "url": "javascript:x"})
         )));
         assert!(matches!(
-            Asset::list_from_reply(AssetKind::File, &json!({"__class": "FileAsset"})),
+            Asset::from_reply(AssetKind::File, &json!({"__class": "FileAsset"})),
             Err(WireError::BadAsset(_))
         ));
         // Without the class tag the client still hands back the object: read it.

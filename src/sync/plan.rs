@@ -5,7 +5,6 @@
 use crate::api::input::PublishFilter as StoredFilter;
 use crate::notion::protocol::incremental_since;
 use crate::sync::row::{PublishFilter, PublishKind, RowOptions};
-use crate::sync::slug::DuplicateSlug;
 
 /// How much of the database a run reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,21 +79,6 @@ pub fn row_options(
 /// A page body is fetched again only when the row was edited since it was last synced.
 pub fn body_needed(previous_last_edited: Option<&str>, current_last_edited: &str) -> bool {
     previous_last_edited != Some(current_last_edited) || current_last_edited.is_empty()
-}
-
-/// One warning per slug collision, naming the pages so the user can rename one.
-pub fn duplicate_slug_warnings(duplicates: &[DuplicateSlug]) -> Vec<String> {
-    duplicates
-        .iter()
-        .map(|d| {
-            format!(
-                "duplicate_slugs: {} rows want the slug \"{}\" ({}); the later ones got -2, -3, ... suffixes",
-                d.page_ids.len(),
-                d.slug,
-                d.page_ids.join(", ")
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -207,17 +191,5 @@ mod tests {
             "2024-01-01T00:00:00.000Z"
         ));
         assert!(body_needed(Some(""), ""));
-    }
-
-    #[test]
-    fn duplicate_warnings_name_pages() {
-        let warnings = duplicate_slug_warnings(&[DuplicateSlug {
-            slug: "hello".into(),
-            page_ids: vec!["a".into(), "b".into()],
-        }]);
-        assert_eq!(
-            warnings,
-            vec!["duplicate_slugs: 2 rows want the slug \"hello\" (a, b); the later ones got -2, -3, ... suffixes"]
-        );
     }
 }

@@ -35,15 +35,6 @@ impl fmt::Display for RowError {
 
 impl std::error::Error for RowError {}
 
-/// Why `result` was skipped, led by its title when it has one (a data source's `title`, a page's
-/// title property), so that the person reading the alert can find the row in Notion.
-pub fn describe_skip(result: &Value, error: &RowError) -> String {
-    match result_title(result) {
-        Some(title) => format!("{title}: {error}"),
-        None => error.to_string(),
-    }
-}
-
 /// The title of a query result (a page's title property, a data source's `title`), if any.
 pub fn result_title(result: &Value) -> Option<String> {
     let top_level = result.get("title").filter(|t| t.is_array());
@@ -104,7 +95,7 @@ pub struct MappedRow {
     pub page_id: String,
     /// The page's `last_edited_time` as Notion sent it ("" if absent).
     pub last_edited_time: String,
-    /// Text to build the slug from (see [`crate::sync::slug::assign_slugs`]).
+    /// Text to build the slug from (see [`crate::sync::slug`]).
     pub slug_source: String,
     /// Whether the publish filter lets the row through.
     pub publish: bool,
@@ -793,35 +784,6 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.starts_with("publish property S%60nF is missing")));
-    }
-
-    #[test]
-    fn a_skip_is_described_by_the_result_title_when_there_is_one() {
-        let data_source = json!({"object": "data_source", "id": PAGE_ID, "title": [
-            {"type": "text", "text": {"content": "Wiki"}, "plain_text": "Wiki"},
-            {"type": "text", "text": {"content": " notes"}, "plain_text": " notes"},
-        ]});
-        assert_eq!(
-            describe_skip(&data_source, &RowError::NotAPage),
-            "Wiki notes: Notion result is not a page object"
-        );
-        let page = json!({"object": "page", "id": "nope", "properties": {
-            "Count": {"id": "a", "type": "number", "number": 1},
-            "Name": {"id": "title", "type": "title", "title": [{"plain_text": "Hello"}]},
-        }});
-        assert_eq!(
-            describe_skip(&page, &RowError::BadPageId("nope".into())),
-            "Hello: Notion page id `nope` is not a UUID"
-        );
-        assert_eq!(
-            describe_skip(&json!("page"), &RowError::NotAPage),
-            "Notion result is not a page object"
-        );
-        let untitled = json!({"object": "data_source", "title": [{"plain_text": "  "}]});
-        assert_eq!(
-            describe_skip(&untitled, &RowError::NotAPage),
-            "Notion result is not a page object"
-        );
     }
 
     #[test]

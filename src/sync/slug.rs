@@ -1,9 +1,10 @@
 //! URL slugs for Framer CMS items: Unicode-aware slugification and collision-free assignment.
 //!
-//! Framer rejects a whole import when two items share a slug or a slug is empty, so
-//! [`assign_slugs`] guarantees unique, non-empty slugs and reports every collision it resolved.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! Framer refuses a whole batch when two items would share a slug or a slug is empty. A stepped
+//! sync never holds every row, so rows are given slugs one at a time as they are staged
+//! ([`choose`]), against what holds each slug at that moment ([`Holder`]): the engine calls
+//! [`choose`] while reading (a slug held only by an item that may still give it up this run
+//! makes the row wait) and again for the waiting rows once reading and removing are over.
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -80,64 +81,68 @@ pub struct SlugInput {
     pub previous: Option<(String, String)>,
 }
 
-/// Several rows whose sources produced the same slug.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DuplicateSlug {
-    /// The slug they all wanted; the first row in input order keeps it.
-    pub slug: String,
-    /// Every page that wanted it, in input order.
-    pub page_ids: Vec<String>,
+/// What holds a slug a row wants, as the staging sees it at that moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Holder {
+    /// Another row staged this run was given it.
+    Given,
+    /// Another row staged this run waits for it (it wants it as is).
+    Wanted,
+    /// Framer has it on the item of another page, whose row may still give it up this run
+    /// (renamed, or removed) and has not yet.
+    Item,
 }
 
-/// The result of [`assign_slugs`].
+/// The slug one row gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlugAssignment {
-    /// One slug per input row, in input order; all unique and non-empty.
-    pub slugs: Vec<String>,
-    /// Collisions that were resolved with `-2`, `-3`, ... suffixes, in order of first occurrence.
-    pub duplicates: Vec<DuplicateSlug>,
+pub enum Choice {
+    /// The row's slug; `suffixed` when it wanted another (a collision, worth a warning).
+    Slug { slug: String, suffixed: bool },
+    /// The slug it wants is held: the row waits (holding `wanted` as [`Holder::Wanted`]) and
+    /// chooses again once reading is over, when every holder is final.
+    Wait { wanted: String },
 }
 
-/// Gives every row a unique, non-empty slug.
+/// One row's slug, given what holds each candidate (`holder`, for pages other than the row's).
 ///
 /// - A row whose source is unchanged since the last sync keeps its previous slug, so published
-///   URLs stay put; such rows also win a collision against rows with new slugs.
-/// - Otherwise the slug is [`slugify`] of the source, or the first 8 hex digits of the page id
+///   URLs stay put: a row waiting for that slug does not stop it.
+/// - Otherwise the row wants [`slugify`] of its source, or the first 8 hex digits of the page id
 ///   when the source has no letters or digits.
-/// - Rows that want a slug already taken get the lowest free `-2`, `-3`, ... suffix, in input
-///   order, and are listed in `duplicates`. Suffixes never steal a slug another row wants as is.
-pub fn assign_slugs(rows: &[SlugInput]) -> SlugAssignment {
-    let wanted: Vec<(String, bool)> = rows.iter().map(wanted_slug).collect();
-    let owners = first_claims(&wanted);
-    let mut taken: BTreeSet<String> = owners.keys().cloned().collect();
-    let mut slugs = Vec::with_capacity(rows.len());
-    for (index, (slug, _)) in wanted.iter().enumerate() {
-        if owners.get(slug) == Some(&index) {
-            slugs.push(slug.clone());
-        } else {
-            let suffixed = free_suffixed(slug, &taken);
-            taken.insert(suffixed.clone());
-            slugs.push(suffixed);
-        }
+/// - While reading (`may_wait`), a row whose wanted slug is held in any way waits: only once
+///   every row has taken the slug it wants as is, or waits for it, can a suffix be chosen that
+///   no row wants as is. The engine then calls again with `may_wait` false, in staging order:
+///   a slug only waiting rows want goes to the first of them.
+/// - Otherwise a held slug gives the lowest `-2`, `-3`, ... suffix that nothing holds, waiting
+///   rows' wanted slugs included: a suffix never steals a slug another row wants as is.
+pub fn choose(
+    row: &SlugInput,
+    may_wait: bool,
+    mut holder: impl FnMut(&str) -> Option<Holder>,
+) -> Choice {
+    let (wanted, kept) = wanted_slug(row);
+    let take = match holder(&wanted) {
+        None => true,
+        Some(Holder::Wanted) => kept || !may_wait,
+        Some(Holder::Given | Holder::Item) => false,
+    };
+    if take {
+        return Choice::Slug {
+            slug: wanted,
+            suffixed: false,
+        };
     }
-    let duplicates = collect_duplicates(rows, &wanted);
-    SlugAssignment { slugs, duplicates }
-}
-
-/// One row's slug when rows are assigned one at a time (a stepped sync never holds every row):
-/// the slug it wants, or the lowest free `-2`, `-3`, ... suffix when `taken` says another row
-/// holds it. Returns the slug and whether it collided. Previous slugs of other rows must count
-/// as taken, so that a row keeping its slug always wins, as in [`assign_slugs`].
-pub fn assign_one(row: &SlugInput, mut taken: impl FnMut(&str) -> bool) -> (String, bool) {
-    let (wanted, _) = wanted_slug(row);
-    if !taken(&wanted) {
-        return (wanted, false);
+    if may_wait {
+        return Choice::Wait { wanted };
     }
     let mut n = 2u64;
     loop {
         let candidate = with_suffix(&wanted, n);
-        if !taken(&candidate) {
-            return (candidate, true);
+        if holder(&candidate).is_none() {
+            return Choice::Slug {
+                slug: candidate,
+                suffixed: true,
+            };
         }
         n += 1;
     }
@@ -172,32 +177,6 @@ fn slug_from_page_id(page_id: &str) -> String {
     }
 }
 
-/// Which row owns each wanted slug: kept previous slugs first, then input order.
-fn first_claims(wanted: &[(String, bool)]) -> BTreeMap<String, usize> {
-    let mut owners = BTreeMap::new();
-    let kept_first = wanted
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, kept))| *kept)
-        .chain(wanted.iter().enumerate().filter(|(_, (_, kept))| !*kept));
-    for (index, (slug, _)) in kept_first {
-        owners.entry(slug.clone()).or_insert(index);
-    }
-    owners
-}
-
-/// The lowest `-n` suffix not taken; terminates because `taken` is finite.
-fn free_suffixed(slug: &str, taken: &BTreeSet<String>) -> String {
-    let mut n = 2u64;
-    loop {
-        let candidate = with_suffix(slug, n);
-        if !taken.contains(&candidate) {
-            return candidate;
-        }
-        n += 1;
-    }
-}
-
 /// `slug-n`, shortening `slug` so that the whole stays within [`MAX_SLUG_CHARS`].
 fn with_suffix(slug: &str, n: u64) -> String {
     let suffix = format!("-{n}");
@@ -208,32 +187,6 @@ fn with_suffix(slug: &str, n: u64) -> String {
     } else {
         format!("{stem}{suffix}")
     }
-}
-
-fn collect_duplicates(rows: &[SlugInput], wanted: &[(String, bool)]) -> Vec<DuplicateSlug> {
-    let mut by_slug: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (index, (slug, _)) in wanted.iter().enumerate() {
-        by_slug.entry(slug.as_str()).or_default().push(index);
-    }
-    let mut duplicates: Vec<(usize, DuplicateSlug)> = by_slug
-        .into_iter()
-        .filter(|(_, indexes)| indexes.len() > 1)
-        .map(|(slug, indexes)| {
-            let page_ids = indexes.iter().map(|&i| rows[i].page_id.clone()).collect();
-            (
-                indexes[0],
-                DuplicateSlug {
-                    slug: slug.to_string(),
-                    page_ids,
-                },
-            )
-        })
-        .collect();
-    duplicates.sort_by_key(|(first, _)| *first);
-    duplicates
-        .into_iter()
-        .map(|(_, duplicate)| duplicate)
-        .collect()
 }
 
 #[cfg(test)]
@@ -312,100 +265,121 @@ mod tests {
         assert_eq!(slugify(&words), "x".repeat(63));
     }
 
-    #[test]
-    fn assigns_plain_slugs() {
-        let result = assign_slugs(&[row("p1", "Hello World"), row("p2", "Second post")]);
-        assert_eq!(result.slugs, vec!["hello-world", "second-post"]);
-        assert!(result.duplicates.is_empty());
+    /// `choose` against a fixed map of holders.
+    fn chosen(row: &SlugInput, may_wait: bool, held: &[(&str, Holder)]) -> Choice {
+        choose(row, may_wait, |slug| {
+            held.iter().find(|(s, _)| *s == slug).map(|(_, h)| *h)
+        })
+    }
+
+    fn slug(slug: &str, suffixed: bool) -> Choice {
+        Choice::Slug {
+            slug: slug.to_string(),
+            suffixed,
+        }
     }
 
     #[test]
-    fn duplicates_get_numbered_in_input_order() {
-        let rows = [
-            row("p1", "Hello"),
-            row("p2", "hello!"),
-            row("p3", "Other"),
-            row("p4", "HELLO"),
-        ];
-        let result = assign_slugs(&rows);
-        assert_eq!(result.slugs, vec!["hello", "hello-2", "other", "hello-3"]);
+    fn a_free_slug_is_taken() {
         assert_eq!(
-            result.duplicates,
-            vec![DuplicateSlug {
-                slug: "hello".to_string(),
-                page_ids: vec!["p1".to_string(), "p2".to_string(), "p4".to_string()],
-            }]
+            chosen(&row("p1", "Hello World"), true, &[]),
+            slug("hello-world", false)
         );
     }
 
     #[test]
-    fn suffix_never_steals_a_natural_slug() {
-        let rows = [row("p1", "A"), row("p2", "a"), row("p3", "A 2")];
-        let result = assign_slugs(&rows);
-        assert_eq!(result.slugs, vec!["a", "a-3", "a-2"]);
+    fn a_given_slug_gets_the_lowest_free_suffix() {
+        let held = [("hello", Holder::Given), ("hello-2", Holder::Given)];
+        assert_eq!(
+            chosen(&row("p2", "hello!"), false, &held),
+            slug("hello-3", true)
+        );
+        // While reading, it waits: a later row may want `hello-3` as is.
+        assert_eq!(
+            chosen(&row("p2", "hello!"), true, &held),
+            Choice::Wait {
+                wanted: "hello".into()
+            }
+        );
+    }
+
+    #[test]
+    fn suffix_never_steals_a_slug_another_row_wants_or_framer_holds() {
+        let held = [
+            ("a", Holder::Given),
+            ("a-2", Holder::Wanted),
+            ("a-3", Holder::Item),
+        ];
+        assert_eq!(chosen(&row("p2", "a"), false, &held), slug("a-4", true));
+    }
+
+    #[test]
+    fn a_slug_framer_still_holds_for_another_page_makes_the_row_wait_while_reading() {
+        let held = [("hello", Holder::Item)];
+        assert_eq!(
+            chosen(&row("p1", "Hello"), true, &held),
+            Choice::Wait {
+                wanted: "hello".into()
+            }
+        );
+        // Once reading is over the holder is final.
+        assert_eq!(
+            chosen(&row("p1", "Hello"), false, &held),
+            slug("hello-2", true)
+        );
+    }
+
+    #[test]
+    fn a_slug_only_waiting_rows_want_goes_to_a_kept_slug_or_to_the_first_to_choose() {
+        let held = [("hello", Holder::Wanted)];
+        assert_eq!(
+            chosen(&row("p2", "Hello"), true, &held),
+            Choice::Wait {
+                wanted: "hello".into()
+            }
+        );
+        assert_eq!(
+            chosen(&row("p2", "Hello"), false, &held),
+            slug("hello", false)
+        );
+        let kept = row_with_previous("p3", "Hello", "hello", "Hello");
+        assert_eq!(chosen(&kept, true, &held), slug("hello", false));
     }
 
     #[test]
     fn keeps_previous_slug_when_source_unchanged() {
-        let rows = [row_with_previous("p1", "Hello", "hello-2", "Hello")];
-        assert_eq!(assign_slugs(&rows).slugs, vec!["hello-2"]);
+        let kept = row_with_previous("p1", "Hello", "hello-2", "Hello");
+        assert_eq!(chosen(&kept, true, &[]), slug("hello-2", false));
     }
 
     #[test]
     fn reslugs_when_source_changed() {
-        let rows = [row_with_previous(
-            "p1",
-            "New title",
-            "old-title",
-            "Old title",
-        )];
-        assert_eq!(assign_slugs(&rows).slugs, vec!["new-title"]);
-    }
-
-    #[test]
-    fn kept_slug_wins_over_new_one() {
-        let rows = [
-            row("p-new", "Hello"),
-            row_with_previous("p-old", "Hello", "hello", "Hello"),
-        ];
-        let result = assign_slugs(&rows);
-        assert_eq!(result.slugs, vec!["hello-2", "hello"]);
-        assert_eq!(result.duplicates[0].page_ids, vec!["p-new", "p-old"]);
+        let renamed = row_with_previous("p1", "New title", "old-title", "Old title");
+        assert_eq!(chosen(&renamed, true, &[]), slug("new-title", false));
     }
 
     #[test]
     fn empty_source_uses_page_id() {
-        let rows = [
-            row("153104cd-477e-809d-8dc4-ff2d96ae3090", ""),
-            row("1A2B3C4D5E6F", "🎉🎉"),
-            row("", ""),
-        ];
         assert_eq!(
-            assign_slugs(&rows).slugs,
-            vec!["153104cd", "1a2b3c4d", "item"]
+            chosen(&row("153104cd-477e-809d-8dc4-ff2d96ae3090", ""), true, &[]),
+            slug("153104cd", false)
         );
+        assert_eq!(
+            chosen(&row("1A2B3C4D5E6F", "🎉🎉"), true, &[]),
+            slug("1a2b3c4d", false)
+        );
+        assert_eq!(chosen(&row("", ""), true, &[]), slug("item", false));
     }
 
     #[test]
     fn suffixed_long_slug_stays_within_limit() {
         let source = "y".repeat(80);
-        let result = assign_slugs(&[row("p1", &source), row("p2", &source)]);
-        assert_eq!(result.slugs[0], "y".repeat(64));
-        assert_eq!(result.slugs[1], format!("{}-2", "y".repeat(62)));
-    }
-
-    fn arbitrary_rows() -> impl Strategy<Value = Vec<SlugInput>> {
-        let source = prop_oneof!["", "[a-c ]{0,3}", "\\PC{0,12}", "[a-b]-[2-3]"];
-        let previous = proptest::option::of(("[a-c\\-]{0,4}", "[a-c ]{0,3}"));
-        let row =
-            ("[0-9a-f\\-]{0,10}", source, previous).prop_map(|(page_id, source, previous)| {
-                SlugInput {
-                    page_id,
-                    source,
-                    previous,
-                }
-            });
-        proptest::collection::vec(row, 0..24)
+        let held = [("y".repeat(64), Holder::Given)];
+        let held: Vec<(&str, Holder)> = held.iter().map(|(s, h)| (s.as_str(), *h)).collect();
+        assert_eq!(
+            chosen(&row("p2", &source), false, &held),
+            slug(&format!("{}-2", "y".repeat(62)), true)
+        );
     }
 
     #[test]
@@ -415,16 +389,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn slugs_are_unique_and_non_empty(rows in arbitrary_rows()) {
-            let result = assign_slugs(&rows);
-            prop_assert_eq!(result.slugs.len(), rows.len());
-            let unique: BTreeSet<&String> = result.slugs.iter().collect();
-            prop_assert_eq!(unique.len(), rows.len());
-            prop_assert!(result.slugs.iter().all(|s| !s.is_empty()));
-            prop_assert_eq!(assign_slugs(&rows), result);
-        }
-
         #[test]
         fn slugify_output_is_well_formed(s in "\\PC{0,100}") {
             let slug = slugify(&s);

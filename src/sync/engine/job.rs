@@ -14,7 +14,8 @@ use std::collections::BTreeSet;
 
 /// Skipped rows listed on a run's record; past this they are only counted.
 pub const MAX_SKIPPED_LISTED: usize = 100;
-/// Row warnings kept on the record; past this they are only counted.
+/// Warnings kept on the record (of every kind: rows, slugs, schema); past this they are only
+/// counted.
 pub const MAX_ROW_WARNINGS: usize = 20;
 
 /// Where a run is.
@@ -282,7 +283,8 @@ impl Job {
             .unwrap_or_else(|| unreachable!("settings are set before any unit that reads them"))
     }
 
-    /// Keeps the first row warnings and counts the rest.
+    /// Keeps the first warnings of the run and counts the rest (every warning goes through here,
+    /// so that no run record grows with the database).
     pub fn row_warning(&mut self, warning: String) {
         self.row_warnings += 1;
         if self.row_warnings <= MAX_ROW_WARNINGS {
@@ -294,7 +296,7 @@ impl Job {
     pub fn closing_warnings(&mut self) {
         if self.row_warnings > MAX_ROW_WARNINGS {
             self.stats.warnings.push(format!(
-                "... and {} more row warnings",
+                "... and {} more warnings",
                 self.row_warnings - MAX_ROW_WARNINGS
             ));
         }
@@ -318,6 +320,9 @@ impl Job {
 pub enum RowState {
     /// Its page body must be fetched.
     Body,
+    /// The slug it wants is on the Framer item of another page that may still give it up this
+    /// run (renamed or removed): it chooses its slug again once reading and removing are over.
+    SlugWait,
     /// Ready to be sent to Framer.
     Write,
     /// In Framer as wanted (written this run, or unchanged).

@@ -9,9 +9,12 @@ pub mod failure;
 pub mod job;
 pub mod ports;
 pub mod rows;
+pub mod staging_sql;
 pub mod step;
 
 #[cfg(test)]
 mod memory;
+#[cfg(test)]
+mod staging_sql_tests;
 #[cfg(test)]
 mod tests;

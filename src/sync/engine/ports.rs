@@ -12,6 +12,7 @@ use crate::framer::wire::{Asset, Call};
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::slug::Holder;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -99,29 +100,7 @@ pub enum RunEnd<'a> {
     },
 }
 
-/// Which of the pages a run would take out of Framer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RemovalSet {
-    /// Every candidate but those the owner chose to keep.
-    AllButKept,
-    /// Every candidate, reviewed or not (the owner asked for the held ones).
-    All,
-    /// Candidates the owner reviewed (held or kept).
-    Reviewed,
-    /// Candidates nobody reviewed yet.
-    Unreviewed,
-}
-
-/// Counts the guard decides on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RemovalCounts {
-    /// Pages Framer holds for the project (recorded, or listed by Framer on full runs).
-    pub known: usize,
-    pub unreviewed: usize,
-    /// Candidates held by an earlier run and not reviewed yet.
-    pub held: usize,
-    pub kept: usize,
-}
+pub use crate::sync::reconcile::{RemovalCounts, RemovalSet};
 
 /// The object's SQLite: the checkpoint and the staged rows of the run in progress.
 pub trait Staging {
@@ -136,8 +115,17 @@ pub trait Staging {
     /// The first `limit` rows in `state`, in staging order.
     fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError>;
     fn count_in(&self, state: RowState) -> Result<usize, StepError>;
-    /// Whether another page than `page_id` holds `slug` (staged this run, or stored in D1).
-    fn slug_taken(&self, slug: &str, page_id: &str) -> Result<bool, StepError>;
+    /// What holds `slug` for a page other than `page_id`, the strongest holder first: a row
+    /// staged this run given it, a row waiting for it, or the stored slug of a page whose item
+    /// Framer still has with it. While reading (`final_` false) a stored slug counts until its
+    /// page's row was written or removed; once reading and removing are over (`final_`), until
+    /// it is clear the row will not be written (skipped, or still to remove).
+    fn slug_holder(
+        &self,
+        slug: &str,
+        page_id: &str,
+        final_: bool,
+    ) -> Result<Option<Holder>, StepError>;
     fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError>;
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError>;
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError>;

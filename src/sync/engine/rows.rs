@@ -38,30 +38,39 @@ pub fn stage(
     if !row.publish && !facts.keep_drafts {
         return staged;
     }
+    staged.item = Some(row.to_item(String::new()));
+    give_slug(&mut staged, slug, facts);
+    staged
+}
+
+/// Gives a staged row with an item its slug and decides what it needs next: its body, a write,
+/// or nothing. Also used for a row that waited for its slug until reading was over.
+pub fn give_slug(staged: &mut StagedRow, slug: String, facts: RowFacts<'_>) {
+    let Some(item) = staged.item.as_mut() else {
+        return;
+    };
+    item.slug.clone_from(&slug);
     let needs_body = facts.page_body
         && (facts.body_field_new
             || facts.in_framer == Some(false)
             || facts.stored.is_none_or(|s| {
                 s.slug != slug
                     || s.content_hash.starts_with(RETRY_HASH_PREFIX)
-                    || body_needed(s.last_edited_time.as_deref(), &row.last_edited_time)
+                    || body_needed(s.last_edited_time.as_deref(), &staged.last_edited_time)
             }));
-    let item = row.to_item(slug.clone());
     // Notion stamps edits to the minute: an equal stamp can hide a property edit, which the
     // hash of the fields (the body aside) still shows.
     let fields_changed = facts.page_body
         && facts
             .stored
             .and_then(|s| s.fields_hash.as_deref())
-            .is_some_and(|stored| stored != fields_hash(&item));
-    staged.item = Some(item);
+            .is_some_and(|stored| stored != fields_hash(item));
     staged.slug = slug;
     if needs_body || fields_changed {
         staged.state = RowState::Body;
     } else {
-        settle(&mut staged, facts, false);
+        settle(staged, facts, false);
     }
-    staged
 }
 
 /// Hash of an item without its page body.

@@ -190,7 +190,13 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 }
                 Phase::Removing => {
                     if !self.remove_unit(job).await? {
-                        job.phase = Phase::Publishing;
+                        // Rows that waited for a slug get it now, and are written by reading's
+                        // units (with nothing left to read) before the run comes back here.
+                        job.phase = if self.settle_slugs(job)? {
+                            Phase::Reading
+                        } else {
+                            Phase::Publishing
+                        };
                     }
                 }
                 Phase::Publishing => {
@@ -268,7 +274,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         let reviewed = self.records.reviewed_removals().await?;
         self.staging.put_reviewed(&reviewed)?;
         job.stats.full = full;
-        job.stats.warnings.extend(warnings);
+        for warning in warnings {
+            job.row_warning(warning);
+        }
         if full {
             job.gone_to_check.clear();
         }
@@ -714,24 +722,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 .as_ref()
                 .map(|s| (s.slug.clone(), s.slug_source.clone())),
         };
-        let mut taken_error = None;
-        let (slug, collided) = slug::assign_one(&input, |candidate| {
-            self.staging
-                .slug_taken(candidate, &row.page_id)
-                .unwrap_or_else(|e| {
-                    taken_error = Some(e);
-                    true
-                })
-        });
-        if let Some(e) = taken_error {
-            return Err(e);
-        }
-        if collided {
-            job.stats.warnings.push(format!(
-                "duplicate_slugs: \"{}\" ({}) wants a slug another row has; it got \"{slug}\"",
-                title, row.page_id
-            ));
-        }
+        let (slug, waits) = self.choose_slug(job, &input, &title, false)?;
         let in_framer = if setup.framer_ids_known {
             Some(self.staging.in_framer(&row.page_id)?)
         } else {
@@ -744,11 +735,89 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             body_field_new: setup.body_field_new,
             keep_drafts: job.settings().keep_drafts,
         };
-        let staged = rows::stage(next_seq(job), row, title, slug, facts);
+        let mut staged = rows::stage(next_seq(job), row, title, slug, facts);
+        if waits && staged.item.is_some() {
+            staged.state = RowState::SlugWait;
+        }
         if staged.state == RowState::Done {
             job.stats.unchanged += 1;
         }
         Ok(staged)
+    }
+
+    /// The slug of one row (see [`slug::choose`]), with whether it waits for it. Slugs are
+    /// chosen against the rows staged before, so rows are staged one at a time.
+    fn choose_slug(
+        &self,
+        job: &mut Job,
+        input: &SlugInput,
+        title: &str,
+        final_: bool,
+    ) -> Result<(String, bool), StepError> {
+        let mut holder_error = None;
+        let choice = slug::choose(input, !final_, |candidate| {
+            self.staging
+                .slug_holder(candidate, &input.page_id, final_)
+                .unwrap_or_else(|e| {
+                    holder_error = Some(e);
+                    Some(slug::Holder::Given)
+                })
+        });
+        if let Some(e) = holder_error {
+            return Err(e);
+        }
+        Ok(match choice {
+            slug::Choice::Wait { wanted } => (wanted, true),
+            slug::Choice::Slug { slug, suffixed } => {
+                if suffixed {
+                    job.row_warning(format!(
+                        "duplicate_slugs: \"{title}\" ({}) wants a slug another row has; it got \"{slug}\"",
+                        input.page_id
+                    ));
+                }
+                (slug, false)
+            }
+        })
+    }
+
+    /// Once reading and removing are over, gives the rows that waited for a slug theirs,
+    /// against what holds each slug now; false when none waits. The rows are then written
+    /// like any other, together (a swap of two slugs is one batch).
+    fn settle_slugs(&mut self, job: &mut Job) -> Result<bool, StepError> {
+        let waiting = self.staging.rows_in(RowState::SlugWait, BATCH_ITEMS)?;
+        if waiting.is_empty() {
+            return Ok(false);
+        }
+        self.held(waiting.len());
+        let setup = job.setup.clone();
+        for mut row in waiting {
+            let stored = self.staging.stored(&row.page_id)?;
+            let input = SlugInput {
+                page_id: row.page_id.clone(),
+                source: row.slug_source.clone(),
+                previous: stored
+                    .as_ref()
+                    .map(|s| (s.slug.clone(), s.slug_source.clone())),
+            };
+            let title = row.title.clone();
+            let (slug, _) = self.choose_slug(job, &input, &title, true)?;
+            let facts = RowFacts {
+                stored: stored.as_ref(),
+                in_framer: match &setup {
+                    Some(s) if s.framer_ids_known => Some(self.staging.in_framer(&row.page_id)?),
+                    _ => None,
+                },
+                page_body: job.settings().page_body,
+                body_field_new: setup.as_ref().is_some_and(|s| s.body_field_new),
+                keep_drafts: job.settings().keep_drafts,
+            };
+            rows::give_slug(&mut row, slug, facts);
+            if row.state == RowState::Done {
+                job.stats.unchanged += 1;
+            }
+            self.staging.put_rows(&[row])?;
+        }
+        Ok(true)
     }
 
     /// Fetches one row's body. A body that needs more requests than a whole step may make
@@ -1011,7 +1080,10 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             })
             .collect();
         self.report.rows += done.len();
-        self.staging.put_rows(&done)
+        self.staging.put_rows(&done)?;
+        // With the rows, before the next await (the next part of a split batch): the object
+        // writes both out together, so a crash never keeps the rows and loses their counts.
+        self.staging.save_job(job)
     }
 
     fn refused(
@@ -1038,7 +1110,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             row.item = None;
             kept.push(row);
         }
-        self.staging.put_rows(&kept)
+        self.staging.put_rows(&kept)?;
+        self.staging.save_job(job)
     }
 
     /// Removes a chunk of what Framer should no longer have, once the deletion guard has
@@ -1179,7 +1252,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             .to_owned();
         self.framer.call(Call::Deploy { deployment_id }).await?;
         job.stats.published = true;
-        Ok(())
+        // Checkpointed before the record is closed: a crash there must not publish again.
+        self.staging.save_job(job)
     }
 
     /// Closes the run's record and drops its staged rows.
