@@ -236,7 +236,6 @@ scenario("projects: create with each database id form, get, list, patch, delete"
     notion: { token: "ntn_rotated_token_0123456789wxyz" },
     framer: { collection_name: "Articles" },
     slug_property: "title",
-    publish_filter: { kind: "checkbox", property_id: "pub" },
     unpublished_mode: "draft",
     page_body: true,
   };
@@ -248,8 +247,12 @@ scenario("projects: create with each database id form, get, list, patch, delete"
   assert.equal(q.notion.token_hint, "ntn_…wxyz");
   assert.equal(q.framer.collection_name, "Articles");
   assert.equal(q.slug_property, "title");
-  assert.deepEqual(q.publish_filter, { kind: "checkbox", property_id: "pub" });
   assert.equal(q.unpublished_mode, "draft");
+  // A publish filter is checked against the data source's schema: this project's Notion
+  // cannot be read, so the PATCH is refused with Notion's reason and changes nothing.
+  const unchecked = await call("PATCH", `/api/v1/projects/${p.id}`, token, { name: "Not saved", publish_filter: { kind: "checkbox", property_id: "pub" } });
+  assertError(unchecked, 422, "notion_unauthorized");
+  assert.equal((await getProject(token, p.id)).name, "Journal");
   assert.equal(q.page_body, true);
   const cleared = await call("PATCH", `/api/v1/projects/${p.id}`, token, { slug_property: null, publish_filter: null });
   assert.equal(cleared.json.project.slug_property, null);
