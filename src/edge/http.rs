@@ -100,6 +100,15 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiE
         .map_err(|e| ApiError::InvalidJson(format!("invalid request body: {e}")))
 }
 
+/// A JSON body that may be left out: a request without a content type has none (`Null`); any
+/// other is read as `read_json` reads it.
+pub async fn read_optional_json(req: &mut Request) -> Result<serde_json::Value, ApiError> {
+    match req.headers().get("content-type").ok().flatten() {
+        Some(_) => read_json(req).await,
+        None => Ok(serde_json::Value::Null),
+    }
+}
+
 pub fn bearer_token(req: &Request) -> Option<String> {
     let value = req.headers().get("authorization").ok().flatten()?;
     let (scheme, token) = value.split_once(' ')?;
