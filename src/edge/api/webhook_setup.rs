@@ -98,18 +98,11 @@ pub async fn confirm(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiE
     let rotation_verified = hook.next_webhook_key.is_some() && hook.next_key_verified_at.is_some();
     let now = iso_from_ms(now_ms());
     store::webhooks::confirm(&ctx.db, &project.id, swap, rotation_verified, &now).await?;
-    let token = match confirmed {
-        Confirmed::Pending => pending.as_deref().unwrap_or(&current),
-        Confirmed::Current => &current,
-    };
     // The project shows the rest of what changed (`url`, `next_url`).
+    let still_pending = confirmed == Confirmed::Current && pending.is_some();
     Ok(owned.reply(
         200,
-        &json!({
-            "status": "active",
-            "fingerprint": webhook_confirm::fingerprint(token),
-            "replacement_pending": confirmed == Confirmed::Current && pending.is_some(),
-        }),
+        &json!({ "status": "active", "replacement_pending": still_pending }),
     ))
 }
 
