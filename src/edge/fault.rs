@@ -32,7 +32,7 @@ pub fn detail(e: &worker::Error) -> String {
 /// message says only that Notion could not be reached.
 impl From<worker::Error> for NotionError {
     fn from(e: worker::Error) -> Self {
-        Self::Transport(detail(&e))
+        Self::Transport(e.to_string())
     }
 }
 

@@ -79,7 +79,7 @@ impl FramerError {
             }
             _ if self.code() == "framer_key_invalid" => format!(
                 "Framer refused the API key ({}); create a new key in the Framer project's settings and save it in the project",
-                self.framer_answer().unwrap_or_default()
+                self.log_detail()
             ),
             Self::Method { method, message } => format!("Framer refused {method}: {message}"),
             Self::Closed { .. } => {
@@ -97,25 +97,17 @@ impl FramerError {
             ),
             Self::Server { .. } if self.retryable() => format!(
                 "Framer is unavailable right now ({}); {RETRY}",
-                self.framer_answer().unwrap_or_default()
+                self.log_detail()
             ),
             Self::Server { .. } => {
-                format!("Framer failed: {}", self.framer_answer().unwrap_or_default())
+                format!("Framer failed: {}", self.log_detail())
             }
         }
     }
 
-    /// What Framer itself answered, when it answered: an HTTP status or its error frame.
-    fn framer_answer(&self) -> Option<String> {
-        match self {
-            Self::Refused { status } => Some(format!("HTTP {status} on connect")),
-            Self::Server { code, message, .. } => Some(format!("{code}: {message}")),
-            _ => None,
-        }
-    }
-
-    /// Everything known about the failure, for the log line (never a record or a client): the
-    /// stage of the socket and what the runtime or the decoder said.
+    /// Everything known about the failure, for the log line: the stage of the socket and what
+    /// the runtime or the decoder said. `user_message` quotes it only where it is what Framer
+    /// answered (an HTTP status, an error frame: `Refused`, `Server`).
     pub fn log_detail(&self) -> String {
         match self {
             Self::BadTarget(e) => e.to_string(),
