@@ -48,16 +48,15 @@
 //                                         instead of `ready` (e.g. POOL_EXHAUSTED)
 
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
+import { createServer, STATUS_CODES } from "node:http";
 import * as devalue from "devalue";
-import {
-  acceptUpgrade,
-  CloseCode,
-  offeredProtocols,
-  ReadyState,
-  rejectUpgrade,
-  upgradeProblem,
-} from "./websocket-server.mjs";
+import { WebSocket, WebSocketServer } from "ws";
+
+// Close codes (RFC 6455 section 7.4.1) the fake sends.
+const CLOSE_POLICY_VIOLATION = 1008;
+const CLOSE_INTERNAL_ERROR = 1011;
+// The largest message the fake reads; larger ones close the connection (1009).
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Path of the headless channel, as in wss://api.framer.com/channel/headless-plugin. */
 export const CHANNEL_PATH = "/channel/headless-plugin";
@@ -855,11 +854,11 @@ function chunkFrames(text, chunkSize, id) {
 
 function apiKeyOf(req) {
   const header = req.headers.authorization;
-  if (typeof header === "string" && header.startsWith("Token ")) return { key: header.slice(6).trim() };
-  // Deno's client sends the key as a subprotocol, which must be echoed back.
-  const protocol = offeredProtocols(req).find((candidate) => candidate.startsWith("token."));
-  if (protocol) return { key: protocol.slice(6), protocol };
-  return { key: null };
+  if (typeof header === "string" && header.startsWith("Token ")) return header.slice(6).trim();
+  // Deno's client sends the key as a subprotocol (echoed back by `socketServer`).
+  const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(",").map((part) => part.trim());
+  const protocol = offered.find((candidate) => candidate.startsWith("token."));
+  return protocol ? protocol.slice(6) : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -932,8 +931,9 @@ class Session {
     });
   }
 
-  #onMessage(data, isBinary) {
+  #onMessage(bytes, isBinary) {
     if (isBinary) return this.#sendError("INVALID_REQUEST", "Binary frames are not supported");
+    const data = bytes.toString("utf8");
     this.#fake.trace("client", data);
     let message;
     try {
@@ -978,7 +978,7 @@ class Session {
     const injections = this.#fake.injections;
     if (countdownFires(injections.closeAfter)) {
       injections.closeAfter = null;
-      return this.#ws.close(CloseCode.internalError, "Injected close");
+      return this.#ws.close(CLOSE_INTERNAL_ERROR, "Injected close");
     }
     if (countdownFires(injections.errorFrame)) {
       const { frame } = injections.errorFrame;
@@ -1036,7 +1036,7 @@ class Session {
   }
 
   #sendText(text) {
-    if (this.#ws.readyState !== ReadyState.open) return;
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
     this.#fake.trace("server", text);
     this.#ws.send(text);
   }
@@ -1055,7 +1055,7 @@ function refuse(fake, ws, frame) {
   const text = encode({ type: "error", code: frame.code, message: frame.message, retryable: frame.retryable ?? false });
   fake.trace("server", text);
   ws.send(text);
-  ws.close(CloseCode.policyViolation, String(frame.message ?? "").slice(0, 100));
+  ws.close(CLOSE_POLICY_VIOLATION, String(frame.message ?? "").slice(0, 100));
 }
 
 // ---------------------------------------------------------------------------
@@ -1068,20 +1068,45 @@ function authProblem(fake, projectId, key) {
   return null;
 }
 
+/** A plain HTTP answer to an upgrade request, then the connection closes. */
+function rejectUpgrade(socket, status, message) {
+  const body = Buffer.from(message, "utf8");
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
+    "Connection: close",
+    "Content-Type: text/plain; charset=utf-8",
+    `Content-Length: ${body.length}`,
+  ];
+  socket.end(Buffer.concat([Buffer.from(`${head.join("\r\n")}\r\n\r\n`, "latin1"), body]));
+}
+
+// The WebSocket side is npm `ws`, which checks the upgrade itself (method, headers, version:
+// 400 when they are wrong) and speaks RFC 6455; the fake decides who may connect.
+function socketServer() {
+  return new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_MESSAGE_BYTES,
+    // Deno's client sends the key as a `token.<key>` subprotocol, which must be echoed back.
+    handleProtocols: (offered) => [...offered].find((candidate) => candidate.startsWith("token.")) ?? false,
+  });
+}
+
 function onUpgrade(fake, req, socket, head) {
   const url = new URL(req.url, "http://fake-framer.invalid");
   if (url.pathname !== CHANNEL_PATH) return rejectUpgrade(socket, 404, "Not found");
-  const problem = upgradeProblem(req);
-  if (problem) return rejectUpgrade(socket, problem.status, problem.message, problem.headers);
   const projectId = url.searchParams.get("projectId") ?? "";
-  const { key, protocol } = apiKeyOf(req);
+  const key = apiKeyOf(req);
   const denial = authProblem(fake, projectId, key);
   fake.connectionLog.push({ projectId, query: Object.fromEntries(url.searchParams), authorized: denial === null });
   if (denial && fake.authFailure === "http") return rejectUpgrade(socket, 401, denial);
-  const ws = acceptUpgrade(req, socket, head, { protocol });
-  fake.sockets.add(ws);
-  ws.on("close", () => fake.sockets.delete(ws));
-  return startSession(fake, ws, projectId, denial);
+  return fake.wss.handleUpgrade(req, socket, head, (ws) => {
+    fake.sockets.add(ws);
+    ws.on("close", () => fake.sockets.delete(ws));
+    // A client's protocol error (unmasked frame, bad UTF-8, oversized message) closes the
+    // connection with its code (1002, 1007, 1009); `ws` reports it here too.
+    ws.on("error", (error) => fake.trace("server", `connection closed: ${error.message}`));
+    startSession(fake, ws, projectId, denial);
+  });
 }
 
 function startSession(fake, ws, projectId, denial) {
@@ -1133,6 +1158,7 @@ export async function startFakeFramer(opts = {}) {
     connectionLog: [],
     connectionCount: 0,
     sockets: new Set(),
+    wss: socketServer(),
     injections: createInjections(),
     chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
     authFailure: opts.authFailure ?? "frame",
@@ -1201,6 +1227,7 @@ function publicApi(fake, server, port) {
     },
     async close() {
       for (const ws of fake.sockets) ws.terminate();
+      fake.wss.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },

@@ -417,10 +417,12 @@ scenario("webhook setup: refresh-token, confirm, verification, active pipeline",
   assert.equal(refreshed.status, 200, refreshed.text);
   assert.equal(refreshed.json.token, secret);
   assert.equal(refreshed.json.status, "token_received");
+  assert.match(refreshed.json.fingerprint, /^[0-9a-f]{8}$/u);
 
-  const confirmed = await call("POST", `${base}/confirm`, token);
+  assertError(await call("POST", `${base}/confirm`, token, { fingerprint: "0000000" }), 400, "validation_error", "fingerprint");
+  const confirmed = await call("POST", `${base}/confirm`, token, { fingerprint: refreshed.json.fingerprint });
   assert.equal(confirmed.status, 200, confirmed.text);
-  assert.deepEqual(confirmed.json, { status: "active" });
+  assert.deepEqual(confirmed.json, { status: "active", replacement_pending: false });
   const active = await getProject(token, project.id);
   assert.equal(active.webhook.status, "active");
   assert.match(active.webhook.activated_at, /^\d{4}-/);

@@ -1,5 +1,5 @@
 // Proves fakes/framer.mjs against the official framer-api 5.0.0 client and
-// against raw RFC 6455 traffic. Run: node_modules/.bin/node --test tests/fake-framer.test.mjs
+// against RFC 6455 traffic from a `ws` client. Run: node_modules/.bin/node --test tests/fake-framer.test.mjs
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -8,7 +8,7 @@ import { connect as netConnect } from "node:net";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import * as devalue from "devalue";
 import { startFakeFramer } from "../fakes/framer.mjs";
-import { encodeFrame, FrameParser, Opcode } from "../fakes/websocket-server.mjs";
+import { WebSocket as WsClient } from "ws";
 import { uploadVectorOptions } from "../scripts/make-vectors.mjs";
 
 // The client reads its log level once, at import: keep expected server errors quiet.
@@ -895,46 +895,55 @@ describe("keep-alive and malformed input", () => {
 });
 
 // ---------------------------------------------------------------------------
-// RFC 6455 over a raw TCP socket
+// RFC 6455: the fake's WebSocket side is npm `ws`; these check that it is wired so that
+// fragments, pings, oversized frames and protocol errors behave as the RFC says, driven by a
+// `ws` client (which, unlike the official one, can send unmasked or fragmented frames).
 
-const RFC_SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
-const RFC_SAMPLE_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
-
-function rawSocket(port, requestLines) {
-  const socket = netConnect(port, "127.0.0.1");
-  const parser = new FrameParser();
-  const frames = [];
+/** A handshaken `ws` client session: decoded messages in order, pongs, and the close code. */
+async function wsSession(fake) {
+  const ws = new WsClient(`${fake.url}?projectId=${PROJECT_ID}&sdkVersion=5.0.0`, {
+    headers: { Authorization: `Token ${API_KEY}` },
+  });
+  const inbox = [];
   const waiters = [];
-  let head = null;
-  let pending = Buffer.alloc(0);
-  const ended = new Promise((resolve) => socket.on("close", resolve));
-  const headReady = new Promise((resolve) => {
+  ws.on("message", (data) => {
+    const waiter = waiters.shift();
+    if (waiter) waiter(data.toString());
+    else inbox.push(data.toString());
+  });
+  const closed = new Promise((resolve) => ws.on("close", (code) => resolve(code)));
+  ws.on("error", () => {});
+  const next = () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiters.push(resolve)));
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("unexpected-response", (_, res) => reject(new Error(`upgrade answered ${res.statusCode}`)));
+  });
+  assert.equal(devalue.parse(await next()).type, "ready");
+  ws.send(devalue.stringify({ type: "pluginReadySignal" }));
+  assert.equal(devalue.parse(await next()).type, "pluginReadyResponse");
+  return { ws, next, closed };
+}
+
+function invocation(id, methodName, ...args) {
+  return devalue.stringify({ type: "methodInvocation", methodName, id, args });
+}
+
+/** The status line and headers the fake answers a hand-written upgrade request with. */
+function upgradeAnswer(port, lines) {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, "127.0.0.1");
+    let head = "";
     socket.on("data", (chunk) => {
-      if (head === null) {
-        pending = Buffer.concat([pending, chunk]);
-        const end = pending.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        head = pending.subarray(0, end).toString("latin1");
-        resolve(head);
-        chunk = pending.subarray(end + 4);
-      }
-      for (const frame of parser.push(chunk)) {
-        const waiter = waiters.shift();
-        if (waiter) waiter(frame);
-        else frames.push(frame);
+      head += chunk.toString("latin1");
+      const end = head.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        socket.destroy();
+        resolve(head.slice(0, end));
       }
     });
+    socket.on("error", reject);
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`);
   });
-  socket.write(`${requestLines.join("\r\n")}\r\n\r\n`);
-  return {
-    headReady,
-    ended,
-    nextFrame: () => (frames.length > 0 ? Promise.resolve(frames.shift()) : new Promise((r) => waiters.push(r))),
-    send: (opcode, payload, opts = {}) => socket.write(encodeFrame(opcode, payload, { mask: MASK, ...opts })),
-    write: (bytes) => socket.write(bytes),
-    destroy: () => socket.destroy(),
-  };
 }
 
 function upgradeRequest(port, extra = []) {
@@ -943,29 +952,11 @@ function upgradeRequest(port, extra = []) {
     `Host: 127.0.0.1:${port}`,
     "Upgrade: websocket",
     "Connection: Upgrade",
-    `Sec-WebSocket-Key: ${RFC_SAMPLE_KEY}`,
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
     "Sec-WebSocket-Version: 13",
     `Authorization: Token ${API_KEY}`,
     ...extra,
   ];
-}
-
-async function rawReadySocket(fake) {
-  const port = Number(new URL(fake.url).port);
-  const conn = rawSocket(port, upgradeRequest(port));
-  const head = await conn.headReady;
-  assert.match(head, /^HTTP\/1\.1 101 /u);
-  assert.match(head, new RegExp(`\r\nSec-WebSocket-Accept: ${RFC_SAMPLE_ACCEPT.replaceAll("+", "\\+")}`, "u"));
-  const ready = await conn.nextFrame();
-  assert.equal(ready.opcode, Opcode.text);
-  assert.equal(devalue.parse(ready.payload.toString()).type, "ready");
-  conn.send(Opcode.text, devalue.stringify({ type: "pluginReadySignal" }));
-  assert.equal(devalue.parse((await conn.nextFrame()).payload.toString()).type, "pluginReadyResponse");
-  return conn;
-}
-
-function invocation(id, methodName, ...args) {
-  return devalue.stringify({ type: "methodInvocation", methodName, id, args });
 }
 
 describe("RFC 6455 server side", () => {
@@ -977,70 +968,51 @@ describe("RFC 6455 server side", () => {
   after(() => fake.close());
 
   test("fragmented messages with an interleaved ping, and 64-bit lengths both ways", async () => {
-    const conn = await rawReadySocket(fake);
+    const { ws, next, closed } = await wsSession(fake);
     const text = invocation(0, "createManagedCollection", "Fragments");
-    conn.send(Opcode.text, text.slice(0, 10), { fin: false });
-    conn.send(Opcode.ping, "are you there");
-    conn.send(Opcode.continuation, text.slice(10, 30), { fin: false });
-    conn.send(Opcode.continuation, text.slice(30), { fin: true });
-    const pong = await conn.nextFrame();
-    assert.equal(pong.opcode, Opcode.pong);
-    assert.equal(pong.payload.toString(), "are you there");
-    const reply = devalue.parse((await conn.nextFrame()).payload.toString());
-    assert.equal(reply.result.name, "Fragments");
+    const pong = new Promise((resolve) => ws.once("pong", (data) => resolve(data.toString())));
+    ws.send(text.slice(0, 10), { fin: false });
+    ws.ping("are you there");
+    ws.send(text.slice(10, 30), { fin: false });
+    ws.send(text.slice(30), { fin: true });
+    assert.equal(await pong, "are you there");
+    assert.equal(devalue.parse(await next()).result.name, "Fragments");
 
     const bigName = "n".repeat(70_000);
-    conn.send(Opcode.text, invocation(1, "createManagedCollection", bigName));
-    const bigFrame = await conn.nextFrame();
-    assert.ok(bigFrame.payload.length > 0xffff);
-    assert.equal(devalue.parse(bigFrame.payload.toString()).result.name, bigName);
-
-    conn.send(Opcode.close, Buffer.from([0x03, 0xe8, ...Buffer.from("bye")]));
-    const close = await conn.nextFrame();
-    assert.equal(close.opcode, Opcode.close);
-    assert.equal(close.payload.readUInt16BE(0), 1000);
-    await conn.ended;
+    ws.send(invocation(1, "createManagedCollection", bigName));
+    const big = await next();
+    assert.ok(big.length > 0xffff);
+    assert.equal(devalue.parse(big).result.name, bigName);
+    ws.close(1000, "bye");
+    assert.equal(await closed, 1000);
   });
 
   test("an unmasked client frame is a protocol error (1002)", async () => {
-    const conn = await rawReadySocket(fake);
-    conn.write(encodeFrame(Opcode.text, "unmasked"));
-    const close = await conn.nextFrame();
-    assert.equal(close.opcode, Opcode.close);
-    assert.equal(close.payload.readUInt16BE(0), 1002);
-    await conn.ended;
+    const { ws, closed } = await wsSession(fake);
+    ws.send("unmasked", { mask: false });
+    assert.equal(await closed, 1002);
   });
 
   test("invalid UTF-8 in a text message closes with 1007", async () => {
-    const conn = await rawReadySocket(fake);
-    conn.send(Opcode.text, Buffer.from([0xc3, 0x28]));
-    const close = await conn.nextFrame();
-    assert.equal(close.payload.readUInt16BE(0), 1007);
-    await conn.ended;
-  });
-
-  test("a continuation without a message is a protocol error", async () => {
-    const conn = await rawReadySocket(fake);
-    conn.send(Opcode.continuation, "orphan");
-    const close = await conn.nextFrame();
-    assert.equal(close.payload.readUInt16BE(0), 1002);
-    await conn.ended;
+    const { ws, closed } = await wsSession(fake);
+    ws.send(Buffer.from([0xc3, 0x28]), { binary: false });
+    assert.equal(await closed, 1007);
   });
 
   test("bad upgrades get plain HTTP errors", async () => {
     const port = Number(new URL(fake.url).port);
-    const wrongPath = rawSocket(port, ["GET /elsewhere HTTP/1.1", "Host: x", ...upgradeRequest(port).slice(2)]);
-    assert.match(await wrongPath.headReady, /^HTTP\/1\.1 404 /u);
-    const oldVersion = rawSocket(
+    const wrongPath = await upgradeAnswer(port, ["GET /elsewhere HTTP/1.1", "Host: x", ...upgradeRequest(port).slice(2)]);
+    assert.match(wrongPath, /^HTTP\/1\.1 404 /u);
+    const oldVersion = await upgradeAnswer(
       port,
-      upgradeRequest(port).map((line) => line.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8")),
+      upgradeRequest(port).map((line) => line.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 7")),
     );
-    const head = await oldVersion.headReady;
-    assert.match(head, /^HTTP\/1\.1 426 /u);
-    assert.match(head, /\r\nSec-WebSocket-Version: 13/u);
+    assert.match(oldVersion, /^HTTP\/1\.1 400 /u);
+    assert.match(oldVersion, /\r\nSec-WebSocket-Version: 13/u);
+    const accepted = await upgradeAnswer(port, upgradeRequest(port));
+    assert.match(accepted, /^HTTP\/1\.1 101 /u);
+    assert.match(accepted, /\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/u, "RFC 6455's sample key and answer");
     const response = await fetch(fake.httpUrl);
     assert.equal(response.status, 426);
-    wrongPath.destroy();
-    oldVersion.destroy();
   });
 });

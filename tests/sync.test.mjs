@@ -378,7 +378,13 @@ describe("sync", { concurrency: false }, () => {
     const failed = await p.runOf(syncId);
     assert.equal(failed.status, "failed", JSON.stringify(failed));
     assert.equal(failed.error.code, "framer_connection_lost");
-    assert.match(failed.error.message, /retry/);
+    // Our words only: no socket stage, method name or runtime text on the record...
+    assert.equal(failed.error.message, "the connection to Framer was lost before Framer answered; the sync will retry automatically");
+    // ...they are on the run's log line, with its id.
+    const logged = worker.logLines().find((l) => l.kind === "sync_step" && l.sync_id === syncId && l.outcome === "failed");
+    assert.ok(logged, "the failed step's log line");
+    assert.equal(logged.error_code, "framer_connection_lost");
+    assert.match(logged.detail, /^framer: connection closed during \w+/u);
     assert.equal(p.framerItems()[pages.hello].Name, "Hello World", "nothing written by the failed run");
     const stored = await worker.query("SELECT content_hash FROM synced_items WHERE project_id = ? AND page_id = ?", p.projectId, pages.hello);
     assert.equal(stored.length, 1);

@@ -5,7 +5,7 @@
 // response carries the security headers; floods of forged signatures, verification requests and
 // bad API tokens get 429 with Retry-After while genuine traffic goes on.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { createAccount, createProject, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
 import { startWorker, waitFor } from "../harness/worker.mjs";
@@ -28,7 +28,8 @@ after(async () => worker?.stop());
 const api = (method, path, { token = account.token, body } = {}) => worker.fetch(path, { method, token, body: body ?? (method === "GET" ? undefined : {}) });
 const status = async (id) => (await api("GET", `/api/v1/projects/${id}`)).json.project;
 const refreshToken = (id, token) => api("POST", `/api/v1/projects/${id}/webhook/refresh-token`, { token });
-const confirm = (id) => api("POST", `/api/v1/projects/${id}/webhook/confirm`);
+// No body names no token: the first setup's confirm; once a new token waits, name it.
+const confirm = (id, named) => api("POST", `/api/v1/projects/${id}/webhook/confirm`, { body: named });
 const eventsOf = (id) => worker.query("SELECT event_id FROM webhook_events WHERE project_id = ?", id);
 const newToken = () => `secret_${randomUUID().replaceAll("-", "")}`;
 
@@ -68,9 +69,13 @@ test("the owner's confirm swaps the token: old-token events then fail, new-token
   const fresh = await verify(worker, path);
   // Until confirmed, the old token works and the new one too (Notion may already use it).
   assert.equal((await deliver(worker, path, event(), { token: secret })).status, 200);
-  const confirmed = await confirm(project.id);
+  const shown = await refreshToken(project.id);
+  assert.equal(shown.json.token, fresh);
+  assert.match(shown.json.fingerprint, /^[0-9a-f]{8}$/u);
+  assert.equal(shown.json.fingerprint, createHash("sha256").update(fresh).digest("hex").slice(0, 8));
+  const confirmed = await confirm(project.id, { fingerprint: shown.json.fingerprint });
   assert.equal(confirmed.status, 200, confirmed.text);
-  assert.deepEqual(confirmed.json, { status: "active" });
+  assert.deepEqual(confirmed.json, { status: "active", replacement_pending: false });
   const old = await deliver(worker, path, event(), { token: secret });
   assert.equal(old.status, 401);
   assert.equal(old.json.error.code, "invalid_signature");
@@ -78,6 +83,38 @@ test("the owner's confirm swaps the token: old-token events then fail, new-token
   const s = await status(project.id);
   assert.equal(s.webhook.replacement_pending, false);
   assert.equal((await refreshToken(project.id)).json.token, fresh);
+});
+
+test("a confirm names the token the owner saw: a token that arrived after it is never swapped in", async () => {
+  const { project, path, secret, event } = await activeProject();
+  // The owner asks Notion to resend: its token waits, and the owner is shown it.
+  await verify(worker, path);
+  const seen = (await refreshToken(project.id)).json;
+  // Someone who knows the URL sends a token of their own before the owner confirms.
+  const forged = await verify(worker, path);
+  const stale = await confirm(project.id, { fingerprint: seen.fingerprint });
+  assert.equal(stale.status, 409, stale.text);
+  assert.equal(stale.json.error.code, "token_mismatch");
+  assert.match(stale.json.error.message, /Refresh token/u);
+  const unnamed = await confirm(project.id, {});
+  assert.equal(unnamed.status, 409, unnamed.text);
+  assert.equal(unnamed.json.error.code, "token_not_named");
+  const bare = await worker.fetch(`/api/v1/projects/${project.id}/webhook/confirm`, { method: "POST", token: account.token });
+  assert.equal(bare.status, 409, "no body names no token either");
+  // Nothing changed: the token in use works, the forged one is still only pending.
+  assert.equal((await deliver(worker, path, event(), { token: secret })).status, 200);
+  assert.equal((await status(project.id)).webhook.replacement_pending, true);
+  assert.equal((await refreshToken(project.id)).json.token, forged);
+
+  // Confirming the token in use (the one the owner set up with) keeps it and leaves the other waiting.
+  const current = await confirm(project.id, { token: secret });
+  assert.equal(current.status, 200, current.text);
+  assert.equal(current.json.replacement_pending, true);
+  assert.equal((await deliver(worker, path, event(), { token: secret })).status, 200);
+
+  const malformed = await confirm(project.id, { fingerprint: "xyz" });
+  assert.equal(malformed.status, 400);
+  assert.equal(malformed.json.error.field, "fingerprint");
 });
 
 test("an event signed with the pending token proves it: the swap happens without the owner", async () => {
@@ -110,7 +147,7 @@ test("rotate: the old URL answers until the new one is verified in Notion and co
   assert.ok(verified.next_url_verified_at);
   assert.equal(verified.replacement_pending, true);
   assert.equal((await deliver(worker, path, event(), { token: secret })).status, 200, "old URL still answers");
-  assert.equal((await confirm(project.id)).status, 200);
+  assert.equal((await confirm(project.id, { token: fresh })).status, 200);
 
   const retired = await deliver(worker, path, event(), { token: secret });
   assert.equal(retired.status, 404);

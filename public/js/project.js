@@ -14,7 +14,7 @@ const IDLE_POLL_MS = 10_000;
 const AGE_TICK_MS = 15_000;
 
 /** The project shown, the sync this page started (until it finishes) and the poll timer. */
-const current = { project: null, syncId: null, busy: false, timer: null };
+const current = { project: null, syncId: null, busy: false, timer: null, shownFingerprint: undefined };
 
 const switches = () => ({ autoSync: $("auto-sync"), autoPublish: $("auto-publish"), note: $("plan-note") });
 
@@ -44,6 +44,7 @@ export async function openProject(id) {
   if (current.project?.id !== id) {
     current.project = null;
     current.syncId = null;
+    current.shownFingerprint = undefined;
     $("verification-token").value = "";
     $("token-message").textContent = "";
     $("copy-status").textContent = "";
@@ -281,14 +282,21 @@ async function rotateWebhook() {
 // A token already received is shown again when the page is opened later.
 async function showStoredToken(id) {
   const answer = await api(`/projects/${id}/webhook/refresh-token`, { method: "POST", body: {} }).catch(() => null);
-  if (answer?.token && current.project?.id === id) $("verification-token").value = answer.token;
+  if (answer?.token && current.project?.id === id) showToken(answer);
+}
+
+// The token on screen, and its fingerprint: "I've verified in Notion" confirms that token only,
+// so a token that arrives after the owner looked is never swapped in by the click.
+function showToken(answer) {
+  $("verification-token").value = answer.token ?? "";
+  current.shownFingerprint = answer.token ? answer.fingerprint : undefined;
 }
 
 async function refreshToken() {
   $("token-message").textContent = "Checking…";
   try {
     const answer = await api(`/projects/${current.project.id}/webhook/refresh-token`, { method: "POST", body: {} });
-    $("verification-token").value = answer.token ?? "";
+    showToken(answer);
     $("token-message").textContent = answer.token
       ? "Token received. Copy it into Notion's verification dialog, then press “I've verified in Notion”."
       : answer.message;
@@ -301,9 +309,11 @@ async function refreshToken() {
 async function confirmWebhook() {
   $("confirm-error").textContent = "";
   try {
-    await api(`/projects/${current.project.id}/webhook/confirm`, { method: "POST", body: {} });
+    const body = current.shownFingerprint ? { fingerprint: current.shownFingerprint } : {};
+    await api(`/projects/${current.project.id}/webhook/confirm`, { method: "POST", body });
     await refreshProject();
   } catch (error) {
+    // 409: another token arrived since the one on screen; the message says to refresh it.
     $("confirm-error").textContent = error.message;
   }
 }

@@ -38,6 +38,11 @@ pub enum ApiError {
         allowed: Vec<&'static str>,
     },
     Conflict(String),
+    /// The request conflicts with the resource's current state (`code` says how).
+    StateConflict {
+        code: &'static str,
+        message: String,
+    },
     /// The request is well-formed but cannot be acted on now (`code` says why).
     Unprocessable {
         code: &'static str,
@@ -121,7 +126,7 @@ impl ApiError {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Conflict(_) => 409,
+            Self::Conflict(_) | Self::StateConflict { .. } => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Unprocessable { .. } => 422,
@@ -143,7 +148,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict(_) => "conflict",
-            Self::Unprocessable { code, .. } => code,
+            Self::Unprocessable { code, .. } | Self::StateConflict { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
         }
@@ -158,7 +163,8 @@ impl ApiError {
             | Self::PlanRequired(message)
             | Self::Forbidden(message)
             | Self::Conflict(message)
-            | Self::Unprocessable { message, .. } => message.clone(),
+            | Self::Unprocessable { message, .. }
+            | Self::StateConflict { message, .. } => message.clone(),
             Self::Internal(_) => "something went wrong on our side".to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::UnsupportedMediaType => {

@@ -11,3 +11,4 @@ pub mod rate_limit;
 pub mod routes;
 pub mod security_headers;
 pub mod view;
+pub mod webhook_confirm;

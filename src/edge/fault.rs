@@ -28,7 +28,8 @@ pub fn detail(e: &worker::Error) -> String {
 }
 
 /// A call to Notion that did not get an answer (fetch, headers, body): retried like any
-/// transport failure.
+/// transport failure. The runtime's words stay in the error for the log line; the user's
+/// message says only that Notion could not be reached.
 impl From<worker::Error> for NotionError {
     fn from(e: worker::Error) -> Self {
         Self::Transport(e.to_string())

@@ -3,7 +3,8 @@
 //! the API key, then `Response::websocket()`. Message encoding and decoding is `framer::wire`'s,
 //! the URL `framer::project_url`'s, what a failure means `framer::error`'s;
 //! this file runs the handshake, one call at a time by id, pings while waiting, and the
-//! graceful disconnect, and counts calls and bytes sent.
+//! graceful disconnect, and counts calls and bytes sent. The stage and the runtime's words about
+//! a failure go into the error for the log (`FramerError::log_detail`), never its message.
 
 use crate::framer::error::FramerError;
 use crate::framer::project_url;
@@ -24,8 +25,7 @@ pub async fn open(
     project: &str,
     api_key: &str,
 ) -> Result<WebSocket, FramerError> {
-    let url = project_url::connect_url(server_url, project)
-        .map_err(|e| FramerError::BadTarget(e.to_string()))?;
+    let url = project_url::connect_url(server_url, project).map_err(FramerError::BadTarget)?;
     let closed = |e: worker::Error| FramerError::Closed {
         during: format!("connect ({e})"),
     };

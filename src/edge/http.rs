@@ -5,6 +5,9 @@ use crate::api::security_headers;
 use serde::de::DeserializeOwned;
 use worker::{Headers, Request, Response};
 
+/// What a client reads when its body could not be read to the end.
+const UNREADABLE_BODY: &str = "the request body could not be read to the end; send it again";
+
 /// The largest body any route accepts.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -79,7 +82,9 @@ pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
     let body = req
         .bytes()
         .await
-        .map_err(|e| ApiError::InvalidJson(format!("unreadable body: {e}")))?;
+        // The runtime's words (a client gone mid-body, a stream error) are not the client's
+        // business; the answer says what happened.
+        .map_err(|_| ApiError::InvalidJson(UNREADABLE_BODY.to_owned()))?;
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge {
             limit_bytes: MAX_BODY_BYTES,
@@ -93,6 +98,15 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiE
     let body = read_body(req).await?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::InvalidJson(format!("invalid request body: {e}")))
+}
+
+/// A JSON body that may be left out: a request without a content type has none (`Null`); any
+/// other is read as `read_json` reads it.
+pub async fn read_optional_json(req: &mut Request) -> Result<serde_json::Value, ApiError> {
+    match req.headers().get("content-type").ok().flatten() {
+        Some(_) => read_json(req).await,
+        None => Ok(serde_json::Value::Null),
+    }
 }
 
 pub fn bearer_token(req: &Request) -> Option<String> {

@@ -100,7 +100,7 @@ async fn dispatch(
             webhook_setup::refresh_token(&api::owned(ctx()?, req, param).await?).await
         }
         Operation::ConfirmWebhook => {
-            webhook_setup::confirm(&api::owned(ctx()?, req, param).await?).await
+            webhook_setup::confirm(&api::owned(ctx()?, req, param).await?, req).await
         }
         Operation::RotateWebhookUrl => {
             webhook_setup::rotate(&api::owned(ctx()?, req, param).await?, req).await

@@ -10,7 +10,7 @@ use super::store;
 use super::store::staging::SqlStaging;
 use super::store::synced_items::AcceptedItem;
 use crate::alerts::notice::ProjectRef;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, Fault};
 use crate::api::project::Project;
 use crate::framer::wire::{Asset, Call};
 use crate::notion::error::NotionError;
@@ -114,20 +114,29 @@ pub async fn step(
 fn secrets(ctx: &AppContext, project: &Project) -> Result<(String, String), SyncFailure> {
     let cipher = ctx.cipher().map_err(SyncFailure::from)?;
     let secret = |stored: &str, which: ProjectSecret| {
-        cipher.decrypt(stored, &which.context(&project.id)).map_err(|e| {
-            SyncFailure::permanent(
-                "secrets_unreadable",
-                format!(
-                    "the stored {} cannot be decrypted ({e}); enter it again in the project settings",
-                    which.name()
-                ),
-            )
-        })
+        cipher
+            .decrypt(stored, &which.context(&project.id))
+            .map_err(|e| secret_unreadable(which, e))
     };
     Ok((
         secret(&project.notion_token_enc, ProjectSecret::NotionToken)?,
         secret(&project.framer_api_key_enc, ProjectSecret::FramerApiKey)?,
     ))
+}
+
+/// A stored secret that does not decrypt: the owner reads which one and what to do; what the
+/// cipher said goes to the step's log line only.
+fn secret_unreadable(which: ProjectSecret, e: impl std::fmt::Display) -> SyncFailure {
+    SyncFailure {
+        fault: Some(Fault::new("secrets", e)),
+        ..SyncFailure::permanent(
+            "secrets_unreadable",
+            format!(
+                "the stored {} cannot be decrypted; enter it again in the project settings",
+                which.name()
+            ),
+        )
+    }
 }
 
 /// Alerts the finished run owes, queued only: delivery happens after it.
@@ -205,7 +214,7 @@ struct StepLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a crate::api::error::Fault>,
+    detail: Option<&'a Fault>,
 }
 
 /// Notion over fetch, paced, retried and budgeted by the client.
@@ -439,5 +448,29 @@ impl Records for D1Records<'_> {
     async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError> {
         let now = iso_from_ms(at_ms);
         Ok(store::sync_runs::finish(&self.ctx.db, job, end, &now).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::secrets::SecretError;
+
+    #[test]
+    fn an_unreadable_secret_names_which_and_keeps_the_cipher_for_the_log() {
+        let failure = secret_unreadable(ProjectSecret::FramerApiKey, SecretError::Undecryptable);
+        assert_eq!(failure.code, "secrets_unreadable");
+        assert!(!failure.retryable);
+        assert_eq!(
+            failure.message,
+            "the stored framer_api_key cannot be decrypted; enter it again in the project settings"
+        );
+        let cipher = SecretError::Undecryptable.to_string();
+        assert!(!failure.message.contains(&cipher), "{}", failure.message);
+        let logged = serde_json::to_string(&failure.fault).unwrap();
+        assert_eq!(
+            logged,
+            serde_json::to_string(&format!("secrets: {cipher}")).unwrap()
+        );
     }
 }

@@ -1,7 +1,11 @@
 //! Where a Framer connection goes: the project a URL (or bare id) names, as the official
 //! `framer-api` client reads it, and the WebSocket URL with the query that client sends.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use percent_encoding::percent_decode_str;
+use url::{form_urlencoded, Position, Url};
 
 use crate::framer::wire::{CLIENT_ID, SDK_VERSION};
 
@@ -37,6 +41,8 @@ pub struct ProjectTarget {
 
 /// Reads a project the way the official client does: a bare 20-character id, or a URL (or
 /// path) with a `projects/<Name>--<id>` or `projects/<id>` segment and maybe `?branch=<id>`.
+/// URL parsing is the WHATWG parser's (the `url` crate): a reference is resolved against
+/// `https://framer.com`, as the client's `new URL(input, base)` does.
 pub fn parse_project(input: &str) -> Result<ProjectTarget, UrlError> {
     if is_project_id(input) {
         return Ok(ProjectTarget {
@@ -44,14 +50,15 @@ pub fn parse_project(input: &str) -> Result<ProjectTarget, UrlError> {
             branch_id: None,
         });
     }
-    let reference = UrlReference::split(input);
-    let project_id = project_id_from_path(&reference.path)
-        .ok_or_else(|| UrlError::InvalidProject(input.to_owned()))?;
-    let branch_id = reference
-        .query
-        .as_deref()
-        .and_then(|query| form_param(query, "branch"))
-        .map(|branch| branch.trim().to_owned())
+    let invalid = || UrlError::InvalidProject(input.to_owned());
+    let url = Url::parse(FRAMER_ORIGIN)
+        .and_then(|base| base.join(input))
+        .map_err(|_| invalid())?;
+    let project_id = project_id_from_path(&url).ok_or_else(invalid)?;
+    let branch_id = url
+        .query_pairs()
+        .find(|(key, _)| key == "branch")
+        .map(|(_, branch)| branch.trim().to_owned())
         .filter(|branch| !branch.is_empty());
     Ok(ProjectTarget {
         project_id,
@@ -59,84 +66,23 @@ pub fn parse_project(input: &str) -> Result<ProjectTarget, UrlError> {
     })
 }
 
+/// What a project reference without a scheme is resolved against.
+const FRAMER_ORIGIN: &str = "https://framer.com/";
+
 fn is_project_id(s: &str) -> bool {
     s.len() == 20 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The path and query of a URL or of a reference resolved against `https://framer.com`.
-struct UrlReference {
-    path: String,
-    query: Option<String>,
-}
-
-impl UrlReference {
-    fn split(input: &str) -> Self {
-        // As the WHATWG URL parser: surrounding controls and spaces go, tabs and newlines
-        // inside are dropped, backslashes count as slashes in http(s) URLs.
-        let cleaned: String = input
-            .trim_matches(|c: char| c <= ' ')
-            .chars()
-            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-            .map(|c| if c == '\\' { '/' } else { c })
-            .collect();
-        let without_fragment = cleaned.split('#').next().unwrap_or_default();
-        let (before_query, query) = match without_fragment.split_once('?') {
-            Some((before, query)) => (before, Some(query.to_owned())),
-            None => (without_fragment, None),
-        };
-        let after_scheme = strip_scheme(before_query);
-        let path = match after_scheme.strip_prefix("//") {
-            Some(authority_and_path) => authority_and_path
-                .find('/')
-                .map_or("", |at| &authority_and_path[at..]),
-            None => after_scheme,
-        };
-        Self {
-            path: path.to_owned(),
-            query,
-        }
-    }
-}
-
-fn strip_scheme(s: &str) -> &str {
-    let Some((scheme, rest)) = s.split_once(':') else {
-        return s;
-    };
-    let mut chars = scheme.chars();
-    let is_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if is_scheme {
-        rest
-    } else {
-        s
-    }
-}
-
 /// The id in the segment after `projects`: after the last `--` in `Name--<id>`, or the whole
 /// segment; either way it must be a 20-character id.
-fn project_id_from_path(path: &str) -> Option<String> {
-    let segments = path_segments(path);
+fn project_id_from_path(url: &Url) -> Option<String> {
+    let segments: Vec<&str> = url.path_segments()?.filter(|s| !s.is_empty()).collect();
     let at = segments
         .iter()
         .position(|s| s.to_lowercase() == "projects")?;
-    let segment = percent_decode_strict(segments.get(at + 1)?)?;
+    let segment = decode_uri_component(segments.get(at + 1)?)?;
     let candidate = id_after_last_separator(&segment).unwrap_or(&segment);
     is_project_id(candidate).then(|| candidate.to_owned())
-}
-
-/// Non-empty path segments with `.` and `..` resolved, as URL parsing leaves them.
-fn path_segments(path: &str) -> Vec<&str> {
-    let mut segments = Vec::new();
-    for segment in path.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            other => segments.push(other),
-        }
-    }
-    segments
 }
 
 /// What `/^.+--([A-Za-z0-9]+)/u` captures: the greedy `.+` makes it the last `--` that has
@@ -157,91 +103,19 @@ fn id_after_last_separator(segment: &str) -> Option<&str> {
         })
 }
 
-/// `decodeURIComponent`: every `%` must start a valid escape and the bytes must be UTF-8.
-fn percent_decode_strict(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(hex_byte(bytes.get(i + 1..i + 3)?)?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn hex_byte(pair: &[u8]) -> Option<u8> {
-    let text = std::str::from_utf8(pair).ok()?;
-    if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u8::from_str_radix(text, 16).ok()
-}
-
-/// The first value of `name` in an `application/x-www-form-urlencoded` query.
-fn form_param(query: &str, name: &str) -> Option<String> {
-    form_pairs(query)
-        .into_iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value)
-}
-
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(key), form_decode(value))
-        })
-        .collect()
-}
-
-/// Form decoding: `+` is a space, bad `%` escapes stay as written, invalid UTF-8 is replaced.
-fn form_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                if let Some(byte) = bytes.get(i + 1..i + 3).and_then(hex_byte) {
-                    out.push(byte);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Form encoding as `URLSearchParams` writes it.
-fn form_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for byte in s.bytes() {
-        match byte {
-            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => {
-                out.push(char::from(byte));
-            }
-            b' ' => out.push('+'),
-            other => {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(other >> 4)]));
-                out.push(char::from(HEX[usize::from(other & 0xF)]));
-            }
-        }
-    }
-    out
+/// `decodeURIComponent`: every `%` must start a valid escape and the bytes must be UTF-8
+/// (`percent_decode` alone would keep a bad escape as written).
+fn decode_uri_component(s: &str) -> Option<String> {
+    let escapes_valid = s.match_indices('%').all(|(at, _)| {
+        s.as_bytes()
+            .get(at + 1..at + 3)
+            .is_some_and(|pair| pair.iter().all(u8::is_ascii_hexdigit))
+    });
+    escapes_valid.then_some(())?;
+    percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(Cow::into_owned)
 }
 
 /// The WebSocket URL for `project` on `server_url` (e.g. [`DEFAULT_SERVER_URL`], or a test
@@ -250,14 +124,43 @@ fn form_encode(s: &str) -> String {
 /// becomes ws(s); other query parameters of the server URL are kept.
 pub fn connect_url(server_url: &str, project: &str) -> Result<String, UrlError> {
     let target = parse_project(project)?;
-    let mut url = ServerUrl::parse(server_url)?;
-    url.set_param("projectId", &target.project_id);
-    url.set_param("sdkVersion", SDK_VERSION);
-    url.set_param("clientId", CLIENT_ID);
+    let invalid = || UrlError::InvalidServerUrl(server_url.to_owned());
+    let mut url = Url::parse(server_url).map_err(|_| invalid())?;
+    let scheme = match url.scheme() {
+        "ws" | "http" => "ws",
+        "wss" | "https" => "wss",
+        _ => return Err(invalid()),
+    };
+    let mut params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    set_param(&mut params, "projectId", &target.project_id);
+    set_param(&mut params, "sdkVersion", SDK_VERSION);
+    set_param(&mut params, "clientId", CLIENT_ID);
     if let Some(branch) = &target.branch_id {
-        url.set_param("expectedInitialBranchId", branch);
+        set_param(&mut params, "expectedInitialBranchId", branch);
     }
-    Ok(url.to_string())
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    url.set_query(Some(&query));
+    // http(s) and ws(s) share their default ports, so the rest of the URL stays as parsed.
+    Ok(format!("{scheme}{}", &url[Position::AfterScheme..]))
+}
+
+/// `URLSearchParams.set`: replaces the first pair named `name` and drops the others, or
+/// appends one.
+fn set_param(params: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match params.iter().position(|(key, _)| key == name) {
+        Some(first) => {
+            value.clone_into(&mut params[first].1);
+            let mut index = 0;
+            params.retain(|(key, _)| {
+                let keep = index <= first || key != name;
+                index += 1;
+                keep
+            });
+        }
+        None => params.push((name.to_owned(), value.to_owned())),
+    }
 }
 
 /// The http(s) form of a ws(s) URL: on Cloudflare Workers the socket is opened by a `fetch`
@@ -272,91 +175,6 @@ pub fn upgrade_fetch_url(ws_url: &str) -> String {
     }
 }
 
-/// An absolute ws(s) URL split enough to set query parameters the way `URLSearchParams` does.
-struct ServerUrl {
-    scheme: &'static str,
-    authority: String,
-    path: String,
-    params: Vec<(String, String)>,
-    fragment: Option<String>,
-}
-
-impl ServerUrl {
-    fn parse(input: &str) -> Result<Self, UrlError> {
-        let invalid = || UrlError::InvalidServerUrl(input.to_owned());
-        let trimmed = input.trim_matches(|c: char| c <= ' ');
-        let (scheme, rest) = trimmed.split_once("://").ok_or_else(invalid)?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "ws" | "http" => "ws",
-            "wss" | "https" => "wss",
-            _ => return Err(invalid()),
-        };
-        let (rest, fragment) = match rest.split_once('#') {
-            Some((rest, fragment)) => (rest, Some(fragment.to_owned())),
-            None => (rest, None),
-        };
-        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (authority, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
-        if authority.is_empty() {
-            return Err(invalid());
-        }
-        Ok(Self {
-            scheme,
-            authority: lowercase_host(authority),
-            path: if path.is_empty() {
-                "/".to_owned()
-            } else {
-                path.to_owned()
-            },
-            params: form_pairs(query),
-            fragment,
-        })
-    }
-
-    /// `URLSearchParams.set`: replaces the first pair named `name` and drops the others, or
-    /// appends one.
-    fn set_param(&mut self, name: &str, value: &str) {
-        match self.params.iter().position(|(key, _)| key == name) {
-            Some(first) => {
-                value.clone_into(&mut self.params[first].1);
-                let mut index = 0;
-                self.params.retain(|(key, _)| {
-                    let keep = index <= first || key != name;
-                    index += 1;
-                    keep
-                });
-            }
-            None => self.params.push((name.to_owned(), value.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for ServerUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme, self.authority, self.path)?;
-        let query: Vec<String> = self
-            .params
-            .iter()
-            .map(|(key, value)| format!("{}={}", form_encode(key), form_encode(value)))
-            .collect();
-        if !query.is_empty() {
-            write!(f, "?{}", query.join("&"))?;
-        }
-        if let Some(fragment) = &self.fragment {
-            write!(f, "#{fragment}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Hosts are case-insensitive and URL serialization lowercases them; user info is kept.
-fn lowercase_host(authority: &str) -> String {
-    match authority.rsplit_once('@') {
-        Some((user, host)) => format!("{user}@{}", host.to_ascii_lowercase()),
-        None => authority.to_ascii_lowercase(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,7 +185,7 @@ mod tests {
     fn projects_are_parsed_like_the_official_client() {
         // Expected values from the official client's parseProjectConnectionTarget.
         let id = "AbCdEfGhIjKlMnOpQrSt";
-        let cases: [(&str, Option<&str>); 7] = [
+        let cases: [(&str, Option<&str>); 9] = [
             ("AbCdEfGhIjKlMnOpQrSt", None),
             (
                 "https://framer.com/projects/Sites--AbCdEfGhIjKlMnOpQrSt",
@@ -387,6 +205,16 @@ mod tests {
                 None,
             ),
             ("/projects/Name--AbCdEfGhIjKlMnOpQrSt?branch=", None),
+            // WHATWG parsing: backslashes are slashes, tabs and newlines inside are dropped,
+            // dot segments resolve.
+            (
+                " https:\\\\framer.com\\projects\\Name--AbCdEfGhIjKlMnOpQrSt ",
+                None,
+            ),
+            (
+                "https://framer.com/x/../pro\tjects/./Name--AbCdEfGhIjKlMn\nOpQrSt?branch=b",
+                Some("b"),
+            ),
         ];
         for (input, branch) in cases {
             let expected = ProjectTarget {
@@ -468,10 +296,11 @@ mod tests {
         let query = &doc["connection"]["query"];
         let url = connect_url(DEFAULT_SERVER_URL, query["projectId"].as_str().unwrap()).unwrap();
         let (_, ours) = url.split_once('?').unwrap();
-        let ours: serde_json::Map<String, serde_json::Value> = form_pairs(ours)
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect();
+        let ours: serde_json::Map<String, serde_json::Value> =
+            url::form_urlencoded::parse(ours.as_bytes())
+                .into_owned()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
         assert_eq!(&serde_json::Value::Object(ours), query);
     }
 

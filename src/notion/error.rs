@@ -35,7 +35,8 @@ pub enum NotionError {
         /// Notion's message.
         message: String,
     },
-    /// The request never got an answer (DNS, connection reset, unreadable body).
+    /// The request never got an answer (DNS, connection reset, unreadable body). The text is
+    /// what the runtime said: for the log only (`log_detail`), never the user's message.
     Transport(String),
     /// This sync step may make no more subrequests (Cloudflare caps them per invocation): the
     /// request was not sent, and the next step does it.
@@ -111,7 +112,16 @@ impl NotionError {
         )
     }
 
-    /// What the user should read on the sync record, including what to do about it.
+    /// What the runtime said about a request that got no answer, for the log line only.
+    pub fn log_detail(&self) -> Option<&str> {
+        match self.root() {
+            NotionError::Transport(detail) => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// What the user should read on the sync record, including what to do about it: our
+    /// words, with Notion's own message when Notion answered. Never the runtime's text.
     pub fn user_message(&self) -> String {
         match self.root() {
             NotionError::Unauthorized => "Notion rejected the integration token: it is wrong or was revoked. \
@@ -127,8 +137,8 @@ impl NotionError {
             NotionError::Unavailable { status, .. } => {
                 format!("Notion answered {status} (temporarily unavailable); the sync will retry automatically.")
             }
-            NotionError::Transport(detail) => {
-                format!("Notion could not be reached ({detail}); the sync will retry automatically.")
+            NotionError::Transport(_) => {
+                "Notion could not be reached; the sync will retry automatically.".to_owned()
             }
             NotionError::Rejected { status, code, message } => {
                 format!("Notion refused a request ({status} {code}: {message}).")
@@ -214,6 +224,24 @@ mod tests {
         let rejected = NotionError::from_response(400, &body("validation_error"), None);
         assert_eq!(rejected.code(), "notion_request_rejected");
         assert!(!rejected.retryable());
+    }
+
+    #[test]
+    fn transport_failures_keep_the_runtime_text_out_of_the_message() {
+        let runtime = "TypeError: Network connection lost. at fetch (worker.js:12:3)";
+        let e = NotionError::GaveUp {
+            last: Box::new(NotionError::Transport(runtime.into())),
+            attempts: 3,
+        };
+        assert_eq!(e.code(), "notion_unavailable");
+        assert!(e.retryable());
+        assert_eq!(
+            e.user_message(),
+            "Notion could not be reached; the sync will retry automatically."
+        );
+        assert!(!e.to_string().contains("TypeError"), "{e}");
+        assert_eq!(e.log_detail(), Some(runtime));
+        assert_eq!(NotionError::Unauthorized.log_detail(), None);
     }
 
     #[test]

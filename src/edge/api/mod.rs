@@ -20,9 +20,11 @@ use crate::api::rate_limit::{self as limits, Limit};
 use crate::util::secrets;
 use worker::Request;
 
-/// The OpenAPI document, kept beside the route table and checked against it by a test.
+/// The OpenAPI document, kept beside the route table and checked against it by a test;
+/// embedded without its whitespace (`build.rs`).
 pub fn openapi() -> serde_json::Value {
-    serde_json::from_str(include_str!("../../../openapi.json")).unwrap_or_default()
+    serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json")))
+        .unwrap_or_default()
 }
 
 /// A request that presented the operator's admin token.
@@ -118,4 +120,14 @@ pub async fn owned<'a>(
 
 fn missing_token() -> ApiError {
     ApiError::Unauthorized("send `Authorization: Bearer <token>`".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_embedded_document_is_openapi_json() {
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../../openapi.json")).unwrap();
+        assert_eq!(super::openapi(), file);
+    }
 }

@@ -2,13 +2,15 @@
 //! sent, confirm that the subscription was verified in Notion, and rotate the webhook URL.
 //! Nothing an unauthenticated request can do weakens a working webhook: a newer token, or a
 //! rotated URL, replaces the current one only when the owner confirms here (or, for a token,
-//! when an event signed with it arrives).
+//! when an event signed with it arrives). The confirm names the token the owner was shown
+//! (`api::webhook_confirm`), so a token that arrived afterwards is never swapped in by it.
 
 use super::projects::webhook_url;
 use super::Owned;
 use crate::api::error::ApiError;
+use crate::api::webhook_confirm::{self, ConfirmBody, Confirmed};
 use crate::edge::context::now_ms;
-use crate::edge::http::Reply;
+use crate::edge::http::{self, Reply};
 use crate::edge::store;
 use crate::edge::webhook;
 use crate::util::secrets;
@@ -25,10 +27,12 @@ pub async fn refresh_token(owned: &Owned<'_>) -> Result<Reply, ApiError> {
             Some(pending) => (pending, &hook.pending_token_received_at),
             None => (current_enc, &hook.token_received_at),
         };
+        let token = webhook::decrypt_token(ctx, project, enc)?;
         return Ok(owned.reply(
             200,
             &json!({
-                "token": webhook::decrypt_token(ctx, project, enc)?,
+                "fingerprint": webhook_confirm::fingerprint(&token),
+                "token": token,
                 "status": hook.status.as_str(),
                 "received_at": received_at,
                 "replacement_pending": hook.pending_token_enc.is_some(),
@@ -43,7 +47,7 @@ pub async fn refresh_token(owned: &Owned<'_>) -> Result<Reply, ApiError> {
                 if webhook::save_claimed_token(ctx, &project.id, &token).await? {
                     return Ok(owned.reply(
                         200,
-                        &json!({ "token": token, "status": "token_received", "received_at": iso_from_ms(now_ms()), "claimed_from_shared_url": true }),
+                        &json!({ "token": token, "fingerprint": webhook_confirm::fingerprint(&token), "status": "token_received", "received_at": iso_from_ms(now_ms()), "claimed_from_shared_url": true }),
                     ));
                 }
             }
@@ -63,29 +67,43 @@ pub async fn refresh_token(owned: &Owned<'_>) -> Result<Reply, ApiError> {
     ))
 }
 
-/// "I've verified in Notion": the newest token becomes the project's, the subscription is
-/// active, and a rotated URL that Notion verified becomes the only one.
-pub async fn confirm(owned: &Owned<'_>) -> Result<Reply, ApiError> {
-    let hook = &owned.project.webhook;
-    if hook.verification_token_enc.is_none() {
+/// "I've verified in Notion" for the token the owner saw (`{"token"}` or `{"fingerprint"}`, as
+/// `refresh-token` showed it): that token becomes the project's, the subscription is active,
+/// and a rotated URL that Notion verified becomes the only one. A confirm for another token is
+/// a 409 that changes nothing; one naming no token (no body, `{}`) never swaps in a pending one.
+pub async fn confirm(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiError> {
+    let body = http::read_optional_json(req).await?;
+    let named = match body {
+        serde_json::Value::Null => None,
+        body => ConfirmBody::from_json(&body)?.named()?,
+    };
+    let (ctx, project) = (owned.ctx, &owned.project);
+    let hook = &project.webhook;
+    let Some(current_enc) = &hook.verification_token_enc else {
         return Err(ApiError::Unprocessable {
             code: "no_verification_token",
             message: "Notion has not sent a verification token for this project yet: create the subscription in Notion with this project's webhook URL first".to_owned(),
         });
-    }
+    };
+    let current = webhook::decrypt_token(ctx, project, current_enc)?;
+    let pending = match &hook.pending_token_enc {
+        Some(enc) => Some(webhook::decrypt_token(ctx, project, enc)?),
+        None => None,
+    };
+    let confirmed = webhook_confirm::decide(named.as_ref(), &current, pending.as_deref())?;
+    let swap = match confirmed {
+        Confirmed::Pending => hook.pending_token_enc.as_deref(),
+        Confirmed::Current => None,
+    };
     let rotation_verified = hook.next_webhook_key.is_some() && hook.next_key_verified_at.is_some();
     let now = iso_from_ms(now_ms());
-    store::webhooks::confirm(
-        &owned.ctx.db,
-        &owned.project.id,
-        hook.pending_token_enc.as_deref(),
-        rotation_verified,
-        &now,
-    )
-    .await?;
-    // The answer stays `{"status":"active"}`; the project shows what changed (`url`,
-    // `next_url`, `replacement_pending`).
-    Ok(owned.reply(200, &json!({ "status": "active" })))
+    store::webhooks::confirm(&ctx.db, &project.id, swap, rotation_verified, &now).await?;
+    // The project shows the rest of what changed (`url`, `next_url`).
+    let still_pending = confirmed == Confirmed::Current && pending.is_some();
+    Ok(owned.reply(
+        200,
+        &json!({ "status": "active", "replacement_pending": still_pending }),
+    ))
 }
 
 /// A new webhook URL for the project. The old one keeps answering (no event is lost while the

@@ -12,7 +12,8 @@ pub struct SyncFailure {
     /// Shown on the run's record: safe for the project's owner to read.
     pub message: String,
     pub retryable: bool,
-    /// A failure on our side, for the log line only.
+    /// For the log line only: a failure on our side, or what the runtime said (a socket's
+    /// stage, a fetch's error text).
     pub fault: Option<Fault>,
 }
 
@@ -69,7 +70,7 @@ impl From<NotionError> for SyncFailure {
             code: e.code().into(),
             message: e.user_message(),
             retryable: e.retryable(),
-            fault: None,
+            fault: e.log_detail().map(|d| Fault::new("notion transport", d)),
         }
     }
 }
@@ -81,7 +82,7 @@ impl From<FramerError> for SyncFailure {
             code: e.code().into(),
             message: e.user_message(),
             retryable: e.retryable(),
-            fault: None,
+            fault: Some(Fault::new("framer", e.log_detail())),
         }
     }
 }
@@ -168,6 +169,23 @@ mod tests {
         );
         assert!(!failure.message.contains("ENCRYPTION_KEY"));
         assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("secrets"));
+    }
+
+    #[test]
+    fn runtime_text_reaches_the_log_line_and_never_the_record() {
+        let runtime = "TypeError: Network connection lost.";
+        let failures = [
+            SyncFailure::from(NotionError::Transport(runtime.into())),
+            SyncFailure::from(FramerError::Closed {
+                during: format!("handshake ({runtime})"),
+            }),
+        ];
+        for failure in failures {
+            assert!(!failure.message.contains(runtime), "{}", failure.message);
+            assert!(failure.retryable);
+            let logged = serde_json::to_string(&failure.fault).unwrap();
+            assert!(logged.contains(runtime), "{logged}");
+        }
     }
 
     #[test]
