@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=build/index.js
-if [ -f "$out" ] && [ -z "$(find src build.rs Cargo.toml Cargo.lock openapi.json scripts/build.sh -newer "$out" -print -quit)" ]; then
+if [ -f "$out" ] && [ -z "$(find src core build.rs Cargo.toml Cargo.lock openapi.json scripts/build.sh -newer "$out" -print -quit)" ]; then
   exit 0
 fi
 [ -f target/toolchain.env ] || bash scripts/setup.sh

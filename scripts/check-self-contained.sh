@@ -5,7 +5,7 @@
 #   1. scripts/check-paths.mjs: no text names a place outside the checkout, every path literal a
 #      source reads (include_str!, import, new URL(..., import.meta.url), TOML paths) stays inside
 #      and exists, every JS file parses and its packages resolve;
-#   2. `cargo test --no-run --all-targets`: every Rust test and bench compiles (include_str! of a
+#   2. `cargo test --no-run --workspace --all-targets`: every Rust test and bench compiles (include_str! of a
 #      missing file fails here). CARGO_TARGET_DIR is the repository's target/, so dependencies
 #      are not compiled twice.
 # The copy keeps one fixed path per checkout, so repeated runs rebuild only this crate.
@@ -30,5 +30,5 @@ ln -s "$root/node_modules" "$copy/node_modules"
 echo "copy of $(find "$copy" -type f | wc -l) files in $copy (nothing beside it)"
 
 (cd "$copy" && node scripts/check-paths.mjs)
-(cd "$copy" && CARGO_TARGET_DIR="$root/target" cargo test --quiet --no-run --all-targets)
+(cd "$copy" && CARGO_TARGET_DIR="$root/target" cargo test --quiet --no-run --workspace --all-targets)
 echo "ok: the tests compile in a copy with no sibling folders"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every check, on a fresh machine too (setup installs what is missing).
-# First that nothing reads outside the repository; native: fmt, clippy, layering, unit tests.
+# First that nothing reads outside the repository; native: fmt, clippy, unit tests (both crates:
+# the core, which the compiler keeps free of the runtime, and the Worker).
 # Then the wasm build, the deploy bundle, and the integration tests against the built Worker
 # under workerd with fake Notion and Framer servers.
 #   TEST_FILES="tests/a.test.mjs tests/b.test.mjs"  only these integration test files
@@ -48,14 +49,12 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 step "self-contained (nothing read outside the repository)"
 bash scripts/check-self-contained.sh
 step "cargo fmt --check"
-cargo fmt --check
+cargo fmt --all --check
 step "cargo clippy"
-cargo clippy --all-targets --quiet -- -D warnings
-step "layering (no worker:: outside src/edge)"
-bash scripts/check-layering.sh
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo test (native unit tests)"
 # A fixed seed keeps `make test` reproducible; plain `cargo test` explores new random cases.
-PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261125}" cargo test --quiet
+PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261125}" cargo test --workspace --quiet
 
 step "wasm build"
 bash scripts/build.sh

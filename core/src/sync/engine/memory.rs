@@ -1,0 +1,884 @@
+//! In-memory ports for the engine's tests: a Notion database of pages, a Framer collection that
+//! refuses what a test says, D1 records and the object's staging, all inspectable.
+
+use super::budget::Budget;
+use super::failure::StepError;
+use super::job::{HeldItem, Job, RowState, StagedRow, StoredItem};
+use super::ports::{FramerSink, NotionSource, Records, RemovalCounts, RemovalSet, RunEnd, Staging};
+use super::staging_sql::{self as q, state_name};
+use crate::framer::wire::{self, Asset, Call, ClientMessage};
+use crate::notion::error::NotionError;
+use crate::notion::page_html::BlockNode;
+use crate::notion::protocol::QueryWindow;
+use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::slug::Holder;
+use crate::util::time::ms_from_iso;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// A data source of simple pages (title + URL property), queried like Notion: the query window
+/// filters by `last_edited_time` and `created_time`, results come oldest first by creation, 100
+/// per page, and a window stops at `result_cap` results (Notion's is 10,000) with
+/// `query_result_limit_reached`.
+pub struct MemNotion {
+    pub pages: Vec<Value>,
+    pub budget: Rc<Budget>,
+    pub calls: usize,
+    /// Calls per kind, over the whole test (shared across steps).
+    pub log: Rc<RefCell<Vec<String>>>,
+    pub result_cap: usize,
+    /// Pages deleted after the query listed them: their bodies answer 404.
+    pub bodies_gone: BTreeSet<String>,
+}
+
+/// Notion's result cap per query.
+pub const NOTION_RESULT_CAP: usize = 10_000;
+
+fn at_ms(page: &Value, field: &str) -> i64 {
+    page[field].as_str().and_then(ms_from_iso).unwrap_or(0)
+}
+
+/// The pages a query window selects, oldest first by creation (stable for equal instants).
+fn in_window<'a>(pages: &'a [Value], window: &QueryWindow) -> Vec<&'a Value> {
+    let since = window.edited_since.as_deref().and_then(ms_from_iso);
+    let from = window.created_from.as_deref().and_then(ms_from_iso);
+    let mut selected: Vec<&Value> = pages
+        .iter()
+        .filter(|p| since.is_none_or(|s| at_ms(p, "last_edited_time") >= s))
+        .filter(|p| from.is_none_or(|f| at_ms(p, "created_time") >= f))
+        .collect();
+    selected.sort_by_key(|p| at_ms(p, "created_time"));
+    selected
+}
+
+pub fn page(n: usize, url: &str) -> Value {
+    json!({
+        "object": "page",
+        "id": format!("00000000-0000-4000-8000-{n:012}"),
+        "created_time": format!("2026-01-01T00:00:{:02}.000Z", n % 60),
+        "last_edited_time": "2026-11-30T10:00:00.000Z",
+        "url": format!("https://www.notion.so/{n}"),
+        "properties": {
+            "Name": {"id": "title", "type": "title", "title": [{"type": "text", "plain_text": format!("Row {n}"), "text": {"content": format!("Row {n}")}}]},
+            "Link": {"id": "u%3Ar", "type": "url", "url": url},
+            "Cover": {"id": "c%3Av", "type": "files", "files": []},
+        }
+    })
+}
+
+/// A page whose "Cover" files property holds a Notion-hosted file (signed like Notion's).
+pub fn page_with_file(n: usize, path: &str, signature: &str) -> Value {
+    let mut page = page(n, "https://example.com");
+    page["properties"]["Cover"] = json!({"id": "c%3Av", "type": "files", "files": [{
+        "name": "c.png", "type": "file",
+        "file": {"url": format!("https://prod-files-secure.s3.us-west-2.amazonaws.com/{path}?X-Amz-Signature={signature}"),
+                 "expiry_time": "2026-12-01T13:00:00.000Z"}
+    }]});
+    page
+}
+
+pub fn data_source() -> Value {
+    json!({
+        "object": "data_source",
+        "id": "11111111-2222-4333-8444-555555555555",
+        "properties": {
+            "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
+            "Link": {"id": "u%3Ar", "name": "Link", "type": "url", "url": {}},
+            "Cover": {"id": "c%3Av", "name": "Cover", "type": "files", "files": {}},
+        }
+    })
+}
+
+impl MemNotion {
+    fn spend(&mut self, what: &str) -> Result<(), StepError> {
+        if !self.budget.take() {
+            return Err(NotionError::StepBudgetSpent.into());
+        }
+        self.calls += 1;
+        self.log.borrow_mut().push(what.to_owned());
+        Ok(())
+    }
+}
+
+impl NotionSource for MemNotion {
+    async fn database(&mut self, _id: &str) -> Result<Value, StepError> {
+        self.spend("database")?;
+        port_call(Port::Notion);
+        Ok(
+            json!({"object": "database", "data_sources": [{"id": "11111111-2222-4333-8444-555555555555"}]}),
+        )
+    }
+
+    async fn data_source(&mut self, _id: &str) -> Result<Value, StepError> {
+        self.spend("data_source")?;
+        port_call(Port::Notion);
+        Ok(data_source())
+    }
+
+    async fn query(
+        &mut self,
+        _ds: &str,
+        window: &QueryWindow,
+        cursor: Option<&str>,
+    ) -> Result<Value, StepError> {
+        self.spend("query")?;
+        let selected = in_window(&self.pages, window);
+        let total = selected.len().min(self.result_cap);
+        let start: usize = cursor.map_or(0, |c| c.parse().unwrap_or(0)).min(total);
+        let end = (start + 100).min(total);
+        let more = end < total;
+        let mut answer = json!({
+            "object": "list",
+            "results": selected[start..end],
+            "has_more": more,
+            "next_cursor": if more { Value::String(end.to_string()) } else { Value::Null },
+        });
+        if !more && selected.len() > total {
+            answer["request_status"] = json!({"incomplete_reason": "query_result_limit_reached"});
+        }
+        port_call(Port::Notion);
+        Ok(answer)
+    }
+
+    async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError> {
+        self.spend("page")?;
+        port_call(Port::Notion);
+        Ok(self.pages.iter().find(|p| p["id"] == id).cloned())
+    }
+
+    async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError> {
+        self.spend("blocks")?;
+        port_call(Port::Notion);
+        if self.bodies_gone.contains(page_id) || !self.pages.iter().any(|p| p["id"] == page_id) {
+            return Ok(None);
+        }
+        Ok(Some(vec![BlockNode {
+            block: json!({"object": "block", "id": "b", "type": "paragraph", "has_children": false,
+                "paragraph": {"rich_text": [{"type": "text", "plain_text": format!("Body of {page_id}"), "text": {"content": format!("Body of {page_id}")}, "annotations": {}}]}}),
+            children: Vec::new(),
+        }]))
+    }
+
+    fn calls(&self) -> usize {
+        self.calls
+    }
+
+    fn next_request_at_ms(&self) -> u64 {
+        0
+    }
+}
+
+/// A Framer collection; `refuse` decides which items it refuses (a whole call is refused when
+/// any item is, as Framer does), and so does a slug two items would share after the upsert.
+#[derive(Default)]
+pub struct FramerState {
+    pub items: BTreeMap<String, Value>,
+    pub fields: Value,
+    pub calls: Vec<String>,
+    pub opened: usize,
+    /// URLs uploaded; an upload of a URL containing "gone" is refused as Framer does when it
+    /// cannot download the file.
+    pub uploads: Vec<String>,
+    /// Deployment ids published, and those deployed.
+    pub published: Vec<String>,
+    pub deployed: Vec<String>,
+}
+
+pub struct MemFramer {
+    pub state: Rc<RefCell<FramerState>>,
+    pub budget: Rc<Budget>,
+    pub open: bool,
+    pub refuse: fn(&Value) -> bool,
+    /// Calls made and bytes sent on this connection (the frames the real client would write).
+    pub calls: usize,
+    pub bytes: usize,
+}
+
+impl MemFramer {
+    pub fn new(
+        state: Rc<RefCell<FramerState>>,
+        budget: Rc<Budget>,
+        refuse: fn(&Value) -> bool,
+    ) -> Self {
+        Self {
+            state,
+            budget,
+            open: false,
+            refuse,
+            calls: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// Why Framer refuses a batch, if it does: a refused item, or a slug two items would share
+/// once the batch is upserted.
+fn refusal(
+    items: &BTreeMap<String, Value>,
+    batch: &[Value],
+    refuse: fn(&Value) -> bool,
+) -> Option<String> {
+    if let Some(bad) = batch.iter().find(|i| refuse(i)) {
+        let field = bad["fieldData"]
+            .as_object()
+            .and_then(|f| f.keys().find(|k| k.starts_with('u')))
+            .cloned()
+            .unwrap_or_default();
+        return Some(format!(
+            "Invalid item ('{}'): fieldData.{field}: invalid URL",
+            bad["id"].as_str().unwrap_or("")
+        ));
+    }
+    let mut after = items.clone();
+    for item in batch {
+        after.insert(item["id"].as_str().unwrap_or("").to_owned(), item.clone());
+    }
+    let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+    for (id, item) in &after {
+        let slug = item["slug"].as_str().unwrap_or("");
+        if let Some(owner) = owners.insert(slug, id) {
+            return Some(format!(
+                "Duplicate slug '{slug}' (items '{owner}' and '{id}')"
+            ));
+        }
+    }
+    None
+}
+
+impl FramerSink for MemFramer {
+    async fn call(&mut self, call: Call) -> Result<Value, StepError> {
+        if !self.open {
+            if !self.budget.take() {
+                return Err(StepError::BudgetSpent);
+            }
+            self.open = true;
+            self.state.borrow_mut().opened += 1;
+        }
+        let frame = wire::encode(&ClientMessage::Invocation {
+            id: self.calls as u64,
+            method: call.clone(),
+        });
+        self.calls += 1;
+        self.bytes += frame.len();
+        let answer = self.answer(call);
+        port_call(Port::Framer);
+        answer
+    }
+
+    fn counters(&self) -> (usize, usize) {
+        (self.calls, self.bytes)
+    }
+}
+
+impl MemFramer {
+    fn answer(&self, call: Call) -> Result<Value, StepError> {
+        let mut state = self.state.borrow_mut();
+        state.calls.push(call.method_name().to_owned());
+        Ok(match call {
+            Call::GetManagedCollections => json!([{"id": "col1", "name": "Posts"}]),
+            Call::GetFields { .. } => state.fields.clone(),
+            Call::SetFields { fields, .. } => {
+                state.fields = fields;
+                Value::Null
+            }
+            Call::GetItemIds { .. } => json!(state.items.keys().collect::<Vec<_>>()),
+            Call::AddItems { items, .. } => {
+                if let Some(message) = refusal(&state.items, &items, self.refuse) {
+                    return Err(StepError::Refused {
+                        method: "addManagedCollectionItems2",
+                        message,
+                    });
+                }
+                for item in items {
+                    state
+                        .items
+                        .insert(item["id"].as_str().unwrap_or("").to_owned(), item);
+                }
+                Value::Null
+            }
+            Call::UploadImage(upload) => {
+                let url = upload.url.clone();
+                if url.contains("gone") {
+                    return Err(StepError::Refused {
+                        method: "uploadImage",
+                        message: "Could not download the asset from its URL: it answered HTTP 403"
+                            .into(),
+                    });
+                }
+                state.uploads.push(url);
+                let n = state.uploads.len();
+                json!({"__class": "ImageAsset", "id": format!("img{n}"), "url": format!("https://framerusercontent.com/images/img{n}.png"),
+                       "thumbnailUrl": format!("https://framerusercontent.com/images/img{n}.png?scale-down-to=512"), "altText": null, "resolution": "auto"})
+            }
+            Call::RemoveItems { ids, .. } => {
+                for id in ids {
+                    state.items.remove(&id);
+                }
+                Value::Null
+            }
+            Call::Publish => {
+                let id = format!("dep{}", state.published.len() + 1);
+                state.published.push(id.clone());
+                json!({"deployment": {"id": id}, "hostnames": []})
+            }
+            Call::Deploy { deployment_id } => {
+                state.deployed.push(deployment_id);
+                json!([])
+            }
+            other => panic!("unexpected call {}", other.method_name()),
+        })
+    }
+}
+
+/// D1 as the engine sees it: the project's columns the run sets, the run records, what Framer
+/// is believed to hold and the assets.
+#[derive(Default)]
+pub struct MemRecords {
+    pub stored: RefCell<BTreeMap<String, StoredItem>>,
+    pub runs: RefCell<BTreeMap<String, (String, Job)>>,
+    pub last_success_ms: RefCell<Option<i64>>,
+    pub assets: RefCell<BTreeMap<String, String>>,
+    pub data_source_ids: RefCell<Option<Vec<String>>>,
+    pub collection_id: RefCell<Option<String>>,
+    pub mapping: RefCell<Option<Mapping>>,
+    pub last_full_sync_ms: RefCell<Option<i64>>,
+    /// Every page id `record_accepted` wrote, in order (a page twice: recorded twice).
+    pub accepted: RefCell<Vec<String>>,
+    /// Removals held for review: page id -> (kept by the owner, the item as held).
+    pub reviewed: RefCell<BTreeMap<String, (bool, HeldItem)>>,
+    /// The project's settings version: the run's writes to the project are compare-and-swaps
+    /// on it, as D1's `WHERE config_version = ?`.
+    pub version: RefCell<i64>,
+}
+
+impl MemRecords {
+    fn swap(&self, version: i64) -> bool {
+        *self.version.borrow() == version
+    }
+}
+
+impl Records for MemRecords {
+    async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError> {
+        port_call(Port::Records);
+        Ok(*self.last_success_ms.borrow())
+    }
+    async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
+        port_call(Port::Records);
+        Ok(SyncedCollections::new())
+    }
+    async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {
+        *self.data_source_ids.borrow_mut() = Some(ids.to_vec());
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn set_data_source_id(&self, _id: &str, version: i64) -> Result<bool, StepError> {
+        port_call(Port::Records);
+        Ok(self.swap(version))
+    }
+    async fn set_collection_id(&self, id: &str, version: i64) -> Result<bool, StepError> {
+        let swapped = self.swap(version);
+        if swapped {
+            *self.collection_id.borrow_mut() = Some(id.to_owned());
+        }
+        port_call(Port::Records);
+        Ok(swapped)
+    }
+    async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError> {
+        let swapped = self.swap(version);
+        if swapped {
+            *self.mapping.borrow_mut() = Some(mapping.clone());
+        }
+        port_call(Port::Records);
+        Ok(swapped)
+    }
+    async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError> {
+        *self.last_full_sync_ms.borrow_mut() = Some(at_ms);
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn stored_items(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StepError> {
+        let chunk = self
+            .stored
+            .borrow()
+            .values()
+            .filter(|s| after.is_none_or(|a| s.page_id.as_str() > a))
+            .take(limit)
+            .cloned()
+            .collect::<Vec<_>>();
+        port_call(Port::Records);
+        Ok(chunk)
+    }
+    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError> {
+        for (item, _) in items {
+            self.stored
+                .borrow_mut()
+                .insert(item.page_id.clone(), item.clone());
+            self.accepted.borrow_mut().push(item.page_id.clone());
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
+        for id in page_ids {
+            self.stored.borrow_mut().remove(id);
+            self.reviewed.borrow_mut().remove(id);
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
+        port_call(Port::Records);
+        Ok(self
+            .reviewed
+            .borrow()
+            .iter()
+            .map(|(id, (kept, _))| (id.clone(), *kept))
+            .collect())
+    }
+    async fn clear_held(&self) -> Result<(), StepError> {
+        self.reviewed.borrow_mut().retain(|_, (kept, _)| *kept);
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn hold(&self, _sync_id: &str, items: &[HeldItem]) -> Result<(), StepError> {
+        {
+            let mut reviewed = self.reviewed.borrow_mut();
+            for item in items {
+                reviewed
+                    .entry(item.page_id.clone())
+                    .or_insert_with(|| (false, item.clone()));
+            }
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError> {
+        for id in page_ids {
+            self.reviewed.borrow_mut().remove(id);
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+        port_call(Port::Records);
+        let known = self.assets.borrow();
+        Ok(keys
+            .iter()
+            .filter_map(|k| Some((k.clone(), known.get(k)?.clone())))
+            .collect())
+    }
+    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError> {
+        self.assets
+            .borrow_mut()
+            .insert(key.to_owned(), asset.url.clone());
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn run_started(&self, job: &Job) -> Result<(), StepError> {
+        self.runs
+            .borrow_mut()
+            .insert(job.sync_id.clone(), ("running".into(), job.clone()));
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn run_progress(&self, job: &Job) -> Result<(), StepError> {
+        self.runs
+            .borrow_mut()
+            .insert(job.sync_id.clone(), ("running".into(), job.clone()));
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError> {
+        let status = match end {
+            RunEnd::Succeeded => "succeeded",
+            RunEnd::Failed { .. } => "failed",
+            RunEnd::Cancelled { .. } => "cancelled",
+        };
+        self.runs
+            .borrow_mut()
+            .insert(job.sync_id.clone(), (status.into(), job.clone()));
+        if end == RunEnd::Succeeded {
+            *self.last_success_ms.borrow_mut() = Some(at_ms);
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+}
+
+/// The object's SQLite: an embedded SQLite running the very statements of
+/// [`super::staging_sql`] that the Worker's `src/store/staging.rs` runs on the Durable Object's storage.
+///
+/// Like the Durable Object's, its writes become durable only when the step next waits on
+/// something (a call to Notion, Framer or D1) or ends: writes made without an await between
+/// them are one atomic batch. A crash rolls back the batch in progress ([`Self::crashed`]).
+pub struct MemStaging {
+    pub db: rusqlite::Connection,
+    /// The most rows any one `rows_in` call returned.
+    pub largest_load: RefCell<usize>,
+    /// A batch is open, begun after this many awaits.
+    batch: std::cell::Cell<Option<u64>>,
+}
+
+impl Default for MemStaging {
+    fn default() -> Self {
+        let db = rusqlite::Connection::open_in_memory().expect("an in-memory SQLite");
+        for statement in q::TABLES {
+            db.execute(statement, []).expect("the staging tables");
+        }
+        Self {
+            db,
+            largest_load: RefCell::new(0),
+            batch: std::cell::Cell::new(None),
+        }
+    }
+}
+
+fn sql_fault(e: impl std::fmt::Display) -> StepError {
+    crate::api::error::ApiError::internal("object storage", e.to_string()).into()
+}
+
+impl MemStaging {
+    fn texts(&self, query: &str, params: impl rusqlite::Params) -> Result<Vec<String>, StepError> {
+        let mut statement = self.db.prepare(query).map_err(sql_fault)?;
+        let rows = statement
+            .query_map(params, |row| row.get::<_, String>(0))
+            .map_err(sql_fault)?;
+        rows.collect::<Result<_, _>>().map_err(sql_fault)
+    }
+
+    fn exists(&self, query: &str, params: impl rusqlite::Params) -> Result<bool, StepError> {
+        let mut statement = self.db.prepare(query).map_err(sql_fault)?;
+        statement.exists(params).map_err(sql_fault)
+    }
+
+    /// Commits the open batch when the step awaited since it began, and opens one.
+    fn batch(&self) {
+        let awaits = AWAITS.get();
+        if self.batch.get().is_some_and(|since| since != awaits) {
+            self.db.execute_batch("COMMIT").expect("commit");
+            self.batch.set(None);
+        }
+        if self.batch.get().is_none() {
+            self.db.execute_batch("BEGIN").expect("begin");
+            self.batch.set(Some(awaits));
+        }
+    }
+
+    /// The step ended: its last batch is durable.
+    pub fn step_ended(&self) {
+        if self.batch.take().is_some() {
+            self.db.execute_batch("COMMIT").expect("commit");
+        }
+    }
+
+    /// The runtime died: the batch is durable only if the step awaited since it began (the
+    /// Durable Object had written it out), else it is lost.
+    pub fn crashed(&self) {
+        if let Some(since) = self.batch.take() {
+            let end = if since == AWAITS.get() {
+                "ROLLBACK"
+            } else {
+                "COMMIT"
+            };
+            self.db.execute_batch(end).expect("end of batch");
+        }
+    }
+
+    /// Whether a job is checkpointed.
+    pub fn has_job(&self) -> bool {
+        self.load_job().unwrap().is_some()
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(texts: Vec<String>) -> Result<Vec<T>, StepError> {
+    texts
+        .into_iter()
+        .map(|t| serde_json::from_str(&t).map_err(sql_fault))
+        .collect()
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("serialisable")
+}
+
+// Each body runs in a closure (some return early with `?`), so that the call is counted, and a
+// crash point can fire, once it is done whatever it returned.
+#[allow(clippy::redundant_closure_call)]
+impl Staging for MemStaging {
+    fn load_job(&self) -> Result<Option<Job>, StepError> {
+        self.batch();
+        let result = (|| Ok(parse(self.texts(q::LOAD_JOB, [])?)?.pop()))();
+        port_call(Port::Staging);
+        result
+    }
+    fn save_job(&self, job: &Job) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            self.db
+                .execute(q::SAVE_JOB, [to_json(job)])
+                .map(drop)
+                .map_err(sql_fault)
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn clear(&self) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            for statement in q::CLEAR {
+                self.db.execute(statement, []).map_err(sql_fault)?;
+            }
+            Ok(())
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn contains(&self, page_id: &str) -> Result<bool, StepError> {
+        let result = (|| self.exists(q::CONTAINS, [page_id]))();
+        port_call(Port::Staging);
+        result
+    }
+    fn put_rows(&self, rows: &[StagedRow]) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            for row in rows {
+                let seq = i64::try_from(row.seq).unwrap_or(i64::MAX);
+                self.db
+                    .execute(
+                        q::PUT_ROW,
+                        rusqlite::params![
+                            row.page_id,
+                            seq,
+                            state_name(row.state),
+                            row.slug,
+                            to_json(row)
+                        ],
+                    )
+                    .map_err(sql_fault)?;
+            }
+            Ok(())
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError> {
+        self.batch();
+        let result = (|| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows: Vec<StagedRow> =
+                parse(self.texts(q::ROWS_IN, rusqlite::params![state_name(state), limit])?)?;
+            let mut largest = self.largest_load.borrow_mut();
+            *largest = (*largest).max(rows.len());
+            Ok(rows)
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn count_in(&self, state: RowState) -> Result<usize, StepError> {
+        self.batch();
+        let result = (|| {
+            let n: i64 = self
+                .db
+                .query_row(q::COUNT_IN, [state_name(state)], |row| row.get(0))
+                .map_err(sql_fault)?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn slug_holder(
+        &self,
+        slug: &str,
+        page_id: &str,
+        final_: bool,
+    ) -> Result<Option<Holder>, StepError> {
+        self.batch();
+        let result = (|| {
+            let query = if final_ {
+                q::SLUG_HOLDER_FINAL
+            } else {
+                q::SLUG_HOLDER_READING
+            };
+            let mut statement = self.db.prepare(query).map_err(sql_fault)?;
+            let mut rows = statement.query([slug, page_id]).map_err(sql_fault)?;
+            let first = rows.next().map_err(sql_fault)?;
+            Ok(match first {
+                Some(row) => q::holder(row.get(0).map_err(sql_fault)?),
+                None => None,
+            })
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            for item in items {
+                self.db
+                    .execute(
+                        q::PUT_STORED,
+                        rusqlite::params![item.page_id, item.slug, to_json(item)],
+                    )
+                    .map_err(sql_fault)?;
+            }
+            Ok(())
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError> {
+        self.batch();
+        let result = (|| Ok(parse(self.texts(q::STORED, [page_id])?)?.pop()))();
+        port_call(Port::Staging);
+        result
+    }
+    fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            for chunk in ids.chunks(500) {
+                self.db
+                    .execute(q::PUT_FRAMER_IDS, [to_json(&chunk)])
+                    .map_err(sql_fault)?;
+            }
+            Ok(())
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn in_framer(&self, page_id: &str) -> Result<bool, StepError> {
+        let result = (|| self.exists(q::IN_FRAMER, [page_id]))();
+        port_call(Port::Staging);
+        result
+    }
+    fn removals(
+        &self,
+        full: bool,
+        set: RemovalSet,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StepError> {
+        self.batch();
+        let result = (|| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut statement = self
+                .db
+                .prepare(&q::removals(full, set))
+                .map_err(sql_fault)?;
+            let rows = statement
+                .query_map(rusqlite::params![after.unwrap_or(""), limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(sql_fault)?;
+            rows.collect::<Result<_, _>>().map_err(sql_fault)
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError> {
+        self.batch();
+        let result = (|| {
+            let count = |n: i64| usize::try_from(n).unwrap_or(0);
+            self.db
+                .query_row(&q::removal_counts(full), [], |row| {
+                    Ok(RemovalCounts {
+                        known: count(row.get(0)?),
+                        unreviewed: count(row.get(1)?),
+                        held: count(row.get(2)?),
+                        kept: count(row.get(3)?),
+                    })
+                })
+                .map_err(sql_fault)
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            for chunk in reviewed.chunks(500) {
+                let rows: Vec<(&str, i64)> = chunk
+                    .iter()
+                    .map(|(id, kept)| (id.as_str(), i64::from(*kept)))
+                    .collect();
+                self.db
+                    .execute(q::PUT_REVIEWED, [to_json(&rows)])
+                    .map_err(sql_fault)?;
+            }
+            Ok(())
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn reviewed_back(&self) -> Result<Vec<String>, StepError> {
+        self.batch();
+        let result = (|| self.texts(q::REVIEWED_BACK, []))();
+        port_call(Port::Staging);
+        result
+    }
+}
+
+/// The four ports, for crash points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Notion,
+    Framer,
+    Records,
+    Staging,
+}
+
+/// A crash point: the runtime dies right after the `n`th call (from 1) of `port` (of any port
+/// when `None`), counted over the whole test: the call's effect stands, its answer is lost.
+pub type CrashPoint = (Option<Port>, usize);
+
+thread_local! {
+    static CALLS: RefCell<Vec<Port>> = const { RefCell::new(Vec::new()) };
+    /// Calls the engine awaited (Notion, Framer, D1): where the object's writes go out.
+    static AWAITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static CRASH: std::cell::Cell<Option<CrashPoint>> = const { std::cell::Cell::new(None) };
+}
+
+/// Called by every port method once its effect is done: counts the call, and dies (a panic,
+/// as a runtime killed mid-step) when it is the armed crash point.
+pub fn port_call(port: Port) {
+    CALLS.with(|c| c.borrow_mut().push(port));
+    if port != Port::Staging {
+        AWAITS.set(AWAITS.get() + 1);
+    }
+    if let Some((which, n)) = CRASH
+        .get()
+        .filter(|(which, _)| which.is_none_or(|w| w == port))
+    {
+        let count = CALLS.with(|c| {
+            c.borrow()
+                .iter()
+                .filter(|p| which.is_none_or(|w| w == **p))
+                .count()
+        });
+        if count == n {
+            CRASH.set(None);
+            panic!("runtime killed after call {n} of {which:?}");
+        }
+    }
+}
+
+/// Arms (or, with `None`, disarms) the crash point.
+pub fn crash_after(point: Option<CrashPoint>) {
+    CRASH.set(point);
+}
+
+/// The port calls made so far in this test (since the last [`reset_port_calls`]).
+pub fn port_calls() -> Vec<Port> {
+    CALLS.with(|c| c.borrow().clone())
+}
+
+/// Starts counting port calls from zero (a new world).
+pub fn reset_port_calls() {
+    CALLS.with(|c| c.borrow_mut().clear());
+    CRASH.set(None);
+}

@@ -1,0 +1,148 @@
+//! The engine's view of the outside: Notion (a source of pages), Framer (a sink of items), D1
+//! (the records the dashboard reads) and the Durable Object's SQLite (the checkpoint and the
+//! staged rows). the Worker crate (`src/`) implements them over the runtime; the tests implement them in
+//! memory. Every method that makes a subrequest takes it from the step's budget first.
+
+// The engine runs on one thread (wasm, or a test's executor) and never needs Send futures.
+#![allow(async_fn_in_trait)]
+
+use super::failure::StepError;
+use super::job::{HeldItem, Job, RowState, StagedRow, StoredItem};
+use crate::framer::wire::{Asset, Call};
+use crate::notion::page_html::BlockNode;
+use crate::notion::protocol::QueryWindow;
+use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::slug::Holder;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Notion's REST API, paced and retried by the implementation.
+pub trait NotionSource {
+    async fn database(&mut self, id: &str) -> Result<Value, StepError>;
+    async fn data_source(&mut self, id: &str) -> Result<Value, StepError>;
+    /// One page of a data source query (the raw answer).
+    async fn query(
+        &mut self,
+        data_source_id: &str,
+        window: &QueryWindow,
+        cursor: Option<&str>,
+    ) -> Result<Value, StepError>;
+    /// A page by id; `None` when Notion no longer has it for this integration.
+    async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError>;
+    /// A page's blocks with their children; `None` when Notion no longer has the page for
+    /// this integration (deleted after the query saw it).
+    async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError>;
+    /// Requests sent so far (retries included).
+    fn calls(&self) -> usize;
+    /// When the next request may go out, to carry the pacing over to the next step.
+    fn next_request_at_ms(&self) -> u64;
+}
+
+/// Framer's Server API over one connection, opened on first use.
+pub trait FramerSink {
+    async fn call(&mut self, call: Call) -> Result<Value, StepError>;
+    /// Method calls and bytes sent so far.
+    fn counters(&self) -> (usize, usize);
+}
+
+/// D1: the project, its run record and what Framer is believed to hold.
+pub trait Records {
+    async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError>;
+    async fn synced_collections(&self) -> Result<SyncedCollections, StepError>;
+    async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError>;
+    /// The writes a run makes to its project are compare-and-swaps on the settings version it
+    /// started from: `false` when the owner saved the project meanwhile (their change wins).
+    async fn set_data_source_id(&self, id: &str, version: i64) -> Result<bool, StepError>;
+    async fn set_collection_id(&self, id: &str, version: i64) -> Result<bool, StepError>;
+    async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError>;
+    async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError>;
+    /// Up to `limit` stored items with a page id after `after`, by page id.
+    async fn stored_items(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StepError>;
+    /// Items Framer accepted, with the hash of what was sent.
+    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError>;
+    /// Items taken out of Framer: their records (and any review of their removal) go.
+    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// The assets already uploaded for these file keys: key -> asset URL.
+    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError>;
+    /// Remembers an upload Framer answered.
+    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError>;
+    /// Removals the guard held earlier: `(page_id, kept)`, kept when the owner chose
+    /// "Keep them".
+    async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError>;
+    /// Drops the held (not the kept) removals.
+    async fn clear_held(&self) -> Result<(), StepError>;
+    /// Records removals held by this run for the owner to review.
+    async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError>;
+    /// Drops reviews of pages that Notion shows again.
+    async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// The run's record: created (closing any other run of the project left "running") on the
+    /// first step, updated after every step, closed at the end.
+    async fn run_started(&self, job: &Job) -> Result<(), StepError>;
+    async fn run_progress(&self, job: &Job) -> Result<(), StepError>;
+    async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError>;
+}
+
+/// How a run's record is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd<'a> {
+    Succeeded,
+    Failed {
+        code: &'a str,
+        message: &'a str,
+    },
+    /// The project's database or collection changed while it ran.
+    Cancelled {
+        message: &'a str,
+    },
+}
+
+pub use crate::sync::reconcile::{RemovalCounts, RemovalSet};
+
+/// The object's SQLite: the checkpoint and the staged rows of the run in progress.
+pub trait Staging {
+    fn load_job(&self) -> Result<Option<Job>, StepError>;
+    fn save_job(&self, job: &Job) -> Result<(), StepError>;
+    /// Drops the job and everything staged for it.
+    fn clear(&self) -> Result<(), StepError>;
+    /// Whether the page was staged this run.
+    fn contains(&self, page_id: &str) -> Result<bool, StepError>;
+    /// Inserts or replaces rows by page id.
+    fn put_rows(&self, rows: &[StagedRow]) -> Result<(), StepError>;
+    /// The first `limit` rows in `state`, in staging order.
+    fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError>;
+    fn count_in(&self, state: RowState) -> Result<usize, StepError>;
+    /// What holds `slug` for a page other than `page_id`, the strongest holder first: a row
+    /// staged this run given it, a row waiting for it, or the stored slug of a page whose item
+    /// Framer still has with it. While reading (`final_` false) a stored slug counts until its
+    /// page's row was written or removed; once reading and removing are over (`final_`), until
+    /// it is clear the row will not be written (skipped, or still to remove).
+    fn slug_holder(
+        &self,
+        slug: &str,
+        page_id: &str,
+        final_: bool,
+    ) -> Result<Option<Holder>, StepError>;
+    fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError>;
+    fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError>;
+    fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError>;
+    fn in_framer(&self, page_id: &str) -> Result<bool, StepError>;
+    /// Up to `limit` pages of `set` to take out of Framer, by page id after `after`, with a
+    /// title: rows in `Remove` that D1 or Framer has and, when `full`, every stored or Framer
+    /// page that was not staged at all.
+    fn removals(
+        &self,
+        full: bool,
+        set: RemovalSet,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StepError>;
+    fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError>;
+    /// The removals reviewed earlier: `(page_id, kept)`.
+    fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError>;
+    /// Reviewed pages this run staged as rows Framer keeps (Notion shows them again).
+    fn reviewed_back(&self) -> Result<Vec<String>, StepError>;
+}

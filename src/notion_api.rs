@@ -1,0 +1,287 @@
+//! A small Notion REST client over `Fetch`: bearer auth, the configured Notion-Version, at most
+//! about 3 requests/s, bounded retries (Retry-After honoured) and a per-request timeout. Every
+//! decision is `notion_protocol`'s; this file only does the I/O and counts calls.
+
+use super::context::now_ms;
+use crate::fault::RuntimeResult;
+use futures::future::{select, Either};
+use notion_framer_core::alerts::freshness;
+use notion_framer_core::notion::error::NotionError;
+use notion_framer_core::notion::page_html::BlockNode;
+use notion_framer_core::notion::protocol::{
+    self as protocol, Pacer, QueryWindow, RetryPolicy, MIN_REQUEST_INTERVAL_MS,
+};
+use notion_framer_core::sync::engine::budget::Budget;
+use notion_framer_core::util::settings::Settings;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+/// One request may take this long before it counts as a transport failure.
+const REQUEST_TIMEOUT_MS: u64 = 30_000;
+/// Nesting depth of page bodies fetched (deeper blocks are not rendered).
+const MAX_BLOCK_DEPTH: usize = 6;
+
+pub struct NotionClient {
+    base: String,
+    version: String,
+    token: String,
+    pacer: Pacer,
+    policy: RetryPolicy,
+    /// Requests sent, retries included.
+    pub calls: usize,
+    /// The sync step's subrequest budget, when the client serves a step.
+    budget: Option<Rc<Budget>>,
+}
+
+fn now() -> u64 {
+    u64::try_from(now_ms()).unwrap_or(0)
+}
+
+async fn sleep(ms: u64) {
+    if ms > 0 {
+        Delay::from(Duration::from_millis(ms)).await;
+    }
+}
+
+impl NotionClient {
+    pub fn new(settings: &Settings, token: String) -> Self {
+        Self {
+            base: settings.notion_api_base.clone(),
+            version: settings.notion_version.clone(),
+            token,
+            pacer: Pacer::new(MIN_REQUEST_INTERVAL_MS),
+            policy: RetryPolicy::default(),
+            calls: 0,
+            budget: None,
+        }
+    }
+
+    /// A client for one sync step: every attempt takes a subrequest from `budget`, and pacing
+    /// continues from where the last step left it.
+    pub fn for_step(
+        settings: &Settings,
+        token: String,
+        budget: Rc<Budget>,
+        next_at_ms: u64,
+    ) -> Self {
+        let mut client = Self::new(settings, token);
+        client.pacer.pause_until(next_at_ms);
+        client.budget = Some(budget);
+        client
+    }
+
+    /// When the next request may go out.
+    pub fn next_request_at_ms(&self) -> u64 {
+        self.pacer.next_free_ms()
+    }
+
+    /// One logical request, retried per the policy.
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, NotionError> {
+        let started = now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            if self.budget.as_ref().is_some_and(|b| !b.take()) {
+                return Err(NotionError::StepBudgetSpent);
+            }
+            sleep(self.pacer.reserve(now())).await;
+            self.calls += 1;
+            let error = match self.send_once(method.clone(), path, body).await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            let Some(delay) = self
+                .policy
+                .delay_ms(&error, attempt, now().saturating_sub(started))
+            else {
+                return Err(if attempt > 1 && error.retryable() {
+                    NotionError::GaveUp {
+                        last: Box::new(error),
+                        attempts: attempt,
+                    }
+                } else {
+                    error
+                });
+            };
+            if matches!(error, NotionError::RateLimited { .. }) {
+                self.pacer.pause_until(now() + delay);
+            } else {
+                sleep(delay).await;
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, NotionError> {
+        let headers = Headers::new();
+        headers
+            .set("authorization", &format!("Bearer {}", self.token))
+            .transport()?;
+        headers.set("notion-version", &self.version).transport()?;
+        let mut init = RequestInit::new();
+        init.with_method(method).with_headers(headers.clone());
+        if let Some(body) = body {
+            headers
+                .set("content-type", "application/json")
+                .transport()?;
+            init.with_headers(headers)
+                .with_body(Some(body.to_string().into()));
+        }
+        let request = Request::new_with_init(&format!("{}{path}", self.base), &init).transport()?;
+        let controller = AbortController::default();
+        let fetch = Fetch::Request(request);
+        let signal = controller.signal();
+        let send = fetch.send_with_signal(&signal);
+        let timeout = Delay::from(Duration::from_millis(REQUEST_TIMEOUT_MS));
+        let mut response = match select(Box::pin(send), timeout).await {
+            Either::Left((result, _)) => result.transport()?,
+            Either::Right(((), _)) => {
+                controller.abort();
+                return Err(NotionError::Transport(format!(
+                    "no answer within {} s",
+                    REQUEST_TIMEOUT_MS / 1000
+                )));
+            }
+        };
+        let status = response.status_code();
+        let text = response.text().await.transport()?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&text)
+                .map_err(|e| NotionError::Transport(format!("unreadable answer: {e}")));
+        }
+        let retry_after = response.headers().get("retry-after").ok().flatten();
+        Err(NotionError::from_response(
+            status,
+            &text,
+            retry_after.as_deref(),
+        ))
+    }
+
+    pub async fn database(&mut self, id: &str) -> Result<Value, NotionError> {
+        self.request(Method::Get, &format!("/v1/databases/{id}"), None)
+            .await
+    }
+
+    pub async fn data_source(&mut self, id: &str) -> Result<Value, NotionError> {
+        self.request(Method::Get, &format!("/v1/data_sources/{id}"), None)
+            .await
+    }
+
+    /// A page by id; `None` when Notion no longer has it (deleted or unshared).
+    pub async fn page(&mut self, id: &str) -> Result<Option<Value>, NotionError> {
+        match self
+            .request(Method::Get, &format!("/v1/pages/{id}"), None)
+            .await
+        {
+            Ok(page) => Ok(Some(page)),
+            Err(NotionError::NotShared { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of a data source query (the raw answer).
+    pub async fn query_page(
+        &mut self,
+        data_source_id: &str,
+        window: &QueryWindow,
+        cursor: Option<&str>,
+    ) -> Result<Value, NotionError> {
+        let path = format!("/v1/data_sources/{data_source_id}/query");
+        let body = protocol::query_body(window, cursor);
+        self.request(Method::Post, &path, Some(&body)).await
+    }
+
+    /// The newest `last_edited_time` among the data source's rows (one query, one row).
+    pub async fn latest_edit(
+        &mut self,
+        data_source_id: &str,
+    ) -> Result<Option<String>, NotionError> {
+        let path = format!("/v1/data_sources/{data_source_id}/query");
+        let answer = self
+            .request(Method::Post, &path, Some(&freshness::latest_edit_query()))
+            .await?;
+        Ok(freshness::latest_edit_of(&answer))
+    }
+
+    /// A page's blocks with their children, down to `MAX_BLOCK_DEPTH` levels.
+    pub async fn block_tree(&mut self, page_id: &str) -> Result<Vec<BlockNode>, NotionError> {
+        let mut children: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut level = vec![page_id.to_owned()];
+        for _ in 0..MAX_BLOCK_DEPTH {
+            let mut next = Vec::new();
+            for parent in level {
+                let blocks = self.children(&parent).await?;
+                next.extend(
+                    blocks
+                        .iter()
+                        .filter(|b| {
+                            b.get("has_children")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false)
+                        })
+                        .filter_map(|b| b.get("id").and_then(Value::as_str).map(str::to_owned)),
+                );
+                children.insert(parent, blocks);
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        Ok(build_tree(page_id, &mut children))
+    }
+
+    async fn children(&mut self, block_id: &str) -> Result<Vec<Value>, NotionError> {
+        let mut blocks = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = cursor
+                .as_ref()
+                .map(|c| format!("&start_cursor={c}"))
+                .unwrap_or_default();
+            let path = format!("/v1/blocks/{block_id}/children?page_size=100{query}");
+            let (page, next) =
+                protocol::parse_block_page(&self.request(Method::Get, &path, None).await?);
+            blocks.extend(page);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(blocks),
+            }
+        }
+    }
+}
+
+fn build_tree(parent: &str, children: &mut BTreeMap<String, Vec<Value>>) -> Vec<BlockNode> {
+    let blocks = children.remove(parent).unwrap_or_default();
+    blocks
+        .into_iter()
+        .map(|block| {
+            let id = block
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let kids = if id.is_empty() {
+                Vec::new()
+            } else {
+                build_tree(&id, children)
+            };
+            BlockNode {
+                block,
+                children: kids,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,695 @@
+//! The per-project Durable Object: it keeps the ledger of webhook deliveries (dedupe by event
+//! id, copied to D1 in batches), coalesces relevant events into one pending batch, keeps the
+//! alarm `DEBOUNCE_SECONDS` ahead of the latest event (capped by the max wait), and runs the sync
+//! when the alarm fires. One object per project, named by the project id; each project syncs
+//! exactly one Notion database.
+
+use super::context::{now_ms, text_binding, AppContext};
+use super::store::staging::SqlStaging;
+use super::{alerts, store, sync};
+use crate::fault::{OurResult, RuntimeResult};
+use notion_framer_core::api::error::ApiError;
+use notion_framer_core::api::log_line::LogLine;
+use notion_framer_core::notion::event::Effect;
+use notion_framer_core::sync::engine::failure::StepError;
+use notion_framer_core::sync::engine::job::Job;
+use notion_framer_core::sync::engine::ports::Staging;
+use notion_framer_core::sync::engine::step::StepOutcome;
+use notion_framer_core::sync::ledger::{self, EventRecord, Outcome};
+use notion_framer_core::sync::queue::{self, AfterRun, Pending, RetryPolicy, Trigger, Window};
+use notion_framer_core::util::secrets;
+use notion_framer_core::util::settings::Settings;
+use notion_framer_core::util::time::iso_from_ms;
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+use worker::{
+    console_error, durable_object, Delay, DurableObject, Env, Method, Request, RequestInit,
+    Response, Result, ScheduledTime, SqlStorage, State, Storage,
+};
+
+const PENDING: &str = "pending";
+const IN_FLIGHT: &str = "in_flight";
+const PROJECT_ID: &str = "project_id";
+/// When an open alert incident of the project falls due (a retryable failure that has lasted
+/// `ALERT_RETRYABLE_AFTER_SECONDS`): the alarm checks it then, whether or not a run is due.
+const ALERT_CHECK_AT: &str = "alert_check_at";
+
+/// The batch a run of the version before stepped syncs was working on: read once, to close its
+/// record and give its work back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InFlight {
+    batch: Pending,
+    sync_id: String,
+    started_at_ms: i64,
+}
+
+/// One authentic delivery handed over by the Worker. `effect` is set when the event concerns
+/// the project's database; `auto_sync` says whether a sync may be queued for it.
+#[derive(Serialize, Deserialize)]
+pub struct IngestRequest {
+    pub project_id: String,
+    pub record: EventRecord,
+    pub effect: Option<Effect>,
+    pub auto_sync: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IngestReply {
+    outcome: Outcome,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SyncRequest {
+    project_id: String,
+    trigger: Trigger,
+    full: bool,
+    /// The owner asked for the removals the deletion guard held ("Remove them").
+    #[serde(default)]
+    release_held: bool,
+}
+
+/// What the object tells the API about its queue.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct QueueStatus {
+    pub pending_events: u32,
+    pub pending_since_ms: Option<i64>,
+    pub alarm_at_ms: Option<i64>,
+    pub running_sync_id: Option<String>,
+    pub running_since_ms: Option<i64>,
+    pub queued_sync_id: Option<String>,
+    /// Failed runs in a row of the pending batch, since when, and when the next automatic
+    /// attempt is due (`None` with `retries_stopped`: waiting for an event, a click or the cron).
+    #[serde(default)]
+    pub failures: u32,
+    #[serde(default)]
+    pub failing_since_ms: Option<i64>,
+    #[serde(default)]
+    pub next_attempt_at_ms: Option<i64>,
+    #[serde(default)]
+    pub retries_stopped: bool,
+}
+
+/// The answer to a sync request: the run that will serve it and whether it was already under way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncTicket {
+    pub sync_id: Option<String>,
+    pub already_running: bool,
+}
+
+#[durable_object]
+pub struct ProjectSync {
+    state: State,
+    env: Env,
+    /// The ledger table exists in this object's SQLite (checked once per instance).
+    ledger_ready: Cell<bool>,
+    /// The project id is stored (checked once per instance).
+    project_known: Cell<bool>,
+    /// The project was deleted and this object emptied: it stores nothing any more.
+    forgotten: Cell<bool>,
+    /// The debounce and retry settings, read from the environment once per instance.
+    timing: Cell<Option<(Window, RetryPolicy)>>,
+    /// A copy of the ledger to D1 is under way; new rows join it instead of starting another.
+    flushing: Rc<Cell<bool>>,
+    /// The owner changed the project's database or collection while a step ran: the step
+    /// stops between units and closes its run as cancelled.
+    cancel_requested: Rc<Cell<bool>>,
+}
+
+impl DurableObject for ProjectSync {
+    fn new(state: State, env: Env) -> Self {
+        Self {
+            state,
+            env,
+            ledger_ready: Cell::new(false),
+            project_known: Cell::new(false),
+            forgotten: Cell::new(false),
+            timing: Cell::new(None),
+            flushing: Rc::new(Cell::new(false)),
+            cancel_requested: Rc::new(Cell::new(false)),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let outcome = match req.path().as_str() {
+            "/ingest" => match req.json::<IngestRequest>().await {
+                Ok(body) => self.on_ingest(body).await,
+                Err(e) => Err(worker::Error::RustError(format!("bad ingest request: {e}"))),
+            },
+            "/sync" => match req.json::<SyncRequest>().await {
+                Ok(body) => self.on_sync_request(body).await,
+                Err(e) => Err(worker::Error::RustError(format!("bad sync request: {e}"))),
+            },
+            "/status" => self.status().await.and_then(|s| Response::from_json(&s)),
+            "/forget" => self.forget().await,
+            "/cancel" => {
+                // Only a step under way can see it; between steps the next one compares the
+                // project's settings with the run's own.
+                self.cancel_requested.set(true);
+                Response::ok("cancel requested")
+            }
+            other => Response::error(format!("no such object route {other}"), 404),
+        };
+        outcome.or_else(|e| Response::error(e.to_string(), 500))
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let storage = self.state.storage();
+        let Some(project_id) = storage.get::<String>(PROJECT_ID).await? else {
+            return Response::ok("no project");
+        };
+        // The alarm is also the backstop for ledger rows the background copy did not get to.
+        if let Err(e) = flush(&self.env, &self.ledger()?, &project_id).await {
+            log_copy_failure(&project_id, &e);
+        }
+        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+        self.check_alerts(&ctx, &project_id).await?;
+        let staging = self.staging()?;
+        let Some(mut job) = self.job_to_run(&ctx, &staging).await? else {
+            self.rearm().await?;
+            return Response::ok("nothing due");
+        };
+        let Some(project) = store::projects::by_id(&ctx.db, &project_id)
+            .await
+            .or_runtime()?
+        else {
+            // Deleted while work was queued: nothing to do, nothing to record.
+            let _ = staging.clear();
+            return Response::ok("project deleted");
+        };
+        if job.steps == 0 && job.trigger() == Trigger::Webhook && !project.auto_sync_active() {
+            // Auto-sync was turned off (or the plan lost it) after these events were queued.
+            let _ = staging.clear();
+            self.rearm().await?;
+            return Response::ok("auto-sync off");
+        }
+        self.cancel_requested.set(false);
+        let cancel = self.cancel_requested.clone();
+        let outcome = sync::step(&ctx, &project, &staging, &mut job, &move || cancel.get()).await;
+        self.cancel_requested.set(false);
+        if self.forgotten.get() {
+            // Deleted while the step waited on Notion or Framer: write nothing back.
+            return Response::ok("project deleted");
+        }
+        match outcome {
+            StepOutcome::Continue => {
+                // The next step starts at once, in a new invocation with a fresh budget.
+                storage.set_alarm(at(now_ms())).await?;
+                return Response::ok("step done");
+            }
+            StepOutcome::Failed(failure) if failure.retryable => {
+                let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+                let (window, policy) = self.timing()?;
+                let jitter =
+                    u16::from_le_bytes(secrets::random_bytes::<2>().map_err(|e| step_secret(&e))?);
+                if let AfterRun::Retry { pending, .. } =
+                    queue::after_run(pending, Some(job.batch), now_ms(), window, policy, jitter)
+                {
+                    storage.put(PENDING, &pending).await?;
+                }
+            }
+            // Done; or retrying cannot help (bad token, missing database): the run records
+            // why, and the next event, "Sync now" or the catch-up cron tries again. A cancelled
+            // run (the project now syncs another database or collection) leaves the next run,
+            // full, to whatever comes next.
+            StepOutcome::Succeeded | StepOutcome::Failed(_) | StepOutcome::Cancelled => {}
+        }
+        // A retryable failure that is not worth an alert yet gets its check on time.
+        self.note_alert_check(&ctx, &project_id).await;
+        self.rearm().await?;
+        // Alerts the run queued go out now, after it, without holding up the next run.
+        self.deliver_alerts_in_background(&project_id);
+        Response::ok("run finished")
+    }
+}
+
+/// An absolute alarm time (a bare i64 would be read as an offset from now).
+fn at(epoch_ms: i64) -> ScheduledTime {
+    #[allow(clippy::cast_precision_loss)]
+    ScheduledTime::new(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+        epoch_ms as f64,
+    )))
+}
+
+impl ProjectSync {
+    fn staging(&self) -> Result<SqlStaging> {
+        SqlStaging::open(self.state.storage().sql()).map_err(step_error)
+    }
+
+    /// The run to continue (its checkpoint), or a new one for the pending batch. A checkpoint
+    /// that cannot be read (written by another version) closes its run as interrupted: the
+    /// batch is owed, so a full run replaces it.
+    async fn job_to_run(&self, ctx: &AppContext, staging: &SqlStaging) -> Result<Option<Job>> {
+        let storage = self.state.storage();
+        let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        match staging.load_job() {
+            Ok(Some(job)) => return Ok(Some(job)),
+            Ok(None) => {}
+            Err(_) => {
+                staging.clear().map_err(step_error)?;
+                pending.record_request(Trigger::Schedule, true, now_ms());
+                pending.run_at_ms = Some(now_ms());
+            }
+        }
+        if let Some(lost) = storage.get::<InFlight>(IN_FLIGHT).await? {
+            // A run of the version before stepped syncs: its work is owed, its record closed.
+            let now = iso_from_ms(now_ms());
+            store::sync_runs::close_interrupted(&ctx.db, &lost.sync_id, &now)
+                .await
+                .or_runtime()?;
+            pending.merge(lost.batch);
+            storage.delete(IN_FLIGHT).await?;
+        }
+        if !pending.is_due(now_ms()) {
+            // Not yet (the alarm fired for an alert check or a ledger copy), or retries
+            // stopped: `rearm` sets the alarm for when it is due.
+            if !pending.is_empty() {
+                storage.put(PENDING, &pending).await?;
+            }
+            return Ok(None);
+        }
+        let sync_id = match pending.sync_id.clone() {
+            Some(id) => id,
+            None => secrets::random_id().or_runtime()?,
+        };
+        let job = Job::new(pending, sync_id, now_ms());
+        // Stored before the batch is dropped: a crash in between runs the batch twice, never zero times.
+        staging.save_job(&job).map_err(step_error)?;
+        storage.delete(PENDING).await?;
+        Ok(Some(job))
+    }
+
+    fn timing(&self) -> Result<(Window, RetryPolicy)> {
+        if let Some(timing) = self.timing.get() {
+            return Ok(timing);
+        }
+        let settings = Settings::from_lookup(|name| text_binding(&self.env, name)).or_runtime()?;
+        let timing = (
+            Window {
+                debounce_ms: settings.debounce_ms,
+                max_wait_ms: settings.max_wait_ms,
+            },
+            RetryPolicy::new(settings.sync_retry_base_ms, settings.sync_retry_for_ms),
+        );
+        self.timing.set(Some(timing));
+        Ok(timing)
+    }
+
+    fn window(&self) -> Result<Window> {
+        Ok(self.timing()?.0)
+    }
+
+    /// Raises the project's alerts that fell due (a retryable failure lasting past its grace
+    /// period) when the alarm fired for them, then sends them.
+    async fn check_alerts(&self, ctx: &AppContext, project_id: &str) -> Result<()> {
+        let storage = self.state.storage();
+        let Some(check_at) = storage.get::<i64>(ALERT_CHECK_AT).await? else {
+            return Ok(());
+        };
+        if check_at > now_ms() {
+            return Ok(());
+        }
+        storage.delete(ALERT_CHECK_AT).await?;
+        match alerts::raise_due(ctx, Some(project_id), now_ms()).await {
+            Ok(0) => {}
+            Ok(_) => self.deliver_alerts_in_background(project_id),
+            Err(e) => alerts::log_failure(Some(project_id), "timed alert check failed", &e),
+        }
+        Ok(())
+    }
+
+    /// After a run: remembers when the project's open incident falls due for an alert, if one
+    /// waits for its grace period; the alarm comes then.
+    async fn note_alert_check(&self, ctx: &AppContext, project_id: &str) {
+        let storage = self.state.storage();
+        let stored = match alerts::next_due(ctx, project_id).await {
+            Ok(Some(due)) => storage.put(ALERT_CHECK_AT, due).await,
+            Ok(None) => storage.delete(ALERT_CHECK_AT).await.map(|_| ()),
+            Err(e) => {
+                alerts::log_failure(Some(project_id), "reading the open incidents failed", &e);
+                Ok(())
+            }
+        };
+        if let Err(e) = stored.fault() {
+            alerts::log_failure(Some(project_id), "storing the alert check failed", &e);
+        }
+    }
+
+    /// Records a delivery in the ledger (the dedupe), queues its effect when it is the first
+    /// delivery and auto-sync may run, and answers once both are stored: nothing acknowledged
+    /// to Notion is lost. The copy to D1 continues after the answer.
+    async fn on_ingest(&self, body: IngestRequest) -> Result<Response> {
+        if !self.adopt(&body.project_id).await? {
+            return project_gone();
+        }
+        let storage = self.state.storage();
+        let first_delivery = store::ledger::remember(&self.ledger()?, &body.record)?;
+        let outcome = Outcome::decide(first_delivery, body.effect.is_some(), body.auto_sync);
+        if let (Some(effect), Outcome::Queued) = (&body.effect, outcome) {
+            let now = now_ms();
+            let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+            pending.record_event(effect, now);
+            pending.schedule(now, self.window()?);
+            storage.put(PENDING, &pending).await?;
+            self.arm(&pending).await?;
+        }
+        if first_delivery && !self.flushing.get() {
+            // Once per copy started, not per event: rows arriving during a copy join it, and
+            // the alarm picks up whatever a failed or interrupted copy leaves.
+            ensure_alarm(&storage).await?;
+            self.flush_in_background(&body.project_id)?;
+        }
+        Response::from_json(&IngestReply { outcome })
+    }
+
+    /// The ledger table, created on first use.
+    fn ledger(&self) -> Result<SqlStorage> {
+        let sql = self.state.storage().sql();
+        if !self.ledger_ready.get() {
+            store::ledger::create(&sql)?;
+            self.ledger_ready.set(true);
+        }
+        Ok(sql)
+    }
+
+    /// Copies new ledger rows to D1 after the answer; rows arriving meanwhile join the copy
+    /// under way, so under load one D1 round trip carries many events.
+    fn flush_in_background(&self, project_id: &str) -> Result<()> {
+        if self.flushing.replace(true) {
+            return Ok(());
+        }
+        let (env, sql, flushing) = (self.env.clone(), self.ledger()?, self.flushing.clone());
+        let project_id = project_id.to_owned();
+        self.state.wait_until(async move {
+            Delay::from(Duration::from_millis(ledger::FLUSH_DELAY_MS)).await;
+            if let Err(e) = flush(&env, &sql, &project_id).await {
+                // The rows stay unflushed; the alarm set when they arrived copies them later.
+                log_copy_failure(&project_id, &e);
+            }
+            flushing.set(false);
+        });
+        Ok(())
+    }
+
+    /// Delivers the project's due alerts after the answer; failures stay queued for the cron.
+    fn deliver_alerts_in_background(&self, project_id: &str) {
+        let (env, project_id) = (self.env.clone(), project_id.to_owned());
+        self.state.wait_until(async move {
+            let delivered = match AppContext::new(env) {
+                Ok(ctx) => alerts::deliver_due(&ctx, Some(&project_id))
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = delivered {
+                alerts::log_failure(Some(&project_id), "alert delivery after a run failed", &e);
+            }
+        });
+    }
+
+    async fn on_sync_request(&self, body: SyncRequest) -> Result<Response> {
+        if !self.adopt(&body.project_id).await? {
+            return project_gone();
+        }
+        let storage = self.state.storage();
+        if let Some(running) = self.staging()?.load_job().ok().flatten() {
+            let joins_running =
+                running.batch.trigger == Some(Trigger::Manual) || body.trigger != Trigger::Manual;
+            // A release must run after what is in flight: it is never served by a run that
+            // started before the owner's decision.
+            if joins_running && !body.release_held {
+                return Response::from_json(&SyncTicket {
+                    sync_id: Some(running.sync_id),
+                    already_running: true,
+                });
+            }
+        }
+        let now = now_ms();
+        let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        if body.trigger == Trigger::Schedule && !pending.is_empty() && !pending.parked {
+            // Work is already queued, with its alarm; the catch-up has nothing to add (it wakes
+            // a batch whose retries stopped).
+            return Response::from_json(&SyncTicket {
+                sync_id: pending.sync_id,
+                already_running: false,
+            });
+        }
+        pending.record_request(body.trigger, body.full, now);
+        pending.release_held |= body.release_held;
+        if body.trigger == Trigger::Manual && pending.sync_id.is_none() {
+            pending.sync_id = Some(secrets::random_id().or_runtime()?);
+        }
+        pending.schedule(now, self.window()?);
+        storage.put(PENDING, &pending).await?;
+        self.arm(&pending).await?;
+        Response::from_json(&SyncTicket {
+            sync_id: pending.sync_id,
+            already_running: false,
+        })
+    }
+
+    /// After a run, re-arm for whatever arrived while it ran (no change is lost), or for ledger
+    /// rows that could not be copied to D1 yet.
+    async fn rearm(&self) -> Result<()> {
+        let storage = self.state.storage();
+        let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        self.arm(&pending).await
+    }
+
+    /// Sets the alarm for the earlier of the batch's due time and the alert check; with
+    /// neither, for ledger rows still to copy.
+    async fn arm(&self, pending: &Pending) -> Result<()> {
+        let storage = self.state.storage();
+        let alert_check = storage.get::<i64>(ALERT_CHECK_AT).await?;
+        match queue::next_alarm(pending.due_at(), alert_check) {
+            Some(when) => storage.set_alarm(at(when.max(now_ms()))).await?,
+            None if store::ledger::has_unflushed(&self.ledger()?)? => {
+                ensure_alarm(&storage).await?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    async fn status(&self) -> Result<QueueStatus> {
+        let storage = self.state.storage();
+        let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        let running = self.staging()?.load_job().ok().flatten();
+        Ok(QueueStatus {
+            pending_events: pending.events,
+            pending_since_ms: (!pending.is_empty()).then_some(pending.first_at_ms),
+            alarm_at_ms: storage.get_alarm().await?,
+            queued_sync_id: pending.sync_id.clone(),
+            failures: pending.failures,
+            failing_since_ms: pending.failing_since_ms,
+            next_attempt_at_ms: (pending.failures > 0).then(|| pending.due_at()).flatten(),
+            retries_stopped: pending.failures > 0 && pending.due_at().is_none(),
+            running_sync_id: running.as_ref().map(|r| r.sync_id.clone()),
+            running_since_ms: running.map(|r| r.started_at_ms),
+        })
+    }
+
+    async fn forget(&self) -> Result<Response> {
+        let storage = self.state.storage();
+        storage.delete_alarm().await?;
+        storage.delete_all().await?;
+        self.ledger_ready.set(false);
+        self.project_known.set(false);
+        self.forgotten.set(true);
+        Response::ok("forgotten")
+    }
+
+    /// Whether this object may store state for `project_id`, storing the id the first time.
+    /// Not after `forget`; and an object that holds nothing yet (a new project, or one deleted
+    /// while a request was on its way: another isolate's cached webhook route, the cron's list)
+    /// asks D1 once whether the project exists, so a deleted project is never re-created here.
+    async fn adopt(&self, project_id: &str) -> Result<bool> {
+        if self.forgotten.get() {
+            return Ok(false);
+        }
+        if self.project_known.get() {
+            return Ok(true);
+        }
+        let storage = self.state.storage();
+        if storage.get::<String>(PROJECT_ID).await?.is_none() {
+            let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+            let exists = store::projects::exists(&ctx.db, project_id)
+                .await
+                .or_runtime()?;
+            if !exists || self.forgotten.get() {
+                return Ok(false);
+            }
+            storage.put(PROJECT_ID, project_id).await?;
+        }
+        self.project_known.set(true);
+        Ok(true)
+    }
+}
+
+/// A staging failure as the runtime's error (the alarm is then retried by the runtime).
+fn step_error(e: StepError) -> worker::Error {
+    let detail = match e.into_failure() {
+        Some(f) => f.fault.map_or(f.message, |fault| {
+            serde_json::to_string(&fault).unwrap_or_default()
+        }),
+        None => "step budget spent".to_owned(),
+    };
+    worker::Error::RustError(format!("sync staging: {detail}"))
+}
+
+/// The random source failing as the runtime's error.
+fn step_secret(e: &secrets::SecretError) -> worker::Error {
+    worker::Error::RustError(format!("retry jitter: {e}"))
+}
+
+/// What the object answers for a project that no longer exists; the Worker reads it as 404.
+fn project_gone() -> Result<Response> {
+    Response::error("project deleted", GONE)
+}
+
+const GONE: u16 = 410;
+
+/// Makes sure an alarm will come, so ledger rows left behind are copied eventually.
+async fn ensure_alarm(storage: &Storage) -> Result<()> {
+    if storage.get_alarm().await?.is_none() {
+        storage
+            .set_alarm(at(now_ms() + ledger::FLUSH_RETRY_MS))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Copies every unflushed ledger row to D1, a chunk per round trip, then drops ids older than
+/// the retention. Safe to run twice at once: the D1 side is idempotent.
+async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> std::result::Result<(), ApiError> {
+    let ctx = AppContext::new(env.clone())?;
+    let limit = i64::try_from(ledger::FLUSH_CHUNK).unwrap_or(100);
+    loop {
+        let chunk = store::ledger::unflushed(sql, limit).fault()?;
+        if chunk.is_empty() {
+            break;
+        }
+        store::webhook_events::record(&ctx.db, project_id, &chunk).await?;
+        store::ledger::mark_flushed(sql, &chunk).fault()?;
+    }
+    store::ledger::drop_flushed_before(sql, now_ms() - ledger::RETENTION_MS).fault()?;
+    Ok(())
+}
+
+/// One JSON line with what failed; the rows stay in the ledger for the next copy.
+fn log_copy_failure(project_id: &str, e: &ApiError) {
+    let line = LogLine {
+        kind: "ledger_copy",
+        project_id: Some(project_id.to_owned()),
+        error_code: Some(e.code().to_owned()),
+        note: Some("event ledger copy to D1 failed".to_owned()),
+        detail: e.fault().cloned(),
+        ..LogLine::default()
+    };
+    console_error!("{}", line.to_json());
+}
+
+// Calls from the Worker into a project's object.
+
+async fn call<T: Serialize>(
+    ctx: &AppContext,
+    project_id: &str,
+    route: &str,
+    body: Option<&T>,
+) -> std::result::Result<Response, ApiError> {
+    let stub = ctx
+        .project_objects()?
+        .id_from_name(project_id)
+        .fault()?
+        .get_stub()
+        .fault()?;
+    let mut init = RequestInit::new();
+    init.with_method(if body.is_some() {
+        Method::Post
+    } else {
+        Method::Get
+    });
+    if let Some(body) = body {
+        init.with_body(Some(serde_json::to_string(body)?.into()));
+    }
+    let req = Request::new_with_init(&format!("https://project-sync{route}"), &init).fault()?;
+    let mut resp = stub.fetch_with_request(req).await.fault()?;
+    if resp.status_code() == 200 {
+        return Ok(resp);
+    }
+    if resp.status_code() == GONE {
+        return Err(ApiError::NotFound("project".to_owned()));
+    }
+    let status = resp.status_code();
+    let said = resp.text().await.unwrap_or_default();
+    Err(ApiError::internal(
+        "sync queue",
+        format!("{route} answered {status}: {said}"),
+    ))
+}
+
+/// Hands a delivery to the project's object; returns once it is stored (and queued, if
+/// relevant and auto-sync is on), with what the webhook should answer.
+pub async fn ingest(
+    ctx: &AppContext,
+    request: &IngestRequest,
+) -> std::result::Result<Outcome, ApiError> {
+    let mut resp = call(ctx, &request.project_id, "/ingest", Some(request)).await?;
+    Ok(resp.json::<IngestReply>().await.fault()?.outcome)
+}
+
+pub async fn request_sync(
+    ctx: &AppContext,
+    project_id: &str,
+    trigger: Trigger,
+    full: bool,
+) -> std::result::Result<SyncTicket, ApiError> {
+    sync_request(ctx, project_id, trigger, full, false).await
+}
+
+/// "Remove them": a full run that removes the held items Notion still does not show.
+pub async fn request_release(
+    ctx: &AppContext,
+    project_id: &str,
+) -> std::result::Result<SyncTicket, ApiError> {
+    sync_request(ctx, project_id, Trigger::Manual, true, true).await
+}
+
+async fn sync_request(
+    ctx: &AppContext,
+    project_id: &str,
+    trigger: Trigger,
+    full: bool,
+    release_held: bool,
+) -> std::result::Result<SyncTicket, ApiError> {
+    let body = SyncRequest {
+        project_id: project_id.to_owned(),
+        trigger,
+        full,
+        release_held,
+    };
+    let mut resp = call(ctx, project_id, "/sync", Some(&body)).await?;
+    resp.json().await.fault()
+}
+
+pub async fn queue_status(
+    ctx: &AppContext,
+    project_id: &str,
+) -> std::result::Result<QueueStatus, ApiError> {
+    let mut resp = call::<()>(ctx, project_id, "/status", None).await?;
+    resp.json().await.fault()
+}
+
+/// Stops the project's run in flight (its database or collection changed).
+pub async fn cancel_run(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {
+    call(ctx, project_id, "/cancel", Some(&serde_json::json!({})))
+        .await
+        .map(|_| ())
+}
+
+pub async fn forget(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {
+    call(ctx, project_id, "/forget", Some(&serde_json::json!({})))
+        .await
+        .map(|_| ())
+}

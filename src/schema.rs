@@ -1,0 +1,168 @@
+//! `GET /api/v1/projects/{id}/schema`: the Notion properties, the Framer fields and the proposed mapping.
+
+use super::api::Owned;
+use super::context::AppContext;
+use super::framer_socket::{self, FramerSocket};
+use super::http::Reply;
+use super::notion_api::NotionClient;
+use super::store;
+use notion_framer_core::api::error::ApiError;
+use notion_framer_core::api::input::PublishFilter;
+use notion_framer_core::api::project::Project;
+use notion_framer_core::framer::cms;
+use notion_framer_core::framer::error::FramerError;
+use notion_framer_core::framer::wire::Call;
+use notion_framer_core::notion::error::NotionError;
+use notion_framer_core::notion::protocol;
+use notion_framer_core::notion::schema::parse_schema;
+use notion_framer_core::sync::mapping;
+use notion_framer_core::sync::publish_filter;
+use notion_framer_core::util::secrets::ProjectSecret;
+use serde_json::{json, Value};
+
+pub async fn handle(owned: &Owned<'_>) -> Result<Reply, ApiError> {
+    let (ctx, project) = (owned.ctx, &owned.project);
+    let cipher = ctx.cipher()?;
+    let secret =
+        |stored: &str, which: ProjectSecret| cipher.decrypt(stored, &which.context(&project.id));
+    let mut notion = NotionClient::new(
+        &ctx.settings,
+        secret(&project.notion_token_enc, ProjectSecret::NotionToken)?,
+    );
+    let data_source = read_data_source(&mut notion, project).await?;
+    let schema = parse_schema(&data_source).map_err(|e| ApiError::Unprocessable {
+        code: "notion_not_a_database",
+        message: e.to_string(),
+    })?;
+    let stored = project.mapping.as_ref().and_then(|m| m.mapping());
+    let (proposed, changes) = mapping::reconcile_schema(
+        &schema,
+        stored,
+        &store::projects::synced_collections(&ctx.db, project).await?,
+    );
+    let properties: Vec<Value> = schema
+        .properties
+        .iter()
+        .map(|p| json!({"id": p.id, "name": p.name, "type": p.kind.notion_type(), "allowed_field_types": mapping::allowed_kinds(&p.kind).iter().map(|k| k.wire_name()).collect::<Vec<_>>()}))
+        .collect();
+    let framer = framer_fields(
+        ctx,
+        project,
+        &secret(&project.framer_api_key_enc, ProjectSecret::FramerApiKey)?,
+    )
+    .await;
+    Ok(owned.reply(
+        200,
+        &json!({
+            "notion": {"data_source_id": data_source.get("id"), "properties": properties},
+            "framer": framer,
+            "mapping": proposed,
+            "changes": changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+async fn read_data_source(
+    notion: &mut NotionClient,
+    project: &Project,
+) -> Result<Value, NotionError> {
+    data_source_of(
+        notion,
+        &project.notion_database_id,
+        project.notion_data_source_id.as_deref(),
+    )
+    .await
+}
+
+/// The data source a project syncs: the one it stored, else the database's first.
+async fn data_source_of(
+    notion: &mut NotionClient,
+    database_id: &str,
+    data_source_id: Option<&str>,
+) -> Result<Value, NotionError> {
+    if let Some(id) = data_source_id {
+        return notion.data_source(id).await;
+    }
+    let ids = protocol::data_source_ids(&notion.database(database_id).await?);
+    match ids.first() {
+        Some(id) => notion.data_source(id).await,
+        None => Err(NotionError::NotShared {
+            message: "the database has no data source".into(),
+        }),
+    }
+}
+
+/// A publish filter checked against the data source's schema as Notion shows it now, in the
+/// form to store (property id, option names and ids); a filter that does not fit is a 400
+/// naming the field.
+pub async fn checked_filter(
+    ctx: &AppContext,
+    notion_token: String,
+    database_id: &str,
+    data_source_id: Option<&str>,
+    filter: &PublishFilter,
+) -> Result<PublishFilter, ApiError> {
+    let mut notion = NotionClient::new(&ctx.settings, notion_token);
+    let data_source = data_source_of(&mut notion, database_id, data_source_id).await?;
+    let schema = parse_schema(&data_source).map_err(|e| ApiError::Unprocessable {
+        code: "notion_not_a_database",
+        message: e.to_string(),
+    })?;
+    publish_filter::resolve(filter, &schema)
+        .map_err(|problem| ApiError::validation(problem.field(), problem.to_string()))
+}
+
+/// The collection's current fields; a Framer problem is reported in place, not as a failure,
+/// since the Notion half of the answer is still useful.
+async fn framer_fields(ctx: &AppContext, project: &Project, key: &str) -> Value {
+    let ws = match framer_socket::open(
+        &ctx.settings.framer_server_url,
+        &project.framer_project_url,
+        key,
+    )
+    .await
+    {
+        Ok(ws) => ws,
+        Err(e) => return json!({"error": {"code": e.code(), "message": e.user_message()}}),
+    };
+    let mut socket = match FramerSocket::start(&ws).await {
+        Ok(socket) => socket,
+        Err(e) => {
+            let _ = ws.close(Some(1000), Some("handshake failed"));
+            return json!({"error": {"code": e.code(), "message": e.user_message()}});
+        }
+    };
+    let answer = collection_fields(&mut socket, project).await;
+    socket.disconnect().await;
+    answer.unwrap_or_else(|e| json!({"error": {"code": e.code(), "message": e.user_message()}}))
+}
+
+async fn collection_fields(
+    socket: &mut FramerSocket<'_>,
+    project: &Project,
+) -> Result<Value, FramerError> {
+    let managed = socket.call(Call::GetManagedCollections).await?;
+    let by_id = project.framer_collection_id.as_deref();
+    let list = managed.as_array().cloned().unwrap_or_default();
+    let found = list
+        .iter()
+        .find(|c| by_id.is_some_and(|id| c["id"] == id))
+        .or_else(|| {
+            list.iter()
+                .find(|c| c["name"] == project.framer_collection_name.as_str())
+        });
+    let Some(collection_id) = found.and_then(|c| c["id"].as_str()) else {
+        return Ok(json!({"collection_id": null, "fields": []}));
+    };
+    let fields = socket
+        .call(Call::GetFields {
+            collection_id: collection_id.to_owned(),
+        })
+        .await?;
+    let fields: Vec<Value> = cms::fields_from_wire(&fields)
+        .unwrap_or_default()
+        .iter()
+        .map(cms::FieldDef::to_wire)
+        .collect();
+    Ok(json!({"collection_id": collection_id, "fields": fields}))
+}

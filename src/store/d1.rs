@@ -1,0 +1,125 @@
+//! The generic D1 helpers every table module uses: bind, read rows, write, and run a batch
+//! atomically. A D1 failure becomes an internal error whose detail names the step that failed.
+
+use crate::fault;
+use notion_framer_core::api::error::ApiError;
+use serde::de::DeserializeOwned;
+use worker::{D1Database, D1PreparedStatement, D1Result, D1Type};
+
+pub fn stmt(
+    db: &D1Database,
+    sql: &str,
+    args: &[D1Type<'_>],
+) -> Result<D1PreparedStatement, ApiError> {
+    db.prepare(sql).bind_refs(args).map_err(failed("d1 bind"))
+}
+
+pub async fn all<T: DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    args: &[D1Type<'_>],
+) -> Result<Vec<T>, ApiError> {
+    let result = stmt(db, sql, args)?
+        .all()
+        .await
+        .map_err(failed("d1 query"))?;
+    result.results::<T>().map_err(failed("d1 decode"))
+}
+
+pub async fn first<T: DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    args: &[D1Type<'_>],
+) -> Result<Option<T>, ApiError> {
+    stmt(db, sql, args)?
+        .first::<T>(None)
+        .await
+        .map_err(failed("d1 query"))
+}
+
+/// Runs a write and returns how many rows it changed.
+pub async fn run(db: &D1Database, sql: &str, args: &[D1Type<'_>]) -> Result<usize, ApiError> {
+    let result = stmt(db, sql, args)?
+        .run()
+        .await
+        .map_err(failed("d1 write"))?;
+    Ok(result
+        .meta()
+        .ok()
+        .flatten()
+        .and_then(|m| m.changes)
+        .unwrap_or(0))
+}
+
+/// Runs statements atomically (D1 batches are transactions).
+pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<(), ApiError> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    db.batch(statements).await.map_err(failed("d1 batch"))?;
+    Ok(())
+}
+
+/// Runs statements atomically and returns each one's result (rows and meta), in order.
+pub async fn batch_results(
+    db: &D1Database,
+    statements: Vec<D1PreparedStatement>,
+) -> Result<Vec<D1Result>, ApiError> {
+    if statements.is_empty() {
+        return Ok(Vec::new());
+    }
+    db.batch(statements).await.map_err(failed("d1 batch"))
+}
+
+/// The rows of one result of [`batch_results`].
+pub fn rows<T: DeserializeOwned>(result: &D1Result) -> Result<Vec<T>, ApiError> {
+    result.results::<T>().map_err(failed("d1 decode"))
+}
+
+/// A bounded delete for the retention: the rows that `select` (`SELECT rowid FROM <table> ...`
+/// ending in `LIMIT ?n`, its last parameter) names, at most `limit` of them.
+pub fn delete_selected(
+    db: &D1Database,
+    table: &str,
+    select: &str,
+    mut args: Vec<D1Type<'_>>,
+    limit: usize,
+) -> Result<D1PreparedStatement, ApiError> {
+    args.push(int(limit));
+    stmt(
+        db,
+        &format!("DELETE FROM {table} WHERE rowid IN ({select})"),
+        &args,
+    )
+}
+
+/// `more` = 1 when `select` (as for [`delete_selected`]) still names a row.
+pub fn any_selected(
+    db: &D1Database,
+    select: &str,
+    mut args: Vec<D1Type<'_>>,
+) -> Result<D1PreparedStatement, ApiError> {
+    args.push(int(1));
+    stmt(db, &format!("SELECT EXISTS ({select}) AS more"), &args)
+}
+
+/// A D1 failure as an internal error whose detail names the step (`origin`).
+fn failed(origin: &'static str) -> impl Fn(worker::Error) -> ApiError {
+    move |e| ApiError::internal(origin, fault::detail(&e))
+}
+
+/// Text of an optional value for binding: `NULL` when absent.
+pub fn opt(value: Option<&str>) -> D1Type<'_> {
+    value.map_or(D1Type::Null, D1Type::Text)
+}
+
+/// A count or flag for binding; counts past `i32::MAX` are stored as `i32::MAX`.
+pub fn int(value: usize) -> D1Type<'static> {
+    D1Type::Integer(i32::try_from(value).unwrap_or(i32::MAX))
+}
+
+/// Milliseconds since the epoch for binding: a JS number holds them exactly (D1 has no BigInt).
+pub fn ms(value: i64) -> D1Type<'static> {
+    #[allow(clippy::cast_precision_loss)]
+    D1Type::Real(value as f64)
+}

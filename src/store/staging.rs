@@ -1,0 +1,235 @@
+//! The run in progress, in the project's Durable Object SQLite: the job's checkpoint, the rows
+//! staged between Notion and Framer, a copy of what D1 believes Framer holds and Framer's item
+//! ids. A step loads at most one batch of rows; everything else stays on disk.
+
+use notion_framer_core::api::error::ApiError;
+use notion_framer_core::sync::engine::failure::StepError;
+use notion_framer_core::sync::engine::job::{Job, RowState, StagedRow, StoredItem};
+use notion_framer_core::sync::engine::ports::{RemovalCounts, RemovalSet, Staging};
+use notion_framer_core::sync::engine::staging_sql::{self as q, state_name};
+use notion_framer_core::sync::slug::Holder;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use worker::{SqlStorage, SqlStorageValue};
+
+/// The staging tables of one object.
+pub struct SqlStaging {
+    sql: SqlStorage,
+}
+
+fn fault(e: impl std::fmt::Display) -> StepError {
+    ApiError::internal("object storage", e.to_string()).into()
+}
+
+impl SqlStaging {
+    /// The tables, created when missing.
+    pub fn open(sql: SqlStorage) -> Result<Self, StepError> {
+        for statement in q::TABLES {
+            sql.exec(statement, None).map_err(fault)?;
+        }
+        Ok(Self { sql })
+    }
+
+    fn all<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        args: Vec<SqlStorageValue>,
+    ) -> Result<Vec<T>, StepError> {
+        self.sql
+            .exec(query, Some(args))
+            .and_then(|cursor| cursor.to_array::<T>())
+            .map_err(fault)
+    }
+
+    fn run(&self, query: &str, args: Vec<SqlStorageValue>) -> Result<(), StepError> {
+        self.sql.exec(query, Some(args)).map(|_| ()).map_err(fault)
+    }
+
+    fn exists(&self, query: &str, args: Vec<SqlStorageValue>) -> Result<bool, StepError> {
+        #[derive(Deserialize)]
+        struct One {
+            #[allow(dead_code)]
+            x: i64,
+        }
+        Ok(!self.all::<One>(query, args)?.is_empty())
+    }
+}
+
+#[derive(Deserialize)]
+struct Text {
+    t: String,
+}
+
+fn parse<T: DeserializeOwned>(rows: Vec<Text>) -> Result<Vec<T>, StepError> {
+    rows.into_iter()
+        .map(|r| serde_json::from_str(&r.t).map_err(fault))
+        .collect()
+}
+
+fn json(value: &impl serde::Serialize) -> Result<SqlStorageValue, StepError> {
+    Ok(serde_json::to_string(value).map_err(fault)?.into())
+}
+
+impl Staging for SqlStaging {
+    fn load_job(&self) -> Result<Option<Job>, StepError> {
+        let rows = self.all::<Text>(q::LOAD_JOB, vec![])?;
+        Ok(parse(rows)?.pop())
+    }
+
+    fn save_job(&self, job: &Job) -> Result<(), StepError> {
+        self.run(q::SAVE_JOB, vec![json(job)?])
+    }
+
+    fn clear(&self) -> Result<(), StepError> {
+        for statement in q::CLEAR {
+            self.run(statement, vec![])?;
+        }
+        Ok(())
+    }
+
+    fn contains(&self, page_id: &str) -> Result<bool, StepError> {
+        self.exists(q::CONTAINS, vec![page_id.into()])
+    }
+
+    fn put_rows(&self, rows: &[StagedRow]) -> Result<(), StepError> {
+        for row in rows {
+            let seq = i64::try_from(row.seq).unwrap_or(i64::MAX);
+            self.run(
+                q::PUT_ROW,
+                vec![
+                    row.page_id.clone().into(),
+                    seq.into(),
+                    state_name(row.state).into(),
+                    row.slug.clone().into(),
+                    json(row)?,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn rows_in(&self, state: RowState, limit: usize) -> Result<Vec<StagedRow>, StepError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        parse(self.all::<Text>(q::ROWS_IN, vec![state_name(state).into(), limit.into()])?)
+    }
+
+    fn count_in(&self, state: RowState) -> Result<usize, StepError> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let rows = self.all::<Count>(q::COUNT_IN, vec![state_name(state).into()])?;
+        Ok(rows
+            .first()
+            .map_or(0, |c| usize::try_from(c.n).unwrap_or(0)))
+    }
+
+    fn slug_holder(
+        &self,
+        slug: &str,
+        page_id: &str,
+        final_: bool,
+    ) -> Result<Option<Holder>, StepError> {
+        #[derive(Deserialize)]
+        struct Held {
+            x: i64,
+        }
+        let query = if final_ {
+            q::SLUG_HOLDER_FINAL
+        } else {
+            q::SLUG_HOLDER_READING
+        };
+        let held = self.all::<Held>(query, vec![slug.into(), page_id.into()])?;
+        Ok(held.first().and_then(|h| q::holder(h.x)))
+    }
+
+    fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError> {
+        for item in items {
+            self.run(
+                q::PUT_STORED,
+                vec![
+                    item.page_id.clone().into(),
+                    item.slug.clone().into(),
+                    json(item)?,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError> {
+        let rows = self.all::<Text>(q::STORED, vec![page_id.into()])?;
+        Ok(parse(rows)?.pop())
+    }
+
+    fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError> {
+        for chunk in ids.chunks(500) {
+            self.run(q::PUT_FRAMER_IDS, vec![json(&chunk)?])?;
+        }
+        Ok(())
+    }
+
+    fn in_framer(&self, page_id: &str) -> Result<bool, StepError> {
+        self.exists(q::IN_FRAMER, vec![page_id.into()])
+    }
+
+    fn removals(
+        &self,
+        full: bool,
+        set: RemovalSet,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StepError> {
+        #[derive(Deserialize)]
+        struct Candidate {
+            id: String,
+            title: String,
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let args = vec![after.unwrap_or("").into(), limit.into()];
+        Ok(self
+            .all::<Candidate>(&q::removals(full, set), args)?
+            .into_iter()
+            .map(|c| (c.id, c.title))
+            .collect())
+    }
+
+    fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError> {
+        #[derive(Deserialize)]
+        struct Counts {
+            known: i64,
+            unreviewed: i64,
+            held: i64,
+            kept: i64,
+        }
+        let counts = self.all::<Counts>(&q::removal_counts(full), vec![])?;
+        let count = |n: i64| usize::try_from(n).unwrap_or(0);
+        Ok(counts
+            .first()
+            .map_or_else(RemovalCounts::default, |c| RemovalCounts {
+                known: count(c.known),
+                unreviewed: count(c.unreviewed),
+                held: count(c.held),
+                kept: count(c.kept),
+            }))
+    }
+
+    fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError> {
+        for chunk in reviewed.chunks(500) {
+            let rows: Vec<(&str, i64)> = chunk
+                .iter()
+                .map(|(id, kept)| (id.as_str(), i64::from(*kept)))
+                .collect();
+            self.run(q::PUT_REVIEWED, vec![json(&rows)?])?;
+        }
+        Ok(())
+    }
+
+    fn reviewed_back(&self) -> Result<Vec<String>, StepError> {
+        Ok(self
+            .all::<Text>(q::REVIEWED_BACK, vec![])?
+            .into_iter()
+            .map(|r| r.t)
+            .collect())
+    }
+}

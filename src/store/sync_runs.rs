@@ -1,0 +1,332 @@
+//! `sync_runs`: one row per sync run (trigger, scope, status, counts, calls, warnings, error),
+//! behind "Last sync" and the history.
+
+use super::d1;
+use notion_framer_core::api::error::ApiError;
+use notion_framer_core::sync::engine::job::Job;
+use notion_framer_core::sync::engine::ports::RunEnd;
+use serde::{Deserialize, Serialize};
+use worker::{D1Database, D1PreparedStatement, D1Type};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRun {
+    pub id: String,
+    pub project_id: String,
+    pub trigger: String,
+    pub scope: String,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub events: i64,
+    pub added: i64,
+    pub updated: i64,
+    pub removed: i64,
+    pub unchanged: i64,
+    pub skipped: i64,
+    pub notion_calls: i64,
+    pub framer_calls: i64,
+    pub bytes_sent: i64,
+    pub published: i64,
+    pub warnings: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// While running: reading, writing or publishing; `None` once finished.
+    pub phase: Option<String>,
+    pub rows_read: i64,
+    pub items_written: i64,
+    /// Rows the run will write or check, once reading is done.
+    pub rows_total: Option<i64>,
+    pub steps: i64,
+    /// JSON array of the rows Framer refused: `[{page_id, title, url, property, reason}]`.
+    pub skipped_rows: String,
+    /// Removals the deletion guard held (nothing of them was removed).
+    pub removals_held: i64,
+    /// `{reason, items: [{page_id, title, url}]}` of the held removals, when any.
+    pub held: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "id, project_id, trigger, scope, status, started_at, finished_at, events, added, updated, removed, unchanged, \
+    skipped, notion_calls, framer_calls, bytes_sent, published, warnings, error_code, error_message, \
+    phase, rows_read, items_written, rows_total, steps, skipped_rows, removals_held, held";
+
+fn scope(full: bool) -> &'static str {
+    if full {
+        "full"
+    } else {
+        "incremental"
+    }
+}
+
+/// Records the run as running (again, when a step is retried) and closes any other run of the
+/// project still marked running: one object runs one job at a time, so such a run was lost.
+pub async fn start(
+    db: &D1Database,
+    job: &Job,
+    project_id: &str,
+    now: &str,
+) -> Result<(), ApiError> {
+    let close_lost = d1::stmt(
+        db,
+        "UPDATE sync_runs SET status = 'failed', phase = NULL, finished_at = ?3, error_code = 'interrupted', \
+         error_message = 'the run was interrupted and could not resume; a later run took over' \
+         WHERE project_id = ?1 AND status = 'running' AND id != ?2",
+        &[D1Type::Text(project_id), D1Type::Text(&job.sync_id), D1Type::Text(now)],
+    )?;
+    let insert = d1::stmt(
+        db,
+        "INSERT INTO sync_runs (id, project_id, trigger, scope, status, started_at, events, phase) \
+         VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, 'reading') \
+         ON CONFLICT(id) DO UPDATE SET status = 'running', finished_at = NULL, phase = 'reading'",
+        &[
+            D1Type::Text(&job.sync_id),
+            D1Type::Text(project_id),
+            D1Type::Text(job.trigger().as_str()),
+            D1Type::Text(scope(job.batch.full)),
+            D1Type::Text(now),
+            D1Type::Integer(i32::try_from(job.batch.events).unwrap_or(i32::MAX)),
+        ],
+    )?;
+    d1::batch(db, vec![close_lost, insert]).await
+}
+
+/// The counters of a run so far (after each step, and at its end).
+fn counters<'a>(
+    job: &'a Job,
+    warnings: &'a str,
+    skipped_rows: &'a str,
+    held: Option<&'a str>,
+) -> Vec<D1Type<'a>> {
+    let stats = &job.stats;
+    vec![
+        D1Type::Text(&job.sync_id),
+        D1Type::Text(scope(stats.full)),
+        d1::int(stats.added),
+        d1::int(stats.updated),
+        d1::int(stats.removed),
+        d1::int(stats.unchanged),
+        d1::int(stats.skipped),
+        d1::int(stats.notion_calls),
+        d1::int(stats.framer_calls),
+        d1::int(stats.bytes_sent),
+        D1Type::Integer(i32::from(stats.published)),
+        D1Type::Text(warnings),
+        d1::int(job.rows_read),
+        d1::int(job.items_written),
+        job.rows_total.map_or(D1Type::Null, d1::int),
+        d1::int(usize::try_from(job.steps).unwrap_or(usize::MAX)),
+        D1Type::Text(skipped_rows),
+        d1::int(stats.removals_held),
+        d1::opt(held),
+    ]
+}
+
+/// The held removals as the record keeps them.
+fn held_json(job: &Job) -> Result<Option<String>, ApiError> {
+    let Some(reason) = job.stats.held_reason else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::to_string(&serde_json::json!({
+        "reason": reason,
+        "items": job.stats.held_items,
+    }))?))
+}
+
+const COUNTERS: &str = "scope = ?2, added = ?3, updated = ?4, removed = ?5, unchanged = ?6, skipped = ?7, \
+    notion_calls = ?8, framer_calls = ?9, bytes_sent = ?10, published = ?11, warnings = ?12, rows_read = ?13, \
+    items_written = ?14, rows_total = ?15, steps = ?16, skipped_rows = ?17, removals_held = ?18, held = ?19";
+
+/// Where a running run stands, after a step.
+pub async fn progress(db: &D1Database, job: &Job) -> Result<(), ApiError> {
+    let warnings = serde_json::to_string(&job.stats.warnings)?;
+    let skipped = serde_json::to_string(&job.skipped_rows)?;
+    let held = held_json(job)?;
+    let mut args = counters(job, &warnings, &skipped, held.as_deref());
+    args.push(D1Type::Text(job.public_phase()));
+    d1::run(
+        db,
+        &format!(
+            "UPDATE sync_runs SET {COUNTERS}, phase = ?20 WHERE id = ?1 AND status = 'running'"
+        ),
+        &args,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A run's end: succeeded, failed (code, message) or cancelled.
+pub async fn finish(
+    db: &D1Database,
+    job: &Job,
+    end: RunEnd<'_>,
+    now: &str,
+) -> Result<(), ApiError> {
+    let warnings = serde_json::to_string(&job.stats.warnings)?;
+    let skipped = serde_json::to_string(&job.skipped_rows)?;
+    let held = held_json(job)?;
+    let mut args = counters(job, &warnings, &skipped, held.as_deref());
+    let (status, code, message) = match end {
+        RunEnd::Succeeded => ("succeeded", None, None),
+        RunEnd::Failed { code, message } => ("failed", Some(code), Some(message)),
+        RunEnd::Cancelled { message } => ("cancelled", Some("cancelled"), Some(message)),
+    };
+    args.extend([
+        D1Type::Text(status),
+        D1Type::Text(now),
+        d1::opt(code),
+        d1::opt(message),
+    ]);
+    d1::run(
+        db,
+        &format!(
+            "UPDATE sync_runs SET {COUNTERS}, status = ?20, finished_at = ?21, error_code = ?22, error_message = ?23, \
+             phase = NULL WHERE id = ?1"
+        ),
+        &args,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Closes a run that cannot continue (its checkpoint is unreadable).
+pub async fn close_interrupted(db: &D1Database, sync_id: &str, now: &str) -> Result<(), ApiError> {
+    d1::run(
+        db,
+        "UPDATE sync_runs SET status = 'failed', phase = NULL, finished_at = ?2, error_code = 'interrupted', \
+         error_message = 'the run was interrupted and could not resume; the next run starts over' \
+         WHERE id = ?1 AND status = 'running'",
+        &[D1Type::Text(sync_id), D1Type::Text(now)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The project's newest run.
+pub async fn latest_for(db: &D1Database, project_id: &str) -> Result<Option<SyncRun>, ApiError> {
+    d1::first(
+        db,
+        &format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE project_id = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"),
+        &[D1Type::Text(project_id)],
+    )
+    .await
+}
+
+/// One run of the project, by id: the one in flight, when it is not the newest.
+pub async fn by_id(
+    db: &D1Database,
+    project_id: &str,
+    sync_id: &str,
+) -> Result<Option<SyncRun>, ApiError> {
+    d1::first(
+        db,
+        &format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = ?1 AND project_id = ?2"),
+        &[D1Type::Text(sync_id), D1Type::Text(project_id)],
+    )
+    .await
+}
+
+/// The newest run of each of the account's projects, in one query.
+pub async fn latest_of_account(
+    db: &D1Database,
+    account_id: &str,
+) -> Result<Vec<SyncRun>, ApiError> {
+    d1::all(
+        db,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id IN (SELECT (SELECT s.id FROM sync_runs s \
+             WHERE s.project_id = p.id ORDER BY s.started_at DESC, s.id DESC LIMIT 1) \
+             FROM projects p WHERE p.account_id = ?1)"
+        ),
+        &[D1Type::Text(account_id)],
+    )
+    .await
+}
+
+/// Where a page of the history starts: after the run `(started_at, id)`.
+pub struct After<'a> {
+    pub started_at: &'a str,
+    pub id: &'a str,
+}
+
+/// Up to `limit` of the project's runs, newest first, older than `after` when given.
+pub async fn page(
+    db: &D1Database,
+    project_id: &str,
+    after: Option<&After<'_>>,
+    limit: usize,
+) -> Result<Vec<SyncRun>, ApiError> {
+    // No cursor: start above every real value.
+    let (started_at, id) = after.map_or(("\u{10FFFF}", "\u{10FFFF}"), |a| (a.started_at, a.id));
+    d1::all(
+        db,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE project_id = ?1 AND (started_at < ?2 OR (started_at = ?2 AND id < ?3)) \
+             ORDER BY started_at DESC, id DESC LIMIT ?4"
+        ),
+        &[
+            D1Type::Text(project_id),
+            D1Type::Text(started_at),
+            D1Type::Text(id),
+            d1::int(limit),
+        ],
+    )
+    .await
+}
+
+/// When the project's newest successful run started.
+pub async fn last_success_started_at(
+    db: &D1Database,
+    project_id: &str,
+) -> Result<Option<String>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        started_at: String,
+    }
+    let row: Option<Row> = d1::first(
+        db,
+        "SELECT started_at FROM sync_runs WHERE project_id = ?1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1",
+        &[D1Type::Text(project_id)],
+    )
+    .await?;
+    Ok(row.map(|r| r.started_at))
+}
+
+/// Runs started before `?1` that are not among their project's last `?2` + 1, oldest first per
+/// project through `sync_runs_project`, at most `?3`. Projects with no run that old cost one
+/// index probe; a project with fewer runs than it keeps gets no boundary (NULL becomes '',
+/// before every timestamp).
+const OLD_RUNS: &str = "SELECT s.rowid FROM projects p CROSS JOIN sync_runs s \
+     WHERE EXISTS (SELECT 1 FROM sync_runs o WHERE o.project_id = p.id AND o.started_at < ?1) \
+     AND s.project_id = p.id \
+     AND s.started_at < MIN(?1, COALESCE((SELECT k.started_at FROM sync_runs k WHERE k.project_id = p.id \
+         ORDER BY k.started_at DESC LIMIT 1 OFFSET ?2), '')) \
+     ORDER BY p.rowid, s.started_at LIMIT ?3";
+
+/// The boundary is the oldest run kept: the `keep_last`-th newest (offset `keep_last - 1`).
+fn keep_offset(keep_last: usize) -> D1Type<'static> {
+    d1::int(keep_last.saturating_sub(1))
+}
+
+/// Deletes up to `limit` runs started before `before` that are not among their project's last
+/// `keep_last`, oldest first.
+pub fn prune_before(
+    db: &D1Database,
+    before: &str,
+    keep_last: usize,
+    limit: usize,
+) -> Result<D1PreparedStatement, ApiError> {
+    let args = vec![D1Type::Text(before), keep_offset(keep_last)];
+    d1::delete_selected(db, "sync_runs", OLD_RUNS, args, limit)
+}
+
+/// `more` = 1 when a run that [`prune_before`] would delete is left.
+pub fn any_before(
+    db: &D1Database,
+    before: &str,
+    keep_last: usize,
+) -> Result<D1PreparedStatement, ApiError> {
+    d1::any_selected(
+        db,
+        OLD_RUNS,
+        vec![D1Type::Text(before), keep_offset(keep_last)],
+    )
+}

@@ -1,0 +1,478 @@
+//! The runtime side of a sync step: the engine's ports over Notion (fetch), Framer (one
+//! WebSocket per step, opened on first use), D1 and the object's SQLite, and one log line per
+//! step. What the step does is `notion_framer_core::sync::engine`'s.
+
+use super::alerts;
+use super::context::{now_ms, AppContext};
+use super::framer_socket::{self, FramerSocket};
+use super::notion_api::NotionClient;
+use super::store;
+use super::store::staging::SqlStaging;
+use super::store::synced_items::AcceptedItem;
+use notion_framer_core::alerts::notice::ProjectRef;
+use notion_framer_core::api::error::{ApiError, Fault};
+use notion_framer_core::api::project::Project;
+use notion_framer_core::framer::wire::{Asset, Call};
+use notion_framer_core::notion::error::NotionError;
+use notion_framer_core::notion::page_html::BlockNode;
+use notion_framer_core::notion::protocol::QueryWindow;
+use notion_framer_core::sync::engine::budget::Budget;
+use notion_framer_core::sync::engine::failure::{StepError, SyncFailure};
+use notion_framer_core::sync::engine::job::HeldItem;
+use notion_framer_core::sync::engine::job::{Job, StoredItem};
+use notion_framer_core::sync::engine::ports::{FramerSink, NotionSource, Records, RunEnd};
+use notion_framer_core::sync::engine::step::{Engine, StepOutcome, StepReport};
+use notion_framer_core::sync::guard::GuardPolicy;
+use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
+use notion_framer_core::util::secrets::ProjectSecret;
+use notion_framer_core::util::time::iso_from_ms;
+use serde_json::Value;
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use worker::{console_log, WebSocket};
+
+/// Runs one step of `job` for `project` and logs it.
+pub async fn step(
+    ctx: &AppContext,
+    project: &Project,
+    staging: &SqlStaging,
+    job: &mut Job,
+    cancelled: &dyn Fn() -> bool,
+) -> StepOutcome {
+    let started = now_ms();
+    let budget = Rc::new(Budget::new(
+        ctx.settings.sync_step_subrequests,
+        started,
+        ctx.settings.sync_step_ms,
+    ));
+    let (notion_token, framer_key) = match secrets(ctx, project) {
+        Ok(secrets) => secrets,
+        Err(failure) => {
+            let records = D1Records { ctx, project };
+            let _ = records.run_started(job).await;
+            let end = RunEnd::Failed {
+                code: &failure.code,
+                message: &failure.message,
+            };
+            let _ = records.run_finished(job, end, now_ms()).await;
+            let _ = notion_framer_core::sync::engine::ports::Staging::clear(staging);
+            return StepOutcome::Failed(failure);
+        }
+    };
+    let socket_cell = OnceCell::new();
+    let notion = StepNotion(NotionClient::for_step(
+        &ctx.settings,
+        notion_token,
+        budget.clone(),
+        job.notion_next_at_ms,
+    ));
+    let framer = StepFramer {
+        ctx,
+        project,
+        key: framer_key,
+        budget: budget.clone(),
+        cell: &socket_cell,
+        socket: None,
+        closed: (0, 0),
+    };
+    let records = D1Records { ctx, project };
+    let clock = now_ms;
+    let mut engine = Engine {
+        project,
+        notion,
+        framer,
+        records: &records,
+        staging,
+        budget: &budget,
+        clock: &clock,
+        full_interval_ms: ctx.settings.full_reconcile_interval_ms,
+        guard: GuardPolicy {
+            enabled: true,
+            percent: ctx.settings.deletion_guard_percent,
+            min_items: ctx.settings.deletion_guard_min_items,
+        },
+        cancelled,
+        report: StepReport::default(),
+    };
+    let outcome = engine.step(job).await;
+    engine.framer.disconnect().await;
+    log_step(
+        project,
+        job,
+        &engine.report,
+        budget.used(),
+        &outcome,
+        started,
+    );
+    if !matches!(outcome, StepOutcome::Continue | StepOutcome::Cancelled) {
+        after_run(ctx, project, job, &outcome).await;
+    }
+    outcome
+}
+
+fn secrets(ctx: &AppContext, project: &Project) -> Result<(String, String), SyncFailure> {
+    let cipher = ctx.cipher().map_err(SyncFailure::from)?;
+    let secret = |stored: &str, which: ProjectSecret| {
+        cipher
+            .decrypt(stored, &which.context(&project.id))
+            .map_err(|e| secret_unreadable(which, e))
+    };
+    Ok((
+        secret(&project.notion_token_enc, ProjectSecret::NotionToken)?,
+        secret(&project.framer_api_key_enc, ProjectSecret::FramerApiKey)?,
+    ))
+}
+
+/// A stored secret that does not decrypt: the owner reads which one and what to do; what the
+/// cipher said goes to the step's log line only.
+fn secret_unreadable(which: ProjectSecret, e: impl std::fmt::Display) -> SyncFailure {
+    SyncFailure {
+        fault: Some(Fault::new("secrets", e)),
+        ..SyncFailure::permanent(
+            "secrets_unreadable",
+            format!(
+                "the stored {} cannot be decrypted; enter it again in the project settings",
+                which.name()
+            ),
+        )
+    }
+}
+
+/// Alerts the finished run owes, queued only: delivery happens after it.
+async fn after_run(ctx: &AppContext, project: &Project, job: &Job, outcome: &StepOutcome) {
+    let about = ProjectRef {
+        id: project.id.clone(),
+        name: project.name.clone(),
+    };
+    let result = match outcome {
+        StepOutcome::Failed(f) => Err(f.clone()),
+        _ => Ok(()),
+    };
+    if let Err(e) = alerts::after_run(ctx, &about, &result, job).await {
+        alerts::log_failure(
+            Some(&project.id),
+            "alert bookkeeping after a run failed",
+            &e,
+        );
+    }
+}
+
+fn log_step(
+    project: &Project,
+    job: &Job,
+    report: &StepReport,
+    subrequests: u32,
+    outcome: &StepOutcome,
+    started: i64,
+) {
+    let (outcome, failure) = match outcome {
+        StepOutcome::Continue => ("continue", None),
+        StepOutcome::Succeeded => ("succeeded", None),
+        StepOutcome::Failed(f) => ("failed", Some(f)),
+        StepOutcome::Cancelled => ("cancelled", None),
+    };
+    let line = StepLine {
+        kind: "sync_step",
+        project_id: &project.id,
+        sync_id: &job.sync_id,
+        step: job.steps,
+        phase: job.public_phase(),
+        subrequests,
+        notion_calls: report.notion_calls,
+        framer_calls: report.framer_calls,
+        rows: report.rows,
+        rows_held_max: report.rows_held_max,
+        rows_read: job.rows_read,
+        items_written: job.items_written,
+        elapsed_ms: now_ms() - started,
+        outcome,
+        error_code: failure.map(|f| f.code.as_str()),
+        detail: failure.and_then(|f| f.fault.as_ref()),
+    };
+    let line = serde_json::to_string(&line).unwrap_or_default();
+    console_log!("{line}");
+}
+
+/// One step's log line, `kind` first like every line of ours.
+#[derive(serde::Serialize)]
+struct StepLine<'a> {
+    kind: &'static str,
+    project_id: &'a str,
+    sync_id: &'a str,
+    step: u32,
+    phase: &'static str,
+    subrequests: u32,
+    notion_calls: usize,
+    framer_calls: usize,
+    rows: usize,
+    rows_held_max: usize,
+    rows_read: usize,
+    items_written: usize,
+    elapsed_ms: i64,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a Fault>,
+}
+
+/// Notion over fetch, paced, retried and budgeted by the client.
+struct StepNotion(NotionClient);
+
+impl NotionSource for StepNotion {
+    async fn database(&mut self, id: &str) -> Result<Value, StepError> {
+        Ok(self.0.database(id).await?)
+    }
+
+    async fn data_source(&mut self, id: &str) -> Result<Value, StepError> {
+        Ok(self.0.data_source(id).await?)
+    }
+
+    async fn query(
+        &mut self,
+        data_source_id: &str,
+        window: &QueryWindow,
+        cursor: Option<&str>,
+    ) -> Result<Value, StepError> {
+        Ok(self.0.query_page(data_source_id, window, cursor).await?)
+    }
+
+    async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError> {
+        Ok(self.0.page(id).await?)
+    }
+
+    async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError> {
+        match self.0.block_tree(page_id).await {
+            Ok(blocks) => Ok(Some(blocks)),
+            Err(NotionError::NotShared { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.0.calls
+    }
+
+    fn next_request_at_ms(&self) -> u64 {
+        self.0.next_request_at_ms()
+    }
+}
+
+/// Framer over one WebSocket, opened (one subrequest) on the step's first call.
+struct StepFramer<'a> {
+    ctx: &'a AppContext,
+    project: &'a Project,
+    key: String,
+    budget: Rc<Budget>,
+    cell: &'a OnceCell<WebSocket>,
+    socket: Option<FramerSocket<'a>>,
+    /// Counters of the socket once closed.
+    closed: (usize, usize),
+}
+
+impl StepFramer<'_> {
+    async fn disconnect(&mut self) {
+        if let Some(socket) = self.socket.take() {
+            self.closed = socket.disconnect().await;
+        }
+    }
+}
+
+impl FramerSink for StepFramer<'_> {
+    async fn call(&mut self, call: Call) -> Result<Value, StepError> {
+        if self.socket.is_none() {
+            if !self.budget.take() {
+                return Err(StepError::BudgetSpent);
+            }
+            let ws = framer_socket::open(
+                &self.ctx.settings.framer_server_url,
+                &self.project.framer_project_url,
+                &self.key,
+            )
+            .await?;
+            let _ = self.cell.set(ws);
+            let Some(ws) = self.cell.get() else {
+                return Err(ApiError::internal("framer socket", "socket cell empty").into());
+            };
+            match FramerSocket::start(ws).await {
+                Ok(socket) => self.socket = Some(socket),
+                Err(e) => {
+                    let _ = ws.close(Some(1000), Some("handshake failed"));
+                    return Err(e.into());
+                }
+            }
+        }
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or_else(|| StepError::from(ApiError::internal("framer socket", "not open")))?;
+        Ok(socket.call(call).await?)
+    }
+
+    fn counters(&self) -> (usize, usize) {
+        self.socket
+            .as_ref()
+            .map_or(self.closed, |s| (s.calls, s.bytes_sent))
+    }
+}
+
+/// D1, for the project of the run.
+struct D1Records<'a> {
+    ctx: &'a AppContext,
+    project: &'a Project,
+}
+
+impl Records for D1Records<'_> {
+    async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError> {
+        let at = store::sync_runs::last_success_started_at(&self.ctx.db, &self.project.id).await?;
+        Ok(at
+            .as_deref()
+            .and_then(notion_framer_core::util::time::ms_from_iso))
+    }
+
+    async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
+        Ok(store::projects::synced_collections(&self.ctx.db, self.project).await?)
+    }
+
+    async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {
+        Ok(store::projects::set_data_source_ids(&self.ctx.db, &self.project.id, ids).await?)
+    }
+
+    async fn set_data_source_id(&self, id: &str, version: i64) -> Result<bool, StepError> {
+        let db = &self.ctx.db;
+        Ok(store::projects::set_data_source_id(db, &self.project.id, id, version).await?)
+    }
+
+    async fn set_collection_id(&self, id: &str, version: i64) -> Result<bool, StepError> {
+        let db = &self.ctx.db;
+        Ok(store::projects::set_collection_id(db, &self.project.id, id, version).await?)
+    }
+
+    async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError> {
+        let db = &self.ctx.db;
+        Ok(store::projects::set_mapping(db, &self.project.id, mapping, version).await?)
+    }
+
+    async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError> {
+        let at = iso_from_ms(at_ms);
+        Ok(store::projects::set_last_full_sync_at(&self.ctx.db, &self.project.id, &at).await?)
+    }
+
+    async fn stored_items(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StepError> {
+        let rows =
+            store::synced_items::page_of(&self.ctx.db, &self.project.id, after, limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredItem {
+                page_id: r.page_id,
+                slug: r.slug,
+                slug_source: r.slug_source,
+                content_hash: r.content_hash,
+                last_edited_time: r.last_edited_time,
+                fields_hash: r.fields_hash,
+            })
+            .collect())
+    }
+
+    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let accepted: Vec<AcceptedItem> = items
+            .iter()
+            .map(|(s, last_edited)| AcceptedItem {
+                page_id: &s.page_id,
+                slug: &s.slug,
+                slug_source: &s.slug_source,
+                content_hash: &s.content_hash,
+                last_edited_time: last_edited,
+                fields_hash: s.fields_hash.as_deref(),
+            })
+            .collect();
+        let now = iso_from_ms(now_ms());
+        Ok(store::synced_items::record(&self.ctx.db, &self.project.id, &accepted, &now).await?)
+    }
+
+    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
+        store::synced_items::forget(&self.ctx.db, &self.project.id, page_ids).await?;
+        Ok(store::held_removals::forget(&self.ctx.db, &self.project.id, page_ids).await?)
+    }
+
+    async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
+        Ok(store::held_removals::of_project(&self.ctx.db, &self.project.id).await?)
+    }
+
+    async fn clear_held(&self) -> Result<(), StepError> {
+        Ok(store::held_removals::clear_held(&self.ctx.db, &self.project.id).await?)
+    }
+
+    async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError> {
+        let now = iso_from_ms(now_ms());
+        let db = &self.ctx.db;
+        Ok(store::held_removals::hold(db, &self.project.id, sync_id, items, &now).await?)
+    }
+
+    async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError> {
+        Ok(store::held_removals::forget(&self.ctx.db, &self.project.id, page_ids).await?)
+    }
+
+    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+        let known = store::assets::lookup(&self.ctx.db, &self.project.id, keys).await?;
+        Ok(known
+            .into_iter()
+            .map(|a| (a.file_key, a.asset_url))
+            .collect())
+    }
+
+    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError> {
+        let now = iso_from_ms(now_ms());
+        let uploaded = [store::assets::Uploaded {
+            file_key: key,
+            asset,
+        }];
+        Ok(store::assets::record(&self.ctx.db, &self.project.id, &uploaded, &now).await?)
+    }
+
+    async fn run_started(&self, job: &Job) -> Result<(), StepError> {
+        let now = iso_from_ms(job.started_at_ms);
+        Ok(store::sync_runs::start(&self.ctx.db, job, &self.project.id, &now).await?)
+    }
+
+    async fn run_progress(&self, job: &Job) -> Result<(), StepError> {
+        Ok(store::sync_runs::progress(&self.ctx.db, job).await?)
+    }
+
+    async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError> {
+        let now = iso_from_ms(at_ms);
+        Ok(store::sync_runs::finish(&self.ctx.db, job, end, &now).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notion_framer_core::util::secrets::SecretError;
+
+    #[test]
+    fn an_unreadable_secret_names_which_and_keeps_the_cipher_for_the_log() {
+        let failure = secret_unreadable(ProjectSecret::FramerApiKey, SecretError::Undecryptable);
+        assert_eq!(failure.code, "secrets_unreadable");
+        assert!(!failure.retryable);
+        assert_eq!(
+            failure.message,
+            "the stored framer_api_key cannot be decrypted; enter it again in the project settings"
+        );
+        let cipher = SecretError::Undecryptable.to_string();
+        assert!(!failure.message.contains(&cipher), "{}", failure.message);
+        let logged = serde_json::to_string(&failure.fault).unwrap();
+        assert_eq!(
+            logged,
+            serde_json::to_string(&format!("secrets: {cipher}")).unwrap()
+        );
+    }
+}
