@@ -4,7 +4,7 @@
 
 use super::context::{now_ms, AppContext};
 use super::http::{self, Reply};
-use super::project_sync::{self, IngestRequest};
+use super::project_sync;
 use super::rate_limit;
 use super::store::{self, pending_verifications::PendingToken};
 use notion_framer_core::api::error::ApiError;
@@ -13,6 +13,7 @@ use notion_framer_core::api::rate_limit::{self as limits, Limit};
 use notion_framer_core::notion::event::{self, Event, Incoming};
 use notion_framer_core::notion::signature;
 use notion_framer_core::sync::ledger::EventRecord;
+use notion_framer_core::sync::object::IngestRequest;
 use notion_framer_core::util::secrets::{self, ProjectSecret};
 use notion_framer_core::util::time::iso_from_ms;
 use notion_framer_core::util::ttl_cache::TtlCache;

@@ -296,7 +296,7 @@ async fn removals_view(
 /// `sync.retry`: null unless the pending work failed; else how many runs failed in a row,
 /// since when, when the next attempt is due, and whether retries stopped (then the next
 /// event, "Sync now" or the catch-up cron tries again).
-fn retry_view(ctx: &AppContext, queue: &project_sync::QueueStatus) -> Value {
+fn retry_view(ctx: &AppContext, queue: &notion_framer_core::sync::object::QueueStatus) -> Value {
     if queue.failures == 0 {
         return Value::Null;
     }

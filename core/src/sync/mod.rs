@@ -7,6 +7,7 @@ pub mod engine;
 pub mod guard;
 pub mod ledger;
 pub mod mapping;
+pub mod object;
 pub mod plan;
 pub mod publish_filter;
 pub mod queue;

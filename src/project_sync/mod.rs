@@ -4,18 +4,26 @@
 //! when the alarm fires. One object per project, named by the project id; each project syncs
 //! exactly one Notion database.
 
+mod client;
+mod ledger_copy;
+
+use ledger_copy::{flush, log_copy_failure};
+
+pub use client::{cancel_run, forget, ingest, queue_status, request_release, request_sync};
+
 use super::context::{now_ms, text_binding, AppContext};
 use super::store::staging::SqlStaging;
 use super::{alerts, store, sync};
 use crate::fault::{OurResult, RuntimeResult};
-use notion_framer_core::api::error::ApiError;
-use notion_framer_core::api::log_line::LogLine;
-use notion_framer_core::notion::event::Effect;
 use notion_framer_core::sync::engine::failure::StepError;
 use notion_framer_core::sync::engine::job::Job;
 use notion_framer_core::sync::engine::ports::Staging;
 use notion_framer_core::sync::engine::step::StepOutcome;
-use notion_framer_core::sync::ledger::{self, EventRecord, Outcome};
+use notion_framer_core::sync::ledger::{self, Outcome};
+use notion_framer_core::sync::object::{
+    self, Admission, Checkpoint, IngestReply, IngestRequest, NextRun, ObjectRoute, QueueStatus,
+    SyncAsk, SyncRequest, SyncTicket,
+};
 use notion_framer_core::sync::queue::{self, AfterRun, Pending, RetryPolicy, Trigger, Window};
 use notion_framer_core::util::secrets;
 use notion_framer_core::util::settings::Settings;
@@ -25,8 +33,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{
-    console_error, durable_object, Delay, DurableObject, Env, Method, Request, RequestInit,
-    Response, Result, ScheduledTime, SqlStorage, State, Storage,
+    durable_object, Delay, DurableObject, Env, Request, Response, Result, ScheduledTime,
+    SqlStorage, State, Storage,
 };
 
 const PENDING: &str = "pending";
@@ -43,59 +51,6 @@ struct InFlight {
     batch: Pending,
     sync_id: String,
     started_at_ms: i64,
-}
-
-/// One authentic delivery handed over by the Worker. `effect` is set when the event concerns
-/// the project's database; `auto_sync` says whether a sync may be queued for it.
-#[derive(Serialize, Deserialize)]
-pub struct IngestRequest {
-    pub project_id: String,
-    pub record: EventRecord,
-    pub effect: Option<Effect>,
-    pub auto_sync: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-struct IngestReply {
-    outcome: Outcome,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SyncRequest {
-    project_id: String,
-    trigger: Trigger,
-    full: bool,
-    /// The owner asked for the removals the deletion guard held ("Remove them").
-    #[serde(default)]
-    release_held: bool,
-}
-
-/// What the object tells the API about its queue.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct QueueStatus {
-    pub pending_events: u32,
-    pub pending_since_ms: Option<i64>,
-    pub alarm_at_ms: Option<i64>,
-    pub running_sync_id: Option<String>,
-    pub running_since_ms: Option<i64>,
-    pub queued_sync_id: Option<String>,
-    /// Failed runs in a row of the pending batch, since when, and when the next automatic
-    /// attempt is due (`None` with `retries_stopped`: waiting for an event, a click or the cron).
-    #[serde(default)]
-    pub failures: u32,
-    #[serde(default)]
-    pub failing_since_ms: Option<i64>,
-    #[serde(default)]
-    pub next_attempt_at_ms: Option<i64>,
-    #[serde(default)]
-    pub retries_stopped: bool,
-}
-
-/// The answer to a sync request: the run that will serve it and whether it was already under way.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SyncTicket {
-    pub sync_id: Option<String>,
-    pub already_running: bool,
 }
 
 #[durable_object]
@@ -132,24 +87,26 @@ impl DurableObject for ProjectSync {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let outcome = match req.path().as_str() {
-            "/ingest" => match req.json::<IngestRequest>().await {
+        let Some(route) = ObjectRoute::parse(&req.path()) else {
+            return Response::error("no such object route", 404);
+        };
+        let outcome = match route {
+            ObjectRoute::Ingest => match req.json::<IngestRequest>().await {
                 Ok(body) => self.on_ingest(body).await,
                 Err(e) => Err(worker::Error::RustError(format!("bad ingest request: {e}"))),
             },
-            "/sync" => match req.json::<SyncRequest>().await {
+            ObjectRoute::Sync => match req.json::<SyncRequest>().await {
                 Ok(body) => self.on_sync_request(body).await,
                 Err(e) => Err(worker::Error::RustError(format!("bad sync request: {e}"))),
             },
-            "/status" => self.status().await.and_then(|s| Response::from_json(&s)),
-            "/forget" => self.forget().await,
-            "/cancel" => {
+            ObjectRoute::Status => self.status().await.and_then(|s| Response::from_json(&s)),
+            ObjectRoute::Forget => self.forget().await,
+            ObjectRoute::Cancel => {
                 // Only a step under way can see it; between steps the next one compares the
                 // project's settings with the run's own.
                 self.cancel_requested.set(true);
                 Response::ok("cancel requested")
             }
-            other => Response::error(format!("no such object route {other}"), 404),
         };
         outcome.or_else(|e| Response::error(e.to_string(), 500))
     }
@@ -237,47 +194,49 @@ impl ProjectSync {
         SqlStaging::open(self.state.storage().sql()).map_err(step_error)
     }
 
-    /// The run to continue (its checkpoint), or a new one for the pending batch. A checkpoint
-    /// that cannot be read (written by another version) closes its run as interrupted: the
-    /// batch is owed, so a full run replaces it.
+    /// The run to continue (its checkpoint), or a new one for the pending batch once it is due
+    /// ([`object::next_run`] decides). A checkpoint that cannot be read (written by another
+    /// version) is dropped and its work owed; so is a batch an older version left in flight,
+    /// whose record is closed as interrupted.
     async fn job_to_run(&self, ctx: &AppContext, staging: &SqlStaging) -> Result<Option<Job>> {
         let storage = self.state.storage();
-        let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-        match staging.load_job() {
-            Ok(Some(job)) => return Ok(Some(job)),
-            Ok(None) => {}
+        let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        let checkpoint = match staging.load_job() {
+            Ok(Some(job)) => Checkpoint::Job(Box::new(job)),
+            Ok(None) => Checkpoint::None,
             Err(_) => {
                 staging.clear().map_err(step_error)?;
-                pending.record_request(Trigger::Schedule, true, now_ms());
-                pending.run_at_ms = Some(now_ms());
+                Checkpoint::Unreadable
             }
-        }
-        if let Some(lost) = storage.get::<InFlight>(IN_FLIGHT).await? {
-            // A run of the version before stepped syncs: its work is owed, its record closed.
-            let now = iso_from_ms(now_ms());
-            store::sync_runs::close_interrupted(&ctx.db, &lost.sync_id, &now)
-                .await
-                .or_runtime()?;
-            pending.merge(lost.batch);
-            storage.delete(IN_FLIGHT).await?;
-        }
-        if !pending.is_due(now_ms()) {
-            // Not yet (the alarm fired for an alert check or a ledger copy), or retries
-            // stopped: `rearm` sets the alarm for when it is due.
-            if !pending.is_empty() {
-                storage.put(PENDING, &pending).await?;
-            }
-            return Ok(None);
-        }
-        let sync_id = match pending.sync_id.clone() {
-            Some(id) => id,
-            None => secrets::random_id().or_runtime()?,
         };
-        let job = Job::new(pending, sync_id, now_ms());
-        // Stored before the batch is dropped: a crash in between runs the batch twice, never zero times.
-        staging.save_job(&job).map_err(step_error)?;
-        storage.delete(PENDING).await?;
-        Ok(Some(job))
+        let lost = match storage.get::<InFlight>(IN_FLIGHT).await? {
+            Some(lost) if !matches!(checkpoint, Checkpoint::Job(_)) => {
+                let now = iso_from_ms(now_ms());
+                store::sync_runs::close_interrupted(&ctx.db, &lost.sync_id, &now)
+                    .await
+                    .or_runtime()?;
+                storage.delete(IN_FLIGHT).await?;
+                Some(lost.batch)
+            }
+            _ => None,
+        };
+        let new_id = secrets::random_id().or_runtime()?;
+        match object::next_run(checkpoint, pending, lost, now_ms(), || new_id) {
+            NextRun::Resume(job) => Ok(Some(*job)),
+            NextRun::Wait(pending) => {
+                if !pending.is_empty() {
+                    storage.put(PENDING, &pending).await?;
+                }
+                Ok(None)
+            }
+            NextRun::Start(job) => {
+                // Stored before the batch is dropped: a crash in between runs the batch twice,
+                // never zero times.
+                staging.save_job(&job).map_err(step_error)?;
+                storage.delete(PENDING).await?;
+                Ok(Some(*job))
+            }
+        }
     }
 
     fn timing(&self) -> Result<(Window, RetryPolicy)> {
@@ -413,40 +372,37 @@ impl ProjectSync {
             return project_gone();
         }
         let storage = self.state.storage();
-        if let Some(running) = self.staging()?.load_job().ok().flatten() {
-            let joins_running =
-                running.batch.trigger == Some(Trigger::Manual) || body.trigger != Trigger::Manual;
-            // A release must run after what is in flight: it is never served by a run that
-            // started before the owner's decision.
-            if joins_running && !body.release_held {
-                return Response::from_json(&SyncTicket {
-                    sync_id: Some(running.sync_id),
-                    already_running: true,
-                });
-            }
-        }
-        let now = now_ms();
+        let running = self.staging()?.load_job().ok().flatten();
         let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
-        if body.trigger == Trigger::Schedule && !pending.is_empty() && !pending.parked {
-            // Work is already queued, with its alarm; the catch-up has nothing to add (it wakes
-            // a batch whose retries stopped).
-            return Response::from_json(&SyncTicket {
-                sync_id: pending.sync_id,
+        let ask = SyncAsk {
+            trigger: body.trigger,
+            full: body.full,
+            release_held: body.release_held,
+        };
+        let in_flight = running
+            .as_ref()
+            .map(|job| (job.batch.trigger, job.sync_id.as_str()));
+        let ticket = match object::admit(in_flight, &pending, ask) {
+            Admission::Running { sync_id } => SyncTicket {
+                sync_id: Some(sync_id),
+                already_running: true,
+            },
+            Admission::Queued { sync_id } => SyncTicket {
+                sync_id,
                 already_running: false,
-            });
-        }
-        pending.record_request(body.trigger, body.full, now);
-        pending.release_held |= body.release_held;
-        if body.trigger == Trigger::Manual && pending.sync_id.is_none() {
-            pending.sync_id = Some(secrets::random_id().or_runtime()?);
-        }
-        pending.schedule(now, self.window()?);
-        storage.put(PENDING, &pending).await?;
-        self.arm(&pending).await?;
-        Response::from_json(&SyncTicket {
-            sync_id: pending.sync_id,
-            already_running: false,
-        })
+            },
+            Admission::Record => {
+                let new_id = secrets::random_id().or_runtime()?;
+                object::record(&mut pending, ask, now_ms(), self.window()?, || new_id);
+                storage.put(PENDING, &pending).await?;
+                self.arm(&pending).await?;
+                SyncTicket {
+                    sync_id: pending.sync_id,
+                    already_running: false,
+                }
+            }
+        };
+        Response::from_json(&ticket)
     }
 
     /// After a run, re-arm for whatever arrived while it ran (no change is lost), or for ledger
@@ -548,6 +504,7 @@ fn project_gone() -> Result<Response> {
     Response::error("project deleted", GONE)
 }
 
+/// What the object answers for a deleted project; the client reads it as 404.
 const GONE: u16 = 410;
 
 /// Makes sure an alarm will come, so ledger rows left behind are copied eventually.
@@ -558,138 +515,4 @@ async fn ensure_alarm(storage: &Storage) -> Result<()> {
             .await?;
     }
     Ok(())
-}
-
-/// Copies every unflushed ledger row to D1, a chunk per round trip, then drops ids older than
-/// the retention. Safe to run twice at once: the D1 side is idempotent.
-async fn flush(env: &Env, sql: &SqlStorage, project_id: &str) -> std::result::Result<(), ApiError> {
-    let ctx = AppContext::new(env.clone())?;
-    let limit = i64::try_from(ledger::FLUSH_CHUNK).unwrap_or(100);
-    loop {
-        let chunk = store::ledger::unflushed(sql, limit).fault()?;
-        if chunk.is_empty() {
-            break;
-        }
-        store::webhook_events::record(&ctx.db, project_id, &chunk).await?;
-        store::ledger::mark_flushed(sql, &chunk).fault()?;
-    }
-    store::ledger::drop_flushed_before(sql, now_ms() - ledger::RETENTION_MS).fault()?;
-    Ok(())
-}
-
-/// One JSON line with what failed; the rows stay in the ledger for the next copy.
-fn log_copy_failure(project_id: &str, e: &ApiError) {
-    let line = LogLine {
-        kind: "ledger_copy",
-        project_id: Some(project_id.to_owned()),
-        error_code: Some(e.code().to_owned()),
-        note: Some("event ledger copy to D1 failed".to_owned()),
-        detail: e.fault().cloned(),
-        ..LogLine::default()
-    };
-    console_error!("{}", line.to_json());
-}
-
-// Calls from the Worker into a project's object.
-
-async fn call<T: Serialize>(
-    ctx: &AppContext,
-    project_id: &str,
-    route: &str,
-    body: Option<&T>,
-) -> std::result::Result<Response, ApiError> {
-    let stub = ctx
-        .project_objects()?
-        .id_from_name(project_id)
-        .fault()?
-        .get_stub()
-        .fault()?;
-    let mut init = RequestInit::new();
-    init.with_method(if body.is_some() {
-        Method::Post
-    } else {
-        Method::Get
-    });
-    if let Some(body) = body {
-        init.with_body(Some(serde_json::to_string(body)?.into()));
-    }
-    let req = Request::new_with_init(&format!("https://project-sync{route}"), &init).fault()?;
-    let mut resp = stub.fetch_with_request(req).await.fault()?;
-    if resp.status_code() == 200 {
-        return Ok(resp);
-    }
-    if resp.status_code() == GONE {
-        return Err(ApiError::NotFound("project".to_owned()));
-    }
-    let status = resp.status_code();
-    let said = resp.text().await.unwrap_or_default();
-    Err(ApiError::internal(
-        "sync queue",
-        format!("{route} answered {status}: {said}"),
-    ))
-}
-
-/// Hands a delivery to the project's object; returns once it is stored (and queued, if
-/// relevant and auto-sync is on), with what the webhook should answer.
-pub async fn ingest(
-    ctx: &AppContext,
-    request: &IngestRequest,
-) -> std::result::Result<Outcome, ApiError> {
-    let mut resp = call(ctx, &request.project_id, "/ingest", Some(request)).await?;
-    Ok(resp.json::<IngestReply>().await.fault()?.outcome)
-}
-
-pub async fn request_sync(
-    ctx: &AppContext,
-    project_id: &str,
-    trigger: Trigger,
-    full: bool,
-) -> std::result::Result<SyncTicket, ApiError> {
-    sync_request(ctx, project_id, trigger, full, false).await
-}
-
-/// "Remove them": a full run that removes the held items Notion still does not show.
-pub async fn request_release(
-    ctx: &AppContext,
-    project_id: &str,
-) -> std::result::Result<SyncTicket, ApiError> {
-    sync_request(ctx, project_id, Trigger::Manual, true, true).await
-}
-
-async fn sync_request(
-    ctx: &AppContext,
-    project_id: &str,
-    trigger: Trigger,
-    full: bool,
-    release_held: bool,
-) -> std::result::Result<SyncTicket, ApiError> {
-    let body = SyncRequest {
-        project_id: project_id.to_owned(),
-        trigger,
-        full,
-        release_held,
-    };
-    let mut resp = call(ctx, project_id, "/sync", Some(&body)).await?;
-    resp.json().await.fault()
-}
-
-pub async fn queue_status(
-    ctx: &AppContext,
-    project_id: &str,
-) -> std::result::Result<QueueStatus, ApiError> {
-    let mut resp = call::<()>(ctx, project_id, "/status", None).await?;
-    resp.json().await.fault()
-}
-
-/// Stops the project's run in flight (its database or collection changed).
-pub async fn cancel_run(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {
-    call(ctx, project_id, "/cancel", Some(&serde_json::json!({})))
-        .await
-        .map(|_| ())
-}
-
-pub async fn forget(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {
-    call(ctx, project_id, "/forget", Some(&serde_json::json!({})))
-        .await
-        .map(|_| ())
 }
