@@ -13,7 +13,7 @@ use notion_framer_core::alerts::incident::{Kind, Observation};
 use notion_framer_core::alerts::notice::{self, ProjectRef};
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::api::log_line::LogLine;
-use notion_framer_core::api::project::Project;
+use notion_framer_core::project::Project;
 use notion_framer_core::sync::queue::Trigger;
 use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::{iso_from_ms, ms_from_iso};

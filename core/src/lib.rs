@@ -9,5 +9,6 @@ pub mod alerts;
 pub mod api;
 pub mod framer;
 pub mod notion;
+pub mod project;
 pub mod sync;
 pub mod util;

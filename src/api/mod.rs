@@ -15,8 +15,8 @@ use super::rate_limit;
 use super::store;
 use notion_framer_core::api::account::Account;
 use notion_framer_core::api::error::ApiError;
-use notion_framer_core::api::project::Project;
 use notion_framer_core::api::rate_limit::{self as limits, Limit};
+use notion_framer_core::project::Project;
 use notion_framer_core::util::secrets;
 use worker::Request;
 

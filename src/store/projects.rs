@@ -4,8 +4,8 @@
 use super::{d1, webhooks};
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::api::input::UnpublishedMode;
-use notion_framer_core::api::project::{Project, ProjectRow};
 use notion_framer_core::notion::ids;
+use notion_framer_core::project::{Project, ProjectRow};
 use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
 use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement, D1Type};

@@ -1,31 +1,8 @@
 //! An account as handlers read it: its plan typed, converted once from the `accounts` row.
 
 use crate::api::error::ApiError;
+pub use crate::project::Plan;
 use serde::Deserialize;
-
-/// What an account pays for: auto-sync and auto-publish need `Paid`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
-    Free,
-    Paid,
-}
-
-impl Plan {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "free" => Some(Self::Free),
-            "paid" => Some(Self::Paid),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Free => "free",
-            Self::Paid => "paid",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {

@@ -9,13 +9,12 @@
 use crate::notion::error::NotionError;
 use crate::notion::event::ParseError;
 use crate::notion::signature::SignatureError;
+pub use crate::util::fault::Fault;
 use crate::util::secrets::SecretError;
 use crate::util::settings::SettingError;
-use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// Longest fault detail a log line carries; the rest is cut (D1 errors can quote long SQL).
-const MAX_FAULT_DETAIL: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -53,48 +52,6 @@ pub enum ApiError {
     },
     /// Something on our side failed. The client learns only that, and the request id.
     Internal(Fault),
-}
-
-/// What failed on our side: where (`origin`, e.g. "d1 query") and what it said. The detail can
-/// leave this type only by serialising it into a log line: `Debug` and `Display` hide it, and
-/// no response body includes it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Fault {
-    origin: &'static str,
-    detail: String,
-}
-
-impl Fault {
-    pub fn new(origin: &'static str, detail: impl fmt::Display) -> Self {
-        let mut detail = detail.to_string();
-        if detail.len() > MAX_FAULT_DETAIL {
-            let mut end = MAX_FAULT_DETAIL;
-            while !detail.is_char_boundary(end) {
-                end -= 1;
-            }
-            detail.truncate(end);
-            detail.push('…');
-        }
-        Self { origin, detail }
-    }
-
-    /// Where the fault happened: safe to branch on, never the runtime's own words.
-    pub fn origin(&self) -> &'static str {
-        self.origin
-    }
-}
-
-impl fmt::Debug for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Fault({:?}, ..)", self.origin)
-    }
-}
-
-/// The log line's `detail` field: `"<origin>: <detail>"`.
-impl Serialize for Fault {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format!("{}: {}", self.origin, self.detail))
-    }
 }
 
 impl ApiError {
@@ -263,9 +220,79 @@ impl From<NotionError> for ApiError {
     }
 }
 
+/// A failure of ours (D1, the object's storage, the cipher): the record says only that, and the
+/// run is retried; the detail goes to the log line.
+impl From<ApiError> for crate::sync::engine::failure::SyncFailure {
+    fn from(e: ApiError) -> Self {
+        let storage = e.fault().is_some_and(|f| f.origin().starts_with("d1"));
+        Self {
+            code: if storage {
+                "storage_unavailable"
+            } else {
+                "internal_error"
+            }
+            .to_owned(),
+            message: if storage {
+                "the database did not answer; try again".to_owned()
+            } else {
+                format!("{}; the sync will retry", e.message())
+            },
+            retryable: true,
+            fault: e.fault().cloned(),
+        }
+    }
+}
+
+impl From<ApiError> for crate::sync::engine::failure::StepError {
+    fn from(e: ApiError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// An alert destination request that cannot be accepted: a 400 naming the field.
+impl From<crate::alerts::destination::InvalidInput> for ApiError {
+    fn from(e: crate::alerts::destination::InvalidInput) -> Self {
+        Self::Validation {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+/// A stored project row outside what its columns allow: a fault on our side.
+impl From<crate::project::ProjectRowError> for ApiError {
+    fn from(e: crate::project::ProjectRowError) -> Self {
+        Self::internal("project row", e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::engine::failure::SyncFailure;
+    use crate::util::fault::MAX_FAULT_DETAIL;
+    use crate::util::secrets::SecretError;
+
+    #[test]
+    fn our_failures_are_retried_and_keep_their_detail_for_the_log_only() {
+        let failure = SyncFailure::from(ApiError::internal(
+            "d1 query",
+            "no such table: synced_items: SQLITE_ERROR",
+        ));
+        assert_eq!(failure.code, "storage_unavailable");
+        assert_eq!(failure.message, "the database did not answer; try again");
+        assert!(failure.retryable);
+        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("d1 query"));
+
+        let failure = SyncFailure::from(ApiError::from(SecretError::BadKey));
+        assert_eq!(failure.code, "internal_error");
+        assert_eq!(
+            failure.message,
+            "something went wrong on our side; the sync will retry"
+        );
+        assert!(!failure.message.contains("ENCRYPTION_KEY"));
+        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("secrets"));
+    }
 
     #[test]
     fn bodies_name_code_message_and_field() {

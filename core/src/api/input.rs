@@ -2,51 +2,9 @@
 
 use crate::api::error::ApiError;
 use crate::notion::ids;
+pub use crate::project::{PublishFilter, UnpublishedMode};
 use crate::sync::mapping::{Mapping, MappingError};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// How rows that fail the publish filter are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnpublishedMode {
-    Remove,
-    Draft,
-}
-
-impl UnpublishedMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Remove => "remove",
-            Self::Draft => "draft",
-        }
-    }
-}
-
-/// Which rows go live: a checkbox that must be ticked, or a status/select among some values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PublishFilter {
-    Checkbox {
-        property_id: String,
-    },
-    Status {
-        property_id: String,
-        values: Vec<String>,
-        /// Notion's ids of `values`, resolved against the schema when the filter was saved:
-        /// an option renamed in Notion still matches.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        option_ids: Vec<String>,
-    },
-}
-
-impl PublishFilter {
-    pub fn property_id(&self) -> &str {
-        match self {
-            Self::Checkbox { property_id } | Self::Status { property_id, .. } => property_id,
-        }
-    }
-}
 
 /// A validated patch: `None` leaves a field as it is. Create uses the same type with the
 /// required fields checked present.

@@ -6,7 +6,7 @@ pub mod account;
 pub mod error;
 pub mod input;
 pub mod log_line;
-pub mod project;
+
 pub mod rate_limit;
 pub mod routes;
 pub mod security_headers;

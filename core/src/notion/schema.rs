@@ -283,7 +283,7 @@ impl Schema {
 
     /// Fills in formula result types from page values (the schema only has the expression).
     ///
-    /// Call it with a few pages before [`crate::sync::mapping::default_mapping`] so that a numeric formula becomes a
+    /// Call it with a few pages before the sync's `default_mapping` so that a numeric formula becomes a
     /// number field rather than text. Formulas no page has a value for stay unknown.
     pub fn learn_formula_results(&mut self, pages: &[Value]) {
         for property in &mut self.properties {

@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use crate::framer::cms::{EnumCase, FieldDef, FieldType};
 use crate::notion::schema::{FormulaResult, Property, PropertyKind, Schema};
-use crate::sync::row::MappedRow;
 
 /// Which Framer collection each synced Notion data source goes to: dashed lowercase data
 /// source id -> Framer collection id. Relations into these become reference fields.
@@ -108,9 +107,9 @@ impl Mapping {
     /// Adds the enum cases rows needed but the fields did not have yet; returns how many.
     ///
     /// Call before [`field_defs`] so that Framer knows every case items refer to.
-    pub fn learn_cases(&mut self, rows: &[MappedRow]) -> usize {
+    pub fn learn_cases<'a>(&mut self, cases: impl IntoIterator<Item = &'a NewEnumCase>) -> usize {
         let mut added = 0;
-        for new_case in rows.iter().flat_map(|row| &row.new_cases) {
+        for new_case in cases {
             let Some(field) = self
                 .fields
                 .iter_mut()
@@ -129,6 +128,16 @@ impl Mapping {
         }
         added
     }
+}
+
+/// An enum case a row needs that the field does not list yet (see [`Mapping::learn_cases`]): rows name
+/// them as they are mapped.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewEnumCase {
+    /// Framer field id.
+    pub field_id: String,
+    /// The case to add.
+    pub case: EnumCase,
 }
 
 /// Why a mapping sent by a client cannot be stored. `path` names the offending part relative

@@ -2,8 +2,8 @@
 //! incremental), the per-project row options, which page bodies to re-fetch, and the
 //! user-facing warnings. The edge engine only executes these.
 
-use crate::api::input::PublishFilter as StoredFilter;
 use crate::notion::protocol::incremental_since;
+use crate::project::PublishFilter as StoredFilter;
 use crate::sync::row::{PublishFilter, PublishKind, RowOptions};
 
 /// How much of the database a run reads.

@@ -3,8 +3,8 @@
 //! A filter that no longer fits its schema would otherwise count every row as unpublished and,
 //! in the default `remove` mode, take every item off the live site.
 
-use crate::api::input::PublishFilter;
 use crate::notion::schema::{Property, PropertyKind, Schema};
+use crate::project::PublishFilter;
 use std::fmt;
 
 /// Why a filter does not fit the schema.

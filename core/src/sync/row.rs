@@ -13,7 +13,9 @@ use crate::framer::cms::{EnumCase, FieldType, FieldValue, Item};
 use crate::notion::page_html::rich_text_plain;
 use crate::notion::schema::Schema;
 use crate::notion::values::{extract, find_property, non_empty, str_at, Choice, Extracted};
-use crate::sync::mapping::{sanitize_id, FieldMapping, Mapping, NONE_CASE_ID, NONE_CASE_NAME};
+use crate::sync::mapping::{
+    sanitize_id, FieldMapping, Mapping, NewEnumCase, NONE_CASE_ID, NONE_CASE_NAME,
+};
 
 /// Why a query result could not be mapped at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,15 +79,6 @@ pub struct RowOptions {
     pub slug_property: Option<String>,
     /// Publishing gate; every row is published when `None`.
     pub publish_filter: Option<PublishFilter>,
-}
-
-/// An enum case a row needs that the field does not list yet (see [`Mapping::learn_cases`]).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct NewEnumCase {
-    /// Framer field id.
-    pub field_id: String,
-    /// The case to add.
-    pub case: EnumCase,
 }
 
 /// One page mapped to Framer field values.
@@ -707,7 +700,10 @@ mod tests {
                 case: expected_case.clone()
             }]
         );
-        assert_eq!(mapping.learn_cases(&[row.clone(), row]), 1);
+        assert_eq!(
+            mapping.learn_cases([row.clone(), row].iter().flat_map(|r| &r.new_cases)),
+            1
+        );
         let defs = field_defs(&mapping, &schema);
         let category = defs.iter().find(|d| d.id == "K_253DqV").unwrap();
         assert_eq!(category.cases.len(), 3);

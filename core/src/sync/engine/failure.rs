@@ -1,9 +1,9 @@
 //! How a step ends badly: either this invocation's budget is spent (not a failure: the next
 //! step continues) or the run failed, with what the owner reads and whether retrying may help.
 
-use crate::api::error::{ApiError, Fault};
 use crate::framer::error::FramerError;
 use crate::notion::error::NotionError;
+use crate::util::fault::Fault;
 
 /// Why a run failed, and whether trying again soon may help.
 #[derive(Debug, Clone)]
@@ -36,29 +36,6 @@ impl SyncFailure {
                 .to_owned(),
             retryable: true,
             fault: None,
-        }
-    }
-}
-
-/// A failure of ours (D1, the object's storage, the cipher): the record says only that, and the
-/// run is retried; the detail goes to the log line.
-impl From<ApiError> for SyncFailure {
-    fn from(e: ApiError) -> Self {
-        let storage = e.fault().is_some_and(|f| f.origin().starts_with("d1"));
-        Self {
-            code: if storage {
-                "storage_unavailable"
-            } else {
-                "internal_error"
-            }
-            .to_owned(),
-            message: if storage {
-                "the database did not answer; try again".to_owned()
-            } else {
-                format!("{}; the sync will retry", e.message())
-            },
-            retryable: true,
-            fault: e.fault().cloned(),
         }
     }
 }
@@ -139,37 +116,9 @@ impl From<FramerError> for StepError {
     }
 }
 
-impl From<ApiError> for StepError {
-    fn from(e: ApiError) -> Self {
-        StepError::Failed(e.into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::secrets::SecretError;
-
-    #[test]
-    fn our_failures_are_retried_and_keep_their_detail_for_the_log_only() {
-        let failure = SyncFailure::from(ApiError::internal(
-            "d1 query",
-            "no such table: synced_items: SQLITE_ERROR",
-        ));
-        assert_eq!(failure.code, "storage_unavailable");
-        assert_eq!(failure.message, "the database did not answer; try again");
-        assert!(failure.retryable);
-        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("d1 query"));
-
-        let failure = SyncFailure::from(ApiError::from(SecretError::BadKey));
-        assert_eq!(failure.code, "internal_error");
-        assert_eq!(
-            failure.message,
-            "something went wrong on our side; the sync will retry"
-        );
-        assert!(!failure.message.contains("ENCRYPTION_KEY"));
-        assert_eq!(failure.fault.as_ref().map(Fault::origin), Some("secrets"));
-    }
 
     #[test]
     fn runtime_text_reaches_the_log_line_and_never_the_record() {

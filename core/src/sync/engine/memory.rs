@@ -540,7 +540,13 @@ impl Default for MemStaging {
 }
 
 fn sql_fault(e: impl std::fmt::Display) -> StepError {
-    crate::api::error::ApiError::internal("object storage", e.to_string()).into()
+    // What the object's storage failing means for a run, as `api::error` converts it.
+    StepError::Failed(super::failure::SyncFailure {
+        code: "internal_error".into(),
+        message: "something went wrong on our side; the sync will retry".into(),
+        retryable: true,
+        fault: Some(crate::util::fault::Fault::new("object storage", e)),
+    })
 }
 
 impl MemStaging {

@@ -8,6 +8,11 @@ use crate::sync::mapping::Mapping;
 use crate::sync::plan::body_needed;
 use crate::sync::row::MappedRow;
 
+/// Framer field that holds the rendered page body when the project asks for it. No mapped
+/// field can have this id: sanitised Notion ids put two hex digits after every `_`.
+pub const BODY_FIELD_ID: &str = "page_body";
+pub const BODY_FIELD_NAME: &str = "Page content";
+
 /// What is known about a row besides its content.
 #[derive(Debug, Clone, Copy)]
 pub struct RowFacts<'a> {
@@ -76,7 +81,7 @@ pub fn give_slug(staged: &mut StagedRow, slug: String, facts: RowFacts<'_>) {
 /// Hash of an item without its page body.
 pub fn fields_hash(item: &cms::Item) -> String {
     let mut fields = item.clone();
-    fields.field_data.remove(super::step::BODY_FIELD_ID);
+    fields.field_data.remove(BODY_FIELD_ID);
     cms::content_hash(&fields)
 }
 
@@ -159,8 +164,8 @@ pub fn property_name(mapping: &Mapping, field_id: &str) -> String {
         .find(|f| f.field_id == field_id)
         .map_or_else(
             || {
-                if field_id == super::step::BODY_FIELD_ID {
-                    super::step::BODY_FIELD_NAME.to_owned()
+                if field_id == BODY_FIELD_ID {
+                    BODY_FIELD_NAME.to_owned()
                 } else {
                     field_id.to_owned()
                 }

@@ -12,15 +12,15 @@ use super::job::{
     RunSettings, Setup, SkippedRow, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX,
 };
 use super::ports::{FramerSink, NotionSource, Records, RemovalSet, RunEnd, Staging};
-use super::rows::{self, RowFacts};
-use crate::api::input::UnpublishedMode;
-use crate::api::project::Project;
+use super::rows::{self, RowFacts, BODY_FIELD_ID, BODY_FIELD_NAME};
 use crate::framer::cms::{self, FieldDef, FieldType, FieldValue};
 use crate::framer::wire::{Asset, Call};
 use crate::notion::ids;
 use crate::notion::page_html;
 use crate::notion::protocol::{self, QueryPage};
 use crate::notion::schema::{parse_schema, Schema};
+use crate::project::Project;
+use crate::project::UnpublishedMode;
 use crate::sync::assets::{self, AssetRef, NotionFiles};
 use crate::sync::guard::{self, GuardPolicy, Removals, HELD_LISTED};
 use crate::sync::mapping::{self, Mapping};
@@ -33,10 +33,6 @@ use crate::util::time::ms_from_iso;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Framer field that holds the rendered page body when the project asks for it. No mapped
-/// field can have this id: sanitised Notion ids put two hex digits after every `_`.
-pub const BODY_FIELD_ID: &str = "page_body";
-pub const BODY_FIELD_NAME: &str = "Page content";
 /// Items per `addManagedCollectionItems2` call, and the size budget of one call.
 pub const BATCH_ITEMS: usize = 100;
 pub const BATCH_BYTES: usize = 512 * 1024;
@@ -675,7 +671,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 }),
             }
         }
-        if setup.mapping.learn_cases(&mapped) > 0 {
+        if setup
+            .mapping
+            .learn_cases(mapped.iter().flat_map(|r| &r.new_cases))
+            > 0
+        {
             // Lost when the owner saved the project meanwhile: learned again next run.
             self.records
                 .set_mapping(&setup.mapping, settings.config_version)

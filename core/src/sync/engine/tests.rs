@@ -9,7 +9,7 @@ use super::memory::{
 };
 use super::ports::Staging;
 use super::step::{Engine, StepOutcome, StepReport};
-use crate::api::project::{Project, ProjectRow, StoredMapping};
+use crate::project::{Project, ProjectRow, StoredMapping};
 use crate::sync::guard::GuardPolicy;
 use crate::sync::queue::{Pending, Trigger};
 use crate::util::time::iso_from_ms;
@@ -1084,7 +1084,7 @@ fn a_result_that_is_not_a_complete_page_fails_the_read_and_removes_nothing() {
 fn a_publish_filter_that_no_longer_fits_fails_the_run_and_removes_nothing() {
     let mut world = World::new(10, false);
     world.run(40);
-    world.project.publish_filter = Some(crate::api::input::PublishFilter::Checkbox {
+    world.project.publish_filter = Some(crate::project::PublishFilter::Checkbox {
         property_id: "deleted-property".into(),
     });
     let (outcome, _) = world.run(40);
@@ -1147,7 +1147,7 @@ fn settings_saved_mid_run_apply_from_the_next_run() {
     let mut world = World::new(2_000, false);
     let job = started(&world);
     // A filter saved while the run is in flight (one that would fail it): not this run's.
-    world.project.publish_filter = Some(crate::api::input::PublishFilter::Checkbox {
+    world.project.publish_filter = Some(crate::project::PublishFilter::Checkbox {
         property_id: "deleted-property".into(),
     });
     let outcome = finish(&world, job);

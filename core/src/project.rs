@@ -2,14 +2,78 @@
 //! (flags as bools, the plan and modes as enums, JSON columns parsed), so that no caller compares
 //! strings or integers to learn what a project wants.
 
-use crate::api::account::Plan;
-use crate::api::error::ApiError;
-use crate::api::input::{PublishFilter, UnpublishedMode};
 use crate::sync::guard::ProjectGuard;
 use crate::sync::mapping::Mapping;
 use serde::Deserialize;
+use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
+
+/// What an account pays for: auto-sync and auto-publish need `Paid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Free,
+    Paid,
+}
+
+impl Plan {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "free" => Some(Self::Free),
+            "paid" => Some(Self::Paid),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Paid => "paid",
+        }
+    }
+}
+
+/// How rows that fail the publish filter are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnpublishedMode {
+    Remove,
+    Draft,
+}
+
+impl UnpublishedMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Remove => "remove",
+            Self::Draft => "draft",
+        }
+    }
+}
+
+/// Which rows go live: a checkbox that must be ticked, or a status/select among some values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PublishFilter {
+    Checkbox {
+        property_id: String,
+    },
+    Status {
+        property_id: String,
+        values: Vec<String>,
+        /// Notion's ids of `values`, resolved against the schema when the filter was saved:
+        /// an option renamed in Notion still matches.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        option_ids: Vec<String>,
+    },
+}
+
+impl PublishFilter {
+    pub fn property_id(&self) -> &str {
+        match self {
+            Self::Checkbox { property_id } | Self::Status { property_id, .. } => property_id,
+        }
+    }
+}
 
 /// Where the Notion webhook subscription of a project stands in the setup flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,12 +270,6 @@ impl fmt::Display for ProjectRowError {
 
 impl std::error::Error for ProjectRowError {}
 
-impl From<ProjectRowError> for ApiError {
-    fn from(e: ProjectRowError) -> Self {
-        Self::internal("project row", e)
-    }
-}
-
 impl TryFrom<ProjectRow> for Project {
     type Error = ProjectRowError;
 
@@ -295,6 +353,7 @@ fn guard_on() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::error::ApiError;
 
     fn row() -> ProjectRow {
         ProjectRow {
