@@ -159,6 +159,7 @@ describe("the deletion guard", () => {
     assert.equal(site.publishes(), published, "nothing published");
     const project = await site.project();
     assert.equal(project.removals.held.count, 50);
+    assert.equal(project.sync.removals_held, 50);
     assert.equal(project.removals.held.reason, "empty_read");
     assert.ok(project.incidents.some((i) => i.kind === "removals_held"), JSON.stringify(project.incidents));
     await waitFor(() => site.alerts("removals_held").length === 1, { what: "the removals_held alert" });

@@ -243,6 +243,8 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
             "paused_by_plan": project.paused_by_plan(),
             "last_sync": last_sync.as_ref().map(syncs::run_view),
             "items_in_framer": items_in_framer,
+            // Removals the deletion guard holds for review (listed under `removals.held`).
+            "removals_held": removals["held"]["count"],
             "pending": {
                 "events": queue.pending_events,
                 "since": queue.pending_since_ms.map(iso_from_ms),
