@@ -407,10 +407,6 @@ impl Records for D1Records<'_> {
         Ok(store::held_removals::of_project(&self.ctx.db, &self.project.id).await?)
     }
 
-    async fn clear_held(&self) -> Result<(), StepError> {
-        Ok(store::held_removals::clear_held(&self.ctx.db, &self.project.id).await?)
-    }
-
     async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError> {
         let now = iso_from_ms(now_ms());
         let db = &self.ctx.db;

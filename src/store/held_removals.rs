@@ -72,17 +72,6 @@ pub async fn summary(
     Ok((count.map_or(0, |c| c.n), items))
 }
 
-/// Drops the held (not kept) removals of the project.
-pub async fn clear_held(db: &D1Database, project_id: &str) -> Result<(), ApiError> {
-    d1::run(
-        db,
-        "DELETE FROM held_removals WHERE project_id = ?1 AND state = 'held'",
-        &[D1Type::Text(project_id)],
-    )
-    .await?;
-    Ok(())
-}
-
 /// Records held removals; a page already reviewed keeps its review.
 pub async fn hold(
     db: &D1Database,

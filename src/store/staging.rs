@@ -225,9 +225,9 @@ impl Staging for SqlStaging {
         Ok(())
     }
 
-    fn reviewed_back(&self) -> Result<Vec<String>, StepError> {
+    fn reviewed_moot(&self, full: bool) -> Result<Vec<String>, StepError> {
         Ok(self
-            .all::<Text>(q::REVIEWED_BACK, vec![])?
+            .all::<Text>(q::reviewed_moot(full), vec![])?
             .into_iter()
             .map(|r| r.t)
             .collect())

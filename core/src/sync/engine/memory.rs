@@ -441,11 +441,6 @@ impl Records for MemRecords {
             .map(|(id, (kept, _))| (id.clone(), *kept))
             .collect())
     }
-    async fn clear_held(&self) -> Result<(), StepError> {
-        self.reviewed.borrow_mut().retain(|_, (kept, _)| *kept);
-        port_call(Port::Records);
-        Ok(())
-    }
     async fn hold(&self, _sync_id: &str, items: &[HeldItem]) -> Result<(), StepError> {
         {
             let mut reviewed = self.reviewed.borrow_mut();
@@ -821,9 +816,9 @@ impl Staging for MemStaging {
         port_call(Port::Staging);
         result
     }
-    fn reviewed_back(&self) -> Result<Vec<String>, StepError> {
+    fn reviewed_moot(&self, full: bool) -> Result<Vec<String>, StepError> {
         self.batch();
-        let result = (|| self.texts(q::REVIEWED_BACK, []))();
+        let result = (|| self.texts(q::reviewed_moot(full), []))();
         port_call(Port::Staging);
         result
     }

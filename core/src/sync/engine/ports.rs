@@ -73,8 +73,6 @@ pub trait Records {
     /// Removals the guard held earlier: `(page_id, kept)`, kept when the owner chose
     /// "Keep them".
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError>;
-    /// Drops the held (not the kept) removals.
-    async fn clear_held(&self) -> Result<(), StepError>;
     /// Records removals held by this run for the owner to review.
     async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError>;
     /// Drops reviews of pages that Notion shows again.
@@ -143,6 +141,7 @@ pub trait Staging {
     fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError>;
     /// The removals reviewed earlier: `(page_id, kept)`.
     fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError>;
-    /// Reviewed pages this run staged as rows Framer keeps (Notion shows them again).
-    fn reviewed_back(&self) -> Result<Vec<String>, StepError>;
+    /// Reviewed pages that are no removal any more: staged as rows Framer keeps (Notion shows
+    /// them again) and, on full runs, any that is not a removal candidate at all.
+    fn reviewed_moot(&self, full: bool) -> Result<Vec<String>, StepError>;
 }

@@ -154,8 +154,25 @@ pub const PUT_REVIEWED: &str = "INSERT OR REPLACE INTO sync_reviewed (page_id, k
      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)";
 
 /// () Reviewed pages the run staged as rows Framer keeps: Notion shows them again.
-pub const REVIEWED_BACK: &str = "SELECT v.page_id AS t FROM sync_reviewed v \
+const REVIEWED_BACK: &str = "SELECT v.page_id AS t FROM sync_reviewed v \
      JOIN sync_rows r ON r.page_id = v.page_id WHERE r.state NOT IN ('remove', 'removed')";
+/// () In a full run, which sees every removal: reviewed pages that are no removal at all any
+/// more (Notion shows them again, or Framer no longer has them).
+const REVIEWED_NOT_REMOVALS: &str = concat!(
+    "SELECT v.page_id AS t FROM sync_reviewed v WHERE v.page_id NOT IN (SELECT c.id FROM (",
+    listed!(),
+    unseen!(),
+    ") c)"
+);
+
+/// () Reviews that no longer stand: their pages are no removal (any more).
+pub fn reviewed_moot(full: bool) -> &'static str {
+    if full {
+        REVIEWED_NOT_REMOVALS
+    } else {
+        REVIEWED_BACK
+    }
+}
 
 /// How a row state is spelled in `sync_rows.state`.
 pub fn state_name(state: RowState) -> &'static str {

@@ -131,7 +131,7 @@ fn the_guards_statements_on_known_cases() {
         (counts.known, counts.unreviewed, counts.held, counts.kept),
         (4, 1, 1, 1)
     );
-    assert_eq!(staging.reviewed_back().unwrap(), vec!["p03"]);
+    assert_eq!(staging.reviewed_moot(true).unwrap(), vec!["p03"]);
 }
 
 proptest! {

@@ -81,7 +81,7 @@ pub struct Engine<'a, N, F, R, S> {
     pub report: StepReport,
 }
 
-/// Removals taken out of Framer per unit while holding: the held items recorded per D1 call.
+/// Held removals recorded per unit (one D1 call; pages held before are left as they are).
 const HOLD_CHUNK: usize = 500;
 
 impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R, S> {
@@ -1162,15 +1162,16 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(true)
     }
 
-    /// The deletion guard's decision on everything this run would remove. Reviews of pages
-    /// Notion shows again are dropped; on full runs (which see every removal) and on holds the
-    /// earlier held set is replaced by this run's.
+    /// The deletion guard's decision on everything this run would remove. Reviews that no
+    /// longer stand are dropped (a full run sees every removal, so any reviewed page that is not
+    /// one any more); held pages still to remove keep their rows, so a hold that lasts writes
+    /// only what changed.
     async fn decide_removals(&mut self, job: &mut Job, full: bool) -> Result<(), StepError> {
         let release = job.batch.release_held;
         let counts = self.staging.removal_counts(full)?;
-        let back = self.staging.reviewed_back()?;
-        if !back.is_empty() {
-            self.records.forget_reviewed(&back).await?;
+        let moot = self.staging.reviewed_moot(full)?;
+        if !moot.is_empty() {
+            self.records.forget_reviewed(&moot).await?;
         }
         let would_remove = if release {
             counts.unreviewed
@@ -1186,9 +1187,6 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             },
             job.settings().guard,
         );
-        if full || matches!(verdict, guard::Verdict::Hold(_)) {
-            self.records.clear_held().await?;
-        }
         job.removal = Some(RemovalPlan {
             verdict: verdict.into(),
             release,
