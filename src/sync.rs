@@ -399,8 +399,11 @@ impl Records for D1Records<'_> {
     }
 
     async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
-        store::synced_items::forget(&self.ctx.db, &self.project.id, page_ids).await?;
-        Ok(store::held_removals::forget(&self.ctx.db, &self.project.id, page_ids).await?)
+        // The records and any review of their removal go together, in one round trip.
+        let (db, id) = (&self.ctx.db, &self.project.id);
+        let mut statements = store::synced_items::forget(db, id, page_ids)?;
+        statements.extend(store::held_removals::forget(db, id, page_ids)?);
+        Ok(store::d1::batch(db, statements).await?)
     }
 
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
@@ -414,7 +417,8 @@ impl Records for D1Records<'_> {
     }
 
     async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError> {
-        Ok(store::held_removals::forget(&self.ctx.db, &self.project.id, page_ids).await?)
+        let statements = store::held_removals::forget(&self.ctx.db, &self.project.id, page_ids)?;
+        Ok(store::d1::batch(&self.ctx.db, statements).await?)
     }
 
     async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {

@@ -276,10 +276,16 @@ async fn removals_view(
             .map(|i| json!({"page_id": i.page_id, "title": i.title, "url": notion_framer_core::sync::engine::job::notion_url(&i.page_id), "held_at": i.held_at, "sync_id": i.sync_id}))
             .collect()
     };
-    let (held, held_items) =
-        store::held_removals::summary(&ctx.db, project_id, "held", removals::LISTED).await?;
-    let (kept, kept_items) =
-        store::held_removals::summary(&ctx.db, project_id, "kept", removals::LISTED).await?;
+    // One query when nothing is held or kept (the usual case); the lists only when there are.
+    let (held, kept) = store::held_removals::counts(&ctx.db, project_id).await?;
+    let list = |count: i64, state: &'static str| async move {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        store::held_removals::listed(&ctx.db, project_id, state, removals::LISTED).await
+    };
+    let held_items = list(held, "held").await?;
+    let kept_items = list(kept, "kept").await?;
     // Why: from the record of the run that held them (usually the newest, read already).
     let holder = match held_items.first() {
         None => None,

@@ -14,8 +14,7 @@ pub const LISTED: usize = 20;
 
 pub async fn apply(owned: &Owned<'_>) -> Result<Reply, ApiError> {
     let (ctx, project) = (owned.ctx, &owned.project);
-    let (held, _) = held_removals::summary(&ctx.db, &project.id, "held", 0).await?;
-    let (kept, _) = held_removals::summary(&ctx.db, &project.id, "kept", 0).await?;
+    let (held, kept) = held_removals::counts(&ctx.db, &project.id).await?;
     if held + kept == 0 {
         return Err(ApiError::Unprocessable {
             code: "no_removals_held",
@@ -38,6 +37,6 @@ pub async fn dismiss(owned: &Owned<'_>) -> Result<Reply, ApiError> {
             message: "no removals wait for review: nothing to keep".to_owned(),
         });
     }
-    let (total_kept, _) = held_removals::summary(&ctx.db, &project.id, "kept", 0).await?;
+    let (_, total_kept) = held_removals::counts(&ctx.db, &project.id).await?;
     Ok(owned.reply(200, &json!({ "kept": kept, "kept_total": total_kept })))
 }

@@ -51,6 +51,29 @@ pub async fn run(db: &D1Database, sql: &str, args: &[D1Type<'_>]) -> Result<usiz
         .unwrap_or(0))
 }
 
+/// Page ids bound per statement (as one JSON parameter).
+const PAGE_IDS_PER_STATEMENT: usize = 500;
+
+/// `DELETE FROM <table>` of the project's rows for these page ids, 500 ids per statement.
+/// `table` is one of the store's literals, never input.
+pub fn delete_pages(
+    db: &D1Database,
+    table: &'static str,
+    project_id: &str,
+    page_ids: &[String],
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE project_id = ?1 AND page_id IN (SELECT value FROM json_each(?2))"
+    );
+    page_ids
+        .chunks(PAGE_IDS_PER_STATEMENT)
+        .map(|chunk| {
+            let ids = serde_json::to_string(chunk)?;
+            stmt(db, &sql, &[D1Type::Text(project_id), D1Type::Text(&ids)])
+        })
+        .collect()
+}
+
 /// Runs statements atomically (D1 batches are transactions).
 pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<(), ApiError> {
     if statements.is_empty() {

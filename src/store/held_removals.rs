@@ -6,7 +6,7 @@ use super::d1;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::engine::job::HeldItem;
 use serde::Deserialize;
-use worker::{D1Database, D1Type};
+use worker::{D1Database, D1PreparedStatement, D1Type};
 
 /// Held ids per statement (bound as one JSON parameter).
 const CHUNK: usize = 500;
@@ -41,24 +41,31 @@ pub async fn of_project(
         .collect())
 }
 
-/// Counts per state and the first `limit` items in `state`, for the project page.
-pub async fn summary(
+/// How many removals are held and how many kept, in one query.
+pub async fn counts(db: &D1Database, project_id: &str) -> Result<(i64, i64), ApiError> {
+    #[derive(Deserialize)]
+    struct Counts {
+        held: i64,
+        kept: i64,
+    }
+    let counts: Option<Counts> = d1::first(
+        db,
+        "SELECT COALESCE(SUM(state = 'held'), 0) AS held, COALESCE(SUM(state = 'kept'), 0) AS kept \
+         FROM held_removals WHERE project_id = ?1",
+        &[D1Type::Text(project_id)],
+    )
+    .await?;
+    Ok(counts.map_or((0, 0), |c| (c.held, c.kept)))
+}
+
+/// The first `limit` items in `state`, for the project page.
+pub async fn listed(
     db: &D1Database,
     project_id: &str,
     state: &str,
     limit: usize,
-) -> Result<(i64, Vec<Reviewed>), ApiError> {
-    #[derive(Deserialize)]
-    struct Count {
-        n: i64,
-    }
-    let count: Option<Count> = d1::first(
-        db,
-        "SELECT COUNT(*) AS n FROM held_removals WHERE project_id = ?1 AND state = ?2",
-        &[D1Type::Text(project_id), D1Type::Text(state)],
-    )
-    .await?;
-    let items = d1::all(
+) -> Result<Vec<Reviewed>, ApiError> {
+    d1::all(
         db,
         "SELECT page_id, title, sync_id, held_at FROM held_removals \
          WHERE project_id = ?1 AND state = ?2 ORDER BY title, page_id LIMIT ?3",
@@ -68,8 +75,7 @@ pub async fn summary(
             d1::int(limit),
         ],
     )
-    .await?;
-    Ok((count.map_or(0, |c| c.n), items))
+    .await
 }
 
 /// Records held removals; a page already reviewed keeps its review.
@@ -106,23 +112,12 @@ pub async fn hold(
 }
 
 /// Drops the reviews of these pages (removed, or shown by Notion again).
-pub async fn forget(
+pub fn forget(
     db: &D1Database,
     project_id: &str,
     page_ids: &[String],
-) -> Result<(), ApiError> {
-    let statements = page_ids
-        .chunks(CHUNK)
-        .map(|chunk| {
-            let ids = serde_json::to_string(chunk)?;
-            d1::stmt(
-                db,
-                "DELETE FROM held_removals WHERE project_id = ?1 AND page_id IN (SELECT value FROM json_each(?2))",
-                &[D1Type::Text(project_id), D1Type::Text(&ids)],
-            )
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    d1::batch(db, statements).await
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    d1::delete_pages(db, "held_removals", project_id, page_ids)
 }
 
 /// "Keep them": the held removals become kept; returns how many.

@@ -4,7 +4,7 @@
 use super::d1;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1Type};
+use worker::{D1Database, D1PreparedStatement, D1Type};
 
 /// What D1 remembers of one item sent to Framer.
 #[derive(Debug, Clone, Deserialize)]
@@ -130,19 +130,12 @@ pub async fn record(
 }
 
 /// Forgets the items Framer removed.
-pub async fn forget(
+pub fn forget(
     db: &D1Database,
     project_id: &str,
     page_ids: &[String],
-) -> Result<(), ApiError> {
-    let ids = serde_json::to_string(page_ids)?;
-    d1::run(
-        db,
-        "DELETE FROM synced_items WHERE project_id = ?1 AND page_id IN (SELECT value FROM json_each(?2))",
-        &[D1Type::Text(project_id), D1Type::Text(&ids)],
-    )
-    .await?;
-    Ok(())
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    d1::delete_pages(db, "synced_items", project_id, page_ids)
 }
 
 /// Forgets every item of the project (it now syncs another database).
