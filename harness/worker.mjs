@@ -124,7 +124,32 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
   let current = null;
   let starts = 0;
 
+  /**
+   * Starts wrangler dev and waits until it answers. A start that exits before answering is tried
+   * again on a new port (twice at most): the port the OS handed out can be taken by another
+   * process between the check and wrangler's bind, and test files start their Workers side by
+   * side. The logs of every attempt are kept, and a last failure reports them all.
+   */
   async function launch() {
+    for (let attempt = 1; ; attempt++) {
+      const proc = await spawnWrangler();
+      const outcome = await untilReady(proc);
+      if (outcome === "ready") return;
+      const why = outcome === "exited" ? `wrangler dev exited with ${proc.exited}` : "wrangler dev did not become ready";
+      if (outcome === "exited" && attempt < 3) {
+        logs.push(`[harness] ${why} before it answered (attempt ${attempt}); starting it again on a new port`);
+        console.error(logs.join("\n"));
+        await worker.kill();
+        starts -= 1; // `starts` counts the runtime's starts, not the attempts at one
+        port = await freePort();
+        continue;
+      }
+      await worker.stop();
+      throw new Error(`${why}:\n${logs.join("\n")}`);
+    }
+  }
+
+  async function spawnWrangler() {
     if (!(await portIsFree(port))) port = await freePort();
     const inspectorPort = await freePort();
     const args = [
@@ -146,29 +171,29 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     child.on("exit", (code, signal) => (proc.exited = code ?? signal));
+    // The last line of a process that ended mid-line (often the reason it ended).
+    child.on("close", () => {
+      if (partial) logs.push(partial);
+      partial = "";
+    });
     current = proc;
     starts += 1;
     logs.push(`[harness] wrangler dev started (start ${starts}, port ${port})`);
-    await untilReady(proc);
+    return proc;
   }
 
+  /** "ready" once /healthz answers 200, "exited" if wrangler ended first, "timeout" after 90 s. */
   async function untilReady(proc) {
     const deadline = Date.now() + 90_000;
     for (;;) {
-      if (proc.exited !== null) {
-        await worker.stop();
-        throw new Error(`wrangler dev exited with ${proc.exited}:\n${logs.join("\n")}`);
-      }
+      if (proc.exited !== null) return "exited";
       try {
         const res = await fetch(`${worker.url}/healthz`);
-        if (res.status === 200) return;
+        if (res.status === 200) return "ready";
       } catch {
         /* not listening yet */
       }
-      if (Date.now() > deadline) {
-        await worker.stop();
-        throw new Error(`wrangler dev did not become ready:\n${logs.join("\n")}`);
-      }
+      if (Date.now() > deadline) return "timeout";
       await new Promise((r) => setTimeout(r, 250));
     }
   }
