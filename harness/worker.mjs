@@ -252,6 +252,41 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
       }
     },
     /**
+     * The SQLite files of the Durable Objects that store `projectId` (the id is in their KV
+     * storage): one per project, none once its object forgot it.
+     */
+    async objectFilesOf(projectId) {
+      const { DatabaseSync } = await import("node:sqlite");
+      const root = join(persist, "v3", "do");
+      const found = [];
+      for (const dir of await readdir(root).catch(() => [])) {
+        for (const file of (await readdir(join(root, dir))).filter((f) => f.endsWith(".sqlite"))) {
+          const path = join(root, dir, file);
+          const db = new DatabaseSync(path, { readOnly: true });
+          try {
+            const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((t) => t.name);
+            const kv = tables.includes("_cf_KV") ? db.prepare("SELECT key, value FROM _cf_KV").all() : [];
+            if (kv.some((r) => Buffer.from(r.value).includes(projectId))) found.push(path);
+          } finally {
+            db.close();
+          }
+        }
+      }
+      return found;
+    },
+    /** Reads a project's Durable Object SQLite directly (read-only): for assertions only. */
+    async objectQuery(projectId, sql, ...params) {
+      const [file] = await worker.objectFilesOf(projectId);
+      if (!file) throw new Error(`no Durable Object stores project ${projectId}`);
+      const { DatabaseSync } = await import("node:sqlite");
+      const db = new DatabaseSync(file, { readOnly: true });
+      try {
+        return db.prepare(sql).all(...params);
+      } finally {
+        db.close();
+      }
+    },
+    /**
      * Ends the runtime at once with SIGKILL to its process group (wrangler and workerd): no
      * alarm or request gets to finish. The persisted state stays for `start()`.
      */
@@ -265,6 +300,14 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
       // workerd and esbuild die with wrangler; wait for them too before the state is reused.
       await waitFor(() => !groupRunning(proc.child.pid), { timeoutMs: 10_000, intervalMs: 50, what: "the killed process group to end" });
       logs.push("[harness] wrangler dev killed (SIGKILL)");
+    },
+    /**
+     * Applies the repository's D1 migrations that the persisted database has not had yet, as
+     * `wrangler d1 migrations apply` does on deploy (while killed, as an upgrade would).
+     */
+    async applyMigrations() {
+      if (current) throw new Error("kill the worker before migrating its database");
+      await runTool(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
     },
     /** Starts the runtime again on the same state, secrets and vars; resolves once it answers. */
     async start() {

@@ -8,7 +8,6 @@ use super::framer_socket::{self, FramerSocket};
 use super::notion_api::NotionClient;
 use super::store;
 use super::store::staging::SqlStaging;
-use super::store::synced_items::AcceptedItem;
 use notion_framer_core::alerts::notice::ProjectRef;
 use notion_framer_core::api::error::{ApiError, Fault};
 use notion_framer_core::framer::wire::{Asset, Call};
@@ -359,7 +358,7 @@ impl Records for D1Records<'_> {
         Ok(store::projects::set_last_full_sync_at(&self.ctx.db, &self.project.id, &at).await?)
     }
 
-    async fn stored_items(
+    async fn legacy_items(
         &self,
         after: Option<&str>,
         limit: usize,
@@ -379,31 +378,8 @@ impl Records for D1Records<'_> {
             .collect())
     }
 
-    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        let accepted: Vec<AcceptedItem> = items
-            .iter()
-            .map(|(s, last_edited)| AcceptedItem {
-                page_id: &s.page_id,
-                slug: &s.slug,
-                slug_source: &s.slug_source,
-                content_hash: &s.content_hash,
-                last_edited_time: last_edited,
-                fields_hash: s.fields_hash.as_deref(),
-            })
-            .collect();
-        let now = iso_from_ms(now_ms());
-        Ok(store::synced_items::record(&self.ctx.db, &self.project.id, &accepted, &now).await?)
-    }
-
-    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
-        // The records and any review of their removal go together, in one round trip.
-        let (db, id) = (&self.ctx.db, &self.project.id);
-        let mut statements = store::synced_items::forget(db, id, page_ids)?;
-        statements.extend(store::held_removals::forget(db, id, page_ids)?);
-        Ok(store::d1::batch(db, statements).await?)
+    async fn drop_legacy_items(&self) -> Result<(), StepError> {
+        Ok(store::synced_items::forget_all(&self.ctx.db, &self.project.id).await?)
     }
 
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {

@@ -352,21 +352,16 @@ async fn accept_event(
     route: &WebhookRoute,
     event: &Event,
 ) -> Result<Reply, ApiError> {
-    let mut effect = event::effect_for(event, &route.database_id, &route.data_source_ids);
-    if effect.is_none() {
-        // Moved out of the project's database: its event names the new parent. One D1 read,
-        // for page moves elsewhere in the workspace only.
-        if let Some(page_id) = event::moved_page(event) {
-            if store::synced_items::holds(&ctx.db, &route.project_id, &page_id).await? {
-                effect = Some(event::Effect::PageGone { page_id });
-            }
-        }
-    }
+    let effect = event::effect_for(event, &route.database_id, &route.data_source_ids);
+    // Moved out of the project's database (its event names the new parent): the object knows
+    // whether Framer holds the page.
+    let moved_page = effect.is_none().then(|| event::moved_page(event)).flatten();
     let request = IngestRequest {
         project_id: route.project_id.clone(),
         record: EventRecord::new(event, effect.is_some(), now_ms()),
         effect,
         auto_sync: route.auto_sync,
+        moved_page,
     };
     let outcome = project_sync::ingest(ctx, &request).await?.as_str();
     Ok(

@@ -199,27 +199,6 @@ test("a backlog larger than one run's budget is cleared over several cron runs, 
   }
 });
 
-/** The SQLite files of the project objects that hold `projectId`, read-only. */
-async function objectFilesOf(projectId) {
-  const { DatabaseSync } = await import("node:sqlite");
-  const root = join(worker.persist, "v3", "do");
-  const found = [];
-  for (const dir of await readdir(root)) {
-    for (const file of (await readdir(join(root, dir))).filter((f) => f.endsWith(".sqlite"))) {
-      const path = join(root, dir, file);
-      const db = new DatabaseSync(path, { readOnly: true });
-      try {
-        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((t) => t.name);
-        const kv = tables.includes("_cf_KV") ? db.prepare("SELECT key, value FROM _cf_KV").all() : [];
-        if (kv.some((r) => Buffer.from(r.value).includes(projectId))) found.push(path);
-      } finally {
-        db.close();
-      }
-    }
-  }
-  return found;
-}
-
 /** What an object's SQLite file still holds: its tables and the rows in each. */
 async function objectContents(path) {
   if (!existsSync(path)) return {};
@@ -251,7 +230,7 @@ test("deleting a project removes every D1 row of it and its object's storage, ev
     s.raw.prepare("INSERT INTO assets (project_id, file_key, kind, asset_id, asset_url, uploaded_at) VALUES (?, 'image:files.test/ws/f/a.png', 'image', 'a1', 'https://framerusercontent.com/images/a1.png', ?)")
       .run(project.id, ago(0));
   });
-  const [file] = await objectFilesOf(project.id);
+  const [file] = await worker.objectFilesOf(project.id);
   assert.ok(file, "the project's object holds its id");
   assert.equal((await objectContents(file)).events, 2, "and its ledger");
 
@@ -291,5 +270,5 @@ test("deleting a project removes every D1 row of it and its object's storage, ev
   const left = await objectContents(file);
   assert.deepEqual(Object.entries(left).filter(([, n]) => n > 0), [], `the object's storage is empty: ${JSON.stringify(left)}`);
   assert.ok(!("events" in left), `the object's ledger table is gone: ${JSON.stringify(left)}`);
-  assert.deepEqual(await objectFilesOf(project.id), []);
+  assert.deepEqual(await worker.objectFilesOf(project.id), []);
 });

@@ -190,7 +190,7 @@ describe("sync", { concurrency: false }, () => {
     assert.equal(site.deploys.length, 1);
     assert.equal(site.deploys[0].deploymentId, site.publishes[0].deployment.id);
 
-    const stored = await worker.query("SELECT page_id, slug FROM synced_items WHERE project_id = ? ORDER BY slug", p.projectId);
+    const stored = await worker.objectQuery(p.projectId, "SELECT page_id, slug FROM items ORDER BY slug");
     assert.deepEqual(stored.map((r) => r.slug), ["hello-world", "second-post", "unicode-title"]);
     const row = (await worker.query("SELECT framer_collection_id, last_full_sync_at, notion_data_source_ids FROM projects WHERE id = ?", p.projectId))[0];
     assert.equal(row.framer_collection_id, p.collection().id);
@@ -248,7 +248,7 @@ describe("sync", { concurrency: false }, () => {
     assert.equal(run.status, "succeeded", JSON.stringify(run));
     assert.deepEqual(run.counts, { added: 0, updated: 0, removed: 1, unchanged: 2, skipped: 0 });
     assert.deepEqual(Object.keys(p.framerItems()).sort(), [pages.hello, pages.second].sort());
-    const stored = await worker.query("SELECT page_id FROM synced_items WHERE project_id = ?", p.projectId);
+    const stored = await worker.objectQuery(p.projectId, "SELECT page_id FROM items");
     assert.equal(stored.length, 2);
   });
 
@@ -364,7 +364,7 @@ describe("sync", { concurrency: false }, () => {
     assert.equal(deleted.scope, "incremental");
     assert.equal(deleted.counts.removed, 1);
     assert.ok(!(pages.third in p.framerItems()));
-    const stored = await worker.query("SELECT page_id FROM synced_items WHERE project_id = ? AND page_id = ?", p.projectId, pages.third);
+    const stored = await worker.objectQuery(p.projectId, "SELECT page_id FROM items WHERE page_id = ?", pages.third);
     assert.equal(stored.length, 0);
   });
 
@@ -386,7 +386,7 @@ describe("sync", { concurrency: false }, () => {
     assert.equal(logged.error_code, "framer_connection_lost");
     assert.match(logged.detail, /^framer: connection closed during \w+/u);
     assert.equal(p.framerItems()[pages.hello].Name, "Hello World", "nothing written by the failed run");
-    const stored = await worker.query("SELECT content_hash FROM synced_items WHERE project_id = ? AND page_id = ?", p.projectId, pages.hello);
+    const stored = await worker.objectQuery(p.projectId, "SELECT item FROM items WHERE page_id = ?", pages.hello);
     assert.equal(stored.length, 1);
     // The Durable Object retries the alarm by itself; the next run sends the change.
     await waitFor(() => p.framerItems()[pages.hello].Name === "Hello again", { timeoutMs: 30_000, what: "the retry to write the edit" });

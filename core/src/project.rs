@@ -179,6 +179,8 @@ pub struct Project {
     pub auto_publish: bool,
     pub webhook_key: String,
     pub last_full_sync_at: Option<String>,
+    /// Items Framer holds for the project, as its object counted them when the last run ended.
+    pub items_in_framer: i64,
     pub created_at: String,
     pub updated_at: String,
     pub webhook: Webhook,
@@ -235,6 +237,9 @@ pub struct ProjectRow {
     pub auto_publish: i64,
     pub webhook_key: String,
     pub last_full_sync_at: Option<String>,
+    /// Items Framer holds for the project, as its object counted them when the last run ended.
+    #[serde(default)]
+    pub items_in_framer: i64,
     pub created_at: String,
     pub updated_at: String,
     pub plan: String,
@@ -327,6 +332,7 @@ impl TryFrom<ProjectRow> for Project {
             auto_publish: row.auto_publish != 0,
             webhook_key: row.webhook_key,
             last_full_sync_at: row.last_full_sync_at,
+            items_in_framer: row.items_in_framer,
             created_at: row.created_at,
             updated_at: row.updated_at,
             webhook: Webhook {
@@ -381,6 +387,7 @@ mod tests {
             auto_publish: 0,
             webhook_key: "whk_1".into(),
             last_full_sync_at: None,
+            items_in_framer: 0,
             created_at: "2026-01-01T00:00:00.000Z".into(),
             updated_at: "2026-01-01T00:00:00.000Z".into(),
             plan: "free".into(),

@@ -115,21 +115,16 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
     ))
 }
 
-/// The project list: three queries whatever the number of projects.
+/// The project list: two queries whatever the number of projects.
 pub async fn list(caller: &Caller<'_>, req: &Request) -> Result<Reply, ApiError> {
     let (ctx, account_id) = (caller.ctx, &caller.account.id);
-    let counts = store::synced_items::counts_of_account(&ctx.db, account_id).await?;
     let last_runs = store::sync_runs::latest_of_account(&ctx.db, account_id).await?;
     let projects: Vec<Value> = projects::list_of_account(&ctx.db, account_id)
         .await?
         .iter()
         .map(|project| {
-            let items = counts
-                .iter()
-                .find(|(id, _)| *id == project.id)
-                .map_or(0, |(_, n)| *n);
             let last = last_runs.iter().find(|r| r.project_id == project.id);
-            summary(ctx, project, req, last, items)
+            summary(ctx, project, req, last)
         })
         .collect();
     Ok(Reply::json(200, &json!({ "projects": projects })))
@@ -163,13 +158,12 @@ fn summary(
     project: &Project,
     req: &Request,
     last_sync: Option<&SyncRun>,
-    items_in_framer: i64,
 ) -> Value {
     json!({
         "id": project.id, "name": project.name, "created_at": project.created_at,
         "webhook": { "status": project.webhook.status.as_str(), "url": webhook_url(ctx, &project.webhook_key, req) },
         "pipeline": pipeline(project),
-        "sync": { "last_sync": last_sync.map(syncs::run_view), "items_in_framer": items_in_framer },
+        "sync": { "last_sync": last_sync.map(syncs::run_view), "items_in_framer": project.items_in_framer },
     })
 }
 
@@ -185,7 +179,7 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
         last_sync.as_ref(),
     )
     .await?;
-    let items_in_framer = store::synced_items::count_for(&ctx.db, &project.id).await?;
+    let items_in_framer = project.items_in_framer;
     let health = alert_health(ctx, &project.id).await?;
     let removals = removals_view(ctx, &project.id, last_sync.as_ref()).await?;
     let webhook = &project.webhook;
@@ -424,10 +418,10 @@ pub async fn update(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiEr
     };
     projects::update(&ctx.db, &project.id, &update).await?;
     if new_database.is_some() {
-        store::synced_items::forget_all(&ctx.db, &project.id).await?;
+        store::synced_items::forget_project(&ctx.db, &project.id).await?;
     }
     if new_database.is_some() || update.framer_collection_name.is_some() {
-        project_sync::cancel_run(ctx, &project.id).await?;
+        project_sync::cancel_run(ctx, &project.id, new_database.is_some()).await?;
     }
     let fresh = projects::by_id(&ctx.db, &project.id)
         .await?

@@ -8,7 +8,7 @@ use crate::fault::RuntimeResult;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::ledger::Outcome;
 use notion_framer_core::sync::object::{
-    IngestReply, IngestRequest, ObjectRoute, QueueStatus, SyncRequest, SyncTicket,
+    CancelRequest, IngestReply, IngestRequest, ObjectRoute, QueueStatus, SyncRequest, SyncTicket,
 };
 use notion_framer_core::sync::queue::Trigger;
 use serde::Serialize;
@@ -105,15 +105,17 @@ pub async fn queue_status(
 }
 
 /// Stops the project's run in flight (its database or collection changed).
-pub async fn cancel_run(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {
-    call(
-        ctx,
-        project_id,
-        ObjectRoute::Cancel,
-        Some(&serde_json::json!({})),
-    )
-    .await
-    .map(|_| ())
+/// Stops the run in flight; with `forget_items` (the project now syncs another database), the
+/// object's record of items goes too.
+pub async fn cancel_run(
+    ctx: &AppContext,
+    project_id: &str,
+    forget_items: bool,
+) -> std::result::Result<(), ApiError> {
+    let request = CancelRequest { forget_items };
+    call(ctx, project_id, ObjectRoute::Cancel, Some(&request))
+        .await
+        .map(|_| ())
 }
 
 pub async fn forget(ctx: &AppContext, project_id: &str) -> std::result::Result<(), ApiError> {

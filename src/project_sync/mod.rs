@@ -21,8 +21,8 @@ use notion_framer_core::sync::engine::ports::Staging;
 use notion_framer_core::sync::engine::step::StepOutcome;
 use notion_framer_core::sync::ledger::{self, Outcome};
 use notion_framer_core::sync::object::{
-    self, Admission, Checkpoint, IngestReply, IngestRequest, NextRun, ObjectRoute, QueueStatus,
-    SyncAsk, SyncRequest, SyncTicket,
+    self, Admission, CancelRequest, Checkpoint, IngestReply, IngestRequest, NextRun, ObjectRoute,
+    QueueStatus, SyncAsk, SyncRequest, SyncTicket,
 };
 use notion_framer_core::sync::queue::{self, AfterRun, Pending, RetryPolicy, Trigger, Window};
 use notion_framer_core::util::secrets;
@@ -101,12 +101,10 @@ impl DurableObject for ProjectSync {
             },
             ObjectRoute::Status => self.status().await.and_then(|s| Response::from_json(&s)),
             ObjectRoute::Forget => self.forget().await,
-            ObjectRoute::Cancel => {
-                // Only a step under way can see it; between steps the next one compares the
-                // project's settings with the run's own.
-                self.cancel_requested.set(true);
-                Response::ok("cancel requested")
-            }
+            ObjectRoute::Cancel => match req.json::<CancelRequest>().await {
+                Ok(body) => self.on_cancel(&body),
+                Err(e) => Err(worker::Error::RustError(format!("bad cancel request: {e}"))),
+            },
         };
         outcome.or_else(|e| Response::error(e.to_string(), 500))
     }
@@ -298,9 +296,14 @@ impl ProjectSync {
     /// Records a delivery in the ledger (the dedupe), queues its effect when it is the first
     /// delivery and auto-sync may run, and answers once both are stored: nothing acknowledged
     /// to Notion is lost. The copy to D1 continues after the answer.
-    async fn on_ingest(&self, body: IngestRequest) -> Result<Response> {
+    async fn on_ingest(&self, mut body: IngestRequest) -> Result<Response> {
         if !self.adopt(&body.project_id).await? {
             return project_gone();
+        }
+        if let Some(page_id) = &body.moved_page {
+            if self.holds(&body.project_id, page_id).await? {
+                body.moved_page_held();
+            }
         }
         let storage = self.state.storage();
         let first_delivery = store::ledger::remember(&self.ledger()?, &body.record)?;
@@ -320,6 +323,28 @@ impl ProjectSync {
             self.flush_in_background(&body.project_id)?;
         }
         Response::from_json(&IngestReply { outcome })
+    }
+
+    fn on_cancel(&self, body: &CancelRequest) -> Result<Response> {
+        // Only a step under way can see it; between steps the next one compares the project's
+        // settings with the run's own.
+        self.cancel_requested.set(true);
+        if body.forget_items {
+            self.staging()?.clear_items().map_err(step_error)?;
+        }
+        Response::ok("cancel requested")
+    }
+
+    /// Whether Framer holds an item of the project for the page: the object's record, or D1's
+    /// until the object adopted it.
+    async fn holds(&self, project_id: &str, page_id: &str) -> Result<bool> {
+        if let Some(held) = self.staging()?.holds(page_id).map_err(step_error)? {
+            return Ok(held);
+        }
+        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+        store::synced_items::holds(&ctx.db, project_id, page_id)
+            .await
+            .or_runtime()
     }
 
     /// The ledger table, created on first use.

@@ -1,11 +1,12 @@
-//! The run in progress, in the project's Durable Object SQLite: the job's checkpoint, the rows
-//! staged between Notion and Framer, a copy of what D1 believes Framer holds and Framer's item
-//! ids. A step loads at most one batch of rows; everything else stays on disk.
+//! The project's Durable Object SQLite as the sync uses it: the record of what Framer holds
+//! (kept across runs, read and written a row at a time), and the run in progress: the job's
+//! checkpoint, the rows staged between Notion and Framer and Framer's item ids. A step loads at
+//! most one batch of rows; everything else stays on disk.
 
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::engine::failure::StepError;
 use notion_framer_core::sync::engine::job::{Job, RowState, StagedRow, StoredItem};
-use notion_framer_core::sync::engine::ports::{RemovalCounts, RemovalSet, Staging};
+use notion_framer_core::sync::engine::ports::{Adoption, RemovalCounts, RemovalSet, Staging};
 use notion_framer_core::sync::engine::staging_sql::{self as q, state_name};
 use notion_framer_core::sync::slug::Holder;
 use serde::de::DeserializeOwned;
@@ -43,6 +44,33 @@ impl SqlStaging {
 
     fn run(&self, query: &str, args: Vec<SqlStorageValue>) -> Result<(), StepError> {
         self.sql.exec(query, Some(args)).map(|_| ()).map_err(fault)
+    }
+
+    /// The project now syncs another database: its record of items is about nothing any
+    /// more, and nothing is left to adopt (the Worker drops D1's copy).
+    pub fn clear_items(&self) -> Result<(), StepError> {
+        self.run(q::CLEAR_ITEMS, vec![])?;
+        self.set_adoption(&Adoption::Done)
+    }
+
+    /// Whether the record holds an item for the page; `None` while it is still D1's (not
+    /// adopted yet).
+    pub fn holds(&self, page_id: &str) -> Result<Option<bool>, StepError> {
+        if self.adoption()? != Adoption::Done {
+            return Ok(None);
+        }
+        Ok(Some(self.stored(page_id)?.is_some()))
+    }
+
+    fn count(&self, query: &str, args: Vec<SqlStorageValue>) -> Result<usize, StepError> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let rows = self.all::<Count>(query, args)?;
+        Ok(rows
+            .first()
+            .map_or(0, |c| usize::try_from(c.n).unwrap_or(0)))
     }
 
     fn exists(&self, query: &str, args: Vec<SqlStorageValue>) -> Result<bool, StepError> {
@@ -114,14 +142,7 @@ impl Staging for SqlStaging {
     }
 
     fn count_in(&self, state: RowState) -> Result<usize, StepError> {
-        #[derive(Deserialize)]
-        struct Count {
-            n: i64,
-        }
-        let rows = self.all::<Count>(q::COUNT_IN, vec![state_name(state).into()])?;
-        Ok(rows
-            .first()
-            .map_or(0, |c| usize::try_from(c.n).unwrap_or(0)))
+        self.count(q::COUNT_IN, vec![state_name(state).into()])
     }
 
     fn slug_holder(
@@ -143,10 +164,10 @@ impl Staging for SqlStaging {
         Ok(held.first().and_then(|h| q::holder(h.x)))
     }
 
-    fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError> {
+    fn record_items(&self, items: &[StoredItem]) -> Result<(), StepError> {
         for item in items {
             self.run(
-                q::PUT_STORED,
+                q::RECORD_ITEM,
                 vec![
                     item.page_id.clone().into(),
                     item.slug.clone().into(),
@@ -160,6 +181,26 @@ impl Staging for SqlStaging {
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError> {
         let rows = self.all::<Text>(q::STORED, vec![page_id.into()])?;
         Ok(parse(rows)?.pop())
+    }
+
+    fn forget_items(&self, page_ids: &[String]) -> Result<(), StepError> {
+        for chunk in page_ids.chunks(500) {
+            self.run(q::FORGET_ITEMS, vec![json(&chunk)?])?;
+        }
+        Ok(())
+    }
+
+    fn item_count(&self) -> Result<usize, StepError> {
+        self.count(q::COUNT_ITEMS, vec![])
+    }
+
+    fn adoption(&self) -> Result<Adoption, StepError> {
+        let rows = self.all::<Text>(q::META, vec![q::ADOPTION_KEY.into()])?;
+        Ok(parse(rows)?.pop().unwrap_or(Adoption::After(None)))
+    }
+
+    fn set_adoption(&self, adoption: &Adoption) -> Result<(), StepError> {
+        self.run(q::SET_META, vec![q::ADOPTION_KEY.into(), json(adoption)?])
     }
 
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError> {
@@ -223,6 +264,15 @@ impl Staging for SqlStaging {
             self.run(q::PUT_REVIEWED, vec![json(&rows)?])?;
         }
         Ok(())
+    }
+
+    fn reviewed_among(&self, page_ids: &[String]) -> Result<Vec<String>, StepError> {
+        let mut reviewed = Vec::new();
+        for chunk in page_ids.chunks(500) {
+            let rows = self.all::<Text>(q::REVIEWED_AMONG, vec![json(&chunk)?])?;
+            reviewed.extend(rows.into_iter().map(|r| r.t));
+        }
+        Ok(reviewed)
     }
 
     fn reviewed_moot(&self, full: bool) -> Result<Vec<String>, StepError> {

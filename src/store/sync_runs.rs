@@ -175,16 +175,23 @@ pub async fn finish(
         d1::opt(code),
         d1::opt(message),
     ]);
-    d1::run(
+    let mut statements = vec![d1::stmt(
         db,
         &format!(
             "UPDATE sync_runs SET {COUNTERS}, status = ?20, finished_at = ?21, error_code = ?22, error_message = ?23, \
              phase = NULL WHERE id = ?1"
         ),
         &args,
-    )
-    .await?;
-    Ok(())
+    )?];
+    if let Some(items) = job.items_in_framer {
+        // The dashboard's count, with the run's record in the same round trip.
+        statements.push(d1::stmt(
+            db,
+            "UPDATE projects SET items_in_framer = ?2 WHERE id = (SELECT project_id FROM sync_runs WHERE id = ?1)",
+            &[D1Type::Text(&job.sync_id), d1::int(items)],
+        )?);
+    }
+    d1::batch(db, statements).await
 }
 
 /// Closes a run that cannot continue (its checkpoint is unreadable).

@@ -59,6 +59,29 @@ pub struct IngestRequest {
     pub record: EventRecord,
     pub effect: Option<Effect>,
     pub auto_sync: bool,
+    /// A page the event says moved elsewhere in the workspace: it is gone from the project if
+    /// the object's record holds it, which only the object can tell.
+    #[serde(default)]
+    pub moved_page: Option<String>,
+}
+
+impl IngestRequest {
+    /// The moved page is one Framer holds for the project: its event is relevant, and the
+    /// page gone.
+    pub fn moved_page_held(&mut self) {
+        if let (None, Some(page_id)) = (&self.effect, self.moved_page.take()) {
+            self.effect = Some(Effect::PageGone { page_id });
+            self.record.relevant = true;
+        }
+    }
+}
+
+/// The owner changed the project's database or collection: the run in flight stops; with a
+/// new database, the object's record of items goes too (it is about the old one).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CancelRequest {
+    #[serde(default)]
+    pub forget_items: bool,
 }
 
 #[derive(Serialize, Deserialize)]

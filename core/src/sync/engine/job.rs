@@ -113,6 +113,10 @@ pub struct Job {
     /// What the deletion guard decided, once reading is over.
     #[serde(default)]
     pub removal: Option<RemovalPlan>,
+    /// The items Framer holds for the project by the object's record, counted when the run
+    /// ends: D1's project row keeps the figure for the dashboard.
+    #[serde(default)]
+    pub items_in_framer: Option<usize>,
 }
 
 /// The project's settings a run works with, read once when it starts.
@@ -261,6 +265,7 @@ impl Job {
             uploads: 0,
             settings: None,
             removal: None,
+            items_in_framer: None,
         }
     }
 

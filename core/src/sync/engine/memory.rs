@@ -4,7 +4,9 @@
 use super::budget::Budget;
 use super::failure::StepError;
 use super::job::{HeldItem, Job, RowState, StagedRow, StoredItem};
-use super::ports::{FramerSink, NotionSource, Records, RemovalCounts, RemovalSet, RunEnd, Staging};
+use super::ports::{
+    Adoption, FramerSink, NotionSource, Records, RemovalCounts, RemovalSet, RunEnd, Staging,
+};
 use super::staging_sql::{self as q, state_name};
 use crate::framer::wire::{self, Asset, Call, ClientMessage};
 use crate::notion::error::NotionError;
@@ -336,7 +338,8 @@ impl MemFramer {
 /// is believed to hold and the assets.
 #[derive(Default)]
 pub struct MemRecords {
-    pub stored: RefCell<BTreeMap<String, StoredItem>>,
+    /// The record of items D1 kept before the object held it (`synced_items`).
+    pub legacy: RefCell<BTreeMap<String, StoredItem>>,
     pub runs: RefCell<BTreeMap<String, (String, Job)>>,
     pub last_success_ms: RefCell<Option<i64>>,
     pub assets: RefCell<BTreeMap<String, String>>,
@@ -344,8 +347,6 @@ pub struct MemRecords {
     pub collection_id: RefCell<Option<String>>,
     pub mapping: RefCell<Option<Mapping>>,
     pub last_full_sync_ms: RefCell<Option<i64>>,
-    /// Every page id `record_accepted` wrote, in order (a page twice: recorded twice).
-    pub accepted: RefCell<Vec<String>>,
     /// Removals held for review: page id -> (kept by the owner, the item as held).
     pub reviewed: RefCell<BTreeMap<String, (bool, HeldItem)>>,
     /// The project's settings version: the run's writes to the project are compare-and-swaps
@@ -398,13 +399,13 @@ impl Records for MemRecords {
         port_call(Port::Records);
         Ok(())
     }
-    async fn stored_items(
+    async fn legacy_items(
         &self,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredItem>, StepError> {
         let chunk = self
-            .stored
+            .legacy
             .borrow()
             .values()
             .filter(|s| after.is_none_or(|a| s.page_id.as_str() > a))
@@ -414,21 +415,8 @@ impl Records for MemRecords {
         port_call(Port::Records);
         Ok(chunk)
     }
-    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError> {
-        for (item, _) in items {
-            self.stored
-                .borrow_mut()
-                .insert(item.page_id.clone(), item.clone());
-            self.accepted.borrow_mut().push(item.page_id.clone());
-        }
-        port_call(Port::Records);
-        Ok(())
-    }
-    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
-        for id in page_ids {
-            self.stored.borrow_mut().remove(id);
-            self.reviewed.borrow_mut().remove(id);
-        }
+    async fn drop_legacy_items(&self) -> Result<(), StepError> {
+        self.legacy.borrow_mut().clear();
         port_call(Port::Records);
         Ok(())
     }
@@ -516,6 +504,9 @@ pub struct MemStaging {
     pub db: rusqlite::Connection,
     /// The most rows any one `rows_in` call returned.
     pub largest_load: RefCell<usize>,
+    /// Every page id `record_items` wrote, in order (a page twice: recorded twice), rolled
+    /// back batches included.
+    pub recorded: RefCell<Vec<String>>,
     /// A batch is open, begun after this many awaits.
     batch: std::cell::Cell<Option<u64>>,
 }
@@ -529,6 +520,7 @@ impl Default for MemStaging {
         Self {
             db,
             largest_load: RefCell::new(0),
+            recorded: RefCell::new(Vec::new()),
             batch: std::cell::Cell::new(None),
         }
     }
@@ -589,6 +581,15 @@ impl MemStaging {
             };
             self.db.execute_batch(end).expect("end of batch");
         }
+    }
+
+    /// The whole record of items, by page id.
+    pub fn items(&self) -> Vec<StoredItem> {
+        parse(
+            self.texts("SELECT item FROM items ORDER BY page_id", [])
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     /// Whether a job is checkpointed.
@@ -717,16 +718,17 @@ impl Staging for MemStaging {
         port_call(Port::Staging);
         result
     }
-    fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError> {
+    fn record_items(&self, items: &[StoredItem]) -> Result<(), StepError> {
         self.batch();
         let result = (|| {
             for item in items {
                 self.db
                     .execute(
-                        q::PUT_STORED,
+                        q::RECORD_ITEM,
                         rusqlite::params![item.page_id, item.slug, to_json(item)],
                     )
                     .map_err(sql_fault)?;
+                self.recorded.borrow_mut().push(item.page_id.clone());
             }
             Ok(())
         })();
@@ -736,6 +738,52 @@ impl Staging for MemStaging {
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError> {
         self.batch();
         let result = (|| Ok(parse(self.texts(q::STORED, [page_id])?)?.pop()))();
+        port_call(Port::Staging);
+        result
+    }
+    fn forget_items(&self, page_ids: &[String]) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            self.db
+                .execute(q::FORGET_ITEMS, [to_json(&page_ids)])
+                .map(drop)
+                .map_err(sql_fault)
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn item_count(&self) -> Result<usize, StepError> {
+        self.batch();
+        let result = (|| {
+            let n: i64 = self
+                .db
+                .query_row(q::COUNT_ITEMS, [], |row| row.get(0))
+                .map_err(sql_fault)?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn adoption(&self) -> Result<Adoption, StepError> {
+        self.batch();
+        let result = (|| {
+            let stored = self.texts(q::META, [q::ADOPTION_KEY])?.pop();
+            Ok(match stored {
+                Some(text) => serde_json::from_str(&text).map_err(sql_fault)?,
+                None => Adoption::After(None),
+            })
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn set_adoption(&self, adoption: &Adoption) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            self.db
+                .execute(q::SET_META, [q::ADOPTION_KEY, &to_json(adoption)])
+                .map(drop)
+                .map_err(sql_fault)
+        })();
         port_call(Port::Staging);
         result
     }
@@ -813,6 +861,12 @@ impl Staging for MemStaging {
             }
             Ok(())
         })();
+        port_call(Port::Staging);
+        result
+    }
+    fn reviewed_among(&self, page_ids: &[String]) -> Result<Vec<String>, StepError> {
+        self.batch();
+        let result = (|| self.texts(q::REVIEWED_AMONG, [to_json(&page_ids)]))();
         port_call(Port::Staging);
         result
     }

@@ -1,6 +1,6 @@
 //! The engine's view of the outside: Notion (a source of pages), Framer (a sink of items), D1
-//! (the records the dashboard reads) and the Durable Object's SQLite (the checkpoint and the
-//! staged rows). the Worker crate (`src/`) implements them over the runtime; the tests implement them in
+//! (the records the dashboard reads) and the Durable Object's SQLite (the record of what Framer
+//! holds, the checkpoint and the staged rows). the Worker crate (`src/`) implements them over the runtime; the tests implement them in
 //! memory. Every method that makes a subrequest takes it from the step's budget first.
 
 // The engine runs on one thread (wasm, or a test's executor) and never needs Send futures.
@@ -45,7 +45,7 @@ pub trait FramerSink {
     fn counters(&self) -> (usize, usize);
 }
 
-/// D1: the project, its run record and what Framer is believed to hold.
+/// D1: the project and its run record.
 pub trait Records {
     async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError>;
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError>;
@@ -56,16 +56,15 @@ pub trait Records {
     async fn set_collection_id(&self, id: &str, version: i64) -> Result<bool, StepError>;
     async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError>;
     async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError>;
-    /// Up to `limit` stored items with a page id after `after`, by page id.
-    async fn stored_items(
+    /// Up to `limit` of the items the version before recorded in D1 (`synced_items`), with a
+    /// page id after `after`, by page id: read once, when the object adopts them.
+    async fn legacy_items(
         &self,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredItem>, StepError>;
-    /// Items Framer accepted, with the hash of what was sent.
-    async fn record_accepted(&self, items: &[(StoredItem, String)]) -> Result<(), StepError>;
-    /// Items taken out of Framer: their records (and any review of their removal) go.
-    async fn forget(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// D1's copy goes once the object holds all of it.
+    async fn drop_legacy_items(&self) -> Result<(), StepError>;
     /// The assets already uploaded for these file keys: key -> asset URL.
     async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError>;
     /// Remembers an upload Framer answered.
@@ -100,6 +99,16 @@ pub enum RunEnd<'a> {
 
 pub use crate::sync::reconcile::{RemovalCounts, RemovalSet};
 
+/// How far the object has adopted the record of items that D1 kept before (`synced_items`).
+/// Until it is `Done`, D1's rows are the record; every step adopts what is left before any
+/// other unit, and D1's rows are dropped once all are in the object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Adoption {
+    /// Rows with a page id after this one are still to copy (`None`: from the start).
+    After(Option<String>),
+    Done,
+}
+
 /// The object's SQLite: the checkpoint and the staged rows of the run in progress.
 pub trait Staging {
     fn load_job(&self) -> Result<Option<Job>, StepError>;
@@ -124,8 +133,15 @@ pub trait Staging {
         page_id: &str,
         final_: bool,
     ) -> Result<Option<Holder>, StepError>;
-    fn put_stored(&self, items: &[StoredItem]) -> Result<(), StepError>;
+    /// The record of what Framer holds, kept across runs: items Framer accepted, by page id.
+    fn record_items(&self, items: &[StoredItem]) -> Result<(), StepError>;
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError>;
+    /// Items taken out of Framer.
+    fn forget_items(&self, page_ids: &[String]) -> Result<(), StepError>;
+    fn item_count(&self) -> Result<usize, StepError>;
+    /// How far the record D1 kept before was adopted.
+    fn adoption(&self) -> Result<Adoption, StepError>;
+    fn set_adoption(&self, adoption: &Adoption) -> Result<(), StepError>;
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError>;
     fn in_framer(&self, page_id: &str) -> Result<bool, StepError>;
     /// Up to `limit` pages of `set` to take out of Framer, by page id after `after`, with a
@@ -139,6 +155,8 @@ pub trait Staging {
         limit: usize,
     ) -> Result<Vec<(String, String)>, StepError>;
     fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError>;
+    /// Which of these pages have a review of their removal.
+    fn reviewed_among(&self, page_ids: &[String]) -> Result<Vec<String>, StepError>;
     /// The removals reviewed earlier: `(page_id, kept)`.
     fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError>;
     /// Reviewed pages that are no removal any more: staged as rows Framer keeps (Notion shows

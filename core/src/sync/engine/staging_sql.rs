@@ -8,25 +8,29 @@ use super::job::RowState;
 use crate::sync::reconcile::RemovalSet;
 use crate::sync::slug::Holder;
 
-/// The tables, created when missing.
-pub const TABLES: [&str; 8] = [
+/// The tables, created when missing. `items` and `sync_meta` outlive runs: `items` is the record
+/// of what Framer holds for the project (before, D1's `synced_items`, copied into the object by
+/// every run), so a run reads and writes only the items its rows touch. The rest is the run in
+/// progress. `sync_stored`, the per-run copy of that version, is dropped.
+pub const TABLES: [&str; 10] = [
+    "DROP TABLE IF EXISTS sync_stored",
+    "CREATE TABLE IF NOT EXISTS items (page_id TEXT PRIMARY KEY, slug TEXT NOT NULL, item TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS items_slug ON items (slug)",
+    "CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sync_job (id INTEGER PRIMARY KEY CHECK (id = 1), job TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sync_rows (page_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, \
      state TEXT NOT NULL, slug TEXT NOT NULL, row TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS sync_rows_state ON sync_rows (state, seq)",
     "CREATE INDEX IF NOT EXISTS sync_rows_slug ON sync_rows (slug)",
-    "CREATE TABLE IF NOT EXISTS sync_stored (page_id TEXT PRIMARY KEY, slug TEXT NOT NULL, item TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS sync_stored_slug ON sync_stored (slug)",
     "CREATE TABLE IF NOT EXISTS sync_framer_ids (page_id TEXT PRIMARY KEY)",
     // Removals the deletion guard held earlier (kept = 1: the owner chose "Keep them").
     "CREATE TABLE IF NOT EXISTS sync_reviewed (page_id TEXT PRIMARY KEY, kept INTEGER NOT NULL)",
 ];
 
-/// Emptied when a run ends.
-pub const CLEAR: [&str; 5] = [
+/// Emptied when a run ends (the record of items stays).
+pub const CLEAR: [&str; 4] = [
     "DELETE FROM sync_job",
     "DELETE FROM sync_rows",
-    "DELETE FROM sync_stored",
     "DELETE FROM sync_framer_ids",
     "DELETE FROM sync_reviewed",
 ];
@@ -46,11 +50,26 @@ pub const PUT_ROW: &str =
 pub const ROWS_IN: &str = "SELECT row AS t FROM sync_rows WHERE state = ? ORDER BY seq LIMIT ?";
 /// (state)
 pub const COUNT_IN: &str = "SELECT COUNT(*) AS n FROM sync_rows WHERE state = ?";
-/// (page_id, slug, item)
-pub const PUT_STORED: &str =
-    "INSERT OR REPLACE INTO sync_stored (page_id, slug, item) VALUES (?, ?, ?)";
+/// (page_id, slug, item) An upsert, not `INSERT OR REPLACE`: a replace is a delete and an
+/// insert, twice the rows written for the same record.
+pub const RECORD_ITEM: &str = "INSERT INTO items (page_id, slug, item) VALUES (?, ?, ?) \
+     ON CONFLICT(page_id) DO UPDATE SET slug = excluded.slug, item = excluded.item";
 /// (page_id)
-pub const STORED: &str = "SELECT item AS t FROM sync_stored WHERE page_id = ?";
+pub const STORED: &str = "SELECT item AS t FROM items WHERE page_id = ?";
+/// (JSON array of page ids)
+pub const FORGET_ITEMS: &str =
+    "DELETE FROM items WHERE page_id IN (SELECT value FROM json_each(?))";
+/// The project now syncs another database: nothing recorded is about it.
+pub const CLEAR_ITEMS: &str = "DELETE FROM items";
+/// () `n`
+pub const COUNT_ITEMS: &str = "SELECT COUNT(*) AS n FROM items";
+/// (key)
+pub const META: &str = "SELECT value AS t FROM sync_meta WHERE key = ?";
+/// (key, value)
+pub const SET_META: &str = "INSERT INTO sync_meta (key, value) VALUES (?, ?) \
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+/// The `sync_meta` key of how far the object has adopted D1's `synced_items`.
+pub const ADOPTION_KEY: &str = "items_adoption";
 /// (JSON array of page ids)
 pub const PUT_FRAMER_IDS: &str =
     "INSERT OR IGNORE INTO sync_framer_ids (page_id) SELECT value FROM json_each(?)";
@@ -67,7 +86,7 @@ macro_rules! slug_holder {
         concat!(
             "SELECT CASE WHEN state = 'slug_wait' THEN 2 ELSE 1 END AS x FROM sync_rows ",
             "WHERE slug = ?1 AND page_id != ?2 ",
-            "UNION ALL SELECT 3 AS x FROM sync_stored s WHERE s.slug = ?1 AND s.page_id != ?2 ",
+            "UNION ALL SELECT 3 AS x FROM items s WHERE s.slug = ?1 AND s.page_id != ?2 ",
             "AND NOT EXISTS (SELECT 1 FROM sync_rows r WHERE r.page_id = s.page_id AND ",
             $freed,
             ") ORDER BY x LIMIT 1"
@@ -82,7 +101,7 @@ pub const SLUG_HOLDER_FINAL: &str = slug_holder!("r.state NOT IN ('skipped', 're
 /// Pages D1 or Framer has: the only ones worth a removal.
 macro_rules! known {
     () => {
-        "SELECT page_id FROM sync_stored UNION SELECT page_id FROM sync_framer_ids"
+        "SELECT page_id FROM items UNION SELECT page_id FROM sync_framer_ids"
     };
 }
 /// The deletion rule ([`crate::sync::reconcile::is_removal`]) with a title for each page:
@@ -91,7 +110,7 @@ macro_rules! listed {
     () => {
         concat!(
             "SELECT r.page_id AS id, COALESCE(NULLIF(json_extract(r.row, '$.title'), ''), ",
-            "(SELECT s.slug FROM sync_stored s WHERE s.page_id = r.page_id), '') AS title ",
+            "(SELECT s.slug FROM items s WHERE s.page_id = r.page_id), '') AS title ",
             "FROM sync_rows r WHERE r.state = 'remove' AND r.page_id IN (",
             known!(),
             ")"
@@ -104,7 +123,7 @@ macro_rules! unseen {
     () => {
         concat!(
             " UNION SELECT k.page_id AS id, ",
-            "COALESCE((SELECT s.slug FROM sync_stored s WHERE s.page_id = k.page_id), '') AS title FROM (",
+            "COALESCE((SELECT s.slug FROM items s WHERE s.page_id = k.page_id), '') AS title FROM (",
             known!(),
             ") k WHERE k.page_id NOT IN (SELECT page_id FROM sync_rows)"
         )
@@ -152,6 +171,10 @@ pub fn removal_counts(full: bool) -> String {
 /// (JSON array of [page_id, kept]) The removals reviewed earlier.
 pub const PUT_REVIEWED: &str = "INSERT OR REPLACE INTO sync_reviewed (page_id, kept) \
      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)";
+
+/// (JSON array of page ids) Those with a review of their removal.
+pub const REVIEWED_AMONG: &str =
+    "SELECT page_id AS t FROM sync_reviewed WHERE page_id IN (SELECT value FROM json_each(?))";
 
 /// () Reviewed pages the run staged as rows Framer keeps: Notion shows them again.
 const REVIEWED_BACK: &str = "SELECT v.page_id AS t FROM sync_reviewed v \

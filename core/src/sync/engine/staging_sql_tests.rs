@@ -47,7 +47,7 @@ fn staged(staging: &MemStaging, pages: &[(Option<RowState>, bool, bool)]) -> Vec
         }
         if *in_d1 {
             staging
-                .put_stored(&[stored(id, &format!("s-{id}"))])
+                .record_items(&[stored(id, &format!("s-{id}"))])
                 .unwrap();
         }
         if *in_framer {
@@ -167,7 +167,7 @@ proptest! {
 fn slug_holders_while_reading_and_once_reading_is_over() {
     let staging = MemStaging::default();
     staging
-        .put_stored(&[
+        .record_items(&[
             stored("renamed", "old"),
             stored("written", "was"),
             stored("skipped", "kept"),

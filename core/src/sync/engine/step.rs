@@ -11,7 +11,7 @@ use super::job::{
     notion_url, GuardVerdict, HeldItem, Job, Phase, RemovalPlan, RowOptionsSnapshot, RowState,
     RunSettings, Setup, SkippedRow, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX,
 };
-use super::ports::{FramerSink, NotionSource, Records, RemovalSet, RunEnd, Staging};
+use super::ports::{Adoption, FramerSink, NotionSource, Records, RemovalSet, RunEnd, Staging};
 use super::rows::{self, RowFacts, BODY_FIELD_ID, BODY_FIELD_NAME};
 use crate::framer::cms::{self, FieldDef, FieldType, FieldValue};
 use crate::framer::wire::{Asset, Call};
@@ -36,8 +36,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Items per `addManagedCollectionItems2` call, and the size budget of one call.
 pub const BATCH_ITEMS: usize = 100;
 pub const BATCH_BYTES: usize = 512 * 1024;
-/// Stored items copied from D1 per call, and ids per `removeManagedCollectionItems` call.
-const STORED_CHUNK: usize = 1_000;
+/// Items adopted from D1's record of the version before per unit, and ids per
+/// `removeManagedCollectionItems` call.
+const ADOPT_CHUNK: usize = 1_000;
 const REMOVE_CHUNK: usize = 1_000;
 
 /// How a step ended.
@@ -133,7 +134,14 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         let end = RunEnd::Cancelled {
             message: "the project's Notion database or Framer collection changed while this run was in flight; the next run reads everything again",
         };
-        let closed = match self.records.run_finished(job, end, now).await {
+        let closed = match self.staging.item_count() {
+            Ok(n) => {
+                job.items_in_framer = Some(n);
+                self.records.run_finished(job, end, now).await
+            }
+            Err(e) => Err(e),
+        };
+        let closed = match closed {
             Ok(()) => self.staging.clear(),
             Err(e) => Err(e),
         };
@@ -175,6 +183,12 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         loop {
             if self.budget.spent((self.clock)()) || (self.cancelled)() {
                 return Ok(false);
+            }
+            // Before any other unit, whatever the phase (a run may have been in flight when the
+            // version changed): until the object holds the record, it is D1's.
+            if let Adoption::After(after) = self.staging.adoption()? {
+                self.adopt_items(after).await?;
+                continue;
             }
             match job.phase {
                 Phase::Starting => self.start(job).await?,
@@ -266,7 +280,6 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 .collect();
             self.staging.put_framer_ids(&ids)?;
         }
-        self.copy_stored_items().await?;
         let reviewed = self.records.reviewed_removals().await?;
         self.staging.put_reviewed(&reviewed)?;
         job.stats.full = full;
@@ -501,21 +514,21 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(())
     }
 
-    /// Copies what D1 believes Framer holds into the object's SQLite, a chunk per call, so
-    /// that no step holds it all.
-    async fn copy_stored_items(&mut self) -> Result<(), StepError> {
-        let mut after: Option<String> = None;
-        loop {
-            let chunk = self
-                .records
-                .stored_items(after.as_deref(), STORED_CHUNK)
-                .await?;
-            self.staging.put_stored(&chunk)?;
-            if chunk.len() < STORED_CHUNK {
-                return Ok(());
-            }
-            after = chunk.last().map(|s| s.page_id.clone());
+    /// Copies a chunk of the record of items that D1 kept before into the object; once it has
+    /// all of it, D1's rows are dropped. The object's writes are durable before the next await,
+    /// so D1's rows go only once the object holds them.
+    async fn adopt_items(&mut self, after: Option<String>) -> Result<(), StepError> {
+        let chunk = self
+            .records
+            .legacy_items(after.as_deref(), ADOPT_CHUNK)
+            .await?;
+        self.staging.record_items(&chunk)?;
+        if chunk.len() == ADOPT_CHUNK {
+            let last = chunk.last().map(|s| s.page_id.clone());
+            return self.staging.set_adoption(&Adoption::After(last));
         }
+        self.records.drop_legacy_items().await?;
+        self.staging.set_adoption(&Adoption::Done)
     }
 
     /// One query page of the current window.
@@ -930,7 +943,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 items,
             };
             match self.framer.call(call).await {
-                Ok(_) => self.accepted(job, group, &sent).await?,
+                Ok(_) => self.accepted(job, group, &sent)?,
                 Err(StepError::Refused { message, .. }) if group.len() == 1 => {
                     self.refused(job, &setup.mapping, group, &message)?;
                 }
@@ -1041,30 +1054,29 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(sent)
     }
 
-    async fn accepted(
+    fn accepted(
         &mut self,
         job: &mut Job,
         rows: Vec<StagedRow>,
         sent: &BTreeMap<String, Outgoing>,
     ) -> Result<(), StepError> {
-        let records: Vec<(StoredItem, String)> = rows
+        let records: Vec<StoredItem> = rows
             .iter()
             .filter_map(|r| {
                 let outgoing = sent.get(&r.page_id)?;
-                Some((
-                    StoredItem {
-                        page_id: r.page_id.clone(),
-                        slug: r.slug.clone(),
-                        slug_source: r.slug_source.clone(),
-                        content_hash: outgoing.hash.clone(),
-                        last_edited_time: Some(r.last_edited_time.clone()),
-                        fields_hash: r.item.as_ref().map(rows::fields_hash),
-                    },
-                    r.last_edited_time.clone(),
-                ))
+                Some(StoredItem {
+                    page_id: r.page_id.clone(),
+                    slug: r.slug.clone(),
+                    slug_source: r.slug_source.clone(),
+                    content_hash: outgoing.hash.clone(),
+                    last_edited_time: Some(r.last_edited_time.clone()),
+                    fields_hash: r.item.as_ref().map(rows::fields_hash),
+                })
             })
             .collect();
-        self.records.record_accepted(&records).await?;
+        // The record, the rows and the counts are one batch of the object's writes: a crash
+        // keeps all of them or none, and a batch is never recorded without its rows.
+        self.staging.record_items(&records)?;
         let done: Vec<StagedRow> = rows
             .into_iter()
             .map(|mut r| {
@@ -1152,7 +1164,13 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 ids: ids.clone(),
             })
             .await?;
-        self.records.forget(&ids).await?;
+        // D1 first: the record, the markers and the counts then go in one batch of the
+        // object's writes, so a crash before it removes the chunk again and counts it once.
+        let reviewed = self.staging.reviewed_among(&ids)?;
+        if !reviewed.is_empty() {
+            self.records.forget_reviewed(&reviewed).await?;
+        }
+        self.staging.forget_items(&ids)?;
         let removed: Vec<StagedRow> = ids
             .iter()
             .map(|id| StagedRow::marker(next_seq(job), id.clone(), RowState::Removed))
@@ -1269,6 +1287,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             code: &f.code,
             message: &f.message,
         });
+        job.items_in_framer = Some(self.staging.item_count()?);
         self.records.run_finished(job, end, now).await?;
         self.staging.clear()
     }

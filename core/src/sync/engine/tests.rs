@@ -57,6 +57,7 @@ fn project(page_body: bool) -> Project {
         auto_publish: 0,
         webhook_key: "whk_1".into(),
         last_full_sync_at: None,
+        items_in_framer: 0,
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
         plan: "paid".into(),
@@ -257,7 +258,7 @@ fn a_run_with_bodies_takes_many_steps_none_over_budget_and_framer_equals_notion(
         .as_str()
         .unwrap()
         .contains("Body of"));
-    assert_eq!(world.records.stored.borrow().len(), 250);
+    assert_eq!(world.staging.item_count().unwrap(), 250);
     let runs = world.records.runs.borrow();
     let (status, job) = runs.values().next().unwrap();
     assert_eq!(
@@ -704,15 +705,13 @@ fn a_crash_after_any_port_call_still_ends_with_exact_counts_and_nothing_done_twi
             without_assets(&expected_items, false),
             "crash {k}"
         );
-        let stored = world.records.stored.borrow();
+        let stored = world.staging.items();
         assert_eq!(stored.len(), 12, "crash {k}");
-        assert!(stored
-            .values()
-            .all(|s| !s.content_hash.starts_with("retry:")));
-        // D1 holds each item once. What the crash lost since the step last awaited is done
-        // again (the object's writes are one batch until then): a batch Framer and D1 had
+        assert!(stored.iter().all(|s| !s.content_hash.starts_with("retry:")));
+        // The record holds each item once. What the crash lost since the step last awaited is
+        // done again (the object's writes are one batch until then): a batch Framer had
         // accepted is sent and recorded once more, never a third time.
-        let accepted = world.records.accepted.borrow();
+        let accepted = world.staging.recorded.borrow();
         for n in 0..12 {
             let id = format!("00000000-0000-4000-8000-{n:012}");
             let times = accepted.iter().filter(|a| **a == id).count();
@@ -1177,5 +1176,95 @@ fn a_capped_window_that_brings_nothing_new_fails_the_run_instead_of_ending_the_r
         framer_titles(&world),
         150,
         "nothing past the cap was removed"
+    );
+}
+
+/// Rows inserted, updated or deleted in the object's SQLite so far (SQLite's own count; index
+/// entries are not rows).
+fn object_rows_written(world: &World) -> u64 {
+    world.staging.db.total_changes()
+}
+
+fn records_calls() -> usize {
+    port_calls().iter().filter(|p| **p == Port::Records).count()
+}
+
+#[test]
+fn a_one_row_run_on_a_large_collection_writes_and_queries_what_the_row_needs_not_the_collection() {
+    let day0 = 1_796_083_200_000; // 2026-12-01
+    let mut world = World::new(3_000, false);
+    world.now_ms = day0;
+    let (outcome, _) = world.run(200);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(world.staging.item_count().unwrap(), 3_000);
+
+    world.now_ms = day0 + 3_600_000;
+    world.pages[1_234]["last_edited_time"] = Value::from(iso_from_ms(day0 + 60_000));
+    world.pages[1_234]["properties"]["Link"]["url"] = Value::from("https://example.com/edited");
+    let (written, d1) = (object_rows_written(&world), records_calls());
+    let recorded = world.staging.recorded.borrow().len();
+    let job = world.job(Trigger::Webhook, false);
+    let (outcome, _) = world.run_job(job, 200);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let (_, job) = last_record(&world);
+    assert_eq!((job.stats.full, job.stats.updated), (false, 1));
+    assert_eq!(job.items_in_framer, Some(3_000));
+    // The record gains exactly the row written; the run's own writes (checkpoint, the staged
+    // row, its clearing) are a handful, whatever the collection's size.
+    assert_eq!(world.staging.recorded.borrow().len(), recorded + 1);
+    let rows = object_rows_written(&world) - written;
+    assert!(rows <= 20, "{rows} rows written in the object");
+    let queries = records_calls() - d1;
+    assert!(queries <= 10, "{queries} D1 calls");
+}
+
+#[test]
+fn the_record_d1_kept_before_is_adopted_before_any_other_unit_then_dropped_from_d1() {
+    let mut world = World::new(2_500, false);
+    let (outcome, _) = world.run(200);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let items_before = world.staging.items();
+    // As the version before left it: the record in D1, none in the object, a run in flight.
+    *world.records.legacy.borrow_mut() = items_before
+        .iter()
+        .map(|item| (item.page_id.clone(), item.clone()))
+        .collect();
+    world
+        .staging
+        .db
+        .execute_batch("DELETE FROM items; DELETE FROM sync_meta")
+        .unwrap();
+    let calls_before = world.framer.borrow().calls.len();
+    let job = world.job(Trigger::Manual, true);
+    world.staging.save_job(&job).unwrap();
+    let mut job = job;
+    // A step with no budget for anything else still adopts first (copying costs no subrequest).
+    let (outcome, _, _) = world.step(&mut job, 200);
+    assert!(matches!(
+        outcome,
+        StepOutcome::Continue | StepOutcome::Succeeded
+    ));
+    assert_eq!(world.staging.items(), items_before, "adopted as D1 had it");
+    assert!(
+        world.records.legacy.borrow().is_empty(),
+        "D1's copy dropped"
+    );
+    let (outcome, _) = world.run_job(job, 200);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let (_, job) = last_record(&world);
+    assert_eq!(
+        (job.stats.added, job.stats.updated, job.stats.removed),
+        (0, 0, 0),
+        "nothing rewritten to Framer"
+    );
+    let writes = world.framer.borrow().calls[calls_before..]
+        .iter()
+        .filter(|c| c.starts_with("add") || c.starts_with("remove"))
+        .count();
+    assert_eq!(
+        writes,
+        0,
+        "{:?}",
+        &world.framer.borrow().calls[calls_before..]
     );
 }

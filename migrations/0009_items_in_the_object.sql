@@ -1,0 +1,10 @@
+-- Issue 20: a run costs what it changes. The record of what Framer holds per Notion page
+-- moves from D1's `synced_items` into each project's Durable Object SQLite (its `items` table),
+-- where a run reads and writes only the items its rows touch; before, every run copied the
+-- project's whole record into the object and deleted it again (about 2N rows written per run).
+-- Each object adopts its project's rows on its next run (a chunk per unit, before anything
+-- else) and deletes them from D1 once it holds all of them, so the table empties as projects
+-- run; new projects never write it. The dashboard's item count is kept on the project row,
+-- set when a run ends; until a project's first run under this version, it is D1's count.
+ALTER TABLE projects ADD COLUMN items_in_framer INTEGER NOT NULL DEFAULT 0;
+UPDATE projects SET items_in_framer = (SELECT COUNT(*) FROM synced_items s WHERE s.project_id = projects.id);
