@@ -80,7 +80,12 @@ function stepFigures(worker, syncId) {
   if (lines.length === 0) return { steps: 0, text: "steps: none logged (no sync_step lines)" };
   const maxSubrequests = Math.max(...lines.map((line) => line.subrequests));
   const maxHeld = Math.max(...lines.map((line) => line.rows_held_max));
-  return { steps: lines.length, text: `steps ${lines.length}, largest step ${maxSubrequests} subrequests, at most ${maxHeld} rows held` };
+  const objectRows = lines.reduce((sum, line) => sum + (line.object_rows_written ?? 0), 0);
+  return {
+    steps: lines.length,
+    objectRows,
+    text: `steps ${lines.length}, largest step ${maxSubrequests} subrequests, at most ${maxHeld} rows held, ${objectRows} rows written to the object's SQLite`,
+  };
 }
 
 function report(label, run, extra = "") {
@@ -129,6 +134,7 @@ await withBench({ rows: ROWS, bodies: false }, async ({ notion, framer, worker, 
   await deliver(worker, webhookPath(project), pageEvent({ databaseId: db.databaseId, pageId: pageIds[5] }), { token: secret });
   const unchanged = await finished(2);
   report("nothing changed (webhook, incremental)", unchanged);
+  console.log(`  ${stepFigures(worker, unchanged.id).text}`);
   assertNoWarnings("nothing changed", unchanged);
 
   notion.updatePage(pageIds[42], { Views: 4242 });
@@ -136,6 +142,8 @@ await withBench({ rows: ROWS, bodies: false }, async ({ notion, framer, worker, 
   const changed = await finished(3);
   report("one row changed (webhook, incremental)", changed);
   assertNoWarnings("one row changed", changed);
+  // Issue 20's goal for this run: at most 50 rows written in all (D1 + the object's SQLite).
+  console.log(`  ${stepFigures(worker, changed.id).text} (the record of ${ROWS} items is not copied)`);
 });
 
 console.log(`with page bodies: ${BODY_ROWS} rows, one Notion call per row at ${RATE}/s: at least ${(BODY_ROWS / RATE).toFixed(0)} s`);

@@ -287,6 +287,16 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
       }
     },
     /**
+     * The deliveries a project's object recorded in its ledger (none when it stored nothing):
+     * `{event_id, type, relevant, flushed}` in the order they arrived.
+     */
+    async eventsOf(projectId) {
+      if ((await worker.objectFilesOf(projectId)).length === 0) return [];
+      const tables = await worker.objectQuery(projectId, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'");
+      if (tables.length === 0) return [];
+      return worker.objectQuery(projectId, "SELECT event_id, type, relevant, flushed FROM events ORDER BY received_at_ms, rowid");
+    },
+    /**
      * Ends the runtime at once with SIGKILL to its process group (wrangler and workerd): no
      * alarm or request gets to finish. The persisted state stays for `start()`.
      */

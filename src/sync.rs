@@ -40,6 +40,7 @@ pub async fn step(
     cancelled: &dyn Fn() -> bool,
 ) -> StepOutcome {
     let started = now_ms();
+    let written_before = staging.rows_written();
     let budget = Rc::new(Budget::new(
         ctx.settings.sync_step_subrequests,
         started,
@@ -96,14 +97,12 @@ pub async fn step(
     };
     let outcome = engine.step(job).await;
     engine.framer.disconnect().await;
-    log_step(
-        project,
-        job,
-        &engine.report,
-        budget.used(),
-        &outcome,
+    let usage = StepUsage {
+        subrequests: budget.used(),
+        object_rows_written: staging.rows_written() - written_before,
         started,
-    );
+    };
+    log_step(project, job, &engine.report, &usage, &outcome);
     if !matches!(outcome, StepOutcome::Continue | StepOutcome::Cancelled) {
         after_run(ctx, project, job, &outcome).await;
     }
@@ -157,13 +156,20 @@ async fn after_run(ctx: &AppContext, project: &Project, job: &Job, outcome: &Ste
     }
 }
 
+/// What a step spent of the platform's limited resources, for its log line.
+struct StepUsage {
+    subrequests: u32,
+    /// Rows written to the object's SQLite (billed as Durable Object rows written).
+    object_rows_written: usize,
+    started: i64,
+}
+
 fn log_step(
     project: &Project,
     job: &Job,
     report: &StepReport,
-    subrequests: u32,
+    usage: &StepUsage,
     outcome: &StepOutcome,
-    started: i64,
 ) {
     let (outcome, failure) = match outcome {
         StepOutcome::Continue => ("continue", None),
@@ -177,14 +183,15 @@ fn log_step(
         sync_id: &job.sync_id,
         step: job.steps,
         phase: job.public_phase(),
-        subrequests,
+        subrequests: usage.subrequests,
+        object_rows_written: usage.object_rows_written,
         notion_calls: report.notion_calls,
         framer_calls: report.framer_calls,
         rows: report.rows,
         rows_held_max: report.rows_held_max,
         rows_read: job.rows_read,
         items_written: job.items_written,
-        elapsed_ms: now_ms() - started,
+        elapsed_ms: now_ms() - usage.started,
         outcome,
         error_code: failure.map(|f| f.code.as_str()),
         detail: failure.and_then(|f| f.fault.as_ref()),
@@ -202,6 +209,7 @@ struct StepLine<'a> {
     step: u32,
     phase: &'static str,
     subrequests: u32,
+    object_rows_written: usize,
     notion_calls: usize,
     framer_calls: usize,
     rows: usize,

@@ -43,8 +43,8 @@ test("a project synced by the version before keeps its items: adopted from D1, n
   await worker.kill();
   const d1 = await openD1(worker);
   try {
-    d1.exec("ALTER TABLE projects DROP COLUMN items_in_framer");
-    d1.prepare("DELETE FROM d1_migrations WHERE name = ?").run("0009_items_in_the_object.sql");
+    d1.exec("ALTER TABLE projects DROP COLUMN items_in_framer; ALTER TABLE webhooks DROP COLUMN events_tally_seq");
+    d1.prepare("DELETE FROM d1_migrations WHERE name = ?").run("0009_bulk_state_in_the_objects.sql");
     const insert = d1.prepare(
       "INSERT INTO synced_items (project_id, page_id, slug, slug_source, content_hash, last_edited_time, synced_at, fields_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );

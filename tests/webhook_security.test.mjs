@@ -30,7 +30,8 @@ const status = async (id) => (await api("GET", `/api/v1/projects/${id}`)).json.p
 const refreshToken = (id, token) => api("POST", `/api/v1/projects/${id}/webhook/refresh-token`, { token });
 // No body names no token: the first setup's confirm; once a new token waits, name it.
 const confirm = (id, named) => api("POST", `/api/v1/projects/${id}/webhook/confirm`, { body: named });
-const eventsOf = (id) => worker.query("SELECT event_id FROM webhook_events WHERE project_id = ?", id);
+/** The deliveries the project's object recorded (its ledger). */
+const eventsOf = (id) => worker.eventsOf(id);
 const newToken = () => `secret_${randomUUID().replaceAll("-", "")}`;
 
 /** A project whose webhook Notion verified and its owner confirmed: active, with its token. */

@@ -1,5 +1,6 @@
-//! The copy of the object's event ledger to D1 (`webhook_events`), in chunks, after the answer
-//! to Notion and again from the alarm for whatever a copy left behind.
+//! The object's event ledger counted in D1's webhook counters, a numbered tally per chunk, after
+//! the answer to Notion and again from the alarm for whatever a tally left behind. The
+//! deliveries themselves stay in the object.
 
 use crate::context::{now_ms, AppContext};
 use crate::fault::RuntimeResult;
@@ -9,8 +10,9 @@ use notion_framer_core::api::log_line::LogLine;
 use notion_framer_core::sync::ledger;
 use worker::{console_error, Env, SqlStorage};
 
-/// Copies every unflushed ledger row to D1, a chunk per round trip, then drops ids older than
-/// the retention. Safe to run twice at once: the D1 side is idempotent.
+/// Counts every ledger row not counted yet in D1, a tally per round trip (first the one left
+/// pending by an interrupted flush), then drops ids older than the retention. Safe to run
+/// twice at once: D1 applies each tally number once.
 pub async fn flush(
     env: &Env,
     sql: &SqlStorage,
@@ -19,12 +21,16 @@ pub async fn flush(
     let ctx = AppContext::new(env.clone())?;
     let limit = i64::try_from(ledger::FLUSH_CHUNK).unwrap_or(100);
     loop {
-        let chunk = store::ledger::unflushed(sql, limit).fault()?;
-        if chunk.is_empty() {
-            break;
-        }
-        store::webhook_events::record(&ctx.db, project_id, &chunk).await?;
-        store::ledger::mark_flushed(sql, &chunk).fault()?;
+        let pending = store::ledger::pending_tally(sql).fault()?;
+        let tally = match pending {
+            Some(tally) => tally,
+            None => match store::ledger::begin_tally(sql, limit).fault()? {
+                Some(tally) => tally,
+                None => break,
+            },
+        };
+        store::webhooks::count_tally(&ctx.db, project_id, &tally).await?;
+        store::ledger::end_tally(sql, &tally).fault()?;
     }
     store::ledger::drop_flushed_before(sql, now_ms() - ledger::RETENTION_MS).fault()?;
     Ok(())
@@ -36,7 +42,7 @@ pub fn log_copy_failure(project_id: &str, e: &ApiError) {
         kind: "ledger_copy",
         project_id: Some(project_id.to_owned()),
         error_code: Some(e.code().to_owned()),
-        note: Some("event ledger copy to D1 failed".to_owned()),
+        note: Some("event ledger tally to D1 failed".to_owned()),
         detail: e.fault().cloned(),
         ..LogLine::default()
     };

@@ -1,7 +1,8 @@
 //! `events`, in each project's Durable Object SQLite: the ledger of deliveries (the event id is
-//! the dedupe), with a flag for rows already copied to D1's `webhook_events`.
+//! the dedupe), with a flag for rows already counted in D1 (`flushed`); and `ledger_tally`: the
+//! number of the last tally and the one on its way to D1, if any.
 
-use notion_framer_core::sync::ledger::EventRecord;
+use notion_framer_core::sync::ledger::{EventRecord, Tally};
 use worker::{Result, SqlStorage, SqlStorageValue};
 
 /// Creates the table and its index when missing.
@@ -15,6 +16,66 @@ pub fn create(sql: &SqlStorage) -> Result<()> {
     sql.exec(
         "CREATE INDEX IF NOT EXISTS events_unflushed ON events (flushed, received_at_ms)",
         None,
+    )?;
+    sql.exec(
+        "CREATE TABLE IF NOT EXISTS ledger_tally (id INTEGER PRIMARY KEY CHECK (id = 1), \
+         seq INTEGER NOT NULL, pending TEXT)",
+        None,
+    )?;
+    Ok(())
+}
+
+/// The tally sent to D1 without an answer yet (it is sent again as it is).
+pub fn pending_tally(sql: &SqlStorage) -> Result<Option<Tally>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        pending: Option<String>,
+    }
+    let rows = sql
+        .exec("SELECT pending FROM ledger_tally WHERE id = 1", None)?
+        .to_array::<Row>()?;
+    match rows.into_iter().next().and_then(|r| r.pending) {
+        Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+        None => Ok(None),
+    }
+}
+
+/// The next tally: the oldest `limit` rows not counted yet, numbered one above the last tally,
+/// stored as pending before it is sent. Synchronous from the read to the write, so two flushes
+/// never number the same rows twice.
+pub fn begin_tally(sql: &SqlStorage, limit: i64) -> Result<Option<Tally>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        seq: i64,
+    }
+    let rows = unflushed(sql, limit)?;
+    let last = sql
+        .exec("SELECT seq FROM ledger_tally WHERE id = 1", None)?
+        .to_array::<Row>()?
+        .first()
+        .map_or(0, |r| r.seq);
+    let Some(tally) = Tally::of(last + 1, &rows) else {
+        return Ok(None);
+    };
+    sql.exec(
+        "INSERT INTO ledger_tally (id, seq, pending) VALUES (1, ?, ?) \
+         ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, pending = excluded.pending",
+        vec![tally.seq.into(), serde_json::to_string(&tally)?.into()],
+    )?;
+    Ok(Some(tally))
+}
+
+/// D1 counted the tally: its rows are flushed, and it is no longer pending (unless a newer one
+/// took its place meanwhile).
+pub fn end_tally(sql: &SqlStorage, tally: &Tally) -> Result<()> {
+    let ids = serde_json::to_string(&tally.event_ids)?;
+    sql.exec(
+        "UPDATE events SET flushed = 1 WHERE event_id IN (SELECT value FROM json_each(?))",
+        vec![ids.into()],
+    )?;
+    sql.exec(
+        "UPDATE ledger_tally SET pending = NULL WHERE id = 1 AND seq = ?",
+        vec![tally.seq.into()],
     )?;
     Ok(())
 }
@@ -46,8 +107,8 @@ pub fn has_unflushed(sql: &SqlStorage) -> Result<bool> {
     Ok(!rows.is_empty())
 }
 
-/// The oldest `limit` rows not yet copied to D1.
-pub fn unflushed(sql: &SqlStorage, limit: i64) -> Result<Vec<EventRecord>> {
+/// The oldest `limit` rows not counted in D1 yet.
+fn unflushed(sql: &SqlStorage, limit: i64) -> Result<Vec<EventRecord>> {
     sql.exec(
         "SELECT event_id, type AS kind, entity_id, attempt_number, relevant, received_at_ms \
          FROM events WHERE flushed = 0 ORDER BY received_at_ms LIMIT ?",
@@ -56,17 +117,7 @@ pub fn unflushed(sql: &SqlStorage, limit: i64) -> Result<Vec<EventRecord>> {
     .to_array::<EventRecord>()
 }
 
-/// Marks rows as copied to D1.
-pub fn mark_flushed(sql: &SqlStorage, chunk: &[EventRecord]) -> Result<()> {
-    let ids = serde_json::to_string(&chunk.iter().map(|r| &r.event_id).collect::<Vec<_>>())?;
-    sql.exec(
-        "UPDATE events SET flushed = 1 WHERE event_id IN (SELECT value FROM json_each(?))",
-        vec![ids.into()],
-    )?;
-    Ok(())
-}
-
-/// Drops copied rows received before `cutoff_ms`: past the retention a retry is not expected.
+/// Drops counted rows received before `cutoff_ms`: past the retention a retry is not expected.
 pub fn drop_flushed_before(sql: &SqlStorage, cutoff_ms: i64) -> Result<()> {
     sql.exec(
         "DELETE FROM events WHERE flushed = 1 AND received_at_ms < ?",

@@ -11,11 +11,14 @@ use notion_framer_core::sync::engine::staging_sql::{self as q, state_name};
 use notion_framer_core::sync::slug::Holder;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use worker::{SqlStorage, SqlStorageValue};
+use std::cell::Cell;
+use worker::{SqlCursor, SqlStorage, SqlStorageValue};
 
 /// The staging tables of one object.
 pub struct SqlStaging {
     sql: SqlStorage,
+    /// Rows written so far through this handle (SQLite's count, as Cloudflare bills them).
+    rows_written: Cell<usize>,
 }
 
 fn fault(e: impl std::fmt::Display) -> StepError {
@@ -28,7 +31,10 @@ impl SqlStaging {
         for statement in q::TABLES {
             sql.exec(statement, None).map_err(fault)?;
         }
-        Ok(Self { sql })
+        Ok(Self {
+            sql,
+            rows_written: Cell::new(0),
+        })
     }
 
     fn all<T: DeserializeOwned>(
@@ -36,14 +42,28 @@ impl SqlStaging {
         query: &str,
         args: Vec<SqlStorageValue>,
     ) -> Result<Vec<T>, StepError> {
-        self.sql
-            .exec(query, Some(args))
-            .and_then(|cursor| cursor.to_array::<T>())
-            .map_err(fault)
+        let cursor = self.sql.exec(query, Some(args)).map_err(fault)?;
+        let rows = cursor.to_array::<T>().map_err(fault)?;
+        self.count_written(&cursor);
+        Ok(rows)
     }
 
     fn run(&self, query: &str, args: Vec<SqlStorageValue>) -> Result<(), StepError> {
-        self.sql.exec(query, Some(args)).map(|_| ()).map_err(fault)
+        let cursor = self.sql.exec(query, Some(args)).map_err(fault)?;
+        // Consumed, so that its count of rows written is final.
+        cursor.to_array::<serde_json::Value>().map_err(fault)?;
+        self.count_written(&cursor);
+        Ok(())
+    }
+
+    fn count_written(&self, cursor: &SqlCursor) {
+        self.rows_written
+            .set(self.rows_written.get() + cursor.rows_written());
+    }
+
+    /// Rows written through this handle so far.
+    pub fn rows_written(&self) -> usize {
+        self.rows_written.get()
     }
 
     /// The project now syncs another database: its record of items is about nothing any

@@ -3,6 +3,7 @@
 
 use super::{d1, projects};
 use notion_framer_core::api::error::ApiError;
+use notion_framer_core::sync::ledger::Tally;
 use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement, D1Type};
 
@@ -161,26 +162,25 @@ pub async fn only_project_waiting_for_token(db: &D1Database) -> Result<Option<St
     })
 }
 
-/// Moves the counters by the rows the preceding insert into `webhook_events` added
-/// (`changes()`), marking the subscription active: a statement for that insert's batch. Does
-/// nothing when the insert added none, so a chunk copied twice is counted once.
-pub fn count_copied_events(
-    db: &D1Database,
-    project_id: &str,
-    ignored: bool,
-    latest_received_at: &str,
-) -> Result<D1PreparedStatement, ApiError> {
-    d1::stmt(
+/// Adds a tally of the project object's ledger to the counters, marking the subscription
+/// active, unless a tally with this number or a later one was applied already (a retry).
+pub async fn count_tally(db: &D1Database, project_id: &str, tally: &Tally) -> Result<(), ApiError> {
+    let latest = tally.latest_received_at();
+    d1::run(
         db,
-        "UPDATE webhooks SET events_received = events_received + changes(), \
-         events_ignored = events_ignored + ?2 * changes(), \
-         last_event_at = MAX(COALESCE(last_event_at, ''), ?3), status = 'active', \
-         activated_at = COALESCE(activated_at, ?3) \
-         WHERE project_id = ?1 AND changes() > 0",
+        "UPDATE webhooks SET events_received = events_received + ?2, \
+         events_ignored = events_ignored + ?3, \
+         last_event_at = MAX(COALESCE(last_event_at, ''), ?4), status = 'active', \
+         activated_at = COALESCE(activated_at, ?4), events_tally_seq = ?5 \
+         WHERE project_id = ?1 AND events_tally_seq < ?5",
         &[
             D1Type::Text(project_id),
-            D1Type::Integer(i32::from(ignored)),
-            D1Type::Text(latest_received_at),
+            d1::int(tally.received),
+            d1::int(tally.ignored),
+            D1Type::Text(&latest),
+            D1Type::Integer(i32::try_from(tally.seq).unwrap_or(i32::MAX)),
         ],
     )
+    .await?;
+    Ok(())
 }

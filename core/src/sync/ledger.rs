@@ -1,6 +1,8 @@
 //! The per-project ledger of webhook deliveries, kept by the project's Durable Object: one row
-//! per event id, so a retried delivery is recognised there (and never queues a second sync),
-//! and copied to D1 in batches for the dashboard's counters and history.
+//! per event id, so a retried delivery is recognised there (and never queues a second sync).
+//! D1 gets the dashboard's counters only, a numbered tally per batch of rows: the deliveries
+//! themselves grow with traffic and would fill the shared database (286 KiB per 1,000 events
+//! when they were copied), while each object has room of its own.
 
 use crate::notion::event::Event;
 use crate::util::time::iso_from_ms;
@@ -10,14 +12,14 @@ use serde::{Deserialize, Serialize};
 /// twice that leaves room for clock skew and slow retries.
 pub const RETENTION_MS: i64 = 48 * 3_600_000;
 
-/// The background copy to D1 waits this long first, so under a burst one round trip carries
+/// The background tally to D1 waits this long first, so under a burst one round trip carries
 /// many events (the counters on the dashboard lag by about this much).
 pub const FLUSH_DELAY_MS: u64 = 1_000;
 
-/// Rows copied to D1 per round trip.
+/// Rows counted per tally (one D1 round trip each).
 pub const FLUSH_CHUNK: usize = 100;
 
-/// When the copy to D1 cannot run right away (or failed), the object's alarm retries it this
+/// When the tally to D1 cannot run right away (or failed), the object's alarm retries it this
 /// long after.
 pub const FLUSH_RETRY_MS: i64 = 30_000;
 
@@ -95,40 +97,36 @@ impl Outcome {
     }
 }
 
-/// A D1 row of `webhook_events`, as JSON for one `json_each` insert of a whole chunk.
-#[derive(Serialize)]
-struct D1Row<'a> {
-    event_id: &'a str,
-    kind: &'a str,
-    entity_id: Option<&'a str>,
-    attempt_number: Option<u32>,
-    relevant: bool,
-    received_at: String,
+/// What one batch of ledger rows adds to the webhook's counters in D1. Tallies are numbered
+/// per object, one more each time: D1 applies one only when its number is above the last it
+/// applied, so a tally sent twice (a retry after a lost reply, the alarm's backstop racing the
+/// background one, a late duplicate) counts once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub seq: i64,
+    pub event_ids: Vec<String>,
+    pub received: usize,
+    pub ignored: usize,
+    pub latest_received_at_ms: i64,
 }
 
-/// The chunk as the JSON array the D1 insert reads with `json_each`.
-pub fn d1_rows_json(records: &[EventRecord]) -> String {
-    let rows: Vec<D1Row<'_>> = records
-        .iter()
-        .map(|r| D1Row {
-            event_id: &r.event_id,
-            kind: &r.kind,
-            entity_id: r.entity_id.as_deref(),
-            attempt_number: r.attempt_number,
-            relevant: r.relevant,
-            received_at: iso_from_ms(r.received_at_ms),
+impl Tally {
+    /// The tally numbered `seq` of these rows; `None` when there are none.
+    pub fn of(seq: i64, rows: &[EventRecord]) -> Option<Self> {
+        let latest_received_at_ms = rows.iter().map(|r| r.received_at_ms).max()?;
+        Some(Self {
+            seq,
+            event_ids: rows.iter().map(|r| r.event_id.clone()).collect(),
+            received: rows.len(),
+            ignored: rows.iter().filter(|r| !r.relevant).count(),
+            latest_received_at_ms,
         })
-        .collect();
-    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
-}
+    }
 
-/// The latest receipt time in a chunk, for the webhook's "last event" column.
-pub fn latest_received_at(records: &[EventRecord]) -> Option<String> {
-    records
-        .iter()
-        .map(|r| r.received_at_ms)
-        .max()
-        .map(iso_from_ms)
+    /// The webhook's "last event" column.
+    pub fn latest_received_at(&self) -> String {
+        iso_from_ms(self.latest_received_at_ms)
+    }
 }
 
 #[cfg(test)]
@@ -160,14 +158,7 @@ mod tests {
         assert_eq!(r.kind, "page.created");
         assert_eq!(r.entity_id.as_deref(), Some("pg-1"));
         assert_eq!(r.attempt_number, Some(3));
-        let json: serde_json::Value = serde_json::from_str(&d1_rows_json(&[r])).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!([{
-                "event_id": "ev-1", "kind": "page.created", "entity_id": "pg-1",
-                "attempt_number": 3, "relevant": true, "received_at": "2024-12-05T23:57:05.379Z"
-            }])
-        );
+        assert!(r.relevant);
     }
 
     #[test]
@@ -184,17 +175,19 @@ mod tests {
     }
 
     #[test]
-    fn latest_receipt_of_a_chunk() {
-        let e = event(r#"{"id":"a","type":"comment.created"}"#);
-        let chunk = [
-            EventRecord::new(&e, false, 2_000),
-            EventRecord::new(&e, false, 9_000),
-            EventRecord::new(&e, false, 5_000),
+    fn a_tally_counts_its_rows_the_ignored_ones_and_the_latest_receipt() {
+        let relevant = event(r#"{"id":"a","type":"page.created"}"#);
+        let other = event(r#"{"id":"b","type":"comment.created"}"#);
+        let rows = [
+            EventRecord::new(&relevant, true, 2_000),
+            EventRecord::new(&other, false, 9_000),
+            EventRecord::new(&other, false, 5_000),
         ];
-        assert_eq!(
-            latest_received_at(&chunk).as_deref(),
-            Some("1970-01-01T00:00:09.000Z")
-        );
-        assert_eq!(latest_received_at(&[]), None);
+        let tally = Tally::of(7, &rows).unwrap();
+        assert_eq!(tally.seq, 7);
+        assert_eq!(tally.event_ids, ["a", "b", "b"]);
+        assert_eq!((tally.received, tally.ignored), (3, 2));
+        assert_eq!(tally.latest_received_at(), "1970-01-01T00:00:09.000Z");
+        assert_eq!(Tally::of(8, &[]), None);
     }
 }

@@ -8,3 +8,9 @@
 -- set when a run ends; until a project's first run under this version, it is D1's count.
 ALTER TABLE projects ADD COLUMN items_in_framer INTEGER NOT NULL DEFAULT 0;
 UPDATE projects SET items_in_framer = (SELECT COUNT(*) FROM synced_items s WHERE s.project_id = projects.id);
+
+-- Webhook deliveries stay in the project's object (its ledger, the dedupe); D1 gets only the
+-- counters, a numbered tally per batch: a tally applies once, when its number is above the last
+-- one applied (`events_tally_seq`). `webhook_events` is no longer written; the retention prunes
+-- what earlier versions copied there.
+ALTER TABLE webhooks ADD COLUMN events_tally_seq INTEGER NOT NULL DEFAULT 0;
