@@ -297,6 +297,27 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
       return worker.objectQuery(projectId, "SELECT event_id, type, relevant, flushed FROM events ORDER BY received_at_ms, rowid");
     },
     /**
+     * Every sync run of a project, oldest first, `{id, trigger, status, events, started_at,
+     * finished_at}`: D1's rows (the run in flight, the newest finished one) and the history in
+     * the project's object, each run once (D1's row when both have it).
+     */
+    async runsOf(projectId) {
+      const fields = ({ id, trigger, status, events, started_at, finished_at }) => ({ id, trigger, status, events, started_at, finished_at });
+      const byId = new Map();
+      if ((await worker.objectFilesOf(projectId)).length > 0) {
+        const tables = await worker.objectQuery(projectId, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'runs'");
+        if (tables.length > 0) {
+          for (const { run } of await worker.objectQuery(projectId, "SELECT run FROM runs")) {
+            const parsed = JSON.parse(run);
+            byId.set(parsed.id, fields(parsed));
+          }
+        }
+      }
+      const rows = await worker.query("SELECT id, trigger, status, events, started_at, finished_at FROM sync_runs WHERE project_id = ?", projectId);
+      for (const row of rows) byId.set(row.id, fields(row));
+      return [...byId.values()].sort((a, b) => (a.started_at === b.started_at ? a.id.localeCompare(b.id) : a.started_at.localeCompare(b.started_at)));
+    },
+    /**
      * Ends the runtime at once with SIGKILL to its process group (wrangler and workerd): no
      * alarm or request gets to finish. The persisted state stays for `start()`.
      */

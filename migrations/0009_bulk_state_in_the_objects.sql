@@ -14,3 +14,12 @@ UPDATE projects SET items_in_framer = (SELECT COUNT(*) FROM synced_items s WHERE
 -- one applied (`events_tally_seq`). `webhook_events` is no longer written; the retention prunes
 -- what earlier versions copied there.
 ALTER TABLE webhooks ADD COLUMN events_tally_seq INTEGER NOT NULL DEFAULT 0;
+
+-- The run history moves to each project's object (its `runs` table), where the API pages it;
+-- D1 keeps the run in flight and the newest finished run of each project (the project list's
+-- "last sync"). Each run's end moves a chunk of what versions before kept here. When the newest
+-- successful run started is kept on the project row: the incremental window and the catch-up
+-- cron read it there instead of searching the history.
+ALTER TABLE projects ADD COLUMN last_success_started_at TEXT;
+UPDATE projects SET last_success_started_at =
+  (SELECT MAX(started_at) FROM sync_runs s WHERE s.project_id = projects.id AND s.status = 'succeeded');

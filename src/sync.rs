@@ -7,7 +7,9 @@ use super::context::{now_ms, AppContext};
 use super::framer_socket::{self, FramerSocket};
 use super::notion_api::NotionClient;
 use super::store;
+use super::store::run_history::{self, RunHistory};
 use super::store::staging::SqlStaging;
+use super::store::sync_runs::{self, Release, SyncRun};
 use notion_framer_core::alerts::notice::ProjectRef;
 use notion_framer_core::api::error::{ApiError, Fault};
 use notion_framer_core::framer::wire::{Asset, Call};
@@ -23,6 +25,7 @@ use notion_framer_core::sync::engine::ports::{FramerSink, NotionSource, Records,
 use notion_framer_core::sync::engine::step::{Engine, StepOutcome, StepReport};
 use notion_framer_core::sync::guard::GuardPolicy;
 use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
+use notion_framer_core::sync::retention::{Policy, KEEP_LAST_RUNS};
 use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::Value;
@@ -36,6 +39,7 @@ pub async fn step(
     ctx: &AppContext,
     project: &Project,
     staging: &SqlStaging,
+    history: &RunHistory,
     job: &mut Job,
     cancelled: &dyn Fn() -> bool,
 ) -> StepOutcome {
@@ -49,7 +53,11 @@ pub async fn step(
     let (notion_token, framer_key) = match secrets(ctx, project) {
         Ok(secrets) => secrets,
         Err(failure) => {
-            let records = D1Records { ctx, project };
+            let records = D1Records {
+                ctx,
+                project,
+                history,
+            };
             let _ = records.run_started(job).await;
             let end = RunEnd::Failed {
                 code: &failure.code,
@@ -76,7 +84,11 @@ pub async fn step(
         socket: None,
         closed: (0, 0),
     };
-    let records = D1Records { ctx, project };
+    let records = D1Records {
+        ctx,
+        project,
+        history,
+    };
     let clock = now_ms;
     let mut engine = Engine {
         project,
@@ -324,16 +336,20 @@ impl FramerSink for StepFramer<'_> {
     }
 }
 
-/// D1, for the project of the run.
+/// The project's records for the run: D1 (the catalog: the project, its newest runs) and the
+/// run history in the project's object.
 struct D1Records<'a> {
     ctx: &'a AppContext,
     project: &'a Project,
+    history: &'a RunHistory,
 }
 
 impl Records for D1Records<'_> {
     async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError> {
-        let at = store::sync_runs::last_success_started_at(&self.ctx.db, &self.project.id).await?;
-        Ok(at
+        // Kept on the project row by every successful run's end: no query.
+        Ok(self
+            .project
+            .last_success_started_at
             .as_deref()
             .and_then(notion_framer_core::util::time::ms_from_iso))
     }
@@ -432,8 +448,35 @@ impl Records for D1Records<'_> {
     }
 
     async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError> {
-        let now = iso_from_ms(at_ms);
-        Ok(store::sync_runs::finish(&self.ctx.db, job, end, &now).await?)
+        let (db, project_id) = (&self.ctx.db, self.project.id.as_str());
+        let run = SyncRun::finished(job, project_id, end, &iso_from_ms(at_ms))?;
+        // Until D1 holds none of the history versions before kept there, each run's end moves
+        // a chunk of it (one more query); after, none.
+        let legacy = if self.history.legacy_left()? {
+            Some(sync_runs::legacy_chunk(db, project_id, &run.id, run_history::ADOPT_CHUNK).await?)
+        } else {
+            None
+        };
+        // The history first: by the time D1 lets go of a run, the object holds it.
+        self.history.record(legacy.as_deref().unwrap_or_default())?;
+        self.history.record(std::slice::from_ref(&run))?;
+        let policy = Policy::from(&self.ctx.settings);
+        let before = policy.cutoffs(at_ms).runs_before;
+        self.history.prune(&before, KEEP_LAST_RUNS as usize)?;
+        let moved: Vec<String>;
+        let release = match &legacy {
+            Some(chunk) if chunk.len() == run_history::ADOPT_CHUNK => {
+                moved = chunk.iter().map(|r| r.id.clone()).collect();
+                Release::These(&moved)
+            }
+            _ => Release::AllOthers,
+        };
+        let all_moved = matches!(release, Release::AllOthers);
+        sync_runs::finish(db, &run, job, release).await?;
+        if all_moved && legacy.is_some() {
+            self.history.set_legacy_adopted()?;
+        }
+        Ok(())
     }
 }
 

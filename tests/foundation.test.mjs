@@ -45,7 +45,7 @@ async function projectWithWebhook(token) {
 }
 
 async function runsOf(projectId) {
-  return worker.query("SELECT id, trigger, status, events FROM sync_runs WHERE project_id = ?", projectId);
+  return (await worker.runsOf(projectId)).map(({ id, trigger, status, events }) => ({ id, trigger, status, events }));
 }
 
 test("N events to one object inside the window give one alarm run; K objects give K runs", async () => {

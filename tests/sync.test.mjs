@@ -338,7 +338,7 @@ describe("sync", { concurrency: false }, () => {
     const path = webhookPath(patch.json.project);
     const secret = await verify(worker, path);
     const webhookRun = async (event) => {
-      const known = new Set((await worker.query("SELECT id FROM sync_runs WHERE project_id = ?", p.projectId)).map((r) => r.id));
+      const known = new Set((await worker.runsOf(p.projectId)).map((r) => r.id));
       const res = await deliver(worker, path, event, { token: secret });
       assert.equal(res.status, 200, res.text);
       return waitFor(async () => {

@@ -1,6 +1,7 @@
-// Upgrading from the version that kept the record of Framer's items in D1 (`synced_items`) to
-// the one that keeps it in each project's Durable Object (migration 0009): the object adopts
-// D1's rows on its next run, then D1's copy goes; nothing is lost, re-uploaded or re-written.
+// Upgrading from the version that kept the record of Framer's items (`synced_items`) and the
+// run history (`sync_runs`) in D1 to the one that keeps them in each project's Durable Object
+// (migration 0009): the object adopts D1's rows on its next run, then D1's copies go; nothing
+// is lost, re-uploaded or re-written.
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -18,7 +19,7 @@ async function openD1(worker) {
   return new DatabaseSync(join(dir, file));
 }
 
-test("a project synced by the version before keeps its items: adopted from D1, nothing re-written, D1's copy dropped", async () => {
+test("a project synced by the version before keeps its items and history: adopted from D1, nothing re-written, D1's copies dropped", async () => {
   const { notion, framer, worker } = stack;
   const account = await worker.fetch("/api/v1/accounts", { method: "POST", token: worker.adminToken, body: { name: "Upgrade", plan: "paid" } });
   assert.equal(account.status, 201, account.text);
@@ -37,13 +38,24 @@ test("a project synced by the version before keeps its items: adopted from D1, n
   assert.equal(first.counts.added, 4);
   const recorded = await worker.objectQuery(project.id, "SELECT page_id, item FROM items ORDER BY page_id");
   assert.equal(recorded.length, 4);
+  const second = await syncNow(worker, token, project.id);
+  assert.equal(second.status, "succeeded", JSON.stringify(second));
+  const history = await worker.objectQuery(project.id, "SELECT run FROM runs ORDER BY started_at");
+  assert.deepEqual(history.map((r) => JSON.parse(r.run).id), [first.id, second.id]);
 
   // Back to what the version before left: the record in D1's synced_items, none in the object
   // (its tables did not exist), the database before migration 0009.
   await worker.kill();
   const d1 = await openD1(worker);
   try {
-    d1.exec("ALTER TABLE projects DROP COLUMN items_in_framer; ALTER TABLE webhooks DROP COLUMN events_tally_seq");
+    d1.exec("ALTER TABLE projects DROP COLUMN items_in_framer; ALTER TABLE webhooks DROP COLUMN events_tally_seq; ALTER TABLE projects DROP COLUMN last_success_started_at");
+    // The whole history in D1, as versions before kept it.
+    for (const { run } of history) {
+      const row = JSON.parse(run);
+      const columns = Object.keys(row);
+      d1.prepare(`INSERT OR REPLACE INTO sync_runs (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`)
+        .run(...columns.map((c) => row[c]));
+    }
     d1.prepare("DELETE FROM d1_migrations WHERE name = ?").run("0009_bulk_state_in_the_objects.sql");
     const insert = d1.prepare(
       "INSERT INTO synced_items (project_id, page_id, slug, slug_source, content_hash, last_edited_time, synced_at, fields_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -59,7 +71,7 @@ test("a project synced by the version before keeps its items: adopted from D1, n
   const { DatabaseSync } = await import("node:sqlite");
   const object = new DatabaseSync(objectFile);
   try {
-    object.exec("DROP TABLE items; DROP TABLE sync_meta");
+    object.exec("DROP TABLE items; DROP TABLE sync_meta; DROP TABLE runs; DROP TABLE runs_meta");
   } finally {
     object.close();
   }
@@ -68,6 +80,10 @@ test("a project synced by the version before keeps its items: adopted from D1, n
 
   const view = await worker.fetch(`/api/v1/projects/${project.id}`, { token });
   assert.equal(view.json.project.sync.items_in_framer, 4, "the migration counts D1's record");
+  const [migrated] = await worker.query("SELECT last_success_started_at AS at FROM projects WHERE id = ?", project.id);
+  assert.equal(migrated.at, second.started_at, "the migration finds the newest success");
+  const listed = async () => (await worker.fetch(`/api/v1/projects/${project.id}/syncs?limit=100`, { token })).json.syncs.map((r) => r.id);
+  assert.deepEqual(await listed(), [second.id, first.id], "the history from D1, before any run");
   const framerCalls = framer.calls.length;
   const uploads = framer.uploadStats.uploads;
   // A full run: every row is compared with the record, so a lost record would re-write them.
@@ -87,4 +103,9 @@ test("a project synced by the version before keeps its items: adopted from D1, n
   assert.deepEqual(await worker.query("SELECT page_id FROM synced_items WHERE project_id = ?", project.id), [], "D1's copy dropped");
   const after = await worker.fetch(`/api/v1/projects/${project.id}`, { token });
   assert.equal(after.json.project.sync.items_in_framer, 4);
+  // The history moved to the object; D1 keeps the newest run only.
+  assert.deepEqual(await listed(), [run.id, second.id, first.id]);
+  assert.deepEqual((await worker.query("SELECT id FROM sync_runs WHERE project_id = ?", project.id)).map((r) => r.id), [run.id]);
+  const kept = await worker.objectQuery(project.id, "SELECT id FROM runs ORDER BY started_at");
+  assert.deepEqual(kept.map((r) => r.id), [first.id, second.id, run.id]);
 });

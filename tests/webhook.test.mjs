@@ -40,7 +40,8 @@ after(async () => {
   slowNotion.close();
 });
 
-const runsOf = (id) => worker.query("SELECT id, trigger, status, events, started_at, finished_at FROM sync_runs WHERE project_id = ? ORDER BY started_at", id);
+/** The project's runs, oldest first (D1's newest ones and the object's history). */
+const runsOf = (id) => worker.runsOf(id);
 /** The deliveries the project's object recorded (its ledger; D1 keeps counters only). */
 const eventsOf = (id) => worker.eventsOf(id);
 const status = async (id) => (await worker.fetch(`/api/v1/projects/${id}`, { token: account.token })).json.project;

@@ -181,6 +181,8 @@ pub struct Project {
     pub last_full_sync_at: Option<String>,
     /// Items Framer holds for the project, as its object counted them when the last run ended.
     pub items_in_framer: i64,
+    /// When the newest successful run started (the next incremental run reads edits since).
+    pub last_success_started_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub webhook: Webhook,
@@ -240,6 +242,8 @@ pub struct ProjectRow {
     /// Items Framer holds for the project, as its object counted them when the last run ended.
     #[serde(default)]
     pub items_in_framer: i64,
+    #[serde(default)]
+    pub last_success_started_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub plan: String,
@@ -333,6 +337,7 @@ impl TryFrom<ProjectRow> for Project {
             webhook_key: row.webhook_key,
             last_full_sync_at: row.last_full_sync_at,
             items_in_framer: row.items_in_framer,
+            last_success_started_at: row.last_success_started_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
             webhook: Webhook {
@@ -388,6 +393,7 @@ mod tests {
             webhook_key: "whk_1".into(),
             last_full_sync_at: None,
             items_in_framer: 0,
+            last_success_started_at: None,
             created_at: "2026-01-01T00:00:00.000Z".into(),
             updated_at: "2026-01-01T00:00:00.000Z".into(),
             plan: "free".into(),

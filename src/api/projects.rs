@@ -10,6 +10,7 @@ use notion_framer_core::api::error::ApiError;
 use notion_framer_core::api::input::{ProjectInput, UnpublishedMode};
 use notion_framer_core::api::view;
 use notion_framer_core::project::Project;
+use notion_framer_core::sync::object::RunsRequest;
 use notion_framer_core::sync::retention::Policy;
 use notion_framer_core::util::secrets::{self, Cipher, ProjectSecret};
 use notion_framer_core::util::time::iso_from_ms;
@@ -284,7 +285,7 @@ async fn removals_view(
     let holder = match held_items.first() {
         None => None,
         Some(first) if last_sync.is_some_and(|r| r.id == first.sync_id) => last_sync.cloned(),
-        Some(first) => store::sync_runs::by_id(&ctx.db, project_id, &first.sync_id).await?,
+        Some(first) => run_by_id(ctx, project_id, &first.sync_id).await?,
     };
     let reason = holder
         .and_then(|run| serde_json::from_str::<Value>(run.held.as_deref()?).ok())
@@ -293,6 +294,22 @@ async fn removals_view(
         "held": { "count": held, "reason": reason, "items": listed(held_items) },
         "kept": { "count": kept, "items": listed(kept_items) },
     }))
+}
+
+/// A run by id: in D1 when it is in flight or the newest, else in the object's history.
+async fn run_by_id(
+    ctx: &AppContext,
+    project_id: &str,
+    sync_id: &str,
+) -> Result<Option<SyncRun>, ApiError> {
+    if let Some(run) = store::sync_runs::by_id(&ctx.db, project_id, sync_id).await? {
+        return Ok(Some(run));
+    }
+    let request = RunsRequest {
+        id: Some(sync_id.to_owned()),
+        ..RunsRequest::default()
+    };
+    Ok(project_sync::runs(ctx, project_id, &request).await?.pop())
 }
 
 /// `sync.retry`: null unless the pending work failed; else how many runs failed in a row,

@@ -8,6 +8,7 @@ use crate::store::sync_runs::{self, SyncRun};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use notion_framer_core::api::error::ApiError;
+use notion_framer_core::sync::object::RunsRequest;
 use notion_framer_core::sync::queue::Trigger;
 use notion_framer_core::sync::retention::Policy;
 use notion_framer_core::util::time::iso_from_ms;
@@ -115,8 +116,7 @@ pub async fn history(owned: &Owned<'_>, req: &Request) -> Result<Reply, ApiError
         started_at: &c.started_at,
         id: &c.id,
     });
-    let mut runs =
-        sync_runs::page(&owned.ctx.db, &owned.project.id, after.as_ref(), limit + 1).await?;
+    let mut runs = history_page(owned, after.as_ref(), limit + 1).await?;
     let next = if runs.len() > limit {
         runs.truncate(limit);
         runs.last()
@@ -139,6 +139,31 @@ pub async fn history(owned: &Owned<'_>, req: &Request) -> Result<Reply, ApiError
             "retention": Policy::from(&owned.ctx.settings).history_view(),
         }),
     ))
+}
+
+/// Up to `limit` runs of the project, newest first, after the cursor: the object's history of
+/// finished runs merged with D1's rows (the run in flight, the newest finished one, and what is
+/// left there of the history of versions before), each run once.
+async fn history_page(
+    owned: &Owned<'_>,
+    after: Option<&sync_runs::After<'_>>,
+    limit: usize,
+) -> Result<Vec<SyncRun>, ApiError> {
+    let (ctx, project_id) = (owned.ctx, owned.project.id.as_str());
+    let mut runs = sync_runs::page(&ctx.db, project_id, after, limit).await?;
+    let request = RunsRequest {
+        id: None,
+        after: after.map(|a| (a.started_at.to_owned(), a.id.to_owned())),
+        limit,
+    };
+    for run in project_sync::runs(ctx, project_id, &request).await? {
+        if !runs.iter().any(|r| r.id == run.id) {
+            runs.push(run);
+        }
+    }
+    runs.sort_by(|a, b| (&b.started_at, &b.id).cmp(&(&a.started_at, &a.id)));
+    runs.truncate(limit);
+    Ok(runs)
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 use super::GONE;
 use crate::context::AppContext;
 use crate::fault::RuntimeResult;
+use crate::store::sync_runs::SyncRun;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::ledger::Outcome;
 use notion_framer_core::sync::object::{
-    CancelRequest, IngestReply, IngestRequest, ObjectRoute, QueueStatus, SyncRequest, SyncTicket,
+    CancelRequest, IngestReply, IngestRequest, ObjectRoute, QueueStatus, RunsRequest, SyncRequest,
+    SyncTicket,
 };
 use notion_framer_core::sync::queue::Trigger;
 use serde::Serialize;
@@ -127,4 +129,14 @@ pub async fn forget(ctx: &AppContext, project_id: &str) -> std::result::Result<(
     )
     .await
     .map(|_| ())
+}
+
+/// Runs of the project's history kept by its object (see [`RunsRequest`]).
+pub async fn runs(
+    ctx: &AppContext,
+    project_id: &str,
+    request: &RunsRequest,
+) -> std::result::Result<Vec<SyncRun>, ApiError> {
+    let mut resp = call(ctx, project_id, ObjectRoute::Runs, Some(request)).await?;
+    resp.json().await.fault()
 }

@@ -9,10 +9,12 @@ mod ledger_copy;
 
 use ledger_copy::{flush, log_copy_failure};
 
-pub use client::{cancel_run, forget, ingest, queue_status, request_release, request_sync};
+pub use client::{cancel_run, forget, ingest, queue_status, request_release, request_sync, runs};
 
 use super::context::{now_ms, text_binding, AppContext};
+use super::store::run_history::RunHistory;
 use super::store::staging::SqlStaging;
+use super::store::sync_runs::After;
 use super::{alerts, store, sync};
 use crate::fault::{OurResult, RuntimeResult};
 use notion_framer_core::sync::engine::failure::StepError;
@@ -22,7 +24,7 @@ use notion_framer_core::sync::engine::step::StepOutcome;
 use notion_framer_core::sync::ledger::{self, Outcome};
 use notion_framer_core::sync::object::{
     self, Admission, CancelRequest, Checkpoint, IngestReply, IngestRequest, NextRun, ObjectRoute,
-    QueueStatus, SyncAsk, SyncRequest, SyncTicket,
+    QueueStatus, RunsRequest, SyncAsk, SyncRequest, SyncTicket,
 };
 use notion_framer_core::sync::queue::{self, AfterRun, Pending, RetryPolicy, Trigger, Window};
 use notion_framer_core::util::secrets;
@@ -101,6 +103,10 @@ impl DurableObject for ProjectSync {
             },
             ObjectRoute::Status => self.status().await.and_then(|s| Response::from_json(&s)),
             ObjectRoute::Forget => self.forget().await,
+            ObjectRoute::Runs => match req.json::<RunsRequest>().await {
+                Ok(body) => self.runs(&body),
+                Err(e) => Err(worker::Error::RustError(format!("bad runs request: {e}"))),
+            },
             ObjectRoute::Cancel => match req.json::<CancelRequest>().await {
                 Ok(body) => self.on_cancel(&body),
                 Err(e) => Err(worker::Error::RustError(format!("bad cancel request: {e}"))),
@@ -141,7 +147,11 @@ impl DurableObject for ProjectSync {
         }
         self.cancel_requested.set(false);
         let cancel = self.cancel_requested.clone();
-        let outcome = sync::step(&ctx, &project, &staging, &mut job, &move || cancel.get()).await;
+        let history = self.history()?;
+        let outcome = sync::step(&ctx, &project, &staging, &history, &mut job, &move || {
+            cancel.get()
+        })
+        .await;
         self.cancel_requested.set(false);
         if self.forgotten.get() {
             // Deleted while the step waited on Notion or Framer: write nothing back.
@@ -190,6 +200,10 @@ fn at(epoch_ms: i64) -> ScheduledTime {
 impl ProjectSync {
     fn staging(&self) -> Result<SqlStaging> {
         SqlStaging::open(self.state.storage().sql()).map_err(step_error)
+    }
+
+    fn history(&self) -> Result<RunHistory> {
+        RunHistory::open(self.state.storage().sql()).or_runtime()
     }
 
     /// The run to continue (its checkpoint), or a new one for the pending batch once it is due
@@ -323,6 +337,25 @@ impl ProjectSync {
             self.flush_in_background(&body.project_id)?;
         }
         Response::from_json(&IngestReply { outcome })
+    }
+
+    /// The run history asks nothing of D1 and changes nothing: a deleted project's emptied
+    /// object answers no runs.
+    fn runs(&self, body: &RunsRequest) -> Result<Response> {
+        if self.forgotten.get() {
+            return project_gone();
+        }
+        let history = self.history()?;
+        let runs = if let Some(id) = &body.id {
+            history.by_id(id).or_runtime()?.into_iter().collect()
+        } else {
+            let after = body
+                .after
+                .as_ref()
+                .map(|(started_at, id)| After { started_at, id });
+            history.page(after.as_ref(), body.limit).or_runtime()?
+        };
+        Response::from_json(&runs)
     }
 
     fn on_cancel(&self, body: &CancelRequest) -> Result<Response> {

@@ -124,8 +124,7 @@ pub async fn for_shared_event(db: &D1Database, refs: &[String]) -> Result<Vec<Pr
 pub async fn due_for_catch_up(db: &D1Database, before: &str) -> Result<Vec<Project>, ApiError> {
     many(
         db,
-        "WHERE p.auto_sync = 1 AND a.plan = 'paid' AND NOT EXISTS \
-         (SELECT 1 FROM sync_runs s WHERE s.project_id = p.id AND s.status = 'succeeded' AND s.started_at >= ?1)",
+        "WHERE p.auto_sync = 1 AND a.plan = 'paid' AND COALESCE(p.last_success_started_at, '') < ?1",
         &[D1Type::Text(before)],
     )
     .await

@@ -1,10 +1,13 @@
-//! `sync_runs`: one row per sync run (trigger, scope, status, counts, calls, warnings, error),
-//! behind "Last sync" and the history.
+//! `sync_runs`: one row per sync run (trigger, scope, status, counts, calls, warnings, error):
+//! in D1 the run in flight and the newest finished one of each project (behind "Last sync"),
+//! every finished run in its project's object (`run_history`, the history the API pages).
+//! Versions before kept the whole history here; it moves to the objects a chunk per run.
 
 use super::d1;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::engine::job::Job;
 use notion_framer_core::sync::engine::ports::RunEnd;
+use notion_framer_core::util::time::iso_from_ms;
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, D1PreparedStatement, D1Type};
 
@@ -153,27 +156,80 @@ pub async fn progress(db: &D1Database, job: &Job) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A run's end: succeeded, failed (code, message) or cancelled.
+impl SyncRun {
+    /// The run's record as it ends: succeeded, failed (code, message) or cancelled.
+    pub fn finished(
+        job: &Job,
+        project_id: &str,
+        end: RunEnd<'_>,
+        now: &str,
+    ) -> Result<Self, ApiError> {
+        let (status, code, message) = match end {
+            RunEnd::Succeeded => ("succeeded", None, None),
+            RunEnd::Failed { code, message } => ("failed", Some(code), Some(message)),
+            RunEnd::Cancelled { message } => ("cancelled", Some("cancelled"), Some(message)),
+        };
+        let counts = &job.stats;
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        Ok(Self {
+            id: job.sync_id.clone(),
+            project_id: project_id.to_owned(),
+            trigger: job.trigger().as_str().to_owned(),
+            scope: scope(counts.full).to_owned(),
+            status: status.to_owned(),
+            started_at: iso_from_ms(job.started_at_ms),
+            finished_at: Some(now.to_owned()),
+            events: i64::from(job.batch.events),
+            added: n(counts.added),
+            updated: n(counts.updated),
+            removed: n(counts.removed),
+            unchanged: n(counts.unchanged),
+            skipped: n(counts.skipped),
+            notion_calls: n(counts.notion_calls),
+            framer_calls: n(counts.framer_calls),
+            bytes_sent: n(counts.bytes_sent),
+            published: i64::from(counts.published),
+            warnings: serde_json::to_string(&counts.warnings)?,
+            error_code: code.map(str::to_owned),
+            error_message: message.map(str::to_owned),
+            phase: None,
+            rows_read: n(job.rows_read),
+            items_written: n(job.items_written),
+            rows_total: job.rows_total.map(n),
+            steps: i64::from(job.steps),
+            skipped_rows: serde_json::to_string(&job.skipped_rows)?,
+            removals_held: n(counts.removals_held),
+            held: held_json(job)?,
+        })
+    }
+}
+
+/// Which of the project's other finished runs D1 lets go of when a run ends: they are in the
+/// object's history by then.
+pub enum Release<'a> {
+    /// Every other finished run (the history has all of them).
+    AllOthers,
+    /// These runs, just moved from D1's history of versions before; more are left.
+    These(&'a [String]),
+}
+
+/// A run's end: its record, the project's figures (items in Framer, the last success) and the
+/// release of the project's other finished runs, in one round trip.
 pub async fn finish(
     db: &D1Database,
+    run: &SyncRun,
     job: &Job,
-    end: RunEnd<'_>,
-    now: &str,
+    release: Release<'_>,
 ) -> Result<(), ApiError> {
     let warnings = serde_json::to_string(&job.stats.warnings)?;
     let skipped = serde_json::to_string(&job.skipped_rows)?;
     let held = held_json(job)?;
     let mut args = counters(job, &warnings, &skipped, held.as_deref());
-    let (status, code, message) = match end {
-        RunEnd::Succeeded => ("succeeded", None, None),
-        RunEnd::Failed { code, message } => ("failed", Some(code), Some(message)),
-        RunEnd::Cancelled { message } => ("cancelled", Some("cancelled"), Some(message)),
-    };
     args.extend([
-        D1Type::Text(status),
-        D1Type::Text(now),
-        d1::opt(code),
-        d1::opt(message),
+        D1Type::Text(&run.status),
+        d1::opt(run.finished_at.as_deref()),
+        d1::opt(run.error_code.as_deref()),
+        d1::opt(run.error_message.as_deref()),
     ]);
     let mut statements = vec![d1::stmt(
         db,
@@ -184,14 +240,60 @@ pub async fn finish(
         &args,
     )?];
     if let Some(items) = job.items_in_framer {
-        // The dashboard's count, with the run's record in the same round trip.
         statements.push(d1::stmt(
             db,
-            "UPDATE projects SET items_in_framer = ?2 WHERE id = (SELECT project_id FROM sync_runs WHERE id = ?1)",
-            &[D1Type::Text(&job.sync_id), d1::int(items)],
+            "UPDATE projects SET items_in_framer = ?2 WHERE id = ?1",
+            &[D1Type::Text(&run.project_id), d1::int(items)],
         )?);
     }
+    if run.status == "succeeded" {
+        statements.push(d1::stmt(
+            db,
+            "UPDATE projects SET last_success_started_at = MAX(COALESCE(last_success_started_at, ''), ?2) WHERE id = ?1",
+            &[D1Type::Text(&run.project_id), D1Type::Text(&run.started_at)],
+        )?);
+    }
+    let ids;
+    statements.push(match release {
+        Release::AllOthers => d1::stmt(
+            db,
+            "DELETE FROM sync_runs WHERE project_id = ?1 AND id != ?2 AND status != 'running'",
+            &[D1Type::Text(&run.project_id), D1Type::Text(&run.id)],
+        )?,
+        Release::These(these) => {
+            ids = serde_json::to_string(these)?;
+            d1::stmt(
+                db,
+                "DELETE FROM sync_runs WHERE project_id = ?1 AND id != ?2 AND status != 'running' \
+                 AND id IN (SELECT value FROM json_each(?3))",
+                &[
+                    D1Type::Text(&run.project_id),
+                    D1Type::Text(&run.id),
+                    D1Type::Text(&ids),
+                ],
+            )?
+        }
+    });
     d1::batch(db, statements).await
+}
+
+/// Up to `limit` of the project's finished runs other than `current` that D1 still holds from
+/// versions before, newest first: the next chunk for the object's history.
+pub async fn legacy_chunk(
+    db: &D1Database,
+    project_id: &str,
+    current: &str,
+    limit: usize,
+) -> Result<Vec<SyncRun>, ApiError> {
+    d1::all(
+        db,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE project_id = ?1 AND id != ?2 AND status != 'running' \
+             ORDER BY started_at DESC, id DESC LIMIT ?3"
+        ),
+        &[D1Type::Text(project_id), D1Type::Text(current), d1::int(limit)],
+    )
+    .await
 }
 
 /// Closes a run that cannot continue (its checkpoint is unreadable).
@@ -277,24 +379,6 @@ pub async fn page(
         ],
     )
     .await
-}
-
-/// When the project's newest successful run started.
-pub async fn last_success_started_at(
-    db: &D1Database,
-    project_id: &str,
-) -> Result<Option<String>, ApiError> {
-    #[derive(Deserialize)]
-    struct Row {
-        started_at: String,
-    }
-    let row: Option<Row> = d1::first(
-        db,
-        "SELECT started_at FROM sync_runs WHERE project_id = ?1 AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1",
-        &[D1Type::Text(project_id)],
-    )
-    .await?;
-    Ok(row.map(|r| r.started_at))
 }
 
 /// Runs started before `?1` that are not among their project's last `?2` + 1, oldest first per

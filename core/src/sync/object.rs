@@ -23,15 +23,18 @@ pub enum ObjectRoute {
     Forget,
     /// The project's database or collection changed: stop the run in flight.
     Cancel,
+    /// A page of the project's run history, or one run by id.
+    Runs,
 }
 
 impl ObjectRoute {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Ingest,
         Self::Sync,
         Self::Status,
         Self::Forget,
         Self::Cancel,
+        Self::Runs,
     ];
 
     pub fn path(self) -> &'static str {
@@ -41,6 +44,7 @@ impl ObjectRoute {
             Self::Status => "/status",
             Self::Forget => "/forget",
             Self::Cancel => "/cancel",
+            Self::Runs => "/runs",
         }
     }
 
@@ -82,6 +86,15 @@ impl IngestRequest {
 pub struct CancelRequest {
     #[serde(default)]
     pub forget_items: bool,
+}
+
+/// Which runs of the history: the one with `id`, else up to `limit` newest first, older than
+/// the run `after` = `(started_at, id)` when given. The object answers a JSON array of runs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RunsRequest {
+    pub id: Option<String>,
+    pub after: Option<(String, String)>,
+    pub limit: usize,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -58,6 +58,7 @@ fn project(page_body: bool) -> Project {
         webhook_key: "whk_1".into(),
         last_full_sync_at: None,
         items_in_framer: 0,
+        last_success_started_at: None,
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
         plan: "paid".into(),
