@@ -113,6 +113,21 @@ pub struct Job {
     /// What the deletion guard decided, once reading is over.
     #[serde(default)]
     pub removal: Option<RemovalPlan>,
+    /// The run is over but its close did not fit the step's D1 budget: the next step closes it
+    /// first, with this ending.
+    #[serde(default)]
+    pub closing: Option<Closing>,
+}
+
+/// How a run that is over ends, kept until its record is closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Closing {
+    Succeeded,
+    Failed {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
 }
 
 /// The project's settings a run works with, read once when it starts.
@@ -261,6 +276,7 @@ impl Job {
             uploads: 0,
             settings: None,
             removal: None,
+            closing: None,
         }
     }
 
