@@ -117,6 +117,10 @@ pub struct Job {
     /// first, with this ending.
     #[serde(default)]
     pub closing: Option<Closing>,
+    /// While the run starts: the last page id whose stored item was copied from D1 into the
+    /// object, so that a copy longer than one step's D1 queries goes on where it stopped.
+    #[serde(default)]
+    pub stored_copied_after: Option<String>,
 }
 
 /// How a run that is over ends, kept until its record is closed.
@@ -277,6 +281,7 @@ impl Job {
             settings: None,
             removal: None,
             closing: None,
+            stored_copied_after: None,
         }
     }
 

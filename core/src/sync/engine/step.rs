@@ -296,7 +296,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 .collect();
             self.staging.put_framer_ids(&ids)?;
         }
-        self.copy_stored_items().await?;
+        self.copy_stored_items(job).await?;
         let reviewed = self.records.reviewed_removals().await?;
         self.staging.put_reviewed(&reviewed)?;
         job.stats.full = full;
@@ -531,20 +531,23 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(())
     }
 
-    /// Copies what D1 believes Framer holds into the object's SQLite, a chunk per call, so
-    /// that no step holds it all.
-    async fn copy_stored_items(&mut self) -> Result<(), StepError> {
-        let mut after: Option<String> = None;
+    /// Copies what D1 believes Framer holds into the object's SQLite, a chunk per D1 query, so
+    /// that no step holds it all. The job keeps where the copy is: a copy that needs more D1
+    /// queries than a step has goes on in the next step (which starts the run again, and
+    /// copies from there).
+    async fn copy_stored_items(&mut self, job: &mut Job) -> Result<(), StepError> {
         loop {
             let chunk = self
                 .records
-                .stored_items(after.as_deref(), STORED_CHUNK)
+                .stored_items(job.stored_copied_after.as_deref(), STORED_CHUNK)
                 .await?;
             self.staging.put_stored(&chunk)?;
             if chunk.len() < STORED_CHUNK {
                 return Ok(());
             }
-            after = chunk.last().map(|s| s.page_id.clone());
+            job.stored_copied_after = chunk.last().map(|s| s.page_id.clone());
+            // With the rows: a crash after the next await keeps both or neither.
+            self.staging.save_job(job)?;
         }
     }
 

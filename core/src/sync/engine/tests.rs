@@ -1288,3 +1288,33 @@ fn no_step_exceeds_its_d1_queries_and_a_close_that_does_not_fit_waits_for_the_ne
     };
     assert!(steps_with(8) > steps_with(40));
 }
+
+#[test]
+fn a_copy_of_stored_items_longer_than_a_step_goes_on_in_the_next_steps() {
+    let mut world = World::new(20, false);
+    world.d1_limit = 25;
+    // D1 believes Framer holds 30,000 more items than Notion shows (30 chunks to copy): the
+    // run holds their removal (the deletion guard), and every step stays within its queries.
+    for n in 0..30_000 {
+        let page_id = format!("99999999-0000-4000-8000-{n:012}");
+        world.records.stored.borrow_mut().insert(
+            page_id.clone(),
+            super::job::StoredItem {
+                page_id,
+                slug: format!("gone-{n}"),
+                slug_source: format!("Gone {n}"),
+                content_hash: "h".into(),
+                last_edited_time: None,
+                fields_hash: None,
+            },
+        );
+    }
+    let (outcome, steps) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let used = world.d1_used.borrow();
+    assert!(used.iter().all(|n| *n <= 25), "{used:?}");
+    assert!(steps.len() > 2, "{} steps", steps.len());
+    let (_, job) = last_record(&world);
+    assert_eq!(job.items_written, 20);
+    assert_eq!(job.stats.removals_held, 30_000);
+}
