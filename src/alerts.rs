@@ -402,16 +402,18 @@ pub struct Pass {
 }
 
 /// Sends the due rows (all, or one project's), each claimed first, and records every attempt;
-/// each delivery takes its POST (a subrequest) and its D1 queries from `budget`, and rows that
-/// no longer fit stay due for a later pass (`Pass::left`).
+/// each delivery takes its POST (a subrequest) and its D1 queries from `budget`, leaving it
+/// `keep` (subrequests, D1 queries) for what comes after, and rows that no longer fit stay due
+/// for a later pass (`Pass::left`).
 pub async fn deliver_due(
     ctx: &AppContext,
     budget: &Budget,
+    keep: (u32, u32),
     project_id: Option<&str>,
 ) -> Result<Pass, ApiError> {
     let now = now_ms();
     let mut pass = Pass::default();
-    if !budget.affords(1, 1 + DELIVERY_D1) {
+    if !budget.affords(1 + keep.0, 1 + DELIVERY_D1 + keep.1) {
         pass.left = true;
         return Ok(pass);
     }
@@ -419,7 +421,7 @@ pub async fn deliver_due(
     let rows = alert_outbox::due(&ctx.db, now, project_id, PASS_LIMIT).await?;
     let mut cipher: Option<Cipher> = None;
     for row in rows {
-        if !budget.affords(1, DELIVERY_D1) {
+        if !budget.affords(1 + keep.0, DELIVERY_D1 + keep.1) {
             pass.left = true;
             break;
         }

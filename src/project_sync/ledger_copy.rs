@@ -11,22 +11,21 @@ use notion_framer_core::sync::ledger;
 use worker::{console_error, Env, SqlStorage};
 
 /// Copies unflushed ledger rows to D1, a chunk per round trip (one D1 query from `budget`
-/// each, as units take them: a backlog never takes what the invocation's checkpoint needs, and
-/// what does not fit is copied by a later invocation), then drops ids older than the
-/// retention. Safe to run twice at once: the D1 side is idempotent.
+/// each, leaving it `keep` queries for the rest of the invocation: what does not fit is copied
+/// by a later invocation), then drops ids older than the retention. Safe to run twice at once:
+/// the D1 side is idempotent.
 pub async fn flush(
     env: &Env,
     sql: &SqlStorage,
     project_id: &str,
     budget: &Budget,
+    keep: u32,
 ) -> std::result::Result<(), ApiError> {
     let ctx = AppContext::new(env.clone())?;
     let limit = i64::try_from(ledger::FLUSH_CHUNK).unwrap_or(100);
     loop {
         let chunk = store::ledger::unflushed(sql, limit).fault()?;
-        // Leaves the invocation what it must read before its step (the project, a lost run's
-        // record) beside the checkpoint's query.
-        if chunk.is_empty() || !budget.affords(0, 4) || !budget.take_d1() {
+        if chunk.is_empty() || !budget.affords(0, keep + 1) || !budget.take_d1() {
             break;
         }
         store::webhook_events::record(&ctx.db, project_id, &chunk).await?;

@@ -16,7 +16,7 @@ use super::store::staging::SqlStaging;
 use super::{alerts, store, sync};
 use crate::fault::{OurResult, RuntimeResult};
 use notion_framer_core::api::log_line::LogLine;
-use notion_framer_core::sync::engine::budget::Budget;
+use notion_framer_core::sync::engine::budget::{self, Budget};
 use notion_framer_core::sync::engine::failure::StepError;
 use notion_framer_core::sync::engine::job::Job;
 use notion_framer_core::sync::engine::ports::Staging;
@@ -45,6 +45,12 @@ const PROJECT_ID: &str = "project_id";
 /// When an open alert incident of the project falls due (a retryable failure that has lasted
 /// `ALERT_RETRYABLE_AFTER_SECONDS`): the alarm checks it then, whether or not a run is due.
 const ALERT_CHECK_AT: &str = "alert_check_at";
+/// What the work before a step leaves the step (subrequests, D1 queries): a unit, its
+/// checkpoint, and a close with the alert bookkeeping after it.
+const STEP_KEEPS: (u32, u32) = (
+    5,
+    budget::UNIT_D1 + budget::CHECKPOINT_D1 + budget::CLOSE_D1 + alerts::AFTER_RUN_D1,
+);
 
 /// The batch a run of the version before stepped syncs was working on: read once, to close its
 /// record and give its work back.
@@ -123,7 +129,15 @@ impl DurableObject for ProjectSync {
         // subrequests and D1 queries per invocation, not per step.
         let budget = sync::invocation_budget(&ctx);
         // The alarm is also the backstop for ledger rows the background copy did not get to.
-        if let Err(e) = flush(&self.env, &self.ledger()?, &project_id, &budget).await {
+        if let Err(e) = flush(
+            &self.env,
+            &self.ledger()?,
+            &project_id,
+            &budget,
+            STEP_KEEPS.1,
+        )
+        .await
+        {
             log_copy_failure(&project_id, &e);
         }
         self.check_alerts(&ctx, &budget, &project_id).await?;
@@ -293,9 +307,18 @@ impl ProjectSync {
             return Ok(());
         }
         storage.delete(ALERT_CHECK_AT).await?;
-        match alerts::raise_due(ctx, budget, Some(project_id), now_ms()).await {
-            Ok(_) => self.deliver_alerts_in_background(project_id, budget.clone()),
-            Err(e) => alerts::log_failure(Some(project_id), "timed alert check failed", &e),
+        if let Err(e) = alerts::raise_due(ctx, budget, Some(project_id), now_ms()).await {
+            alerts::log_failure(Some(project_id), "timed alert check failed", &e);
+        }
+        // Before the step, not beside it: the step must find what it needs still there.
+        match alerts::deliver_due(ctx, budget, STEP_KEEPS, Some(project_id)).await {
+            Ok(pass) => {
+                log_invocation(project_id, budget, &pass);
+                if pass.left {
+                    self.state.storage().put(ALERT_CHECK_AT, now_ms()).await?;
+                }
+            }
+            Err(e) => alerts::log_failure(Some(project_id), "timed alert delivery failed", &e),
         }
         Ok(())
     }
@@ -369,7 +392,7 @@ impl ProjectSync {
             .or_runtime()?;
         self.state.wait_until(async move {
             Delay::from(Duration::from_millis(ledger::FLUSH_DELAY_MS)).await;
-            if let Err(e) = flush(&env, &sql, &project_id, &budget).await {
+            if let Err(e) = flush(&env, &sql, &project_id, &budget, 0).await {
                 // The rows stay unflushed; the alarm set when they arrived copies them later.
                 log_copy_failure(&project_id, &e);
             }
@@ -386,7 +409,7 @@ impl ProjectSync {
         let storage = self.state.storage();
         self.state.wait_until(async move {
             let delivered = match AppContext::new(env) {
-                Ok(ctx) => alerts::deliver_due(&ctx, &budget, Some(&project_id)).await,
+                Ok(ctx) => alerts::deliver_due(&ctx, &budget, (0, 0), Some(&project_id)).await,
                 Err(e) => Err(e),
             };
             if let Ok(pass) = &delivered {
