@@ -140,12 +140,21 @@ impl DurableObject for ProjectSync {
         {
             log_copy_failure(&project_id, &e);
         }
-        self.check_alerts(&ctx, &budget, &project_id).await?;
+        let deliver = self.check_alerts(&ctx, &budget, &project_id).await?;
         let staging = self.staging()?;
         let Some(mut job) = self.job_to_run(&ctx, &budget, &staging).await? else {
+            if deliver {
+                // No step follows: the deliveries may use the whole budget.
+                self.deliver_due(&ctx, &budget, (0, 0), &project_id).await?;
+            }
             self.rearm().await?;
             return Response::ok("nothing due");
         };
+        if deliver {
+            // Before the step, not beside it, and leaving it its share.
+            self.deliver_due(&ctx, &budget, STEP_KEEPS, &project_id)
+                .await?;
+        }
         // The step cannot start without its project: this read may use the checkpoint's reserve.
         budget.take_d1_closing();
         let Some(project) = store::projects::by_id(&ctx.db, &project_id)
@@ -291,27 +300,38 @@ impl ProjectSync {
     }
 
     /// Raises the project's alerts that fell due (a retryable failure lasting past its grace
-    /// period) when the alarm fired for them, then sends them; also sends what an earlier
-    /// invocation's budget left undelivered.
+    /// period) when the alarm fired for them; true when the alarm is due for deliveries (those
+    /// raised, and what an earlier invocation's budget left undelivered).
     async fn check_alerts(
         &self,
         ctx: &AppContext,
-        budget: &Rc<Budget>,
+        budget: &Budget,
         project_id: &str,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let storage = self.state.storage();
         let Some(check_at) = storage.get::<i64>(ALERT_CHECK_AT).await? else {
-            return Ok(());
+            return Ok(false);
         };
         if check_at > now_ms() {
-            return Ok(());
+            return Ok(false);
         }
         storage.delete(ALERT_CHECK_AT).await?;
         if let Err(e) = alerts::raise_due(ctx, budget, Some(project_id), now_ms()).await {
             alerts::log_failure(Some(project_id), "timed alert check failed", &e);
         }
-        // Before the step, not beside it: the step must find what it needs still there.
-        match alerts::deliver_due(ctx, budget, STEP_KEEPS, Some(project_id)).await {
+        Ok(true)
+    }
+
+    /// Delivers the project's due alerts now, leaving `keep` of the budget; what is left over
+    /// gets the next alarm (at once when nothing else is due sooner).
+    async fn deliver_due(
+        &self,
+        ctx: &AppContext,
+        budget: &Budget,
+        keep: (u32, u32),
+        project_id: &str,
+    ) -> Result<()> {
+        match alerts::deliver_due(ctx, budget, keep, Some(project_id)).await {
             Ok(pass) => {
                 log_invocation(project_id, budget, &pass);
                 if pass.left {
