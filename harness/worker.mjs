@@ -209,6 +209,39 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
     get starts() {
       return starts;
     },
+    /**
+     * CPU time (user + system, ms) the runtime has used so far: the workerd processes of the
+     * running wrangler (Linux /proc; null elsewhere or while killed). The Worker cannot read its
+     * own CPU time (its clock only moves at I/O), so benchmarks measure it from outside: every
+     * isolate of the process counts, so it is an upper bound of what the Worker's code used.
+     */
+    runtimeCpuMs() {
+      if (!current) return null;
+      let entries;
+      try {
+        entries = readdirSync("/proc");
+      } catch {
+        return null;
+      }
+      // USER_HZ: the kernel reports utime and stime in 1/100 s on Linux.
+      const TICK_MS = 10;
+      let ticks = 0;
+      for (const entry of entries) {
+        if (!/^\d+$/.test(entry)) continue;
+        let stat;
+        try {
+          stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        } catch {
+          continue;
+        }
+        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        // fields[2] is pgrp; utime and stime are fields 14 and 15 of stat, here 11 and 12.
+        if (Number(fields[2]) !== current.child.pid || !comm.startsWith("workerd")) continue;
+        ticks += Number(fields[11]) + Number(fields[12]);
+      }
+      return ticks * TICK_MS;
+    },
     /** JSON lines the Worker logged (requests, alarms), parsed; across restarts. */
     logLines() {
       return logs.flatMap((line) => {

@@ -15,6 +15,7 @@ use notion_framer_core::alerts::notice::{self, Notice, ProjectRef};
 use notion_framer_core::alerts::payload;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::api::log_line::LogLine;
+use notion_framer_core::sync::engine::budget::Budget;
 use notion_framer_core::sync::engine::failure::SyncFailure;
 use notion_framer_core::sync::engine::job::Job;
 use notion_framer_core::util::secrets::{self, Cipher};
@@ -32,6 +33,31 @@ const DELIVERY_TIMEOUT_MS: u64 = 10_000;
 const LEASE_MS: i64 = 60_000;
 /// Rows one delivery pass sends at most (keeps a cron or alarm invocation short).
 const PASS_LIMIT: usize = 20;
+
+/// The most D1 queries the alert bookkeeping after a run makes (`after_run`, then the
+/// object's `next_due`): three kinds observed, each at most its open incident, the incident
+/// saved, claimed, the destinations read and the alerts queued (one batch), and the next due
+/// check. The engine closes a run only in a step that still affords them.
+pub const AFTER_RUN_D1: u32 = 3 * 5 + 1;
+/// The most D1 queries one delivery makes beside its POST (one subrequest): the claim, a
+/// plaintext URL sealed, the attempt recorded on the row and on the destination, and for a 410
+/// the destination disabled and its queue dropped.
+pub const DELIVERY_D1: u32 = 6;
+/// D1 queries one alert raised on time makes: the claim, the destinations, the queued batch.
+const RAISE_D1: u32 = 3;
+
+/// Takes one D1 query from the invocation's budget. The callers check beforehand that their
+/// work fits, so running out here is a bug worth a log line, never a query past the limit.
+fn d1(budget: &Budget) -> Result<(), ApiError> {
+    if budget.take_d1_closing() {
+        Ok(())
+    } else {
+        Err(ApiError::internal(
+            "alert bookkeeping",
+            "the invocation's D1 queries are spent",
+        ))
+    }
+}
 
 /// The AES-GCM context a destination's secret is bound to.
 pub fn secret_context(destination_id: &str) -> String {
@@ -59,6 +85,7 @@ pub fn seal(
 /// encrypted) taken as stored and sealed now.
 async fn open_url(
     ctx: &AppContext,
+    budget: &Budget,
     cipher: &Cipher,
     destination_id: &str,
     plain: &str,
@@ -67,31 +94,38 @@ async fn open_url(
     if let Some(enc) = url_enc {
         return Ok(cipher.decrypt(enc, &url_context(destination_id))?);
     }
-    seal_plaintext(ctx, cipher, destination_id, plain).await?;
+    seal_plaintext(ctx, budget, cipher, destination_id, plain).await?;
     Ok(plain.to_owned())
 }
 
 /// Encrypts the plaintext URL of a row from an earlier version in place.
 pub async fn seal_plaintext(
     ctx: &AppContext,
+    budget: &Budget,
     cipher: &Cipher,
     destination_id: &str,
     plain: &str,
 ) -> Result<(), ApiError> {
     let (enc, hint) = seal(cipher, destination_id, plain)?;
+    d1(budget)?;
     alert_destinations::seal_url(&ctx.db, destination_id, &enc, &hint, true).await
 }
 
 /// The cron's sweep: seals up to `limit` rows still holding a plaintext URL, so none lingers
 /// in D1 until someone happens to read it.
-pub async fn seal_plaintext_urls(ctx: &AppContext, limit: usize) -> Result<usize, ApiError> {
+pub async fn seal_plaintext_urls(
+    ctx: &AppContext,
+    budget: &Budget,
+    limit: usize,
+) -> Result<usize, ApiError> {
+    d1(budget)?;
     let rows = alert_destinations::plaintext(&ctx.db, limit).await?;
     if rows.is_empty() {
         return Ok(0);
     }
     let cipher = ctx.cipher()?;
     for row in &rows {
-        seal_plaintext(ctx, &cipher, &row.id, &row.url).await?;
+        seal_plaintext(ctx, budget, &cipher, &row.id, &row.url).await?;
     }
     Ok(rows.len())
 }
@@ -103,6 +137,7 @@ pub async fn after_run(
     project: &ProjectRef,
     outcome: &Result<(), SyncFailure>,
     job: &Job,
+    budget: &Budget,
 ) -> Result<(), ApiError> {
     let stats = &job.stats;
     let now = now_ms();
@@ -122,16 +157,24 @@ pub async fn after_run(
             }),
         },
     };
-    observe(ctx, project, Kind::SyncFailing, failing, now, |open| {
-        let f = outcome.as_ref().err();
-        notice::sync_failing(
-            project,
-            f.map_or("", |f| &f.code),
-            f.map_or("", |f| &f.message),
-            f.is_some_and(|f| f.retryable),
-            now - open.opened_at_ms,
-        )
-    })
+    observe(
+        ctx,
+        budget,
+        project,
+        Kind::SyncFailing,
+        failing,
+        now,
+        |open| {
+            let f = outcome.as_ref().err();
+            notice::sync_failing(
+                project,
+                f.map_or("", |f| &f.code),
+                f.map_or("", |f| &f.message),
+                f.is_some_and(|f| f.retryable),
+                now - open.opened_at_ms,
+            )
+        },
+    )
     .await?;
     let reasons: Vec<String> = job
         .skipped_rows
@@ -157,9 +200,15 @@ pub async fn after_run(
         Ok(()) if stats.full => Observation::Absent,
         _ => Observation::Unknown,
     };
-    observe(ctx, project, Kind::RowsSkipped, skipped, now, |_| {
-        notice::rows_skipped(project, stats.skipped, &reasons)
-    })
+    observe(
+        ctx,
+        budget,
+        project,
+        Kind::RowsSkipped,
+        skipped,
+        now,
+        |_| notice::rows_skipped(project, stats.skipped, &reasons),
+    )
     .await?;
     let reason = stats.held_reason.map_or("", |r| r.describe());
     let titles: Vec<(String, String)> = stats
@@ -177,7 +226,7 @@ pub async fn after_run(
         Ok(()) if stats.full => Observation::Absent,
         _ => Observation::Unknown,
     };
-    observe(ctx, project, Kind::RemovalsHeld, held, now, |_| {
+    observe(ctx, budget, project, Kind::RemovalsHeld, held, now, |_| {
         notice::removals_held(project, stats.removals_held, reason, &titles)
     })
     .await
@@ -187,12 +236,14 @@ pub async fn after_run(
 /// `raise` builds the alert from the incident as it will be stored.
 pub async fn observe(
     ctx: &AppContext,
+    budget: &Budget,
     project: &ProjectRef,
     kind: Kind,
     observed: Observation,
     now: i64,
     raise: impl FnOnce(&Incident) -> Notice,
 ) -> Result<(), ApiError> {
+    d1(budget)?;
     let current = store::alert_incidents::open(&ctx.db, &project.id, kind).await?;
     let decision = incident::decide(kind, current.as_ref(), observed, now);
     let send = decision.send();
@@ -205,22 +256,27 @@ pub async fn observe(
                 alerted: current.as_ref().is_some_and(|c| c.alerted),
                 ..incident.clone()
             };
+            d1(budget)?;
             store::alert_incidents::save(&ctx.db, &project.id, &unclaimed).await?;
+            d1(budget)?;
             if store::alert_incidents::claim_alert(&ctx.db, &project.id, kind).await? {
-                queue(ctx, &project.id, &raise(&incident), now).await?;
+                queue(ctx, budget, &project.id, &raise(&incident), now).await?;
             }
         }
         Decision::Store { incident, .. } => {
             if current.as_ref() != Some(&incident) {
+                d1(budget)?;
                 store::alert_incidents::save(&ctx.db, &project.id, &incident).await?;
             }
         }
         Decision::Close { .. } => {
+            d1(budget)?;
             store::alert_incidents::close(&ctx.db, &project.id, kind).await?;
             if let (Some(Send::Recovery), Some(open)) = (send, current) {
                 let lasted = now - open.opened_at_ms;
                 queue(
                     ctx,
+                    budget,
                     &project.id,
                     &notice::resolved(project, kind, &open.summary, lasted),
                     now,
@@ -237,15 +293,25 @@ pub async fn observe(
 /// many it queued.
 pub async fn raise_due(
     ctx: &AppContext,
+    budget: &Budget,
     project_id: Option<&str>,
     now: i64,
 ) -> Result<usize, ApiError> {
+    if !budget.affords(0, 1 + RAISE_D1) {
+        return Ok(0);
+    }
+    d1(budget)?;
     let due = store::alert_incidents::due(&ctx.db, project_id, now, PASS_LIMIT).await?;
     let mut raised = 0;
     for open in due {
         if incident::decide_due(Some(&open.incident), now).send() != Some(Send::Alert) {
             continue;
         }
+        if !budget.affords(0, RAISE_D1) {
+            // Still due: the next check raises it.
+            break;
+        }
+        d1(budget)?;
         if !store::alert_incidents::claim_alert(&ctx.db, &open.project_id, open.incident.kind)
             .await?
         {
@@ -257,6 +323,7 @@ pub async fn raise_due(
         };
         queue(
             ctx,
+            budget,
             &project.id,
             &notice::overdue(&project, &open.incident, now),
             now,
@@ -269,17 +336,24 @@ pub async fn raise_due(
 
 /// When the project's next timed check is due: the earliest grace period of its open
 /// incidents not alerted yet.
-pub async fn next_due(ctx: &AppContext, project_id: &str) -> Result<Option<i64>, ApiError> {
+pub async fn next_due(
+    ctx: &AppContext,
+    budget: &Budget,
+    project_id: &str,
+) -> Result<Option<i64>, ApiError> {
+    d1(budget)?;
     store::alert_incidents::next_due(&ctx.db, project_id).await
 }
 
 /// Queues `notice` for every enabled destination of the project's account.
 async fn queue(
     ctx: &AppContext,
+    budget: &Budget,
     project_id: &str,
     notice: &Notice,
     now: i64,
 ) -> Result<(), ApiError> {
+    d1(budget)?;
     let destinations = alert_destinations::active_for_project(&ctx.db, project_id).await?;
     let event_id = secrets::random_id()?;
     let created_at = iso_from_ms(now);
@@ -310,6 +384,10 @@ async fn queue(
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if statements.is_empty() {
+        return Ok(());
+    }
+    d1(budget)?;
     d1::batch(&ctx.db, statements).await
 }
 
@@ -319,15 +397,35 @@ pub struct Pass {
     pub delivered: usize,
     pub retrying: usize,
     pub dropped: usize,
+    /// Due rows the invocation's budget left for a later pass (none seen: `false`).
+    pub left: bool,
 }
 
-/// Sends the due rows (all, or one project's), each claimed first, and records every attempt.
-pub async fn deliver_due(ctx: &AppContext, project_id: Option<&str>) -> Result<Pass, ApiError> {
+/// Sends the due rows (all, or one project's), each claimed first, and records every attempt;
+/// each delivery takes its POST (a subrequest) and its D1 queries from `budget`, leaving it
+/// `keep` (subrequests, D1 queries) for what comes after, and rows that no longer fit stay due
+/// for a later pass (`Pass::left`).
+pub async fn deliver_due(
+    ctx: &AppContext,
+    budget: &Budget,
+    keep: (u32, u32),
+    project_id: Option<&str>,
+) -> Result<Pass, ApiError> {
     let now = now_ms();
-    let rows = alert_outbox::due(&ctx.db, now, project_id, PASS_LIMIT).await?;
     let mut pass = Pass::default();
+    if !budget.affords(1 + keep.0, 1 + DELIVERY_D1 + keep.1) {
+        pass.left = true;
+        return Ok(pass);
+    }
+    d1(budget)?;
+    let rows = alert_outbox::due(&ctx.db, now, project_id, PASS_LIMIT).await?;
     let mut cipher: Option<Cipher> = None;
     for row in rows {
+        if !budget.affords(1 + keep.0, DELIVERY_D1 + keep.1) {
+            pass.left = true;
+            break;
+        }
+        d1(budget)?;
         if !alert_outbox::claim(&ctx.db, &row.id, now, now + LEASE_MS).await? {
             continue;
         }
@@ -342,12 +440,18 @@ pub async fn deliver_due(ctx: &AppContext, project_id: Option<&str>) -> Result<P
         };
         let url = open_url(
             ctx,
+            budget,
             cipher,
             &row.destination_id,
             &row.url,
             row.url_enc.as_deref(),
         )
         .await?;
+        if !budget.take() {
+            // Checked above; claimed, so the lease lets a later pass send it.
+            pass.left = true;
+            break;
+        }
         let attempt = post(&url, format, secret.as_deref(), &row.event_id, &row.body).await;
         let attempts = u32::try_from(row.attempts + 1).unwrap_or(u32::MAX);
         let verdict = Verdict::of(attempt.status);
@@ -375,6 +479,7 @@ pub async fn deliver_due(ctx: &AppContext, project_id: Option<&str>) -> Result<P
         } else {
             "failed"
         };
+        d1(budget)?;
         alert_outbox::record(
             &ctx.db,
             &row.id,
@@ -384,7 +489,7 @@ pub async fn deliver_due(ctx: &AppContext, project_id: Option<&str>) -> Result<P
             final_status,
         )
         .await?;
-        settle_destination(ctx, &row.destination_id, &attempt, verdict).await?;
+        settle_destination(ctx, budget, &row.destination_id, &attempt, verdict).await?;
         match (verdict, next) {
             (Verdict::Delivered, _) => pass.delivered += 1,
             (Verdict::Retry, Some(_)) => pass.retrying += 1,
@@ -398,18 +503,22 @@ pub async fn deliver_due(ctx: &AppContext, project_id: Option<&str>) -> Result<P
 /// drops what was queued for it.
 async fn settle_destination(
     ctx: &AppContext,
+    budget: &Budget,
     destination_id: &str,
     attempt: &Attempt,
     verdict: Verdict,
 ) -> Result<(), ApiError> {
     let now = iso_from_ms(now_ms());
+    d1(budget)?;
     alert_destinations::record_attempt(&ctx.db, destination_id, attempt.status.unwrap_or(0), &now)
         .await?;
     if verdict == Verdict::Gone {
         let reason = format!(
             "disabled on {now}: the receiver answered 410 Gone (it was deleted); add a new destination or re-enable this one once it exists again"
         );
+        d1(budget)?;
         alert_destinations::disable(&ctx.db, destination_id, &reason, &now).await?;
+        d1(budget)?;
         alert_outbox::fail_pending_of(&ctx.db, destination_id, "destination disabled (410 Gone)")
             .await?;
     }
@@ -419,6 +528,7 @@ async fn settle_destination(
 /// "Send test alert": one POST now, its result reported back (and a 410 disables).
 pub async fn send_test(
     ctx: &AppContext,
+    budget: &Budget,
     destination: &DestinationRow,
 ) -> Result<Attempt, ApiError> {
     let format = Format::parse(&destination.format).unwrap_or(Format::Slack);
@@ -429,6 +539,7 @@ pub async fn send_test(
     };
     let url = open_url(
         ctx,
+        budget,
         &cipher,
         &destination.id,
         &destination.url,
@@ -442,10 +553,16 @@ pub async fn send_test(
         &event_id,
         &iso_from_ms(now_ms()),
     );
+    if !budget.take() {
+        return Err(ApiError::internal(
+            "alert test",
+            "the request's subrequests are spent",
+        ));
+    }
     let attempt = post(&url, format, secret.as_deref(), &event_id, &body).await;
     let verdict = Verdict::of(attempt.status);
     log_attempt(&destination.id, None, &event_id, 1, &attempt, verdict, None);
-    settle_destination(ctx, &destination.id, &attempt, verdict).await?;
+    settle_destination(ctx, budget, &destination.id, &attempt, verdict).await?;
     Ok(attempt)
 }
 

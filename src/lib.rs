@@ -36,6 +36,8 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[event(scheduled)]
 pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     console_error_panic_hook::set_once();
-    catch_up::run(&env).await;
-    retention::run(&env).await;
+    // One invocation, one budget: the pruning gets what the catch-up left (at least its share).
+    let budget = catch_up::budget();
+    catch_up::run(&env, &budget).await;
+    retention::run(&env, &budget).await;
 }

@@ -12,18 +12,26 @@
 use super::context::{now_ms, AppContext};
 use super::store::{self, d1};
 use notion_framer_core::api::error::ApiError;
+use notion_framer_core::sync::cron;
+use notion_framer_core::sync::engine::budget::Budget;
 use notion_framer_core::sync::retention::{
     Cutoffs, Pass, Policy, Round, RoundResult, Table, KEEP_LAST_RUNS,
 };
 use serde::Deserialize;
 use worker::{console_log, D1Database, D1PreparedStatement, D1Result, Env};
 
-/// The cron's pruning step; logs one line, whatever happens.
-pub async fn run(env: &Env) {
+/// The cron's pruning step, with what the run's `budget` leaves (at most
+/// `cron::RETENTION_ROUNDS` rounds, one D1 query each); logs one line, whatever happens.
+pub async fn run(env: &Env, budget: &Budget) {
     let started = now_ms();
-    let mut pass = Pass::default();
+    let rounds = budget.d1_left().min(cron::RETENTION_ROUNDS);
+    if rounds == 0 || !budget.affords(0, rounds) {
+        console_log!("{}", Pass::limited(1).log_line(0, Some("budget_spent")));
+        return;
+    }
+    let mut pass = Pass::limited(rounds);
     let outcome = match AppContext::new(env.clone()) {
-        Ok(ctx) => prune(&ctx, &mut pass).await,
+        Ok(ctx) => prune(&ctx, budget, &mut pass).await,
         Err(e) => Err(e),
     };
     let duration_ms = u64::try_from(now_ms() - started).unwrap_or(0);
@@ -34,9 +42,12 @@ pub async fn run(env: &Env) {
     );
 }
 
-async fn prune(ctx: &AppContext, pass: &mut Pass) -> Result<(), ApiError> {
+async fn prune(ctx: &AppContext, budget: &Budget, pass: &mut Pass) -> Result<(), ApiError> {
     let cutoffs = Policy::from(&ctx.settings).cutoffs(now_ms());
     while let Some(round) = pass.next_round() {
+        if !budget.take_d1_closing() {
+            break;
+        }
         let result = run_round(&ctx.db, &round, &cutoffs).await?;
         pass.record(&round, &result);
     }

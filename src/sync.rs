@@ -34,22 +34,31 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use worker::{console_log, WebSocket};
 
-/// Runs one step of `job` for `project` and logs it.
+/// The budget of one alarm invocation: `SYNC_STEP_SUBREQUESTS` subrequests,
+/// `SYNC_STEP_D1_QUERIES` D1 queries and `SYNC_STEP_SECONDS` from now. Everything the
+/// invocation does takes from it: the ledger copy and the reads before the step, the step, the
+/// run's alert bookkeeping and the deliveries after it.
+pub fn invocation_budget(ctx: &AppContext) -> Rc<Budget> {
+    Rc::new(Budget::new(
+        ctx.settings.sync_step_subrequests,
+        ctx.settings.sync_step_d1_queries,
+        now_ms(),
+        ctx.settings.sync_step_ms,
+    ))
+}
+
+/// Runs one step of `job` for `project` within `budget` and logs it.
 pub async fn step(
     ctx: &AppContext,
     project: &Project,
     staging: &SqlStaging,
     history: &RunHistory,
     job: &mut Job,
+    budget: &Rc<Budget>,
     cancelled: &dyn Fn() -> bool,
 ) -> StepOutcome {
     let started = now_ms();
     let written_before = staging.rows_written();
-    let budget = Rc::new(Budget::new(
-        ctx.settings.sync_step_subrequests,
-        started,
-        ctx.settings.sync_step_ms,
-    ));
     let (notion_token, framer_key) = match secrets(ctx, project) {
         Ok(secrets) => secrets,
         Err(failure) => {
@@ -57,6 +66,7 @@ pub async fn step(
                 ctx,
                 project,
                 history,
+                budget: budget.clone(),
             };
             let _ = records.run_started(job).await;
             let end = RunEnd::Failed {
@@ -88,6 +98,7 @@ pub async fn step(
         ctx,
         project,
         history,
+        budget: budget.clone(),
     };
     let clock = now_ms;
     let mut engine = Engine {
@@ -96,7 +107,7 @@ pub async fn step(
         framer,
         records: &records,
         staging,
-        budget: &budget,
+        budget,
         clock: &clock,
         full_interval_ms: ctx.settings.full_reconcile_interval_ms,
         guard: GuardPolicy {
@@ -105,18 +116,18 @@ pub async fn step(
             min_items: ctx.settings.deletion_guard_min_items,
         },
         cancelled,
+        after_close_d1: alerts::AFTER_RUN_D1,
         report: StepReport::default(),
     };
     let outcome = engine.step(job).await;
     engine.framer.disconnect().await;
     let usage = StepUsage {
-        subrequests: budget.used(),
         object_rows_written: staging.rows_written() - written_before,
         started,
     };
-    log_step(project, job, &engine.report, &usage, &outcome);
+    log_step(project, job, &engine.report, budget, &usage, &outcome);
     if !matches!(outcome, StepOutcome::Continue | StepOutcome::Cancelled) {
-        after_run(ctx, project, job, &outcome).await;
+        after_run(ctx, project, job, &outcome, budget).await;
     }
     outcome
 }
@@ -150,7 +161,13 @@ fn secret_unreadable(which: ProjectSecret, e: impl std::fmt::Display) -> SyncFai
 }
 
 /// Alerts the finished run owes, queued only: delivery happens after it.
-async fn after_run(ctx: &AppContext, project: &Project, job: &Job, outcome: &StepOutcome) {
+async fn after_run(
+    ctx: &AppContext,
+    project: &Project,
+    job: &Job,
+    outcome: &StepOutcome,
+    budget: &Budget,
+) {
     let about = ProjectRef {
         id: project.id.clone(),
         name: project.name.clone(),
@@ -159,7 +176,7 @@ async fn after_run(ctx: &AppContext, project: &Project, job: &Job, outcome: &Ste
         StepOutcome::Failed(f) => Err(f.clone()),
         _ => Ok(()),
     };
-    if let Err(e) = alerts::after_run(ctx, &about, &result, job).await {
+    if let Err(e) = alerts::after_run(ctx, &about, &result, job, budget).await {
         alerts::log_failure(
             Some(&project.id),
             "alert bookkeeping after a run failed",
@@ -170,7 +187,6 @@ async fn after_run(ctx: &AppContext, project: &Project, job: &Job, outcome: &Ste
 
 /// What a step spent of the platform's limited resources, for its log line.
 struct StepUsage {
-    subrequests: u32,
     /// Rows written to the object's SQLite (billed as Durable Object rows written).
     object_rows_written: usize,
     started: i64,
@@ -180,6 +196,7 @@ fn log_step(
     project: &Project,
     job: &Job,
     report: &StepReport,
+    budget: &Budget,
     usage: &StepUsage,
     outcome: &StepOutcome,
 ) {
@@ -195,7 +212,8 @@ fn log_step(
         sync_id: &job.sync_id,
         step: job.steps,
         phase: job.public_phase(),
-        subrequests: usage.subrequests,
+        subrequests: budget.used(),
+        d1_queries: budget.d1_used(),
         object_rows_written: usage.object_rows_written,
         notion_calls: report.notion_calls,
         framer_calls: report.framer_calls,
@@ -220,7 +238,10 @@ struct StepLine<'a> {
     sync_id: &'a str,
     step: u32,
     phase: &'static str,
+    /// Subrequests and D1 queries of the invocation so far (the reads before the step
+    /// included; the run's alert bookkeeping and deliveries come after this line).
     subrequests: u32,
+    d1_queries: u32,
     object_rows_written: usize,
     notion_calls: usize,
     framer_calls: usize,
@@ -336,12 +357,34 @@ impl FramerSink for StepFramer<'_> {
     }
 }
 
-/// The project's records for the run: D1 (the catalog: the project, its newest runs) and the
-/// run history in the project's object.
+/// The project's records for the run: D1 (the catalog: the project, its newest runs), every
+/// method one D1 round trip at most (a batch included, see `budget::batch_queries`), taken from
+/// the step's budget first; and the run history in the project's object.
 struct D1Records<'a> {
     ctx: &'a AppContext,
     project: &'a Project,
+    budget: Rc<Budget>,
     history: &'a RunHistory,
+}
+
+impl D1Records<'_> {
+    /// One query for a unit of work: refused when only the checkpoint's reserve is left.
+    fn query(&self) -> Result<(), StepError> {
+        if self.budget.take_d1() {
+            Ok(())
+        } else {
+            Err(StepError::BudgetSpent)
+        }
+    }
+
+    /// One query of a checkpoint or a close, which may use the reserve.
+    fn closing_query(&self) -> Result<(), StepError> {
+        if self.budget.take_d1_closing() {
+            Ok(())
+        } else {
+            Err(StepError::BudgetSpent)
+        }
+    }
 }
 
 impl Records for D1Records<'_> {
@@ -355,29 +398,35 @@ impl Records for D1Records<'_> {
     }
 
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
+        self.query()?;
         Ok(store::projects::synced_collections(&self.ctx.db, self.project).await?)
     }
 
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {
+        self.query()?;
         Ok(store::projects::set_data_source_ids(&self.ctx.db, &self.project.id, ids).await?)
     }
 
     async fn set_data_source_id(&self, id: &str, version: i64) -> Result<bool, StepError> {
+        self.query()?;
         let db = &self.ctx.db;
         Ok(store::projects::set_data_source_id(db, &self.project.id, id, version).await?)
     }
 
     async fn set_collection_id(&self, id: &str, version: i64) -> Result<bool, StepError> {
+        self.query()?;
         let db = &self.ctx.db;
         Ok(store::projects::set_collection_id(db, &self.project.id, id, version).await?)
     }
 
     async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError> {
+        self.query()?;
         let db = &self.ctx.db;
         Ok(store::projects::set_mapping(db, &self.project.id, mapping, version).await?)
     }
 
     async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError> {
+        self.closing_query()?;
         let at = iso_from_ms(at_ms);
         Ok(store::projects::set_last_full_sync_at(&self.ctx.db, &self.project.id, &at).await?)
     }
@@ -387,6 +436,7 @@ impl Records for D1Records<'_> {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredItem>, StepError> {
+        self.query()?;
         let rows =
             store::synced_items::page_of(&self.ctx.db, &self.project.id, after, limit).await?;
         Ok(rows
@@ -403,25 +453,30 @@ impl Records for D1Records<'_> {
     }
 
     async fn drop_legacy_items(&self) -> Result<(), StepError> {
+        self.query()?;
         Ok(store::synced_items::forget_all(&self.ctx.db, &self.project.id).await?)
     }
 
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
+        self.query()?;
         Ok(store::held_removals::of_project(&self.ctx.db, &self.project.id).await?)
     }
 
     async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError> {
+        self.query()?;
         let now = iso_from_ms(now_ms());
         let db = &self.ctx.db;
         Ok(store::held_removals::hold(db, &self.project.id, sync_id, items, &now).await?)
     }
 
     async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError> {
+        self.query()?;
         let statements = store::held_removals::forget(&self.ctx.db, &self.project.id, page_ids)?;
         Ok(store::d1::batch(&self.ctx.db, statements).await?)
     }
 
     async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+        self.query()?;
         let known = store::assets::lookup(&self.ctx.db, &self.project.id, keys).await?;
         Ok(known
             .into_iter()
@@ -429,21 +484,24 @@ impl Records for D1Records<'_> {
             .collect())
     }
 
-    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError> {
+    async fn record_assets(&self, uploaded: &[(String, Asset)]) -> Result<(), StepError> {
+        self.query()?;
         let now = iso_from_ms(now_ms());
-        let uploaded = [store::assets::Uploaded {
-            file_key: key,
-            asset,
-        }];
+        let uploaded: Vec<store::assets::Uploaded> = uploaded
+            .iter()
+            .map(|(file_key, asset)| store::assets::Uploaded { file_key, asset })
+            .collect();
         Ok(store::assets::record(&self.ctx.db, &self.project.id, &uploaded, &now).await?)
     }
 
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {
+        self.query()?;
         let now = iso_from_ms(job.started_at_ms);
         Ok(store::sync_runs::start(&self.ctx.db, job, &self.project.id, &now).await?)
     }
 
     async fn run_progress(&self, job: &Job) -> Result<(), StepError> {
+        self.closing_query()?;
         Ok(store::sync_runs::progress(&self.ctx.db, job).await?)
     }
 
@@ -453,6 +511,7 @@ impl Records for D1Records<'_> {
         // Until D1 holds none of the history versions before kept there, each run's end moves
         // a chunk of it (one more query); after, none.
         let legacy = if self.history.legacy_left()? {
+            self.closing_query()?;
             Some(sync_runs::legacy_chunk(db, project_id, &run.id, run_history::ADOPT_CHUNK).await?)
         } else {
             None
@@ -472,6 +531,7 @@ impl Records for D1Records<'_> {
             _ => Release::AllOthers,
         };
         let all_moved = matches!(release, Release::AllOthers);
+        self.closing_query()?;
         sync_runs::finish(db, &run, job, release).await?;
         if all_moved && legacy.is_some() {
             self.history.set_legacy_adopted()?;

@@ -16,8 +16,9 @@ import { holdsFor, startWorker, waitFor } from "../harness/worker.mjs";
 const EVENT_DAYS = 7;
 const SYNC_DAYS = 60;
 const DAY_MS = 86_400_000;
-// One cron run's budget (src/sync/retention.rs): MAX_ROUNDS statements of batch_rows each.
-const MAX_ROUNDS = 10;
+// One cron run's pruning budget (core/src/sync/cron.rs RETENTION_ROUNDS: its share of Free's 50
+// subrequests and D1 queries per invocation): MAX_ROUNDS statements of batch_rows each.
+const MAX_ROUNDS = 4;
 const EVENT_BUDGET = MAX_ROUNDS * 2_000;
 const RUN_BUDGET = MAX_ROUNDS * 500;
 

@@ -179,7 +179,9 @@ pub async fn delete(caller: &Caller<'_>, id: &str) -> Result<Reply, ApiError> {
 /// and says what the receiver answered.
 pub async fn test(caller: &Caller<'_>, id: &str) -> Result<Reply, ApiError> {
     let destination = owned(caller, id).await?;
-    let attempt = delivery::send_test(caller.ctx, &destination).await?;
+    // This request's own budget: one POST and a few D1 queries.
+    let budget = crate::sync::invocation_budget(caller.ctx);
+    let attempt = delivery::send_test(caller.ctx, &budget, &destination).await?;
     let stored = owned(caller, id).await?;
     let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
     Ok(Reply::json(

@@ -7,20 +7,28 @@ use crate::fault::RuntimeResult;
 use crate::store;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::api::log_line::LogLine;
+use notion_framer_core::sync::engine::budget::Budget;
 use notion_framer_core::sync::ledger;
 use worker::{console_error, Env, SqlStorage};
 
 /// Counts every ledger row not counted yet in D1, a tally per round trip (first the one left
-/// pending by an interrupted flush), then drops ids older than the retention. Safe to run
-/// twice at once: D1 applies each tally number once.
+/// pending by an interrupted flush; one D1 query from `budget` each, leaving it `keep` queries
+/// for the rest of the invocation: what does not fit is counted by a later invocation), then
+/// drops ids older than the retention. Safe to run twice at once: D1 applies each tally
+/// number once.
 pub async fn flush(
     env: &Env,
     sql: &SqlStorage,
     project_id: &str,
+    budget: &Budget,
+    keep: u32,
 ) -> std::result::Result<(), ApiError> {
     let ctx = AppContext::new(env.clone())?;
     let limit = i64::try_from(ledger::FLUSH_CHUNK).unwrap_or(100);
     loop {
+        if !budget.affords(0, keep + 1) {
+            break;
+        }
         let pending = store::ledger::pending_tally(sql).fault()?;
         let tally = match pending {
             Some(tally) => tally,
@@ -29,6 +37,9 @@ pub async fn flush(
                 None => break,
             },
         };
+        if !budget.take_d1() {
+            break;
+        }
         store::webhooks::count_tally(&ctx.db, project_id, &tally).await?;
         store::ledger::end_tally(sql, &tally).fault()?;
     }

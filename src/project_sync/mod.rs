@@ -17,6 +17,8 @@ use super::store::staging::SqlStaging;
 use super::store::sync_runs::After;
 use super::{alerts, store, sync};
 use crate::fault::{OurResult, RuntimeResult};
+use notion_framer_core::api::log_line::LogLine;
+use notion_framer_core::sync::engine::budget::{self, Budget};
 use notion_framer_core::sync::engine::failure::StepError;
 use notion_framer_core::sync::engine::job::Job;
 use notion_framer_core::sync::engine::ports::Staging;
@@ -45,6 +47,12 @@ const PROJECT_ID: &str = "project_id";
 /// When an open alert incident of the project falls due (a retryable failure that has lasted
 /// `ALERT_RETRYABLE_AFTER_SECONDS`): the alarm checks it then, whether or not a run is due.
 const ALERT_CHECK_AT: &str = "alert_check_at";
+/// What the work before a step leaves the step (subrequests, D1 queries): a unit, its
+/// checkpoint, and a close with the alert bookkeeping after it.
+const STEP_KEEPS: (u32, u32) = (
+    5,
+    budget::UNIT_D1 + budget::CHECKPOINT_D1 + budget::CLOSE_D1 + alerts::AFTER_RUN_D1,
+);
 
 /// The batch a run of the version before stepped syncs was working on: read once, to close its
 /// record and give its work back.
@@ -120,17 +128,39 @@ impl DurableObject for ProjectSync {
         let Some(project_id) = storage.get::<String>(PROJECT_ID).await? else {
             return Response::ok("no project");
         };
+        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+        // Everything this invocation does takes from one budget, the step's: Cloudflare counts
+        // subrequests and D1 queries per invocation, not per step.
+        let budget = sync::invocation_budget(&ctx);
         // The alarm is also the backstop for ledger rows the background copy did not get to.
-        if let Err(e) = flush(&self.env, &self.ledger()?, &project_id).await {
+        if let Err(e) = flush(
+            &self.env,
+            &self.ledger()?,
+            &project_id,
+            &budget,
+            STEP_KEEPS.1,
+        )
+        .await
+        {
             log_copy_failure(&project_id, &e);
         }
-        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
-        self.check_alerts(&ctx, &project_id).await?;
+        let deliver = self.check_alerts(&ctx, &budget, &project_id).await?;
         let staging = self.staging()?;
-        let Some(mut job) = self.job_to_run(&ctx, &staging).await? else {
+        let Some(mut job) = self.job_to_run(&ctx, &budget, &staging).await? else {
+            if deliver {
+                // No step follows: the deliveries may use the whole budget.
+                self.deliver_due(&ctx, &budget, (0, 0), &project_id).await?;
+            }
             self.rearm().await?;
             return Response::ok("nothing due");
         };
+        if deliver {
+            // Before the step, not beside it, and leaving it its share.
+            self.deliver_due(&ctx, &budget, STEP_KEEPS, &project_id)
+                .await?;
+        }
+        // The step cannot start without its project: this read may use the checkpoint's reserve.
+        budget.take_d1_closing();
         let Some(project) = store::projects::by_id(&ctx.db, &project_id)
             .await
             .or_runtime()?
@@ -148,9 +178,15 @@ impl DurableObject for ProjectSync {
         self.cancel_requested.set(false);
         let cancel = self.cancel_requested.clone();
         let history = self.history()?;
-        let outcome = sync::step(&ctx, &project, &staging, &history, &mut job, &move || {
-            cancel.get()
-        })
+        let outcome = sync::step(
+            &ctx,
+            &project,
+            &staging,
+            &history,
+            &mut job,
+            &budget,
+            &move || cancel.get(),
+        )
         .await;
         self.cancel_requested.set(false);
         if self.forgotten.get() {
@@ -181,10 +217,11 @@ impl DurableObject for ProjectSync {
             StepOutcome::Succeeded | StepOutcome::Failed(_) | StepOutcome::Cancelled => {}
         }
         // A retryable failure that is not worth an alert yet gets its check on time.
-        self.note_alert_check(&ctx, &project_id).await;
+        self.note_alert_check(&ctx, &budget, &project_id).await;
         self.rearm().await?;
-        // Alerts the run queued go out now, after it, without holding up the next run.
-        self.deliver_alerts_in_background(&project_id);
+        // Alerts the run queued go out now, after it, without holding up the next run, with
+        // what the step left of this invocation's budget.
+        self.deliver_alerts_in_background(&project_id, budget);
         Response::ok("run finished")
     }
 }
@@ -210,7 +247,12 @@ impl ProjectSync {
     /// ([`object::next_run`] decides). A checkpoint that cannot be read (written by another
     /// version) is dropped and its work owed; so is a batch an older version left in flight,
     /// whose record is closed as interrupted.
-    async fn job_to_run(&self, ctx: &AppContext, staging: &SqlStaging) -> Result<Option<Job>> {
+    async fn job_to_run(
+        &self,
+        ctx: &AppContext,
+        budget: &Budget,
+        staging: &SqlStaging,
+    ) -> Result<Option<Job>> {
         let storage = self.state.storage();
         let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
         let checkpoint = match staging.load_job() {
@@ -224,6 +266,7 @@ impl ProjectSync {
         let lost = match storage.get::<InFlight>(IN_FLIGHT).await? {
             Some(lost) if !matches!(checkpoint, Checkpoint::Job(_)) => {
                 let now = iso_from_ms(now_ms());
+                budget.take_d1_closing();
                 store::sync_runs::close_interrupted(&ctx.db, &lost.sync_id, &now)
                     .await
                     .or_runtime()?;
@@ -272,29 +315,54 @@ impl ProjectSync {
     }
 
     /// Raises the project's alerts that fell due (a retryable failure lasting past its grace
-    /// period) when the alarm fired for them, then sends them.
-    async fn check_alerts(&self, ctx: &AppContext, project_id: &str) -> Result<()> {
+    /// period) when the alarm fired for them; true when the alarm is due for deliveries (those
+    /// raised, and what an earlier invocation's budget left undelivered).
+    async fn check_alerts(
+        &self,
+        ctx: &AppContext,
+        budget: &Budget,
+        project_id: &str,
+    ) -> Result<bool> {
         let storage = self.state.storage();
         let Some(check_at) = storage.get::<i64>(ALERT_CHECK_AT).await? else {
-            return Ok(());
+            return Ok(false);
         };
         if check_at > now_ms() {
-            return Ok(());
+            return Ok(false);
         }
         storage.delete(ALERT_CHECK_AT).await?;
-        match alerts::raise_due(ctx, Some(project_id), now_ms()).await {
-            Ok(0) => {}
-            Ok(_) => self.deliver_alerts_in_background(project_id),
-            Err(e) => alerts::log_failure(Some(project_id), "timed alert check failed", &e),
+        if let Err(e) = alerts::raise_due(ctx, budget, Some(project_id), now_ms()).await {
+            alerts::log_failure(Some(project_id), "timed alert check failed", &e);
+        }
+        Ok(true)
+    }
+
+    /// Delivers the project's due alerts now, leaving `keep` of the budget; what is left over
+    /// gets the next alarm (at once when nothing else is due sooner).
+    async fn deliver_due(
+        &self,
+        ctx: &AppContext,
+        budget: &Budget,
+        keep: (u32, u32),
+        project_id: &str,
+    ) -> Result<()> {
+        match alerts::deliver_due(ctx, budget, keep, Some(project_id)).await {
+            Ok(pass) => {
+                log_invocation(project_id, budget, &pass);
+                if pass.left {
+                    self.state.storage().put(ALERT_CHECK_AT, now_ms()).await?;
+                }
+            }
+            Err(e) => alerts::log_failure(Some(project_id), "timed alert delivery failed", &e),
         }
         Ok(())
     }
 
     /// After a run: remembers when the project's open incident falls due for an alert, if one
     /// waits for its grace period; the alarm comes then.
-    async fn note_alert_check(&self, ctx: &AppContext, project_id: &str) {
+    async fn note_alert_check(&self, ctx: &AppContext, budget: &Budget, project_id: &str) {
         let storage = self.state.storage();
-        let stored = match alerts::next_due(ctx, project_id).await {
+        let stored = match alerts::next_due(ctx, budget, project_id).await {
             Ok(Some(due)) => storage.put(ALERT_CHECK_AT, due).await,
             Ok(None) => storage.delete(ALERT_CHECK_AT).await.map(|_| ()),
             Err(e) => {
@@ -398,9 +466,14 @@ impl ProjectSync {
         }
         let (env, sql, flushing) = (self.env.clone(), self.ledger()?, self.flushing.clone());
         let project_id = project_id.to_owned();
+        // This invocation's own budget (the request that stored the event made one D1 query
+        // at most); what does not fit is copied by the alarm set when the rows arrived.
+        let budget = AppContext::new(env.clone())
+            .map(|ctx| sync::invocation_budget(&ctx))
+            .or_runtime()?;
         self.state.wait_until(async move {
             Delay::from(Duration::from_millis(ledger::FLUSH_DELAY_MS)).await;
-            if let Err(e) = flush(&env, &sql, &project_id).await {
+            if let Err(e) = flush(&env, &sql, &project_id, &budget, 0).await {
                 // The rows stay unflushed; the alarm set when they arrived copies them later.
                 log_copy_failure(&project_id, &e);
             }
@@ -409,18 +482,35 @@ impl ProjectSync {
         Ok(())
     }
 
-    /// Delivers the project's due alerts after the answer; failures stay queued for the cron.
-    fn deliver_alerts_in_background(&self, project_id: &str) {
+    /// Delivers the project's due alerts after the answer, within what is left of the
+    /// invocation's `budget`; failures stay queued for the cron, and rows the budget left wait
+    /// for the next alarm, set at once for them.
+    fn deliver_alerts_in_background(&self, project_id: &str, budget: Rc<Budget>) {
         let (env, project_id) = (self.env.clone(), project_id.to_owned());
+        let storage = self.state.storage();
         self.state.wait_until(async move {
             let delivered = match AppContext::new(env) {
-                Ok(ctx) => alerts::deliver_due(&ctx, Some(&project_id))
-                    .await
-                    .map(|_| ()),
+                Ok(ctx) => alerts::deliver_due(&ctx, &budget, (0, 0), Some(&project_id)).await,
                 Err(e) => Err(e),
             };
-            if let Err(e) = delivered {
-                alerts::log_failure(Some(&project_id), "alert delivery after a run failed", &e);
+            if let Ok(pass) = &delivered {
+                log_invocation(&project_id, &budget, pass);
+            }
+            match delivered {
+                Ok(pass) if pass.left => {
+                    // The next invocation's check sends them with a fresh budget.
+                    let now = now_ms();
+                    if storage.put(ALERT_CHECK_AT, now).await.is_ok() {
+                        let next = storage.get_alarm().await.ok().flatten();
+                        if next.is_none_or(|at_ms| at_ms > now) {
+                            let _ = storage.set_alarm(at(now)).await;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    alerts::log_failure(Some(&project_id), "alert delivery after a run failed", &e);
+                }
             }
         });
     }
@@ -539,6 +629,30 @@ impl ProjectSync {
         self.project_known.set(true);
         Ok(true)
     }
+}
+
+/// The alarm invocation's last line, once its deliveries are done: what the whole invocation
+/// spent (the step's `sync_step` line comes before the run's alert bookkeeping and deliveries).
+fn log_invocation(project_id: &str, budget: &Budget, pass: &alerts::Pass) {
+    let line = LogLine {
+        kind: "alarm",
+        project_id: Some(project_id.to_owned()),
+        subrequests: Some(budget.used()),
+        d1_queries: Some(budget.d1_used()),
+        note: Some(format!(
+            "alerts after the step: {} delivered, {} retrying, {} dropped{}",
+            pass.delivered,
+            pass.retrying,
+            pass.dropped,
+            if pass.left {
+                "; more due, left for the next alarm"
+            } else {
+                ""
+            }
+        )),
+        ..LogLine::default()
+    };
+    worker::console_log!("{}", line.to_json());
 }
 
 /// A staging failure as the runtime's error (the alarm is then retried by the runtime).

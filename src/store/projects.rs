@@ -120,14 +120,66 @@ pub async fn for_shared_event(db: &D1Database, refs: &[String]) -> Result<Vec<Pr
     .await
 }
 
-/// Projects whose catch-up sync is due: auto-sync on, plan paid, no success since `before`.
-pub async fn due_for_catch_up(db: &D1Database, before: &str) -> Result<Vec<Project>, ApiError> {
-    many(
+/// Projects whose catch-up sync is due: auto-sync on, plan paid, no success since `?1`.
+const CATCH_UP_DUE: &str = "WHERE p.auto_sync = 1 AND a.plan = 'paid' \
+     AND COALESCE(p.last_success_started_at, '') < ?1";
+
+/// Up to `limit` projects whose catch-up sync is due (no success since `before`), the least
+/// recently served by the cron first, and how many are due in all; one D1 round trip.
+pub async fn due_for_catch_up(
+    db: &D1Database,
+    before: &str,
+    limit: usize,
+) -> Result<(Vec<Project>, usize), ApiError> {
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let turn = "(SELECT t.served_at FROM catch_up_turns t WHERE t.project_id = p.id)";
+    let list = d1::stmt(
         db,
-        "WHERE p.auto_sync = 1 AND a.plan = 'paid' AND COALESCE(p.last_success_started_at, '') < ?1",
+        &format!(
+            "{PROJECT_SELECT} {CATCH_UP_DUE} ORDER BY {turn} IS NOT NULL, {turn}, p.id LIMIT ?2"
+        ),
+        &[D1Type::Text(before), d1::int(limit)],
+    )?;
+    let count = d1::stmt(
+        db,
+        &format!(
+            "SELECT COUNT(*) AS n FROM projects p JOIN accounts a ON a.id = p.account_id {CATCH_UP_DUE}"
+        ),
         &[D1Type::Text(before)],
+    )?;
+    let results = d1::batch_results(db, vec![list, count]).await?;
+    let (Some(list), Some(count)) = (results.first(), results.get(1)) else {
+        return Ok((Vec::new(), 0));
+    };
+    let projects = d1::rows::<ProjectRow>(list)?
+        .into_iter()
+        .map(Project::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let due = d1::rows::<Count>(count)?
+        .first()
+        .map_or(0, |c| usize::try_from(c.n).unwrap_or(0));
+    let due = due.max(projects.len());
+    Ok((projects, due))
+}
+
+/// Records that the cron queued these projects' catch-up syncs at `now` (their turn is over).
+pub async fn served_catch_up(db: &D1Database, ids: &[String], now: &str) -> Result<(), ApiError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::to_string(ids)?;
+    d1::run(
+        db,
+        "INSERT INTO catch_up_turns (project_id, served_at) \
+         SELECT value, ?2 FROM json_each(?1) WHERE value IN (SELECT id FROM projects) \
+         ON CONFLICT (project_id) DO UPDATE SET served_at = excluded.served_at",
+        &[D1Type::Text(&ids), D1Type::Text(now)],
     )
     .await
+    .map(|_| ())
 }
 
 /// A project about to be created; secrets arrive encrypted, JSON settings as text.

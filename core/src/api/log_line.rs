@@ -36,6 +36,11 @@ pub struct LogLine {
     /// What failed on our side, for an internal error: the place and the runtime's words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Fault>,
+    /// Subrequests and D1 queries the invocation made (the cron's line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subrequests: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub d1_queries: Option<u32>,
 }
 
 impl LogLine {

@@ -384,6 +384,31 @@ impl Asset {
     }
 }
 
+impl Asset {
+    /// Reads the result of `uploadImages` / `uploadFiles`: one asset per file sent (`count`),
+    /// in the order sent.
+    pub fn from_batch_reply(
+        kind: AssetKind,
+        result: &serde_json::Value,
+        count: usize,
+    ) -> Result<Vec<Self>, WireError> {
+        let items = result.as_array().ok_or_else(|| {
+            WireError::BadAsset(format!("{}: the reply is not a list", kind.class_name()))
+        })?;
+        if items.len() != count {
+            return Err(WireError::BadAsset(format!(
+                "{}: {} assets for {count} files",
+                kind.class_name(),
+                items.len()
+            )));
+        }
+        items
+            .iter()
+            .map(|item| Self::from_reply(kind, item))
+            .collect()
+    }
+}
+
 fn is_http_url(url: &str) -> bool {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     (lower.starts_with("https://") && url.len() > 8)
@@ -1574,5 +1599,21 @@ mod tests {
         assert!(is_retryable(PROJECT_CLOSED, true));
         assert!(!is_retryable("TOKEN_SESSION_LIMIT", false));
         assert!(!is_retryable("UNAUTHORIZED", false));
+    }
+
+    #[test]
+    fn a_batch_upload_answers_one_asset_per_file_in_order() {
+        let reply = serde_json::json!([
+            {"__class": "ImageAsset", "id": "a", "url": "https://framerusercontent.com/images/a.png", "resolution": "auto"},
+            {"__class": "ImageAsset", "id": "b", "url": "https://framerusercontent.com/images/b.png"},
+        ]);
+        let assets = Asset::from_batch_reply(AssetKind::Image, &reply, 2).unwrap();
+        assert_eq!(
+            assets.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert!(Asset::from_batch_reply(AssetKind::Image, &reply, 3).is_err());
+        assert!(Asset::from_batch_reply(AssetKind::File, &reply, 2).is_err());
+        assert!(Asset::from_batch_reply(AssetKind::Image, &reply[0], 1).is_err());
     }
 }

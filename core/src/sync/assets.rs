@@ -3,8 +3,9 @@
 //!
 //! Notion signs the URL of every file it hosts (files properties, page covers and icons, image
 //! and file blocks) and the signature expires after an hour; Notion's docs say not to store
-//! them. So each such file that reaches Framer is uploaded (`uploadImage` / `uploadFile`, whose
-//! server downloads the signed URL while it is fresh) and the item refers to Framer's copy.
+//! them. So each such file that reaches Framer is uploaded (`uploadImages` / `uploadFiles`, in
+//! batches of [`UPLOADS_PER_CALL`]; Framer's server downloads the signed URLs while they are
+//! fresh) and the item refers to Framer's copy.
 //!
 //! Upload once: a file is known by its URL without the signature, which is the same on every
 //! read of an unchanged file and new when the file is replaced in Notion (Notion stores each
@@ -152,21 +153,63 @@ pub struct AssetRef {
 }
 
 impl AssetRef {
-    /// The upload call for this file (`resolution` as the project wants images served; `None`
-    /// leaves Framer's default, `auto`).
+    /// The upload call for this file alone (`resolution` as the project wants images served;
+    /// `None` leaves Framer's default, `auto`).
     pub fn upload(&self, resolution: Option<Resolution>) -> Call {
         match self.kind {
-            AssetKind::Image => Call::UploadImage(ImageUpload {
-                name: self.name.clone(),
-                alt_text: self.alt.clone(),
-                resolution,
-                ..ImageUpload::from_url(self.url.clone())
-            }),
-            AssetKind::File => Call::UploadFile(FileUpload {
-                name: self.name.clone(),
-                ..FileUpload::from_url(self.url.clone())
-            }),
+            AssetKind::Image => Call::UploadImage(self.image(resolution)),
+            AssetKind::File => Call::UploadFile(self.file()),
         }
+    }
+
+    fn image(&self, resolution: Option<Resolution>) -> ImageUpload {
+        ImageUpload {
+            name: self.name.clone(),
+            alt_text: self.alt.clone(),
+            resolution,
+            ..ImageUpload::from_url(self.url.clone())
+        }
+    }
+
+    fn file(&self) -> FileUpload {
+        FileUpload {
+            name: self.name.clone(),
+            ..FileUpload::from_url(self.url.clone())
+        }
+    }
+}
+
+/// Files per `uploadImages` / `uploadFiles` call. Framer's server downloads them all before it
+/// answers, so a call waits for its slowest file: small enough that one call stays well within
+/// a step, large enough that a page of rows with covers takes a handful of calls.
+pub const UPLOADS_PER_CALL: usize = 25;
+
+/// The uploads of `missing` as batches of one kind each (images, then files; each in the
+/// order given), at most `per_call` files per batch.
+pub fn upload_batches(missing: &[&AssetRef], per_call: usize) -> Vec<Vec<AssetRef>> {
+    let per_call = per_call.max(1);
+    [AssetKind::Image, AssetKind::File]
+        .into_iter()
+        .flat_map(|kind| {
+            let of_kind: Vec<AssetRef> = missing
+                .iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| (*r).clone())
+                .collect();
+            of_kind
+                .chunks(per_call)
+                .map(<[AssetRef]>::to_vec)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// One call uploading `batch` (all of one kind, as [`upload_batches`] makes them):
+/// `uploadImages` or `uploadFiles`.
+pub fn upload_call(batch: &[AssetRef], resolution: Option<Resolution>) -> Call {
+    match batch.first().map(|r| r.kind) {
+        Some(AssetKind::File) => Call::UploadFiles(batch.iter().map(AssetRef::file).collect()),
+        _ => Call::UploadImages(batch.iter().map(|r| r.image(resolution)).collect()),
     }
 }
 
@@ -798,5 +841,60 @@ mod tests {
                 name: Some("Spec v2.pdf".into())
             })
         );
+    }
+
+    fn file_ref(kind: AssetKind, n: usize) -> AssetRef {
+        AssetRef {
+            key: format!("{}:k{n}", kind.as_str()),
+            kind,
+            url: format!(
+                "https://prod-files-secure.s3.us-west-2.amazonaws.com/{n}.bin?X-Amz-Signature=s"
+            ),
+            field_id: "f".into(),
+            name: Some(format!("{n}.bin")),
+            alt: None,
+        }
+    }
+
+    #[test]
+    fn uploads_go_in_batches_of_one_kind_in_order() {
+        let refs: Vec<AssetRef> = (0..7)
+            .map(|n| {
+                file_ref(
+                    if n % 3 == 0 {
+                        AssetKind::File
+                    } else {
+                        AssetKind::Image
+                    },
+                    n,
+                )
+            })
+            .collect();
+        let all: Vec<&AssetRef> = refs.iter().collect();
+        let batches = upload_batches(&all, 2);
+        let keys: Vec<Vec<&str>> = batches
+            .iter()
+            .map(|b| b.iter().map(|r| r.key.as_str()).collect())
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                vec!["image:k1", "image:k2"],
+                vec!["image:k4", "image:k5"],
+                vec!["file:k0", "file:k3"],
+                vec!["file:k6"],
+            ]
+        );
+        match upload_call(&batches[0], None) {
+            Call::UploadImages(images) => {
+                assert_eq!(images.len(), 2);
+                assert_eq!(images[0].name.as_deref(), Some("1.bin"));
+            }
+            other => panic!("{}", other.method_name()),
+        }
+        assert!(
+            matches!(upload_call(&batches[3], None), Call::UploadFiles(files) if files.len() == 1)
+        );
+        assert!(upload_batches(&[], UPLOADS_PER_CALL).is_empty());
     }
 }

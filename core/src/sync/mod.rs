@@ -3,6 +3,7 @@
 //! reads, what it writes, and the Notion-hosted files it re-hosts in Framer.
 
 pub mod assets;
+pub mod cron;
 pub mod engine;
 pub mod guard;
 pub mod ledger;

@@ -151,6 +151,8 @@ enum Progress {
 /// One cron run's pruning: which round comes next, and the totals for its log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pass {
+    /// The rounds this run may make (at most [`MAX_ROUNDS`]).
+    max_rounds: u32,
     rounds: u32,
     removed: [u64; 3],
     progress: [Progress; 3],
@@ -161,6 +163,7 @@ pub struct Pass {
 impl Default for Pass {
     fn default() -> Self {
         Self {
+            max_rounds: MAX_ROUNDS,
             rounds: 0,
             removed: [0; 3],
             progress: [Progress::Open; 3],
@@ -171,9 +174,18 @@ impl Default for Pass {
 }
 
 impl Pass {
+    /// A pass of at most `max_rounds` rounds (at least one, at most [`MAX_ROUNDS`]): what the
+    /// cron run's budget leaves for pruning.
+    pub fn limited(max_rounds: u32) -> Self {
+        Self {
+            max_rounds: max_rounds.clamp(1, MAX_ROUNDS),
+            ..Self::default()
+        }
+    }
+
     /// The next round, or `None` when every table is clear or the budget is spent.
     pub fn next_round(&self) -> Option<Round> {
-        if self.rounds >= MAX_ROUNDS {
+        if self.rounds >= self.max_rounds {
             return None;
         }
         let tables: Vec<Table> = Table::ALL
@@ -182,7 +194,7 @@ impl Pass {
             .collect();
         (!tables.is_empty()).then(|| Round {
             tables,
-            probe: self.rounds + 1 == MAX_ROUNDS,
+            probe: self.rounds + 1 == self.max_rounds,
         })
     }
 
@@ -400,6 +412,30 @@ mod tests {
                 "d1_calls": 2, "rows_read": 2, "rows_written": 4, "duration_ms": 40,
             })
         );
+    }
+
+    #[test]
+    fn a_limited_pass_makes_at_most_its_rounds_and_probes_in_its_last() {
+        let mut pass = Pass::limited(2);
+        let mut rounds = 0;
+        while let Some(round) = pass.next_round() {
+            rounds += 1;
+            assert_eq!(round.probe, rounds == 2);
+            let removed = round.tables.iter().map(|t| full(*t)).collect();
+            let more_left = round.probe.then(|| vec![true; round.tables.len()]);
+            pass.record(
+                &round,
+                &RoundResult {
+                    removed,
+                    more_left,
+                    ..RoundResult::default()
+                },
+            );
+        }
+        assert_eq!(rounds, 2);
+        assert!(pass.more_left(Table::WebhookEvents));
+        assert_eq!(Pass::limited(0).max_rounds, 1);
+        assert_eq!(Pass::limited(99).max_rounds, MAX_ROUNDS);
     }
 
     proptest! {

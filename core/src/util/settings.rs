@@ -28,6 +28,9 @@ pub struct Settings {
     /// Most subrequests (Notion calls, the Framer socket, file fetches) one sync step makes; a
     /// step is one Durable Object alarm invocation, and Cloudflare caps each invocation.
     pub sync_step_subrequests: u32,
+    /// Most D1 queries one sync step (the whole alarm invocation: the step, the run's alert
+    /// bookkeeping and deliveries) makes; D1 caps queries per invocation on its own count.
+    pub sync_step_d1_queries: u32,
     /// Most wall time one sync step spends before it checkpoints and hands over to the next.
     pub sync_step_ms: i64,
     /// Removals above this share (percent) of a project's items are held for review...
@@ -129,6 +132,10 @@ impl Settings {
                     message: format!("expected a whole number from 5 to 10000, got {v:?}"),
                 })?,
             },
+            // D1 allows 50 queries per invocation on Workers Free and 1,000 on Paid
+            // (developers.cloudflare.com/d1/platform/limits, "Queries per Worker invocation"):
+            // 40 leaves Free's ten for what an invocation reads before its step starts.
+            sync_step_d1_queries: whole(&get, "SYNC_STEP_D1_QUERIES", 40, 25..=1_000)?,
             sync_step_ms: seconds("SYNC_STEP_SECONDS", 60)?,
             deletion_guard_percent: whole(&get, "DELETION_GUARD_PERCENT", 20, 1..=100)?,
             deletion_guard_min_items: whole(&get, "DELETION_GUARD_MIN_ITEMS", 5, 1..=1_000_000)?,
@@ -247,6 +254,19 @@ mod tests {
             (s.deletion_guard_percent, s.deletion_guard_min_items),
             (20, 5)
         );
+        assert_eq!((s.sync_step_subrequests, s.sync_step_d1_queries), (40, 40));
+    }
+
+    #[test]
+    fn the_step_d1_budget_is_tunable_within_bounds() {
+        let s = settings(&[("SYNC_STEP_D1_QUERIES", "900")]).unwrap();
+        assert_eq!(s.sync_step_d1_queries, 900);
+        for bad in ["24", "1001", "many"] {
+            assert_eq!(
+                settings(&[("SYNC_STEP_D1_QUERIES", bad)]).unwrap_err().name,
+                "SYNC_STEP_D1_QUERIES"
+            );
+        }
     }
 
     #[test]

@@ -117,6 +117,21 @@ pub struct Job {
     /// ends: D1's project row keeps the figure for the dashboard.
     #[serde(default)]
     pub items_in_framer: Option<usize>,
+    /// The run is over but its close did not fit the step's D1 budget: the next step closes it
+    /// first, with this ending.
+    #[serde(default)]
+    pub closing: Option<Closing>,
+}
+
+/// How a run that is over ends, kept until its record is closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Closing {
+    Succeeded,
+    Failed {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
 }
 
 /// The project's settings a run works with, read once when it starts.
@@ -266,6 +281,7 @@ impl Job {
             settings: None,
             removal: None,
             items_in_framer: None,
+            closing: None,
         }
     }
 

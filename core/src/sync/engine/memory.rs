@@ -183,6 +183,8 @@ pub struct FramerState {
     /// URLs uploaded; an upload of a URL containing "gone" is refused as Framer does when it
     /// cannot download the file.
     pub uploads: Vec<String>,
+    /// `uploadImages` calls answered.
+    pub upload_calls: usize,
     /// Deployment ids published, and those deployed.
     pub published: Vec<String>,
     pub deployed: Vec<String>,
@@ -300,6 +302,27 @@ impl MemFramer {
                 }
                 Value::Null
             }
+            Call::UploadImages(uploads) => {
+                if let Some(gone) = uploads.iter().find(|u| u.url.contains("gone")) {
+                    // Framer's server downloads every file before it stores any.
+                    return Err(StepError::Refused {
+                        method: "uploadImages",
+                        message: format!(
+                            "Could not download the asset from its URL {}: it answered HTTP 403",
+                            gone.url
+                        ),
+                    });
+                }
+                state.upload_calls += 1;
+                let mut assets = Vec::new();
+                for upload in uploads {
+                    state.uploads.push(upload.url);
+                    let n = state.uploads.len();
+                    assets.push(json!({"__class": "ImageAsset", "id": format!("img{n}"), "url": format!("https://framerusercontent.com/images/img{n}.png"),
+                       "thumbnailUrl": format!("https://framerusercontent.com/images/img{n}.png?scale-down-to=512"), "altText": null, "resolution": "auto"}));
+                }
+                json!(assets)
+            }
             Call::UploadImage(upload) => {
                 let url = upload.url.clone();
                 if url.contains("gone") {
@@ -352,9 +375,32 @@ pub struct MemRecords {
     /// The project's settings version: the run's writes to the project are compare-and-swaps
     /// on it, as D1's `WHERE config_version = ?`.
     pub version: RefCell<i64>,
+    /// The budget of the step running: every method is one D1 query taken from it first, as
+    /// the Worker's `D1Records` does.
+    pub budget: RefCell<Option<Rc<Budget>>>,
+    /// `record_assets` calls made.
+    pub asset_writes: std::cell::Cell<usize>,
 }
 
 impl MemRecords {
+    /// One D1 query from the step's budget; `closing` (a checkpoint or a close) may use the
+    /// reserve units leave.
+    fn d1(&self, closing: bool) -> Result<(), StepError> {
+        let Some(budget) = self.budget.borrow().clone() else {
+            return Ok(());
+        };
+        let taken = if closing {
+            budget.take_d1_closing()
+        } else {
+            budget.take_d1()
+        };
+        if taken {
+            Ok(())
+        } else {
+            Err(StepError::BudgetSpent)
+        }
+    }
+
     fn swap(&self, version: i64) -> bool {
         *self.version.borrow() == version
     }
@@ -362,23 +408,28 @@ impl MemRecords {
 
 impl Records for MemRecords {
     async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError> {
+        self.d1(false)?;
         port_call(Port::Records);
         Ok(*self.last_success_ms.borrow())
     }
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
+        self.d1(false)?;
         port_call(Port::Records);
         Ok(SyncedCollections::new())
     }
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {
+        self.d1(false)?;
         *self.data_source_ids.borrow_mut() = Some(ids.to_vec());
         port_call(Port::Records);
         Ok(())
     }
     async fn set_data_source_id(&self, _id: &str, version: i64) -> Result<bool, StepError> {
+        self.d1(false)?;
         port_call(Port::Records);
         Ok(self.swap(version))
     }
     async fn set_collection_id(&self, id: &str, version: i64) -> Result<bool, StepError> {
+        self.d1(false)?;
         let swapped = self.swap(version);
         if swapped {
             *self.collection_id.borrow_mut() = Some(id.to_owned());
@@ -387,6 +438,7 @@ impl Records for MemRecords {
         Ok(swapped)
     }
     async fn set_mapping(&self, mapping: &Mapping, version: i64) -> Result<bool, StepError> {
+        self.d1(false)?;
         let swapped = self.swap(version);
         if swapped {
             *self.mapping.borrow_mut() = Some(mapping.clone());
@@ -395,6 +447,7 @@ impl Records for MemRecords {
         Ok(swapped)
     }
     async fn set_last_full_sync_at(&self, at_ms: i64) -> Result<(), StepError> {
+        self.d1(true)?;
         *self.last_full_sync_ms.borrow_mut() = Some(at_ms);
         port_call(Port::Records);
         Ok(())
@@ -404,6 +457,7 @@ impl Records for MemRecords {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredItem>, StepError> {
+        self.d1(false)?;
         let chunk = self
             .legacy
             .borrow()
@@ -416,11 +470,13 @@ impl Records for MemRecords {
         Ok(chunk)
     }
     async fn drop_legacy_items(&self) -> Result<(), StepError> {
+        self.d1(false)?;
         self.legacy.borrow_mut().clear();
         port_call(Port::Records);
         Ok(())
     }
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
+        self.d1(false)?;
         port_call(Port::Records);
         Ok(self
             .reviewed
@@ -430,6 +486,7 @@ impl Records for MemRecords {
             .collect())
     }
     async fn hold(&self, _sync_id: &str, items: &[HeldItem]) -> Result<(), StepError> {
+        self.d1(false)?;
         {
             let mut reviewed = self.reviewed.borrow_mut();
             for item in items {
@@ -442,6 +499,7 @@ impl Records for MemRecords {
         Ok(())
     }
     async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError> {
+        self.d1(false)?;
         for id in page_ids {
             self.reviewed.borrow_mut().remove(id);
         }
@@ -449,6 +507,7 @@ impl Records for MemRecords {
         Ok(())
     }
     async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+        self.d1(false)?;
         port_call(Port::Records);
         let known = self.assets.borrow();
         Ok(keys
@@ -456,14 +515,19 @@ impl Records for MemRecords {
             .filter_map(|k| Some((k.clone(), known.get(k)?.clone())))
             .collect())
     }
-    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError> {
-        self.assets
-            .borrow_mut()
-            .insert(key.to_owned(), asset.url.clone());
+    async fn record_assets(&self, uploaded: &[(String, Asset)]) -> Result<(), StepError> {
+        self.d1(false)?;
+        for (key, asset) in uploaded {
+            self.assets
+                .borrow_mut()
+                .insert(key.clone(), asset.url.clone());
+        }
+        self.asset_writes.set(self.asset_writes.get() + 1);
         port_call(Port::Records);
         Ok(())
     }
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {
+        self.d1(false)?;
         self.runs
             .borrow_mut()
             .insert(job.sync_id.clone(), ("running".into(), job.clone()));
@@ -471,6 +535,7 @@ impl Records for MemRecords {
         Ok(())
     }
     async fn run_progress(&self, job: &Job) -> Result<(), StepError> {
+        self.d1(true)?;
         self.runs
             .borrow_mut()
             .insert(job.sync_id.clone(), ("running".into(), job.clone()));
@@ -478,6 +543,7 @@ impl Records for MemRecords {
         Ok(())
     }
     async fn run_finished(&self, job: &Job, end: RunEnd<'_>, at_ms: i64) -> Result<(), StepError> {
+        self.d1(true)?;
         let status = match end {
             RunEnd::Succeeded => "succeeded",
             RunEnd::Failed { .. } => "failed",

@@ -1,7 +1,9 @@
 //! The engine's view of the outside: Notion (a source of pages), Framer (a sink of items), D1
 //! (the records the dashboard reads) and the Durable Object's SQLite (the record of what Framer
 //! holds, the checkpoint and the staged rows). the Worker crate (`src/`) implements them over the runtime; the tests implement them in
-//! memory. Every method that makes a subrequest takes it from the step's budget first.
+//! memory. Every method that makes a subrequest or a D1 query takes it from the step's budget
+//! first (`Records`: the run record's progress, a close and the last full sync time may use
+//! the checkpoint's reserve, every other method only what units may take).
 
 // The engine runs on one thread (wasm, or a test's executor) and never needs Send futures.
 #![allow(async_fn_in_trait)]
@@ -67,8 +69,8 @@ pub trait Records {
     async fn drop_legacy_items(&self) -> Result<(), StepError>;
     /// The assets already uploaded for these file keys: key -> asset URL.
     async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError>;
-    /// Remembers an upload Framer answered.
-    async fn record_asset(&self, key: &str, asset: &Asset) -> Result<(), StepError>;
+    /// Remembers the uploads Framer answered (file key, asset), in one query.
+    async fn record_assets(&self, uploaded: &[(String, Asset)]) -> Result<(), StepError>;
     /// Removals the guard held earlier: `(page_id, kept)`, kept when the owner chose
     /// "Keep them".
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError>;

@@ -5,11 +5,11 @@
 //! Framer writes happen as soon as a batch of rows is ready, between Notion reads: the Notion
 //! pacer waits out the rest of its interval after a write, so writes cost no extra time.
 
-use super::budget::Budget;
+use super::budget::{Budget, CLOSE_D1};
 use super::failure::{StepError, SyncFailure};
 use super::job::{
-    notion_url, GuardVerdict, HeldItem, Job, Phase, RemovalPlan, RowOptionsSnapshot, RowState,
-    RunSettings, Setup, SkippedRow, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX,
+    notion_url, Closing, GuardVerdict, HeldItem, Job, Phase, RemovalPlan, RowOptionsSnapshot,
+    RowState, RunSettings, Setup, SkippedRow, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX,
 };
 use super::ports::{Adoption, FramerSink, NotionSource, Records, RemovalSet, RunEnd, Staging};
 use super::rows::{self, RowFacts, BODY_FIELD_ID, BODY_FIELD_NAME};
@@ -79,6 +79,9 @@ pub struct Engine<'a, N, F, R, S> {
     /// Whether the owner changed the project's database or collection while this step ran:
     /// checked between units, so the run stops writing for what the project no longer syncs.
     pub cancelled: &'a dyn Fn() -> bool,
+    /// D1 queries the Worker makes in the same invocation once a run is closed (its alert
+    /// bookkeeping): a run is closed only in a step that can still afford them.
+    pub after_close_d1: u32,
     pub report: StepReport,
 }
 
@@ -103,7 +106,21 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 Err(failure) => return self.fail_now(job, failure).await,
             }
         }
-        let result = self.advance(job).await;
+        let result = match job.closing.clone() {
+            // Closing is all that is left: the step that ended the run could not afford it.
+            Some(Closing::Succeeded) => Ok(true),
+            Some(Closing::Failed {
+                code,
+                message,
+                retryable,
+            }) => Err(StepError::Failed(SyncFailure {
+                code,
+                message,
+                retryable,
+                fault: None,
+            })),
+            None => self.advance(job).await,
+        };
         if (self.cancelled)() {
             return self.cancel(job).await;
         }
@@ -119,6 +136,19 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             Ok(false) | Err(StepError::BudgetSpent) => return self.checkpoint(job).await,
             Err(e) => e.into_failure(),
         };
+        if !self.budget.affords(0, CLOSE_D1 + self.after_close_d1) {
+            // The run is over; its record and alerts wait for the next step's fresh budget.
+            job.closing = Some(
+                failure
+                    .as_ref()
+                    .map_or(Closing::Succeeded, |f| Closing::Failed {
+                        code: f.code.clone(),
+                        message: f.message.clone(),
+                        retryable: f.retryable,
+                    }),
+            );
+            return self.checkpoint(job).await;
+        }
         match self.close(job, failure.as_ref()).await {
             Ok(()) => failure.map_or(StepOutcome::Succeeded, StepOutcome::Failed),
             Err(e) => {
@@ -960,10 +990,13 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(())
     }
 
-    /// Uploads the batch's Notion-hosted files Framer does not have yet (one budget unit each:
-    /// the signed URLs expire, so nothing may point at them) and gives each row the item to
-    /// send, pointing at the assets. A file that cannot be uploaded leaves its row written
-    /// without it, with a warning; the row's stored hash then makes the next run retry it.
+    /// Uploads the batch's Notion-hosted files Framer does not have yet and gives each row the
+    /// item to send, pointing at the assets (the signed URLs expire, so nothing may point at
+    /// them). Files go `UPLOADS_PER_CALL` to an `uploadImages` / `uploadFiles` call over the
+    /// open socket (no subrequest: Framer's server downloads them), and D1 learns them all in
+    /// one query. A call Framer refuses (it could not download one of its files) is split
+    /// until the file is found; a file that cannot be uploaded leaves its row written without
+    /// it, with a warning, and the row's stored hash makes the next run retry it.
     async fn rehost(
         &mut self,
         job: &mut Job,
@@ -991,28 +1024,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 .await?
         };
         let all: Vec<AssetRef> = refs.iter().map(|(_, r)| r.clone()).collect();
-        let mut failed: BTreeMap<String, String> = BTreeMap::new();
-        for missing in assets::missing_uploads(&all, |k| known.contains_key(k)) {
-            if !self.budget.take() {
-                return Err(StepError::BudgetSpent);
-            }
-            job.uploads += 1;
-            match self.framer.call(missing.upload(None)).await {
-                Ok(reply) => match Asset::from_reply(missing.kind, &reply) {
-                    Ok(asset) => {
-                        self.records.record_asset(&missing.key, &asset).await?;
-                        known.insert(missing.key.clone(), asset.url);
-                    }
-                    Err(e) => {
-                        failed.insert(missing.key.clone(), e.to_string());
-                    }
-                },
-                Err(StepError::Refused { message, .. }) => {
-                    failed.insert(missing.key.clone(), message);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let missing: Vec<AssetRef> = assets::missing_uploads(&all, |k| known.contains_key(k))
+            .into_iter()
+            .cloned()
+            .collect();
+        let failed = self.upload(job, &missing, &mut known).await?;
         let mut sent = BTreeMap::new();
         for row in batch {
             let Some(item) = row.item.clone() else {
@@ -1052,6 +1068,59 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             );
         }
         Ok(sent)
+    }
+
+    /// Uploads `missing` in batches of one kind, splitting a refused call until the file at
+    /// fault is found; `known` learns every asset (D1 too, in one query). Returns the files
+    /// that could not be uploaded, with why.
+    async fn upload(
+        &mut self,
+        job: &mut Job,
+        missing: &[AssetRef],
+        known: &mut BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, StepError> {
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        let mut uploaded: Vec<(String, Asset)> = Vec::new();
+        let refs: Vec<&AssetRef> = missing.iter().collect();
+        let mut pending = assets::upload_batches(&refs, assets::UPLOADS_PER_CALL);
+        pending.reverse();
+        while let Some(group) = pending.pop() {
+            let Some(kind) = group.first().map(|r| r.kind) else {
+                continue;
+            };
+            job.uploads += group.len();
+            match self.framer.call(assets::upload_call(&group, None)).await {
+                Ok(reply) => match Asset::from_batch_reply(kind, &reply, group.len()) {
+                    Ok(answered) => {
+                        for (file, asset) in group.iter().zip(answered) {
+                            known.insert(file.key.clone(), asset.url.clone());
+                            uploaded.push((file.key.clone(), asset));
+                        }
+                    }
+                    Err(e) => {
+                        for file in &group {
+                            failed.insert(file.key.clone(), e.to_string());
+                        }
+                    }
+                },
+                Err(StepError::Refused { message, .. }) if group.len() == 1 => {
+                    failed.insert(group[0].key.clone(), message);
+                }
+                Err(StepError::Refused { .. }) => {
+                    // Tried again in halves: the files that download still get their assets.
+                    job.uploads -= group.len();
+                    let mut first = group;
+                    let second = first.split_off(first.len() / 2);
+                    pending.push(second);
+                    pending.push(first);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !uploaded.is_empty() {
+            self.records.record_assets(&uploaded).await?;
+        }
+        Ok(failed)
     }
 
     fn accepted(
@@ -1279,6 +1348,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         failure: Option<&SyncFailure>,
     ) -> Result<(), StepError> {
         let now = (self.clock)();
+        job.closing = None;
         job.closing_warnings();
         if failure.is_none() && job.stats.full {
             self.records.set_last_full_sync_at(now).await?;

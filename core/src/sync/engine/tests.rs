@@ -94,6 +94,12 @@ struct World {
     now_ms: i64,
     /// Pages whose body answers 404 although the query lists them.
     bodies_gone: std::collections::BTreeSet<String>,
+    /// D1 queries per step (`SYNC_STEP_D1_QUERIES`).
+    d1_limit: u32,
+    /// D1 queries the Worker makes after a close in the same invocation.
+    after_close_d1: u32,
+    /// D1 queries each step made, in order.
+    d1_used: RefCell<Vec<u32>>,
 }
 
 impl World {
@@ -113,6 +119,9 @@ impl World {
             result_cap: NOTION_RESULT_CAP,
             now_ms: 0,
             bodies_gone: std::collections::BTreeSet::new(),
+            d1_limit: 40,
+            after_close_d1: 0,
+            d1_used: RefCell::default(),
         }
     }
 
@@ -155,7 +164,8 @@ impl World {
     /// One step with a fresh budget, as one alarm invocation.
     fn step(&self, job: &mut Job, limit: u32) -> (StepOutcome, StepReport, u32) {
         let now = self.now_ms;
-        let budget = Rc::new(Budget::new(limit, now, 60_000));
+        let budget = Rc::new(Budget::new(limit, self.d1_limit, now, 60_000));
+        *self.records.budget.borrow_mut() = Some(budget.clone());
         let clock = move || now;
         let project = self.project_now();
         let mut engine = Engine {
@@ -176,10 +186,12 @@ impl World {
             full_interval_ms: 86_400_000,
             guard: GuardPolicy::default(),
             cancelled: &|| false,
+            after_close_d1: self.after_close_d1,
             report: StepReport::default(),
         };
         let outcome = block_on(engine.step(job));
         self.staging.step_ended();
+        self.d1_used.borrow_mut().push(budget.d1_used());
         (outcome, engine.report, budget.used())
     }
 
@@ -723,9 +735,10 @@ fn a_crash_after_any_port_call_still_ends_with_exact_counts_and_nothing_done_twi
         }
         let uploads: std::collections::BTreeSet<&String> = framer.uploads.iter().collect();
         assert_eq!(uploads.len(), 12, "crash {k}");
-        // An upload whose answer the crash lost is made again; one D1 knows is never.
+        // An upload call whose answer the crash lost is made again (each of its files, at most
+        // all 12 in one call); a file D1 knows never is.
         assert!(
-            framer.uploads.len() <= 12 + usize::from(crashed_on == Port::Framer),
+            framer.uploads.len() <= 12 + 12 * usize::from(crashed_on == Port::Framer),
             "crash {k}: {} uploads",
             framer.uploads.len()
         );
@@ -1268,4 +1281,131 @@ fn the_record_d1_kept_before_is_adopted_before_any_other_unit_then_dropped_from_
         "{:?}",
         &world.framer.borrow().calls[calls_before..]
     );
+}
+
+/// Rows with a cover each (one of them a file Framer cannot download).
+fn covered_world(rows: usize, gone: usize) -> World {
+    let mut world = World::new(0, false);
+    world.pages = (0..rows)
+        .map(|n| {
+            let path = if n == gone {
+                format!("gone/{n}.png")
+            } else {
+                format!("f/{n}.png")
+            };
+            page_with_file(n, &path, "s1")
+        })
+        .collect();
+    world
+}
+
+#[test]
+fn uploads_go_in_batches_and_d1_learns_each_write_unit_s_assets_in_one_query() {
+    let mut world = covered_world(230, 7);
+    let (outcome, steps) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let framer = world.framer.borrow();
+    assert_eq!(
+        framer.uploads.len(),
+        229,
+        "every file but the one that is gone"
+    );
+    // 100, 100 and 30 rows per write: 4 + 4 + 2 calls of at most 25 files, and the calls split
+    // to find the file that is gone (halving 25: 25, 12, 6, 3, 1 refused; the halves beside them
+    // uploaded).
+    let plain = 4 + 4 + 2;
+    assert!(
+        (plain..=plain + 10).contains(&framer.upload_calls),
+        "{} uploadImages calls",
+        framer.upload_calls
+    );
+    assert_eq!(
+        framer.calls.iter().filter(|c| *c == "uploadImage").count(),
+        0,
+        "no file goes alone"
+    );
+    assert_eq!(
+        world.records.asset_writes.get(),
+        3,
+        "one D1 query per write"
+    );
+    // Uploads are messages over the open socket: a step opens it once whatever it uploads.
+    assert!(steps.iter().all(|(_, used)| *used <= 40));
+    let (_, job) = last_record(&world);
+    assert!(job
+        .stats
+        .warnings
+        .iter()
+        .any(|w| w.contains("Cover") && w.contains("HTTP 403")));
+    assert_eq!(job.items_written, 230);
+}
+
+#[test]
+fn no_step_exceeds_its_d1_queries_and_a_close_that_does_not_fit_waits_for_the_next_step() {
+    for (d1_limit, after_close) in [(8, 0), (25, 18), (40, 30)] {
+        let mut world = covered_world(600, usize::MAX);
+        world.d1_limit = d1_limit;
+        world.after_close_d1 = after_close;
+        let (outcome, steps) = world.run(40);
+        assert!(
+            matches!(outcome, StepOutcome::Succeeded),
+            "{d1_limit}: {outcome:?}"
+        );
+        let used = world.d1_used.borrow();
+        assert_eq!(used.len(), steps.len());
+        assert!(
+            used.iter().all(|n| *n <= d1_limit),
+            "{d1_limit}: D1 queries per step {used:?}"
+        );
+        // The step that closed the run left the Worker what its alert bookkeeping needs.
+        let last = *used.last().unwrap();
+        assert!(
+            last + after_close <= d1_limit,
+            "{d1_limit}: the close used {last} of {d1_limit} with {after_close} still to spend"
+        );
+        assert_eq!(world.framer.borrow().items.len(), 600, "{d1_limit}");
+        assert_eq!(world.staging.item_count().unwrap(), 600, "{d1_limit}");
+        let (status, job) = last_record(&world);
+        assert_eq!(status, "succeeded");
+        assert_eq!(job.items_written, 600);
+        assert!(job.closing.is_none());
+    }
+    // A small D1 budget takes more steps than a large one for the same run.
+    let steps_with = |d1_limit| {
+        let mut world = covered_world(600, usize::MAX);
+        world.d1_limit = d1_limit;
+        world.run(40).1.len()
+    };
+    assert!(steps_with(8) > steps_with(40));
+}
+
+#[test]
+fn an_adoption_of_d1_s_record_longer_than_a_step_goes_on_in_the_next_steps() {
+    let mut world = World::new(20, false);
+    world.d1_limit = 25;
+    // D1's record of the version before says Framer holds 30,000 more items than Notion shows
+    // (30 chunks to adopt): the run holds their removal (the deletion guard), and every step
+    // stays within its queries.
+    for n in 0..30_000 {
+        let page_id = format!("99999999-0000-4000-8000-{n:012}");
+        world.records.legacy.borrow_mut().insert(
+            page_id.clone(),
+            super::job::StoredItem {
+                page_id,
+                slug: format!("gone-{n}"),
+                slug_source: format!("Gone {n}"),
+                content_hash: "h".into(),
+                last_edited_time: None,
+                fields_hash: None,
+            },
+        );
+    }
+    let (outcome, steps) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let used = world.d1_used.borrow();
+    assert!(used.iter().all(|n| *n <= 25), "{used:?}");
+    assert!(steps.len() > 2, "{} steps", steps.len());
+    let (_, job) = last_record(&world);
+    assert_eq!(job.items_written, 20);
+    assert_eq!(job.stats.removals_held, 30_000);
 }
