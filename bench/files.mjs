@@ -38,14 +38,16 @@ try {
   const pages = Math.max(1, Math.ceil(ROWS / 100));
   const measure = async (label, bodies) => {
     const before = framer.uploadStats;
+    const callsBefore = framer.calls.filter((c) => c.method.startsWith("upload")).length;
     notion.resetStats();
     const started = Date.now();
     const run = await syncNow(worker, token, project.id, { timeoutMs: 3_600_000 });
     const after = framer.uploadStats;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const uploadCalls = framer.calls.filter((c) => c.method.startsWith("upload")).length - callsBefore;
     const need = pages + 2 + bodies;
     console.log(
-      `${label}: ${run.status}, ${after.uploads - before.uploads} uploads, ${after.bytes - before.bytes} bytes, ` +
+      `${label}: ${run.status}, ${after.uploads - before.uploads} uploads in ${uploadCalls} upload calls, ${after.bytes - before.bytes} bytes, ` +
         `${run.counts.added + run.counts.updated} items written, ${run.steps} steps, ${seconds} s; ` +
         `data floor (${pages} query pages + 2 setup + ${bodies} bodies) / ${RATE} per s = ${(need / RATE).toFixed(1)} s ` +
         `(${(Math.max(0, need - RATE) / RATE).toFixed(1)} s after the fake's burst of ${RATE}), ` +

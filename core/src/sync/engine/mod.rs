@@ -1,5 +1,6 @@
 //! The sync engine: a run is a resumable job of bounded steps, each one Durable Object alarm.
-//! A step spends at most `SYNC_STEP_SUBREQUESTS` subrequests and `SYNC_STEP_SECONDS`, stages
+//! A step spends at most `SYNC_STEP_SUBREQUESTS` subrequests, `SYNC_STEP_D1_QUERIES` D1 queries
+//! and `SYNC_STEP_SECONDS` (at most 25 s, `budget::MAX_STEP_MS`), stages
 //! rows in the object's SQLite (never more than one page of rows in memory), writes them to
 //! Framer as they are ready, and checkpoints after every unit of work. The engine is generic
 //! over its ports (`ports`): the Worker crate (`src/`) implements them over the runtime, the tests in memory.

@@ -208,6 +208,8 @@ impl World {
         let mut steps = Vec::new();
         crash_after(self.crashes.first().copied());
         loop {
+            // A run that makes no progress (a unit that never fits a step) fails here, not hangs.
+            assert!(steps.len() < 10_000, "the run never ends");
             let result = catch_unwind(AssertUnwindSafe(|| self.step(&mut job, limit)));
             match result {
                 Ok((StepOutcome::Continue, report, used)) => steps.push((report, used)),
