@@ -12,7 +12,7 @@ use super::store::staging::SqlStaging;
 use super::store::sync_runs::{self, Release, SyncRun};
 use notion_framer_core::alerts::notice::ProjectRef;
 use notion_framer_core::api::error::{ApiError, Fault};
-use notion_framer_core::framer::wire::{Asset, Call};
+use notion_framer_core::framer::wire::Call;
 use notion_framer_core::notion::error::NotionError;
 use notion_framer_core::notion::page_html::BlockNode;
 use notion_framer_core::notion::protocol::QueryWindow;
@@ -20,7 +20,7 @@ use notion_framer_core::project::Project;
 use notion_framer_core::sync::engine::budget::Budget;
 use notion_framer_core::sync::engine::failure::{StepError, SyncFailure};
 use notion_framer_core::sync::engine::job::HeldItem;
-use notion_framer_core::sync::engine::job::{Job, StoredItem};
+use notion_framer_core::sync::engine::job::{Job, StoredAsset, StoredItem};
 use notion_framer_core::sync::engine::ports::{FramerSink, NotionSource, Records, RunEnd};
 use notion_framer_core::sync::engine::step::{Engine, StepOutcome, StepReport};
 use notion_framer_core::sync::guard::GuardPolicy;
@@ -30,7 +30,6 @@ use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::Value;
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use worker::{console_log, WebSocket};
 
@@ -475,23 +474,18 @@ impl Records for D1Records<'_> {
         Ok(store::d1::batch(&self.ctx.db, statements).await?)
     }
 
-    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+    async fn legacy_assets(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredAsset>, StepError> {
         self.query()?;
-        let known = store::assets::lookup(&self.ctx.db, &self.project.id, keys).await?;
-        Ok(known
-            .into_iter()
-            .map(|a| (a.file_key, a.asset_url))
-            .collect())
+        Ok(store::assets::page_of(&self.ctx.db, &self.project.id, after, limit).await?)
     }
 
-    async fn record_assets(&self, uploaded: &[(String, Asset)]) -> Result<(), StepError> {
+    async fn drop_legacy_assets(&self) -> Result<(), StepError> {
         self.query()?;
-        let now = iso_from_ms(now_ms());
-        let uploaded: Vec<store::assets::Uploaded> = uploaded
-            .iter()
-            .map(|(file_key, asset)| store::assets::Uploaded { file_key, asset })
-            .collect();
-        Ok(store::assets::record(&self.ctx.db, &self.project.id, &uploaded, &now).await?)
+        Ok(store::assets::forget_all(&self.ctx.db, &self.project.id).await?)
     }
 
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {

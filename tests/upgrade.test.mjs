@@ -1,5 +1,5 @@
-// Upgrading from the version that kept the record of Framer's items (`synced_items`) and the
-// run history (`sync_runs`) in D1 to the one that keeps them in each project's Durable Object
+// Upgrading from the version that kept the record of Framer's items (`synced_items`), the
+// re-hosted files (`assets`) and the run history (`sync_runs`) in D1 to the one that keeps them in each project's Durable Object
 // (migration 0009): the object adopts D1's rows on its next run, then D1's copies go; nothing
 // is lost, re-uploaded or re-written.
 import assert from "node:assert/strict";
@@ -40,6 +40,8 @@ test("a project synced by the version before keeps its items and history: adopte
   assert.equal(recorded.length, 4);
   const second = await syncNow(worker, token, project.id);
   assert.equal(second.status, "succeeded", JSON.stringify(second));
+  const assets = await worker.objectQuery(project.id, "SELECT file_key, asset FROM assets ORDER BY file_key");
+  assert.equal(assets.length, 4, "a cover per row, re-hosted");
   const history = await worker.objectQuery(project.id, "SELECT run FROM runs ORDER BY started_at");
   assert.deepEqual(history.map((r) => JSON.parse(r.run).id), [first.id, second.id]);
 
@@ -49,6 +51,11 @@ test("a project synced by the version before keeps its items and history: adopte
   const d1 = await openD1(worker);
   try {
     d1.exec("ALTER TABLE projects DROP COLUMN items_in_framer; ALTER TABLE webhooks DROP COLUMN events_tally_seq; ALTER TABLE projects DROP COLUMN last_success_started_at");
+    const asset = d1.prepare("INSERT INTO assets (project_id, file_key, kind, asset_id, asset_url, uploaded_at) VALUES (?, ?, ?, ?, ?, ?)");
+    for (const row of assets) {
+      const a = JSON.parse(row.asset);
+      asset.run(project.id, row.file_key, a.kind, a.id, a.url, new Date().toISOString());
+    }
     // The whole history in D1, as versions before kept it.
     for (const { run } of history) {
       const row = JSON.parse(run);
@@ -71,7 +78,7 @@ test("a project synced by the version before keeps its items and history: adopte
   const { DatabaseSync } = await import("node:sqlite");
   const object = new DatabaseSync(objectFile);
   try {
-    object.exec("DROP TABLE items; DROP TABLE sync_meta; DROP TABLE runs; DROP TABLE runs_meta");
+    object.exec("DROP TABLE items; DROP TABLE assets; DROP TABLE sync_meta; DROP TABLE runs; DROP TABLE runs_meta");
   } finally {
     object.close();
   }
@@ -101,6 +108,8 @@ test("a project synced by the version before keeps its items and history: adopte
   assert.equal(framer.uploadStats.uploads, uploads);
   assert.deepEqual(await worker.objectQuery(project.id, "SELECT page_id, item FROM items ORDER BY page_id"), recorded);
   assert.deepEqual(await worker.query("SELECT page_id FROM synced_items WHERE project_id = ?", project.id), [], "D1's copy dropped");
+  assert.deepEqual(await worker.objectQuery(project.id, "SELECT file_key, asset FROM assets ORDER BY file_key"), assets);
+  assert.deepEqual(await worker.query("SELECT file_key FROM assets WHERE project_id = ?", project.id), [], "D1's assets dropped");
   const after = await worker.fetch(`/api/v1/projects/${project.id}`, { token });
   assert.equal(after.json.project.sync.items_in_framer, 4);
   // The history moved to the object; D1 keeps the newest run only.

@@ -5,13 +5,16 @@
 
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::engine::failure::StepError;
-use notion_framer_core::sync::engine::job::{Job, RowState, StagedRow, StoredItem};
-use notion_framer_core::sync::engine::ports::{Adoption, RemovalCounts, RemovalSet, Staging};
+use notion_framer_core::sync::engine::job::{Job, RowState, StagedRow, StoredAsset, StoredItem};
+use notion_framer_core::sync::engine::ports::{
+    Adoption, Legacy, RemovalCounts, RemovalSet, Staging,
+};
 use notion_framer_core::sync::engine::staging_sql::{self as q, state_name};
 use notion_framer_core::sync::slug::Holder;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use worker::{SqlCursor, SqlStorage, SqlStorageValue};
 
 /// The staging tables of one object.
@@ -70,13 +73,13 @@ impl SqlStaging {
     /// more, and nothing is left to adopt (the Worker drops D1's copy).
     pub fn clear_items(&self) -> Result<(), StepError> {
         self.run(q::CLEAR_ITEMS, vec![])?;
-        self.set_adoption(&Adoption::Done)
+        self.set_adoption(Legacy::Items, &Adoption::Done)
     }
 
     /// Whether the record holds an item for the page; `None` while it is still D1's (not
     /// adopted yet).
     pub fn holds(&self, page_id: &str) -> Result<Option<bool>, StepError> {
-        if self.adoption()? != Adoption::Done {
+        if self.adoption(Legacy::Items)? != Adoption::Done {
             return Ok(None);
         }
         Ok(Some(self.stored(page_id)?.is_some()))
@@ -214,13 +217,42 @@ impl Staging for SqlStaging {
         self.count(q::COUNT_ITEMS, vec![])
     }
 
-    fn adoption(&self) -> Result<Adoption, StepError> {
-        let rows = self.all::<Text>(q::META, vec![q::ADOPTION_KEY.into()])?;
+    fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+        #[derive(Deserialize)]
+        struct Known {
+            file_key: String,
+            asset: String,
+        }
+        let mut known = BTreeMap::new();
+        for chunk in keys.chunks(500) {
+            for row in self.all::<Known>(q::ASSETS_AMONG, vec![json(&chunk)?])? {
+                let asset: StoredAsset = serde_json::from_str(&row.asset).map_err(fault)?;
+                known.insert(row.file_key, asset.url);
+            }
+        }
+        Ok(known)
+    }
+
+    fn record_assets(&self, assets: &[StoredAsset]) -> Result<(), StepError> {
+        for asset in assets {
+            self.run(
+                q::RECORD_ASSET,
+                vec![asset.key.clone().into(), json(asset)?],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn adoption(&self, of: Legacy) -> Result<Adoption, StepError> {
+        let rows = self.all::<Text>(q::META, vec![q::adoption_key(of).into()])?;
         Ok(parse(rows)?.pop().unwrap_or(Adoption::After(None)))
     }
 
-    fn set_adoption(&self, adoption: &Adoption) -> Result<(), StepError> {
-        self.run(q::SET_META, vec![q::ADOPTION_KEY.into(), json(adoption)?])
+    fn set_adoption(&self, of: Legacy, adoption: &Adoption) -> Result<(), StepError> {
+        self.run(
+            q::SET_META,
+            vec![q::adoption_key(of).into(), json(adoption)?],
+        )
     }
 
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError> {

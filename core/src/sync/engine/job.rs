@@ -406,7 +406,19 @@ impl StagedRow {
 /// it matches no content, so the next run writes the row again and retries the upload.
 pub const RETRY_HASH_PREFIX: &str = "retry:";
 
-/// What D1 believes Framer holds for one page.
+/// A Notion file re-hosted in Framer, under the file's stable key
+/// ([`crate::sync::assets::asset_key`]): recorded once Framer answered its upload, so a
+/// remembered asset always exists in Framer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAsset {
+    pub key: String,
+    /// `image` or `file`.
+    pub kind: String,
+    pub id: String,
+    pub url: String,
+}
+
+/// What the object's record says Framer holds for one page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredItem {
     pub page_id: String,

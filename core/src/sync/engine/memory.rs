@@ -3,12 +3,12 @@
 
 use super::budget::Budget;
 use super::failure::StepError;
-use super::job::{HeldItem, Job, RowState, StagedRow, StoredItem};
+use super::job::{HeldItem, Job, RowState, StagedRow, StoredAsset, StoredItem};
 use super::ports::{
-    Adoption, FramerSink, NotionSource, Records, RemovalCounts, RemovalSet, RunEnd, Staging,
+    Adoption, FramerSink, Legacy, NotionSource, Records, RemovalCounts, RemovalSet, RunEnd, Staging,
 };
 use super::staging_sql::{self as q, state_name};
-use crate::framer::wire::{self, Asset, Call, ClientMessage};
+use crate::framer::wire::{self, Call, ClientMessage};
 use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
@@ -365,7 +365,8 @@ pub struct MemRecords {
     pub legacy: RefCell<BTreeMap<String, StoredItem>>,
     pub runs: RefCell<BTreeMap<String, (String, Job)>>,
     pub last_success_ms: RefCell<Option<i64>>,
-    pub assets: RefCell<BTreeMap<String, String>>,
+    /// The assets D1 kept before the object held them (`assets`), by key.
+    pub legacy_assets: RefCell<BTreeMap<String, StoredAsset>>,
     pub data_source_ids: RefCell<Option<Vec<String>>>,
     pub collection_id: RefCell<Option<String>>,
     pub mapping: RefCell<Option<Mapping>>,
@@ -378,8 +379,6 @@ pub struct MemRecords {
     /// The budget of the step running: every method is one D1 query taken from it first, as
     /// the Worker's `D1Records` does.
     pub budget: RefCell<Option<Rc<Budget>>>,
-    /// `record_assets` calls made.
-    pub asset_writes: std::cell::Cell<usize>,
 }
 
 impl MemRecords {
@@ -506,23 +505,26 @@ impl Records for MemRecords {
         port_call(Port::Records);
         Ok(())
     }
-    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
+    async fn legacy_assets(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredAsset>, StepError> {
         self.d1(false)?;
+        let chunk = self
+            .legacy_assets
+            .borrow()
+            .values()
+            .filter(|a| after.is_none_or(|after| a.key.as_str() > after))
+            .take(limit)
+            .cloned()
+            .collect::<Vec<_>>();
         port_call(Port::Records);
-        let known = self.assets.borrow();
-        Ok(keys
-            .iter()
-            .filter_map(|k| Some((k.clone(), known.get(k)?.clone())))
-            .collect())
+        Ok(chunk)
     }
-    async fn record_assets(&self, uploaded: &[(String, Asset)]) -> Result<(), StepError> {
+    async fn drop_legacy_assets(&self) -> Result<(), StepError> {
         self.d1(false)?;
-        for (key, asset) in uploaded {
-            self.assets
-                .borrow_mut()
-                .insert(key.clone(), asset.url.clone());
-        }
-        self.asset_writes.set(self.asset_writes.get() + 1);
+        self.legacy_assets.borrow_mut().clear();
         port_call(Port::Records);
         Ok(())
     }
@@ -573,6 +575,8 @@ pub struct MemStaging {
     /// Every page id `record_items` wrote, in order (a page twice: recorded twice), rolled
     /// back batches included.
     pub recorded: RefCell<Vec<String>>,
+    /// `record_assets` calls made.
+    pub asset_writes: std::cell::Cell<usize>,
     /// A batch is open, begun after this many awaits.
     batch: std::cell::Cell<Option<u64>>,
 }
@@ -587,6 +591,7 @@ impl Default for MemStaging {
             db,
             largest_load: RefCell::new(0),
             recorded: RefCell::new(Vec::new()),
+            asset_writes: std::cell::Cell::new(0),
             batch: std::cell::Cell::new(None),
         }
     }
@@ -656,6 +661,16 @@ impl MemStaging {
                 .unwrap(),
         )
         .unwrap()
+    }
+
+    /// Every asset URL the object remembers, by file key.
+    pub fn asset_urls(&self) -> BTreeMap<String, String> {
+        let texts = self.texts("SELECT asset FROM assets", []).unwrap();
+        parse::<StoredAsset>(texts)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.key, a.url))
+            .collect()
     }
 
     /// Whether a job is checkpointed.
@@ -830,10 +845,44 @@ impl Staging for MemStaging {
         port_call(Port::Staging);
         result
     }
-    fn adoption(&self) -> Result<Adoption, StepError> {
+    fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError> {
         self.batch();
         let result = (|| {
-            let stored = self.texts(q::META, [q::ADOPTION_KEY])?.pop();
+            let mut statement = self.db.prepare(q::ASSETS_AMONG).map_err(sql_fault)?;
+            let rows = statement
+                .query_map([to_json(&keys)], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(sql_fault)?;
+            let mut known = BTreeMap::new();
+            for row in rows {
+                let (key, asset) = row.map_err(sql_fault)?;
+                let asset: StoredAsset = serde_json::from_str(&asset).map_err(sql_fault)?;
+                known.insert(key, asset.url);
+            }
+            Ok(known)
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn record_assets(&self, assets: &[StoredAsset]) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            for asset in assets {
+                self.db
+                    .execute(q::RECORD_ASSET, [asset.key.clone(), to_json(asset)])
+                    .map_err(sql_fault)?;
+            }
+            self.asset_writes.set(self.asset_writes.get() + 1);
+            Ok(())
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn adoption(&self, of: Legacy) -> Result<Adoption, StepError> {
+        self.batch();
+        let result = (|| {
+            let stored = self.texts(q::META, [q::adoption_key(of)])?.pop();
             Ok(match stored {
                 Some(text) => serde_json::from_str(&text).map_err(sql_fault)?,
                 None => Adoption::After(None),
@@ -842,11 +891,11 @@ impl Staging for MemStaging {
         port_call(Port::Staging);
         result
     }
-    fn set_adoption(&self, adoption: &Adoption) -> Result<(), StepError> {
+    fn set_adoption(&self, of: Legacy, adoption: &Adoption) -> Result<(), StepError> {
         self.batch();
         let result = (|| {
             self.db
-                .execute(q::SET_META, [q::ADOPTION_KEY, &to_json(adoption)])
+                .execute(q::SET_META, [q::adoption_key(of), &to_json(adoption)])
                 .map(drop)
                 .map_err(sql_fault)
         })();

@@ -9,8 +9,8 @@
 #![allow(async_fn_in_trait)]
 
 use super::failure::StepError;
-use super::job::{HeldItem, Job, RowState, StagedRow, StoredItem};
-use crate::framer::wire::{Asset, Call};
+use super::job::{HeldItem, Job, RowState, StagedRow, StoredAsset, StoredItem};
+use crate::framer::wire::Call;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
@@ -67,10 +67,15 @@ pub trait Records {
     ) -> Result<Vec<StoredItem>, StepError>;
     /// D1's copy goes once the object holds all of it.
     async fn drop_legacy_items(&self) -> Result<(), StepError>;
-    /// The assets already uploaded for these file keys: key -> asset URL.
-    async fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError>;
-    /// Remembers the uploads Framer answered (file key, asset), in one query.
-    async fn record_assets(&self, uploaded: &[(String, Asset)]) -> Result<(), StepError>;
+    /// Up to `limit` of the assets the version before recorded in D1 (`assets`), with a key
+    /// after `after`, by key: read once, when the object adopts them.
+    async fn legacy_assets(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredAsset>, StepError>;
+    /// D1's copy goes once the object holds all of it.
+    async fn drop_legacy_assets(&self) -> Result<(), StepError>;
     /// Removals the guard held earlier: `(page_id, kept)`, kept when the owner chose
     /// "Keep them".
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError>;
@@ -101,7 +106,20 @@ pub enum RunEnd<'a> {
 
 pub use crate::sync::reconcile::{RemovalCounts, RemovalSet};
 
-/// How far the object has adopted the record of items that D1 kept before (`synced_items`).
+/// What versions before kept in D1 and the object now holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legacy {
+    /// `synced_items`: what Framer holds.
+    Items,
+    /// `assets`: the files re-hosted in Framer.
+    Assets,
+}
+
+impl Legacy {
+    pub const ALL: [Self; 2] = [Self::Items, Self::Assets];
+}
+
+/// How far the object has adopted a record that D1 kept before.
 /// Until it is `Done`, D1's rows are the record; every step adopts what is left before any
 /// other unit, and D1's rows are dropped once all are in the object.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -141,9 +159,13 @@ pub trait Staging {
     /// Items taken out of Framer.
     fn forget_items(&self, page_ids: &[String]) -> Result<(), StepError>;
     fn item_count(&self) -> Result<usize, StepError>;
+    /// The assets already uploaded for these file keys: key -> asset URL.
+    fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError>;
+    /// Remembers uploads Framer answered (a key uploaded again gets the new asset).
+    fn record_assets(&self, assets: &[StoredAsset]) -> Result<(), StepError>;
     /// How far the record D1 kept before was adopted.
-    fn adoption(&self) -> Result<Adoption, StepError>;
-    fn set_adoption(&self, adoption: &Adoption) -> Result<(), StepError>;
+    fn adoption(&self, of: Legacy) -> Result<Adoption, StepError>;
+    fn set_adoption(&self, of: Legacy, adoption: &Adoption) -> Result<(), StepError>;
     fn put_framer_ids(&self, ids: &[String]) -> Result<(), StepError>;
     fn in_framer(&self, page_id: &str) -> Result<bool, StepError>;
     /// Up to `limit` pages of `set` to take out of Framer, by page id after `after`, with a

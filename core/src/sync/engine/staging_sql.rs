@@ -5,15 +5,18 @@
 //! Parameters are positional (`?`, `?1`), as both `SqlStorage` and SQLite take them.
 
 use super::job::RowState;
+use super::ports::Legacy;
 use crate::sync::reconcile::RemovalSet;
 use crate::sync::slug::Holder;
 
-/// The tables, created when missing. `items` and `sync_meta` outlive runs: `items` is the record
-/// of what Framer holds for the project (before, D1's `synced_items`, copied into the object by
-/// every run), so a run reads and writes only the items its rows touch. The rest is the run in
-/// progress. `sync_stored`, the per-run copy of that version, is dropped.
-pub const TABLES: [&str; 10] = [
+/// The tables, created when missing. `items`, `assets` and `sync_meta` outlive runs: `items` is
+/// the record of what Framer holds for the project (before, D1's `synced_items`, copied into
+/// the object by every run), `assets` the files re-hosted in Framer (before, D1's `assets`), so
+/// a run reads and writes only what its rows touch. The rest is the run in progress.
+/// `sync_stored`, the per-run copy of the version before, is dropped.
+pub const TABLES: [&str; 11] = [
     "DROP TABLE IF EXISTS sync_stored",
+    "CREATE TABLE IF NOT EXISTS assets (file_key TEXT PRIMARY KEY, asset TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS items (page_id TEXT PRIMARY KEY, slug TEXT NOT NULL, item TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS items_slug ON items (slug)",
     "CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -68,8 +71,19 @@ pub const META: &str = "SELECT value AS t FROM sync_meta WHERE key = ?";
 /// (key, value)
 pub const SET_META: &str = "INSERT INTO sync_meta (key, value) VALUES (?, ?) \
      ON CONFLICT(key) DO UPDATE SET value = excluded.value";
-/// The `sync_meta` key of how far the object has adopted D1's `synced_items`.
-pub const ADOPTION_KEY: &str = "items_adoption";
+/// The `sync_meta` key of how far the object has adopted D1's `synced_items` or `assets`.
+pub fn adoption_key(of: Legacy) -> &'static str {
+    match of {
+        Legacy::Items => "items_adoption",
+        Legacy::Assets => "assets_adoption",
+    }
+}
+/// (JSON array of file keys) `file_key`, `asset`
+pub const ASSETS_AMONG: &str =
+    "SELECT file_key, asset FROM assets WHERE file_key IN (SELECT value FROM json_each(?))";
+/// (file_key, asset)
+pub const RECORD_ASSET: &str = "INSERT INTO assets (file_key, asset) VALUES (?, ?) \
+     ON CONFLICT(file_key) DO UPDATE SET asset = excluded.asset";
 /// (JSON array of page ids)
 pub const PUT_FRAMER_IDS: &str =
     "INSERT OR IGNORE INTO sync_framer_ids (page_id) SELECT value FROM json_each(?)";

@@ -9,9 +9,12 @@ use super::budget::{Budget, CLOSE_D1};
 use super::failure::{StepError, SyncFailure};
 use super::job::{
     notion_url, Closing, GuardVerdict, HeldItem, Job, Phase, RemovalPlan, RowOptionsSnapshot,
-    RowState, RunSettings, Setup, SkippedRow, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX,
+    RowState, RunSettings, Setup, SkippedRow, StagedRow, StoredAsset, StoredItem, WriteKind,
+    RETRY_HASH_PREFIX,
 };
-use super::ports::{Adoption, FramerSink, NotionSource, Records, RemovalSet, RunEnd, Staging};
+use super::ports::{
+    Adoption, FramerSink, Legacy, NotionSource, Records, RemovalSet, RunEnd, Staging,
+};
 use super::rows::{self, RowFacts, BODY_FIELD_ID, BODY_FIELD_NAME};
 use crate::framer::cms::{self, FieldDef, FieldType, FieldValue};
 use crate::framer::wire::{Asset, Call};
@@ -216,8 +219,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             }
             // Before any other unit, whatever the phase (a run may have been in flight when the
             // version changed): until the object holds the record, it is D1's.
-            if let Adoption::After(after) = self.staging.adoption()? {
-                self.adopt_items(after).await?;
+            if let Some((of, after)) = self.adoption_left()? {
+                self.adopt(of, after).await?;
                 continue;
             }
             match job.phase {
@@ -544,21 +547,44 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(())
     }
 
-    /// Copies a chunk of the record of items that D1 kept before into the object; once it has
-    /// all of it, D1's rows are dropped. The object's writes are durable before the next await,
-    /// so D1's rows go only once the object holds them.
-    async fn adopt_items(&mut self, after: Option<String>) -> Result<(), StepError> {
-        let chunk = self
-            .records
-            .legacy_items(after.as_deref(), ADOPT_CHUNK)
-            .await?;
-        self.staging.record_items(&chunk)?;
-        if chunk.len() == ADOPT_CHUNK {
-            let last = chunk.last().map(|s| s.page_id.clone());
-            return self.staging.set_adoption(&Adoption::After(last));
+    /// The first record that D1 kept before and the object has not adopted in full yet, and
+    /// where its adoption stands.
+    fn adoption_left(&self) -> Result<Option<(Legacy, Option<String>)>, StepError> {
+        for of in Legacy::ALL {
+            if let Adoption::After(after) = self.staging.adoption(of)? {
+                return Ok(Some((of, after)));
+            }
         }
-        self.records.drop_legacy_items().await?;
-        self.staging.set_adoption(&Adoption::Done)
+        Ok(None)
+    }
+
+    /// Copies a chunk of a record that D1 kept before into the object; once it has all of it,
+    /// D1's rows are dropped. The object's writes are durable before the next await, so D1's
+    /// rows go only once the object holds them.
+    async fn adopt(&mut self, of: Legacy, after: Option<String>) -> Result<(), StepError> {
+        let after = after.as_deref();
+        let (copied, last) = match of {
+            Legacy::Items => {
+                let chunk = self.records.legacy_items(after, ADOPT_CHUNK).await?;
+                self.staging.record_items(&chunk)?;
+                (chunk.len(), chunk.last().map(|s| s.page_id.clone()))
+            }
+            Legacy::Assets => {
+                let chunk = self.records.legacy_assets(after, ADOPT_CHUNK).await?;
+                if !chunk.is_empty() {
+                    self.staging.record_assets(&chunk)?;
+                }
+                (chunk.len(), chunk.last().map(|a| a.key.clone()))
+            }
+        };
+        if copied == ADOPT_CHUNK {
+            return self.staging.set_adoption(of, &Adoption::After(last));
+        }
+        match of {
+            Legacy::Items => self.records.drop_legacy_items().await?,
+            Legacy::Assets => self.records.drop_legacy_assets().await?,
+        }
+        self.staging.set_adoption(of, &Adoption::Done)
     }
 
     /// One query page of the current window.
@@ -1019,9 +1045,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             BTreeMap::new()
         } else {
             let keys: BTreeSet<String> = refs.iter().map(|(_, r)| r.key.clone()).collect();
-            self.records
-                .assets(&keys.into_iter().collect::<Vec<_>>())
-                .await?
+            self.staging.assets(&keys.into_iter().collect::<Vec<_>>())?
         };
         let all: Vec<AssetRef> = refs.iter().map(|(_, r)| r.clone()).collect();
         let missing: Vec<AssetRef> = assets::missing_uploads(&all, |k| known.contains_key(k))
@@ -1117,8 +1141,17 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 Err(e) => return Err(e),
             }
         }
+        let uploaded: Vec<StoredAsset> = uploaded
+            .into_iter()
+            .map(|(key, asset)| StoredAsset {
+                key,
+                kind: asset.kind.as_str().to_owned(),
+                id: asset.id,
+                url: asset.url,
+            })
+            .collect();
         if !uploaded.is_empty() {
-            self.records.record_assets(&uploaded).await?;
+            self.staging.record_assets(&uploaded)?;
         }
         Ok(failed)
     }
