@@ -24,6 +24,7 @@ use notion_framer_core::sync::engine::ports::{FramerSink, NotionSource, Records,
 use notion_framer_core::sync::engine::step::{Engine, StepOutcome, StepReport};
 use notion_framer_core::sync::guard::GuardPolicy;
 use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
+use notion_framer_core::sync::site::SiteMember;
 use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::Value;
@@ -333,6 +334,18 @@ impl Records for D1Records<'_> {
 
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
         Ok(store::projects::synced_collections(&self.ctx.db, self.project).await?)
+    }
+
+    async fn site(&self) -> Result<Vec<SiteMember>, StepError> {
+        Ok(store::projects::site_of(&self.ctx.db, &self.project.id).await?)
+    }
+
+    async fn adopt_collection_id(
+        &self,
+        project_id: &str,
+        collection_id: &str,
+    ) -> Result<bool, StepError> {
+        Ok(store::projects::adopt_collection_id(&self.ctx.db, project_id, collection_id).await?)
     }
 
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {

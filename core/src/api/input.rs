@@ -39,6 +39,58 @@ pub struct SiblingsInput {
 }
 
 impl SiblingsInput {
+    /// `POST .../siblings`: `{"data_sources": [...], "related": [...]}`, at least one id.
+    pub fn parse(body: &Value) -> Result<Self, ApiError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ApiError::validation("body", "expected a JSON object"))?;
+        if let Some(unknown) = obj
+            .keys()
+            .find(|k| !["data_sources", "related"].contains(&k.as_str()))
+        {
+            return Err(ApiError::validation(
+                unknown,
+                format!("unknown field `{unknown}`"),
+            ));
+        }
+        let siblings = Self::from_lists(obj.get("data_sources"), obj.get("related"))?;
+        if siblings.is_empty() {
+            return Err(ApiError::validation(
+                "related",
+                "tick at least one data source (`data_sources` or `related`)",
+            ));
+        }
+        Ok(siblings)
+    }
+
+    fn from_lists(data_sources: Option<&Value>, related: Option<&Value>) -> Result<Self, ApiError> {
+        let siblings = Self {
+            data_sources: id_list(data_sources, "data_sources")?,
+            related: id_list(related, "related")?,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for (field, id) in siblings.all() {
+            if !seen.insert(id.to_owned()) {
+                return Err(ApiError::validation(
+                    &field,
+                    format!("`{field}` names a data source already ticked"),
+                ));
+            }
+        }
+        if seen.len() > MAX_SIBLINGS {
+            let field = if siblings.related.is_empty() {
+                "data_sources"
+            } else {
+                "related"
+            };
+            return Err(ApiError::validation(
+                field,
+                format!("at most {MAX_SIBLINGS} data sources may be ticked in one request"),
+            ));
+        }
+        Ok(siblings)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.data_sources.is_empty() && self.related.is_empty()
     }
@@ -208,6 +260,57 @@ impl ProjectInput {
             )),
             None => Ok(input),
         }
+    }
+}
+
+/// `POST /api/v1/notion/graph`: the credentials and id of the Connect step, before the project
+/// exists; `framer.project_url` (optional) marks what the site already syncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphQuery {
+    pub notion_token: String,
+    pub database_id: String,
+    pub framer_project_url: Option<String>,
+}
+
+impl GraphQuery {
+    pub fn parse(body: &Value) -> Result<Self, ApiError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ApiError::validation("body", "expected a JSON object"))?;
+        if let Some(unknown) = obj
+            .keys()
+            .find(|k| !["notion", "framer"].contains(&k.as_str()))
+        {
+            return Err(ApiError::validation(
+                unknown,
+                format!("unknown field `{unknown}`"),
+            ));
+        }
+        let notion = section(body, "notion", &["token", "database_id"])?;
+        let framer = section(body, "framer", &["project_url"])?;
+        let required = |field: &str| ApiError::validation(field, format!("`{field}` is required"));
+        let notion_token = secret(notion.and_then(|n| n.get("token")), "notion.token")?
+            .ok_or_else(|| required("notion.token"))?;
+        let database_id = text(
+            notion.and_then(|n| n.get("database_id")),
+            "notion.database_id",
+            300,
+        )?
+        .ok_or_else(|| required("notion.database_id"))?;
+        let database_id = ids::normalize(&database_id)
+            .map_err(|e| ApiError::validation("notion.database_id", e.to_string()))?;
+        let framer_project_url = text(
+            framer.and_then(|f| f.get("project_url")),
+            "framer.project_url",
+            300,
+        )?
+        .map(|u| framer_project(&u))
+        .transpose()?;
+        Ok(Self {
+            notion_token,
+            database_id,
+            framer_project_url,
+        })
     }
 }
 
@@ -447,6 +550,36 @@ mod tests {
             Err(ApiError::Validation { field, .. }) => assert_eq!(field, "related"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_graph_query_needs_a_token_and_an_id() {
+        let query = GraphQuery::parse(&json!({"notion": {"token": "ntn_x", "database_id": "36cc9195760f4fffa67e3a46c559b176"}})).unwrap();
+        assert_eq!(query.database_id, "36cc9195-760f-4fff-a67e-3a46c559b176");
+        assert_eq!(query.framer_project_url, None);
+        let field_of = |body: Value| match GraphQuery::parse(&body) {
+            Err(ApiError::Validation { field, .. }) => field,
+            other => panic!("{body}: {other:?}"),
+        };
+        assert_eq!(
+            field_of(json!({"notion": {"database_id": "36cc9195760f4fffa67e3a46c559b176"}})),
+            "notion.token"
+        );
+        assert_eq!(
+            field_of(json!({"notion": {"token": "ntn_x"}})),
+            "notion.database_id"
+        );
+        assert_eq!(
+            field_of(json!({"notion": {"token": "ntn_x", "database_id": "x"}})),
+            "notion.database_id"
+        );
+        assert_eq!(
+            field_of(
+                json!({"notion": {"token": "ntn_x", "database_id": "36cc9195760f4fffa67e3a46c559b176"}, "framer": {"project_url": "/x"}})
+            ),
+            "framer.project_url"
+        );
+        assert_eq!(field_of(json!({"name": "x"})), "name");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::notion::ids;
 use crate::notion::schema::{parse_schema, PropertyKind};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{BTreeSet, VecDeque};
 
 /// At most this many data sources are read per walk: each is one Notion request, and the
@@ -196,6 +196,8 @@ impl Graph {
 /// `related` are sources outside it that the walk read (Notion shows them to the token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
+    pub database_id: String,
+    pub database_name: String,
     pub database_sources: Vec<(String, String)>,
     pub chosen: String,
     pub graph: Graph,
@@ -212,6 +214,41 @@ impl Offer {
     pub fn offers_related(&self, id: &str) -> bool {
         let id = ids::canonical(id);
         !self.database_sources.iter().any(|(s, _)| *s == id) && self.graph.source(&id).is_some()
+    }
+
+    /// The answer's `graph` (schema endpoint, discovery): the database's sources, the related
+    /// ones with the relations that lead to them, and which project of the site syncs each.
+    pub fn to_json(&self, synced_by: impl Fn(&str) -> Option<String>) -> Value {
+        let database_sources: Vec<Value> = self
+            .database_sources
+            .iter()
+            .map(|(id, _)| {
+                json!({"id": id, "name": self.name_of(id), "chosen": *id == self.chosen, "synced_by": synced_by(id)})
+            })
+            .collect();
+        let related: Vec<Value> = self
+            .graph
+            .sources
+            .iter()
+            .filter(|s| !self.database_sources.iter().any(|(id, _)| *id == s.id))
+            .map(|s| {
+                let via: Vec<Value> = self
+                    .graph
+                    .edges_into(&s.id)
+                    .iter()
+                    .map(|(from, edge)| json!({"data_source_id": from.id, "property_id": edge.property_id, "property_name": edge.property_name}))
+                    .collect();
+                json!({"id": s.id, "name": self.name_of(&s.id), "database_id": s.database_id, "via": via, "synced_by": synced_by(&s.id)})
+            })
+            .collect();
+        json!({
+            "database": {"id": self.database_id, "name": self.database_name},
+            "data_source_id": self.chosen,
+            "data_sources": database_sources,
+            "related": related,
+            "unreadable": self.graph.unreadable,
+            "truncated": self.graph.truncated,
+        })
     }
 
     /// The name to give a sibling project and its collection.
@@ -347,6 +384,8 @@ mod tests {
         ];
         let (graph, _) = walk(&[POSTS, TAGS], &sources, 20);
         let offer = Offer {
+            database_id: "db".into(),
+            database_name: "Blog".into(),
             database_sources: vec![
                 (POSTS.into(), "Posts".into()),
                 (TAGS.into(), "Drafts".into()),
@@ -365,6 +404,14 @@ mod tests {
         assert!(!offer.offers_related(TEAMS), "never read: nothing to sync");
         assert_eq!(offer.name_of(TAGS), "Drafts");
         assert_eq!(offer.name_of(AUTHORS), "Untitled 22222222");
+        let answer = offer.to_json(|id| (id == AUTHORS).then(|| "p2".to_owned()));
+        assert_eq!(answer["database"]["name"], "Blog");
+        assert_eq!(answer["data_sources"][0]["chosen"], true);
+        assert_eq!(answer["data_sources"][1]["name"], "Drafts");
+        assert_eq!(answer["related"].as_array().unwrap().len(), 1);
+        assert_eq!(answer["related"][0]["synced_by"], "p2");
+        assert_eq!(answer["related"][0]["via"][0]["property_name"], "Authors");
+        assert_eq!(answer["related"][0]["via"][0]["data_source_id"], POSTS);
     }
 
     #[test]

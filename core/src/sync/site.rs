@@ -94,6 +94,45 @@ pub fn relations(member: &SiteMember, site: &[SiteMember]) -> Vec<RelationView> 
         .collect()
 }
 
+/// One project of the site as the project page lists it, with its relations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    pub id: String,
+    pub name: String,
+    pub data_source_id: Option<String>,
+    pub collection_name: String,
+    pub collection_id: Option<String>,
+    /// The project the page shows.
+    pub current: bool,
+    pub relations: Vec<RelationView>,
+}
+
+/// The site's projects (which collections link to which, and how).
+pub fn view(site: &[SiteMember], current: &str) -> Vec<MemberView> {
+    site.iter()
+        .map(|m| MemberView {
+            id: m.project_id.clone(),
+            name: m.name.clone(),
+            data_source_id: m.data_source_id.clone(),
+            collection_name: m.collection_name.clone(),
+            collection_id: m.collection_id.clone(),
+            current: m.project_id == current,
+            relations: relations(m, site),
+        })
+        .collect()
+}
+
+/// Offered data sources (`data_source.created`) that no project of the site syncs yet.
+pub fn open_offers<'a>(
+    offers: &'a [(String, String)],
+    site: &[SiteMember],
+) -> Vec<&'a (String, String)> {
+    offers
+        .iter()
+        .filter(|(ds, _)| !site.iter().any(|m| m.syncs(ds)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +214,25 @@ mod tests {
             ]
         );
         assert!(relations(&member("x", None, None), &site).is_empty());
+        let view = view(&site, "posts");
+        assert!(view[0].current && !view[1].current);
+        assert_eq!(view[0].relations.len(), 4);
+        let json = serde_json::to_value(&view[0].relations[1]).unwrap();
+        assert_eq!(json["state"], "waiting_for_target");
+    }
+
+    #[test]
+    fn offers_close_once_the_site_syncs_them() {
+        let offers = vec![
+            (TAGS.to_owned(), "t1".to_owned()),
+            (TEAMS.to_owned(), "t2".to_owned()),
+        ];
+        let site = vec![member("tags", Some(TAGS), None)];
+        let open: Vec<&str> = open_offers(&offers, &site)
+            .iter()
+            .map(|(ds, _)| ds.as_str())
+            .collect();
+        assert_eq!(open, [TEAMS]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::site::SiteMember;
 use crate::sync::slug::Holder;
 use crate::util::time::ms_from_iso;
 use serde_json::{json, Value};
@@ -184,6 +185,8 @@ pub struct FramerState {
     /// Deployment ids published, and those deployed.
     pub published: Vec<String>,
     pub deployed: Vec<String>,
+    /// Collections created beside the project's own ("col1", "Posts"): `(id, name)`.
+    pub collections: Vec<(String, String)>,
 }
 
 pub struct MemFramer {
@@ -277,7 +280,27 @@ impl MemFramer {
         let mut state = self.state.borrow_mut();
         state.calls.push(call.method_name().to_owned());
         Ok(match call {
-            Call::GetManagedCollections => json!([{"id": "col1", "name": "Posts"}]),
+            Call::GetManagedCollections => {
+                let mut list = vec![json!({"id": "col1", "name": "Posts"})];
+                list.extend(
+                    state
+                        .collections
+                        .iter()
+                        .map(|(id, name)| json!({"id": id, "name": name})),
+                );
+                Value::Array(list)
+            }
+            Call::CreateManagedCollection { name } => {
+                if name == "Posts" || state.collections.iter().any(|(_, n)| *n == name) {
+                    return Err(StepError::Refused {
+                        method: "createManagedCollection",
+                        message: format!("A collection named '{name}' already exists"),
+                    });
+                }
+                let id = format!("col{}", state.collections.len() + 2);
+                state.collections.push((id.clone(), name.clone()));
+                json!({"id": id, "name": name})
+            }
             Call::GetFields { .. } => state.fields.clone(),
             Call::SetFields { fields, .. } => {
                 state.fields = fields;
@@ -351,6 +374,8 @@ pub struct MemRecords {
     /// The project's settings version: the run's writes to the project are compare-and-swaps
     /// on it, as D1's `WHERE config_version = ?`.
     pub version: RefCell<i64>,
+    /// The other projects of the site, as D1 holds them; `synced_collections` answers from it.
+    pub site: RefCell<Vec<SiteMember>>,
 }
 
 impl MemRecords {
@@ -366,7 +391,31 @@ impl Records for MemRecords {
     }
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
         port_call(Port::Records);
-        Ok(SyncedCollections::new())
+        Ok(self
+            .site
+            .borrow()
+            .iter()
+            .filter_map(|m| Some((m.data_source_id.clone()?, m.collection_id.clone()?)))
+            .collect())
+    }
+    async fn site(&self) -> Result<Vec<SiteMember>, StepError> {
+        port_call(Port::Records);
+        Ok(self.site.borrow().clone())
+    }
+    async fn adopt_collection_id(
+        &self,
+        project_id: &str,
+        collection_id: &str,
+    ) -> Result<bool, StepError> {
+        let mut site = self.site.borrow_mut();
+        let adopted = site
+            .iter_mut()
+            .find(|m| m.project_id == project_id && m.collection_id.is_none())
+            .map(|m| m.collection_id = Some(collection_id.to_owned()))
+            .is_some();
+        drop(site);
+        port_call(Port::Records);
+        Ok(adopted)
     }
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {
         *self.data_source_ids.borrow_mut() = Some(ids.to_vec());

@@ -28,6 +28,7 @@ use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::publish_filter::{self, FilterProblem};
 use crate::sync::reconcile;
 use crate::sync::row::{map_page, result_title, MappedRow};
+use crate::sync::site;
 use crate::sync::slug::{self, SlugInput};
 use crate::util::time::ms_from_iso;
 use serde_json::Value;
@@ -238,6 +239,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         // Formula result types are learned from the first page: a formula nobody has a value
         // for there stays text.
         schema.learn_formula_results(&first.pages);
+        // Before the mapping: a relation into any project of the site is then a reference
+        // field from this run on, even if its target has never run.
+        self.site_collections().await?;
         let mapping = self.reconcile_mapping(job, &schema, &mut warnings).await?;
         let collection_id = self.collection(job).await?;
         let wanted = Self::wanted_fields(job.settings().page_body, &mapping, &schema);
@@ -424,6 +428,54 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 .await?;
         }
         Ok(mapping)
+    }
+
+    /// Makes sure every other project of the site has its collection, creating the missing
+    /// ones (by name, as their own first run would) and recording their ids on those projects.
+    /// A collection of that name that exists already (made meanwhile by another project's
+    /// run, or by its own) is adopted, not duplicated.
+    async fn site_collections(&mut self) -> Result<(), StepError> {
+        let site = self.records.site().await?;
+        let missing = site::collections_missing(&site, &self.project.id);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut managed = self.framer.call(Call::GetManagedCollections).await?;
+        for member in missing {
+            let name = member.collection_name.as_str();
+            let listed = list(&managed)
+                .find(|c| c["name"] == name)
+                .map(|found| found["id"].as_str().map(str::to_owned));
+            let id = match listed {
+                Some(found) => found,
+                None => match self
+                    .framer
+                    .call(Call::CreateManagedCollection {
+                        name: name.to_owned(),
+                    })
+                    .await
+                {
+                    Ok(created) => created["id"].as_str().map(str::to_owned),
+                    Err(StepError::Refused { message, .. })
+                        if message.contains("already exists") =>
+                    {
+                        managed = self.framer.call(Call::GetManagedCollections).await?;
+                        // Managed elsewhere when still not listed: that project's own run
+                        // reports it in its words; a relation into it stays text meanwhile.
+                        list(&managed)
+                            .find(|c| c["name"] == name)
+                            .and_then(|c| c["id"].as_str().map(str::to_owned))
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            if let Some(id) = id {
+                self.records
+                    .adopt_collection_id(&member.project_id, &id)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// The managed collection of the project (by stored id, else by name), created when missing.
