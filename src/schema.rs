@@ -245,7 +245,7 @@ pub async fn offer(
         })?;
     let start: Vec<String> = database_sources.iter().map(|(id, _)| id.clone()).collect();
     let mut walk = graph::Walk::new(&start);
-    while let Some(id) = walk.next() {
+    while let Some(id) = walk.next_to_read() {
         match notion.data_source(&id).await {
             Ok(answer) => match graph::source_info(&answer) {
                 Some(info) => walk.read(info),

@@ -62,35 +62,14 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
     let framer_key = input.framer_api_key.clone().unwrap_or_default();
     let given_id = input.notion_database_id.clone().unwrap_or_default();
     let framer_project_url = input.framer_project_url.clone().unwrap_or_default();
-    // The id may be a database's or a data source's (Notion shows both). Without siblings a
-    // Notion that cannot be read now keeps the id as given, as before: the first run says why.
-    let mut notion = NotionClient::new(&ctx.settings, notion_token.clone());
-    let resolved = if input.siblings.is_empty() {
-        schema::resolve(&mut notion, &given_id).await.ok()
-    } else {
-        Some(schema::resolve(&mut notion, &given_id).await?)
-    };
-    let site =
-        store::projects::site_members(&ctx.db, &caller.account.id, &framer_project_url).await?;
-    let mut plan = None;
-    if let Some(resolved) = resolved.as_ref().filter(|_| !input.siblings.is_empty()) {
-        let offer = schema::offer(&mut notion, resolved).await?;
-        let taken: Vec<String> = site
-            .iter()
-            .map(|m| m.collection_name.clone())
-            .chain(input.framer_collection_name.clone())
-            .collect();
-        plan = Some(plan_siblings(&offer, &input.siblings, &site, taken)?);
-    }
-    let database_id = resolved
-        .as_ref()
-        .map_or(given_id.clone(), |r| r.database_id.clone());
-    // With siblings, the project syncs the source the graph was read from, named, so that
-    // no sibling of the same database ever syncs the same one.
-    let data_source_id = match &plan {
-        Some(plan) => Some(plan.chosen.clone()),
-        None => resolved.as_ref().and_then(|r| r.data_source_id.clone()),
-    };
+    let (database_id, data_source_id, plan) = notion_side(
+        ctx,
+        &input,
+        &caller.account.id,
+        &given_id,
+        &framer_project_url,
+    )
+    .await?;
     let notion_secret = stored_secret(&cipher, &notion_token, ProjectSecret::NotionToken, &id)?;
     let framer = stored_secret(&cipher, &framer_key, ProjectSecret::FramerApiKey, &id)?;
     let now = iso_from_ms(now_ms());
@@ -174,6 +153,42 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
             "already_synced": siblings.1,
         }),
     ))
+}
+
+/// The Notion half of a create: the database (the id may be a database's or a data source's,
+/// Notion shows both) and, with siblings, the plan checked against the graph. Without siblings
+/// a Notion that cannot be read now keeps the id as given, as before: the first run says why.
+async fn notion_side(
+    ctx: &AppContext,
+    input: &ProjectInput,
+    account_id: &str,
+    given_id: &str,
+    framer_project_url: &str,
+) -> Result<(String, Option<String>, Option<SiblingPlan>), ApiError> {
+    let notion_token = input.notion_token.clone().unwrap_or_default();
+    let mut notion = NotionClient::new(&ctx.settings, notion_token);
+    let resolved = if input.siblings.is_empty() {
+        schema::resolve(&mut notion, given_id).await.ok()
+    } else {
+        Some(schema::resolve(&mut notion, given_id).await?)
+    };
+    let Some(resolved) = resolved else {
+        return Ok((given_id.to_owned(), None, None));
+    };
+    if input.siblings.is_empty() {
+        return Ok((resolved.database_id, resolved.data_source_id, None));
+    }
+    let site = store::projects::site_members(&ctx.db, account_id, framer_project_url).await?;
+    let offer = schema::offer(&mut notion, &resolved).await?;
+    let taken: Vec<String> = site
+        .iter()
+        .map(|m| m.collection_name.clone())
+        .chain(input.framer_collection_name.clone())
+        .collect();
+    let plan = plan_siblings(&offer, &input.siblings, &site, taken)?;
+    // With siblings, the project syncs the source the graph was read from, named, so that no
+    // sibling of the same database ever syncs the same one.
+    Ok((resolved.database_id, Some(plan.chosen.clone()), Some(plan)))
 }
 
 /// `POST /projects/{id}/siblings`: more data sources of the project's graph (a database's new

@@ -1,6 +1,6 @@
 //! A site's graph as Notion shows it: the data sources of the chosen database (2025-09-03
 //! databases may hold several) and, recursively, the data sources its relations point into.
-//! The walk is pure: the Worker fetches what [`Walk::next`] names and hands the answer back,
+//! The walk is pure: the Worker fetches what [`Walk::next_to_read`] names and hands the answer back,
 //! so the bound on requests (and on the answer's size) is decided here and tested natively.
 
 use crate::notion::ids;
@@ -144,7 +144,7 @@ impl Walk {
     }
 
     /// The next data source to read, `None` when the walk is over (or out of reads).
-    pub fn next(&mut self) -> Option<String> {
+    pub fn next_to_read(&mut self) -> Option<String> {
         if self.reads >= self.limit {
             return None;
         }
@@ -153,7 +153,7 @@ impl Walk {
         Some(id)
     }
 
-    /// The answer for the id `next` gave: its relations join the queue.
+    /// The answer for the id `next_to_read` gave: its relations join the queue.
     pub fn read(&mut self, info: SourceInfo) {
         for edge in &info.relations {
             let target = edge.data_source_id.clone();
@@ -162,7 +162,7 @@ impl Walk {
         self.found.push(info);
     }
 
-    /// Notion would not show the id `next` gave (not shared, or gone).
+    /// Notion would not show the id `next_to_read` gave (not shared, or gone).
     pub fn unreadable(&mut self, id: &str) {
         self.unreadable.push(ids::canonical(id));
     }
@@ -277,7 +277,8 @@ pub fn unique_name(name: &str, taken: &[String]) -> String {
     if free(name) {
         return name.to_owned();
     }
-    (2..)
+    // `taken` has finitely many names, so one of the first `taken.len() + 1` suffixes is free.
+    (2..=taken.len() + 2)
         .map(|n| format!("{name} {n}"))
         .find(|candidate| free(candidate))
         .unwrap_or_default()
@@ -315,7 +316,7 @@ mod tests {
         let start: Vec<String> = start.iter().map(|s| (*s).to_owned()).collect();
         let mut walk = Walk::with_limit(&start, limit);
         let mut order = Vec::new();
-        while let Some(id) = walk.next() {
+        while let Some(id) = walk.next_to_read() {
             order.push(id.clone());
             match sources.iter().find(|s| s["id"] == id.as_str()) {
                 Some(s) => walk.read(source_info(s).unwrap()),
