@@ -74,20 +74,7 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
     let framer = stored_secret(&cipher, &framer_key, ProjectSecret::FramerApiKey, &id)?;
     let now = iso_from_ms(now_ms());
     let mapping = input.mapping.clone().flatten().map(|m| m.to_json());
-    let filter = match input.publish_filter.clone().flatten() {
-        None => None,
-        Some(filter) => {
-            let filter = schema::checked_filter(
-                ctx,
-                notion_token.clone(),
-                &database_id,
-                data_source_id.as_deref(),
-                &filter,
-            )
-            .await?;
-            Some(serde_json::to_string(&filter)?)
-        }
-    };
+    let filter = stored_filter(ctx, &input, &database_id, data_source_id.as_deref()).await?;
     let slug = input.slug_property.clone().flatten();
     let unpublished_mode = input.unpublished_mode.unwrap_or(UnpublishedMode::Remove);
     let page_body = input.page_body.unwrap_or(false);
@@ -153,6 +140,21 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
             "already_synced": siblings.1,
         }),
     ))
+}
+
+/// A create's publish filter, checked against the schema, as stored.
+async fn stored_filter(
+    ctx: &AppContext,
+    input: &ProjectInput,
+    database_id: &str,
+    data_source_id: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let Some(filter) = input.publish_filter.clone().flatten() else {
+        return Ok(None);
+    };
+    let token = input.notion_token.clone().unwrap_or_default();
+    let filter = schema::checked_filter(ctx, token, database_id, data_source_id, &filter).await?;
+    Ok(Some(serde_json::to_string(&filter)?))
 }
 
 /// The Notion half of a create: the database (the id may be a database's or a data source's,

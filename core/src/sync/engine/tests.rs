@@ -299,7 +299,7 @@ fn a_run_creates_the_sites_missing_collections_before_it_writes_an_item() {
     drop(site);
     drop(framer);
     // The next run finds every collection: it creates nothing.
-    let creates = |w: &World| {
+    let create_calls = |w: &World| {
         w.framer
             .borrow()
             .calls
@@ -307,10 +307,10 @@ fn a_run_creates_the_sites_missing_collections_before_it_writes_an_item() {
             .filter(|c| *c == "createManagedCollection")
             .count()
     };
-    let before = creates(&world);
+    let before = create_calls(&world);
     let (outcome, _) = world.run(40);
     assert!(matches!(outcome, StepOutcome::Succeeded));
-    assert_eq!(creates(&world), before);
+    assert_eq!(create_calls(&world), before);
 }
 
 #[test]
