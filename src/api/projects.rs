@@ -168,10 +168,11 @@ async fn notion_side(
     framer_project_url: &str,
 ) -> Result<(String, Option<String>, Option<SiblingPlan>), ApiError> {
     let notion_token = input.notion_token.clone().unwrap_or_default();
-    let mut notion = NotionClient::new(&ctx.settings, notion_token);
     let resolved = if input.siblings.is_empty() {
-        schema::resolve(&mut notion, given_id).await.ok()
+        let mut once = NotionClient::single_attempt(&ctx.settings, notion_token.clone());
+        schema::resolve(&mut once, given_id).await.ok()
     } else {
+        let mut notion = NotionClient::new(&ctx.settings, notion_token.clone());
         Some(schema::resolve(&mut notion, given_id).await?)
     };
     let Some(resolved) = resolved else {
@@ -181,6 +182,7 @@ async fn notion_side(
         return Ok((resolved.database_id, resolved.data_source_id, None));
     }
     let site = store::projects::site_members(&ctx.db, account_id, framer_project_url).await?;
+    let mut notion = NotionClient::new(&ctx.settings, notion_token);
     let offer = schema::offer(&mut notion, &resolved).await?;
     let taken: Vec<String> = site
         .iter()
