@@ -59,7 +59,7 @@ async function projectView(token, id) {
 
 test("one create request for Posts with related Authors and Tags: three collections before the first item, references that resolve", async () => {
   stack.notion.addIntegration(NOTION_TOKEN);
-  const FRAMER = "GraphBlogProject001";
+  const FRAMER = "GraphBlogProject0001";
   stack.framer.addProject(FRAMER, FRAMER_KEY);
   const { authors, tags, posts } = blog();
   const { token } = await createAccount(stack.worker, { name: "Graph" });

@@ -37,6 +37,16 @@ pub fn collections_missing<'a>(site: &'a [SiteMember], own_id: &str) -> Vec<&'a 
         .collect()
 }
 
+/// The database's data sources that neither this project (`chosen`) nor another of the site
+/// syncs, in the database's order.
+pub fn unsynced_sources(ids: &[String], chosen: &str, site: &[SiteMember]) -> Vec<String> {
+    ids.iter()
+        .filter(|id| ids::canonical(id) != ids::canonical(chosen))
+        .filter(|id| !site.iter().any(|m| m.syncs(id)))
+        .cloned()
+        .collect()
+}
+
 /// What a relation property is in Framer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -219,6 +229,18 @@ mod tests {
         assert_eq!(view[0].relations.len(), 4);
         let json = serde_json::to_value(&view[0].relations[1]).unwrap();
         assert_eq!(json["state"], "waiting_for_target");
+    }
+
+    #[test]
+    fn a_databases_sources_the_site_does_not_sync() {
+        let ids = vec![AUTHORS.to_owned(), TAGS.to_owned(), TEAMS.to_owned()];
+        let site = vec![member("tags", Some(TAGS), None)];
+        assert_eq!(unsynced_sources(&ids, AUTHORS, &site), [TEAMS]);
+        let site = vec![
+            member("tags", Some(TAGS), None),
+            member("teams", Some(TEAMS), None),
+        ];
+        assert!(unsynced_sources(&ids, AUTHORS, &site).is_empty());
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::publish_filter::{self, FilterProblem};
 use crate::sync::reconcile;
 use crate::sync::row::{map_page, result_title, MappedRow};
-use crate::sync::site;
+use crate::sync::site::{self, SiteMember};
 use crate::sync::slug::{self, SlugInput};
 use crate::util::time::ms_from_iso;
 use serde_json::Value;
@@ -221,7 +221,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             full_interval_ms: self.full_interval_ms,
         });
         let full = scope == RunScope::Full;
-        let (data_source, mut warnings) = self.data_source(full).await?;
+        let site = self.records.site().await?;
+        let (data_source, mut warnings) = self.data_source(full, &site).await?;
         let mut schema = parse_schema(&data_source).map_err(|e| {
             SyncFailure::permanent(
                 "notion_not_a_database",
@@ -241,7 +242,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         schema.learn_formula_results(&first.pages);
         // Before the mapping: a relation into any project of the site is then a reference
         // field from this run on, even if its target has never run.
-        self.site_collections().await?;
+        self.site_collections(&site).await?;
         let mapping = self.reconcile_mapping(job, &schema, &mut warnings).await?;
         let collection_id = self.collection(job).await?;
         let wanted = Self::wanted_fields(job.settings().page_body, &mapping, &schema);
@@ -296,7 +297,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     /// The data source the project syncs: the one stored, else the database's first (then
     /// stored). Full runs list the database's data sources again (webhook events name them);
     /// a stored data source the database no longer lists fails the run rather than read another.
-    async fn data_source(&mut self, full: bool) -> Result<(Value, Vec<String>), StepError> {
+    async fn data_source(
+        &mut self,
+        full: bool,
+        site: &[SiteMember],
+    ) -> Result<(Value, Vec<String>), StepError> {
         let mut ids = self.project.notion_data_source_ids.clone();
         let stored = self.project.notion_data_source_id.clone();
         if ids.is_empty() || full || stored.is_none() {
@@ -336,10 +341,14 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             }
         };
         let mut warnings = Vec::new();
-        if ids.len() > 1 {
+        // Sources another project of the site syncs need no word; the others may be added.
+        let unsynced = site::unsynced_sources(&ids, &chosen, site);
+        if !unsynced.is_empty() {
             warnings.push(format!(
-                "the database has {} data sources; this project syncs {chosen}",
-                ids.len()
+                "the database has {} data sources; this project syncs {chosen}; not synced: {}. Add them from the project page \
+                 (each syncs into its own collection)",
+                ids.len(),
+                unsynced.join(", ")
             ));
         }
         let data_source = self.notion.data_source(&chosen).await.map_err(|e| match e {
@@ -434,9 +443,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     /// ones (by name, as their own first run would) and recording their ids on those projects.
     /// A collection of that name that exists already (made meanwhile by another project's
     /// run, or by its own) is adopted, not duplicated.
-    async fn site_collections(&mut self) -> Result<(), StepError> {
-        let site = self.records.site().await?;
-        let missing = site::collections_missing(&site, &self.project.id);
+    async fn site_collections(&mut self, site: &[SiteMember]) -> Result<(), StepError> {
+        let missing = site::collections_missing(site, &self.project.id);
         if missing.is_empty() {
             return Ok(());
         }
