@@ -491,7 +491,7 @@ describe("project page", { concurrency: false }, () => {
       title: "Articles", token: NOTION_TOKEN,
       properties: { Name: { type: "title" }, Writer: { type: "relation", dataSourceId: authors.dataSourceId } },
     });
-    await page.goto(`${worker.url}/#/projects/new`);
+    await page.goto(`${worker.url}/#/new`);
     await page.getByRole("heading", { name: "New project" }).waitFor();
     await page.getByLabel("Project name").fill("Articles");
     await page.getByLabel("Integration token").fill(NOTION_TOKEN);
@@ -504,7 +504,9 @@ describe("project page", { concurrency: false }, () => {
     await shot("12-connect-related");
     await page.getByRole("button", { name: "Create and continue" }).click();
     await page.locator("#mapping-form").waitFor();
-    await page.getByRole("link", { name: "Skip for now" }).click();
+    // Mapped before any run: the relation is text until Authors' collection exists, which the
+    // next run of either project creates first.
+    await page.getByRole("button", { name: "Save mapping" }).click();
     await page.locator("#site-projects").getByText("Articles → Articles").waitFor();
     const site = await page.locator("#site-projects").innerText();
     assert.match(site, /Authors → Authors/);
