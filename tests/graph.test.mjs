@@ -79,8 +79,12 @@ test("one create request for Posts with related Authors and Tags: three collecti
   assert.equal(related.Authors.synced_by, null);
 
   const before = stack.framer.calls.length;
+  const notionBefore = stack.notion.stats.requests;
   const created = await create(token, createBody(FRAMER, posts.databaseId, { related: [authors.dataSourceId, tags.dataSourceId.replaceAll("-", "")] }));
   assert.equal(created.status, 201, created.text);
+  // The whole check: the database, then each data source of the graph once (Posts, Authors, Tags).
+  assert.equal(stack.notion.stats.requests - notionBefore, 4);
+  assert.equal(stack.framer.calls.length, before, "a create never touches Framer");
   const siblings = Object.fromEntries(created.json.siblings.map((s) => [s.name, s]));
   assert.deepEqual(Object.keys(siblings).sort(), ["Authors", "Tags"]);
   assert.equal(siblings.Authors.collection_name, "Authors");
