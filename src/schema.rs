@@ -1,4 +1,6 @@
-//! `GET /api/v1/projects/{id}/schema`: the Notion properties, the Framer fields and the proposed mapping.
+//! `GET /api/v1/projects/{id}/schema`: the Notion properties, the Framer fields and the proposed
+//! mapping, with the project's graph; `POST /api/v1/notion/graph`: the same graph before a project
+//! exists; and how a Notion id given as a database or a data source is resolved.
 
 use super::api::{Caller, Owned};
 use super::context::AppContext;
