@@ -59,6 +59,17 @@ impl NotionClient {
         }
     }
 
+    /// A client that never retries: for a look a request can do without (a create reading
+    /// whether its id is a data source's), which must not hold the request up.
+    pub fn single_attempt(settings: &Settings, token: String) -> Self {
+        let mut client = Self::new(settings, token);
+        client.policy = RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        };
+        client
+    }
+
     /// A client for one sync step: every attempt takes a subrequest from `budget`, and pacing
     /// continues from where the last step left it.
     pub fn for_step(

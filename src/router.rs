@@ -112,6 +112,12 @@ async fn dispatch(
         }
         Operation::ListSyncs => syncs::history(&api::owned(ctx()?, req, param).await?, req).await,
         Operation::GetSchema => schema::handle(&api::owned(ctx()?, req, param).await?).await,
+        Operation::AddSiblings => {
+            projects::add_siblings(&api::owned(ctx()?, req, param).await?, req).await
+        }
+        Operation::DiscoverNotionGraph => {
+            schema::discover(&api::caller(ctx()?, req).await?, req).await
+        }
         Operation::ListAlertDestinations => alerts::list(&api::caller(ctx()?, req).await?).await,
         Operation::CreateAlertDestination => {
             alerts::create(&api::caller(ctx()?, req).await?, req).await

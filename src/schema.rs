@@ -1,24 +1,28 @@
-//! `GET /api/v1/projects/{id}/schema`: the Notion properties, the Framer fields and the proposed mapping.
+//! `GET /api/v1/projects/{id}/schema`: the Notion properties, the Framer fields and the proposed
+//! mapping, with the project's graph; `POST /api/v1/notion/graph`: the same graph before a project
+//! exists; and how a Notion id given as a database or a data source is resolved.
 
-use super::api::Owned;
+use super::api::{Caller, Owned};
 use super::context::AppContext;
 use super::framer_socket::{self, FramerSocket};
-use super::http::Reply;
+use super::http::{self, Reply};
 use super::notion_api::NotionClient;
 use super::store;
 use notion_framer_core::api::error::ApiError;
-use notion_framer_core::api::input::PublishFilter;
+use notion_framer_core::api::input::{GraphQuery, PublishFilter};
 use notion_framer_core::framer::cms;
 use notion_framer_core::framer::error::FramerError;
 use notion_framer_core::framer::wire::Call;
 use notion_framer_core::notion::error::NotionError;
-use notion_framer_core::notion::protocol;
 use notion_framer_core::notion::schema::parse_schema;
+use notion_framer_core::notion::{graph, ids, protocol};
 use notion_framer_core::project::Project;
 use notion_framer_core::sync::mapping;
 use notion_framer_core::sync::publish_filter;
+use notion_framer_core::sync::site::SiteMember;
 use notion_framer_core::util::secrets::ProjectSecret;
 use serde_json::{json, Value};
+use worker::Request;
 
 pub async fn handle(owned: &Owned<'_>) -> Result<Reply, ApiError> {
     let (ctx, project) = (owned.ctx, &owned.project);
@@ -51,6 +55,12 @@ pub async fn handle(owned: &Owned<'_>) -> Result<Reply, ApiError> {
         &secret(&project.framer_api_key_enc, ProjectSecret::FramerApiKey)?,
     )
     .await;
+    // Like Framer's half, a graph Notion would not finish is reported in place: the mapping
+    // is still what the owner came for.
+    let graph = match project_graph(ctx, &mut notion, project).await {
+        Ok(graph) => graph,
+        Err(e) => json!({"error": {"code": e.code(), "message": e.message()}}),
+    };
     Ok(owned.reply(
         200,
         &json!({
@@ -58,8 +68,26 @@ pub async fn handle(owned: &Owned<'_>) -> Result<Reply, ApiError> {
             "framer": framer,
             "mapping": proposed,
             "changes": changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "graph": graph,
         }),
     ))
+}
+
+/// The project's graph: its database's other data sources and what they relate to, with
+/// the site's project syncing each.
+async fn project_graph(
+    ctx: &AppContext,
+    notion: &mut NotionClient,
+    project: &Project,
+) -> Result<Value, ApiError> {
+    let resolved = Resolved {
+        database_id: project.notion_database_id.clone(),
+        data_source_id: project.notion_data_source_id.as_deref().map(ids::canonical),
+        database: notion.database(&project.notion_database_id).await?,
+    };
+    let offer = offer(notion, &resolved).await?;
+    let site = store::projects::site_of(&ctx.db, &project.id).await?;
+    Ok(offer.to_json(synced_by(&site)))
 }
 
 async fn read_data_source(
@@ -165,4 +193,102 @@ async fn collection_fields(
         .map(cms::FieldDef::to_wire)
         .collect();
     Ok(json!({"collection_id": collection_id, "fields": fields}))
+}
+
+/// A Notion id as the owner gave it, resolved: a database id, or a data source id (then its
+/// database, and that data source is the one the project syncs).
+pub struct Resolved {
+    pub database_id: String,
+    pub data_source_id: Option<String>,
+    pub database: Value,
+}
+
+/// Reads the id as a database, else as a data source (Notion 2025-09-03 shows both ids).
+pub async fn resolve(notion: &mut NotionClient, id: &str) -> Result<Resolved, NotionError> {
+    match notion.database(id).await {
+        Ok(database) => Ok(Resolved {
+            database_id: id.to_owned(),
+            data_source_id: None,
+            database,
+        }),
+        Err(NotionError::NotShared { message }) => {
+            let Ok(data_source) = notion.data_source(id).await else {
+                // Neither: Notion's answer about the database is the one to show.
+                return Err(NotionError::NotShared { message });
+            };
+            let database_id = data_source
+                .pointer("/parent/database_id")
+                .and_then(Value::as_str)
+                .map(ids::canonical)
+                .ok_or(NotionError::NotShared { message })?;
+            let database = notion.database(&database_id).await?;
+            Ok(Resolved {
+                database_id,
+                data_source_id: Some(ids::canonical(id)),
+                database,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The graph from a resolved database: its data sources, then what they relate to.
+pub async fn offer(
+    notion: &mut NotionClient,
+    resolved: &Resolved,
+) -> Result<graph::Offer, NotionError> {
+    let database_sources = graph::database_sources(&resolved.database);
+    let chosen = resolved
+        .data_source_id
+        .clone()
+        .or_else(|| database_sources.first().map(|(id, _)| id.clone()))
+        .ok_or_else(|| NotionError::NotShared {
+            message: "the database has no data source".into(),
+        })?;
+    let start: Vec<String> = database_sources.iter().map(|(id, _)| id.clone()).collect();
+    let mut walk = graph::Walk::new(&start);
+    while let Some(id) = walk.next_to_read() {
+        match notion.data_source(&id).await {
+            Ok(answer) => match graph::source_info(&answer) {
+                Some(info) => walk.read(info),
+                None => walk.unreadable(&id),
+            },
+            Err(NotionError::NotShared { .. }) => walk.unreadable(&id),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(graph::Offer {
+        database_id: resolved.database_id.clone(),
+        database_name: graph::title_text(resolved.database.get("title")),
+        database_sources,
+        chosen,
+        graph: walk.finish(),
+    })
+}
+
+/// Which project of the site syncs a data source, for the graph's `synced_by`.
+pub fn synced_by(site: &[SiteMember]) -> impl Fn(&str) -> Option<String> + '_ {
+    move |id: &str| {
+        site.iter()
+            .find(|m| m.data_source_id.as_deref() == Some(ids::canonical(id).as_str()))
+            .map(|m| m.project_id.clone())
+    }
+}
+
+/// `POST /api/v1/notion/graph`: what the Connect step offers before the project exists.
+pub async fn discover(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, ApiError> {
+    let body: Value = http::read_json(req).await?;
+    let input = GraphQuery::parse(&body)?;
+    let ctx = caller.ctx;
+    let mut notion = NotionClient::new(&ctx.settings, input.notion_token);
+    let resolved = resolve(&mut notion, &input.database_id).await?;
+    let offer = offer(&mut notion, &resolved).await?;
+    let site = match &input.framer_project_url {
+        Some(url) => store::projects::site_members(&ctx.db, &caller.account.id, url).await?,
+        None => Vec::new(),
+    };
+    Ok(Reply::json(
+        200,
+        &json!({ "graph": offer.to_json(synced_by(&site)) }),
+    ))
 }

@@ -26,6 +26,7 @@ use notion_framer_core::sync::engine::step::{Engine, StepOutcome, StepReport};
 use notion_framer_core::sync::guard::GuardPolicy;
 use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
 use notion_framer_core::sync::retention::{Policy, KEEP_LAST_RUNS};
+use notion_framer_core::sync::site::SiteMember;
 use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::Value;
@@ -399,6 +400,20 @@ impl Records for D1Records<'_> {
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
         self.query()?;
         Ok(store::projects::synced_collections(&self.ctx.db, self.project).await?)
+    }
+
+    async fn site(&self) -> Result<Vec<SiteMember>, StepError> {
+        self.query()?;
+        Ok(store::projects::site_of(&self.ctx.db, &self.project.id).await?)
+    }
+
+    async fn adopt_collection_id(
+        &self,
+        project_id: &str,
+        collection_id: &str,
+    ) -> Result<bool, StepError> {
+        self.query()?;
+        Ok(store::projects::adopt_collection_id(&self.ctx.db, project_id, collection_id).await?)
     }
 
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {

@@ -356,6 +356,21 @@ async fn accept_event(
     // Moved out of the project's database (its event names the new parent): the object knows
     // whether Framer holds the page.
     let moved_page = effect.is_none().then(|| event::moved_page(event)).flatten();
+    if let Some(data_source) = event::new_data_source(event, &route.database_id) {
+        let known = route
+            .data_source_ids
+            .iter()
+            .any(|id| notion_framer_core::notion::ids::canonical(id) == data_source);
+        if !known {
+            store::offered_sources::offer(
+                &ctx.db,
+                &route.project_id,
+                &data_source,
+                &iso_from_ms(now_ms()),
+            )
+            .await?;
+        }
+    }
     let request = IngestRequest {
         project_id: route.project_id.clone(),
         record: EventRecord::new(event, effect.is_some(), now_ms()),

@@ -230,7 +230,12 @@ scenario("projects: create with each database id form, get, list, patch, delete"
   assert.deepEqual(list.json.projects[0].pipeline, p.pipeline);
   assert.equal(list.json.projects[0].webhook.url, p.webhook.url);
 
-  assert.deepEqual(await getProject(token, p.id), p);
+  // The site grew after p was created: the four projects sync into one Framer project.
+  const { site, ...again } = await getProject(token, p.id);
+  assert.deepEqual(site.projects.map((x) => [x.id, x.current]), made.map((x) => [x.id, x.id === p.id]));
+  const { site: siteAtCreation, ...atCreation } = p;
+  assert.equal(siteAtCreation.projects.length, 1);
+  assert.deepEqual(again, atCreation);
   const patch = {
     name: "Journal",
     notion: { token: "ntn_rotated_token_0123456789wxyz" },
@@ -361,6 +366,7 @@ scenario("tenant isolation: another account's token gets 404 on every project ro
     ["POST", `${base}/sync`, {}],
     ["GET", `${base}/syncs`],
     ["GET", `${base}/schema`],
+    ["POST", `${base}/siblings`, { related: [schemaDb.dataSourceId] }],
   ];
   for (const [method, path, body] of routes) {
     const res = await call(method, path, other.token, body);
@@ -574,6 +580,40 @@ scenario("schema: the Notion properties and Framer fields for the mapping step",
   assert.deepEqual(res.json.notion.properties.map((p) => [p.name, p.type]).sort(), [["Count", "number"], ["Name", "title"]]);
   assert.deepEqual(res.json.framer, { collection_id: null, fields: [] });
   assert.ok(Array.isArray(res.json.changes));
+});
+
+scenario("graph: the Connect step's offer and siblings; bad input names the field, a Notion it cannot read is 422", async () => {
+  const { token } = await account({ name: "Graph" });
+  const graphOf = (body) => call("POST", "/api/v1/notion/graph", token, body);
+  const anonymous = await call("POST", "/api/v1/notion/graph", undefined, { notion: { token: SCHEMA_TOKEN, database_id: schemaDb.databaseId } });
+  assertError(anonymous, 401, "unauthorized");
+  for (const [body, field] of [
+    [{ notion: { database_id: schemaDb.databaseId } }, "notion.token"],
+    [{ notion: { token: SCHEMA_TOKEN, database_id: "nope" } }, "notion.database_id"],
+    [{ notion: { token: SCHEMA_TOKEN, database_id: schemaDb.databaseId }, extra: 1 }, "extra"],
+  ]) {
+    const res = await graphOf(body);
+    assertError(res, 400, "validation_error");
+    assert.equal(res.json.error.field, field);
+  }
+  const ok = await graphOf({ notion: { token: SCHEMA_TOKEN, database_id: schemaDb.databaseId } });
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.json.graph.data_sources.map((s) => s.id), [schemaDb.dataSourceId]);
+  assert.deepEqual(ok.json.graph.related, []);
+  const unknown = await graphOf({ notion: { token: "ntn_nobody_knows_this", database_id: schemaDb.databaseId } });
+  assert.equal(unknown.status, 422, unknown.text);
+
+  const project = await createProject(worker, token, { notion: { token: SCHEMA_TOKEN, database_id: schemaDb.databaseId } });
+  const siblings = (body) => call("POST", `/api/v1/projects/${project.id}/siblings`, token, body);
+  for (const [body, field] of [[{}, "related"], [{ related: "x" }, "related"], [{ data_sources: [schemaDb.dataSourceId] }, "data_sources[0]"], [{ other: [] }, "other"]]) {
+    const res = await siblings(body);
+    assertError(res, 400, "validation_error");
+    assert.equal(res.json.error.field, field, res.text);
+  }
+  const created = await call("POST", "/api/v1/projects", token, { ...projectBody({ notion: { token: SCHEMA_TOKEN, database_id: schemaDb.databaseId } }), related: [schemaDb.dataSourceId] });
+  assertError(created, 400, "validation_error");
+  assert.equal(created.json.error.field, "related[0]");
+  assert.equal((await call("GET", "/api/v1/projects", token)).json.projects.length, 1, "nothing created");
 });
 
 scenario("mapping: stored as the sync reads it; one the sync could not read is refused and nothing changes", async () => {

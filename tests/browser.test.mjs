@@ -485,6 +485,35 @@ describe("project page", { concurrency: false }, () => {
     await shot("11-free-plan");
   });
 
+  test("the Connect step offers related data sources; ticked ones join the site, shown with each relation's state", async () => {
+    const authors = notion.addDatabase({ title: "Authors", token: NOTION_TOKEN, properties: { Name: { type: "title" } } });
+    const posts = notion.addDatabase({
+      title: "Articles", token: NOTION_TOKEN,
+      properties: { Name: { type: "title" }, Writer: { type: "relation", dataSourceId: authors.dataSourceId } },
+    });
+    await page.goto(`${worker.url}/#/new`);
+    await page.getByRole("heading", { name: "New project" }).waitFor();
+    await page.getByLabel("Project name").fill("Articles");
+    await page.getByLabel("Integration token").fill(NOTION_TOKEN);
+    await page.getByLabel("Database ID or URL").fill(posts.databaseId);
+    await page.getByLabel("Project URL").fill(`https://framer.com/projects/Site--${FRAMER_PROJECT}`);
+    await page.getByLabel("Server API key").fill(FRAMER_KEY);
+    await page.getByLabel("Collection name").fill("Articles");
+    await page.getByRole("button", { name: "Find related data sources" }).click();
+    await page.getByLabel("Authors (related through Writer)").check();
+    await shot("12-connect-related");
+    await page.getByRole("button", { name: "Create and continue" }).click();
+    await page.locator("#mapping-form").waitFor();
+    // Mapped before any run: the relation is text until Authors' collection exists, which the
+    // next run of either project creates first.
+    await page.getByRole("button", { name: "Save mapping" }).click();
+    await page.locator("#site-projects").getByText("Articles → Articles").waitFor();
+    const site = await page.locator("#site-projects").innerText();
+    assert.match(site, /Authors → Authors/);
+    assert.match(site, /Writer → Authors: waiting for target/);
+    await shot("13-site");
+  });
+
   test("no console errors or uncaught exceptions but the failed requests provoked above", () => {
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(consoleErrors.filter((e) => !wasProvoked(e)), []);

@@ -422,3 +422,48 @@ test("the deletion guard's notice says how many items would go, why, and that no
   assert.match(heldReason("empty_read"), /Nothing was removed/);
   assert.match(heldReason("over_threshold"), /deletion guard/);
 });
+
+describe("site.js: a site's graph", async () => {
+  const { graphChoices, relationStateText, siblingsBody, siteRows } = await import("../public/js/site.js");
+
+  test("the site's projects list the current one first, with each relation's state", () => {
+    const site = {
+      projects: [
+        { id: "a", name: "Authors", collection_name: "Authors", current: false, relations: [] },
+        {
+          id: "p", name: "Posts", collection_name: "Posts", current: true,
+          relations: [
+            { property_name: "Authors", target_project_id: "a", state: "reference" },
+            { property_name: "Tags", target_project_id: "t", state: "waiting_for_target" },
+            { property_name: "Team", target_project_id: null, state: "text" },
+          ],
+        },
+        { id: "t", name: "Tags", collection_name: "Tags", current: false, relations: [] },
+      ],
+    };
+    const rows = siteRows(site);
+    assert.deepEqual(rows.map((r) => r.id), ["p", "a", "t"]);
+    assert.deepEqual(rows[0].links.map((l) => [l.property, l.target, l.state]), [
+      ["Authors", "Authors", "reference"], ["Tags", "Tags", "waiting_for_target"], ["Team", null, "text"],
+    ]);
+    assert.match(relationStateText("waiting_for_target"), /next sync/);
+    assert.deepEqual(siteRows(undefined), []);
+  });
+
+  test("the Connect step offers the database's other sources and related ones; ticked ones go in the create body", () => {
+    const graph = {
+      database: { id: "db", name: "Catalog" },
+      data_sources: [{ id: "s1", name: "Products", chosen: true, synced_by: null }, { id: "s2", name: "Services", chosen: false, synced_by: null }],
+      related: [
+        { id: "r1", name: "Authors", via: [{ property_name: "Author" }, { property_name: "Author" }], synced_by: null },
+        { id: "r2", name: "Tags", via: [{ property_name: "Tags" }], synced_by: "p9" },
+      ],
+    };
+    const choices = graphChoices(graph);
+    assert.deepEqual(choices.map((c) => [c.id, c.list, c.synced]), [["s2", "data_sources", false], ["r1", "related", false], ["r2", "related", true]]);
+    assert.equal(choices[1].label, "Authors (related through Author)");
+    assert.deepEqual(siblingsBody(choices, new Set(["s2", "r1", "r2"])), { data_sources: ["s2"], related: ["r1"] });
+    assert.deepEqual(siblingsBody(choices, new Set()), {});
+    assert.deepEqual(graphChoices(null), []);
+  });
+});

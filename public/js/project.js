@@ -8,6 +8,7 @@ import { initAlerts, loadDestinations, renderFreshness } from "./alerts.js";
 import { behaviorSwitches } from "./mapping.js";
 import { heldReason, heldTitle, runFacts, runProgress, skippedRow, skippedSummary } from "./run-text.js";
 import { api, notePlan } from "./session.js";
+import { siteRows } from "./site.js";
 
 const BUSY_POLL_MS = 1500;
 const IDLE_POLL_MS = 10_000;
@@ -105,10 +106,39 @@ function renderProject(p, syncs) {
   $("items-in-framer").textContent = String(p.sync.items_in_framer);
   renderFreshness(p.freshness);
   renderRemovals(p.removals);
+  renderSite(p);
   renderProgress(p, syncs);
   renderHistory(syncs);
   current.busy = isBusy(p, syncs, current.syncId);
   if (!current.busy) current.syncId = null;
+}
+
+/** The site's projects with their links, and the data sources the database gained. */
+function renderSite(p) {
+  const rows = siteRows(p.site);
+  $("site-projects").replaceChildren(...rows.map((row) => el("li", {},
+    row.current ? el("strong", { text: `${row.name} → ${row.collection}` }) : el("a", { href: `#/projects/${row.id}`, text: `${row.name} → ${row.collection}` }),
+    row.links.length ? el("ul", {}, ...row.links.map((link) => el("li", { "data-state": link.state },
+      `${link.property}${link.target ? ` → ${link.target}` : ""}: `, el("span", { class: "muted", text: link.text })))) : null)));
+  const offered = p.offered_data_sources ?? [];
+  $("offered-sources").hidden = offered.length === 0;
+  $("offered-list").replaceChildren(...offered.map((o) => {
+    const button = el("button", { type: "button", text: "Sync it" });
+    button.addEventListener("click", () => addOffered(p.id, o.data_source_id, button));
+    return el("li", {}, el("code", { text: o.data_source_id }), " ", button);
+  }));
+}
+
+async function addOffered(id, dataSourceId, button) {
+  button.disabled = true;
+  $("offered-error").textContent = "";
+  try {
+    await api(`/projects/${id}/siblings`, { method: "POST", body: { data_sources: [dataSourceId] } });
+    await refreshProject(id);
+  } catch (error) {
+    $("offered-error").textContent = errorText(error);
+    button.disabled = false;
+  }
 }
 
 function renderLastSync(run) {

@@ -7,6 +7,10 @@ import {
   behaviorSwitches, filterNeedsValues, filterOptions, mappingPatch, mappingRows, skippedText, slugOptions,
 } from "./mapping.js";
 import { api, notePlan } from "./session.js";
+import { graphChoices, siblingsBody } from "./site.js";
+
+/** The data sources offered beside the chosen one (`POST /notion/graph`). */
+let offered = [];
 
 /** The schema and project the Mapping form was rendered from. */
 let loaded = null;
@@ -15,6 +19,8 @@ const switches = () => ({ autoSync: $("mapping-auto-sync"), autoPublish: $("mapp
 
 export function initWizard() {
   $("new-form").addEventListener("submit", createProject);
+  $("new-find-related").addEventListener("click", findRelated);
+  $("new-database").addEventListener("change", clearOffer);
   $("mapping-filter").addEventListener("change", showFilterValues);
   $("mapping-form").addEventListener("submit", saveMapping);
 }
@@ -24,6 +30,39 @@ export function initWizard() {
 export function openNew() {
   show("new");
   $("new-name").focus();
+}
+
+function clearOffer() {
+  offered = [];
+  $("new-graph").hidden = true;
+  $("new-graph-choices").replaceChildren();
+  $("new-graph-status").textContent = "";
+}
+
+/** Lists the database's other data sources and those it relates to, to tick. */
+async function findRelated() {
+  const v = (id) => $(id).value.trim();
+  clearOffer();
+  if (!v("new-notion-token") || !v("new-database")) {
+    $("new-graph-status").textContent = "Enter the integration token and the database first.";
+    return;
+  }
+  $("new-graph-status").textContent = "Reading the database…";
+  try {
+    const framer = v("new-framer-url") ? { project_url: v("new-framer-url") } : undefined;
+    const { graph } = await api("/notion/graph", { method: "POST", body: { notion: { token: v("new-notion-token"), database_id: v("new-database") }, ...(framer ? { framer } : {}) } });
+    offered = graphChoices(graph);
+    $("new-graph-choices").replaceChildren(...offered.map((choice) => {
+      const box = el("input", { type: "checkbox", id: `graph-${choice.id}`, "data-source": choice.id });
+      box.checked = choice.synced;
+      box.disabled = choice.synced;
+      return el("label", { for: `graph-${choice.id}` }, box, ` ${choice.label}${choice.synced ? " — already synced" : ""}`);
+    }));
+    $("new-graph").hidden = offered.length === 0;
+    $("new-graph-status").textContent = offered.length ? "" : "Nothing else to sync: no other data source, no relation.";
+  } catch (error) {
+    $("new-graph-status").textContent = errorText(error);
+  }
 }
 
 async function createProject(event) {
@@ -40,11 +79,13 @@ async function createProject(event) {
     name: v("new-name"),
     notion: { token: v("new-notion-token"), database_id: v("new-database") },
     framer: { project_url: v("new-framer-url"), api_key: v("new-framer-key"), collection_name: v("new-collection") },
+    ...siblingsBody(offered, new Set([...document.querySelectorAll("#new-graph-choices [data-source]:checked")].map((b) => b.dataset.source))),
   };
   $("new-error").textContent = "";
   try {
     const { project } = await api("/projects", { method: "POST", body });
     form.reset();
+    clearOffer();
     location.hash = `#/projects/${project.id}/mapping`;
   } catch (error) {
     $("new-error").textContent = errorText(error);

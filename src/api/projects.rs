@@ -3,15 +3,18 @@
 use super::{removals, syncs, Caller, Owned};
 use crate::context::{now_ms, AppContext};
 use crate::http::{self, Reply};
+use crate::notion_api::NotionClient;
 use crate::project_sync;
 use crate::schema;
 use crate::store::{self, projects, sync_runs::SyncRun};
 use notion_framer_core::api::error::ApiError;
-use notion_framer_core::api::input::{ProjectInput, UnpublishedMode};
+use notion_framer_core::api::input::{ProjectInput, SiblingsInput, UnpublishedMode};
+use notion_framer_core::api::siblings::{plan_siblings, SiblingPlan};
 use notion_framer_core::api::view;
 use notion_framer_core::project::Project;
 use notion_framer_core::sync::object::RunsRequest;
 use notion_framer_core::sync::retention::Policy;
+use notion_framer_core::sync::site;
 use notion_framer_core::util::secrets::{self, Cipher, ProjectSecret};
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::{json, Value};
@@ -58,41 +61,47 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
     let cipher = ctx.cipher()?;
     let notion_token = input.notion_token.clone().unwrap_or_default();
     let framer_key = input.framer_api_key.clone().unwrap_or_default();
-    let notion = stored_secret(&cipher, &notion_token, ProjectSecret::NotionToken, &id)?;
+    let given_id = input.notion_database_id.clone().unwrap_or_default();
+    let framer_project_url = input.framer_project_url.clone().unwrap_or_default();
+    let (database_id, data_source_id, plan) = notion_side(
+        ctx,
+        &input,
+        &caller.account.id,
+        &given_id,
+        &framer_project_url,
+    )
+    .await?;
+    let notion_secret = stored_secret(&cipher, &notion_token, ProjectSecret::NotionToken, &id)?;
     let framer = stored_secret(&cipher, &framer_key, ProjectSecret::FramerApiKey, &id)?;
     let now = iso_from_ms(now_ms());
     let mapping = input.mapping.clone().flatten().map(|m| m.to_json());
-    let filter = match input.publish_filter.clone().flatten() {
-        None => None,
-        Some(filter) => {
-            let database_id = input.notion_database_id.as_deref().unwrap_or_default();
-            let filter =
-                schema::checked_filter(ctx, notion_token.clone(), database_id, None, &filter)
-                    .await?;
-            Some(serde_json::to_string(&filter)?)
-        }
-    };
+    let filter = stored_filter(ctx, &input, &database_id, data_source_id.as_deref()).await?;
     let slug = input.slug_property.clone().flatten();
+    let unpublished_mode = input.unpublished_mode.unwrap_or(UnpublishedMode::Remove);
+    let page_body = input.page_body.unwrap_or(false);
+    let auto_sync = input.auto_sync.unwrap_or(paid);
+    let auto_publish = input.auto_publish.unwrap_or(false);
     projects::create(
         &ctx.db,
         &projects::NewProject {
             id: &id,
             account_id: &caller.account.id,
             name: input.name.as_deref().unwrap_or_default(),
-            notion_token_enc: &notion.enc,
-            notion_token_hint: &notion.hint,
-            notion_database_id: input.notion_database_id.as_deref().unwrap_or_default(),
-            framer_project_url: input.framer_project_url.as_deref().unwrap_or_default(),
+            notion_token_enc: &notion_secret.enc,
+            notion_token_hint: &notion_secret.hint,
+            notion_database_id: &database_id,
+            notion_data_source_id: data_source_id.as_deref(),
+            framer_project_url: &framer_project_url,
             framer_api_key_enc: &framer.enc,
             framer_api_key_hint: &framer.hint,
             framer_collection_name: input.framer_collection_name.as_deref().unwrap_or_default(),
             mapping: mapping.as_deref(),
             slug_property: slug.as_deref(),
             publish_filter: filter.as_deref(),
-            unpublished_mode: input.unpublished_mode.unwrap_or(UnpublishedMode::Remove),
-            page_body: input.page_body.unwrap_or(false),
-            auto_sync: input.auto_sync.unwrap_or(paid),
-            auto_publish: input.auto_publish.unwrap_or(false),
+            unpublished_mode,
+            page_body,
+            auto_sync,
+            auto_publish,
             webhook_key: &webhook_key,
             now: &now,
         },
@@ -107,13 +116,203 @@ pub async fn create(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, Api
         };
         projects::update(&ctx.db, &id, &update).await?;
     }
+    let template = SiblingTemplate {
+        account_id: &caller.account.id,
+        notion_token: &notion_token,
+        framer_key: &framer_key,
+        framer_project_url: &framer_project_url,
+        unpublished_mode,
+        page_body,
+        auto_sync,
+        auto_publish,
+    };
+    let siblings = match &plan {
+        Some(plan) => create_siblings(ctx, &template, plan).await?,
+        None => (Vec::new(), Vec::new()),
+    };
     let project = projects::by_id(&ctx.db, &id)
         .await?
         .ok_or_else(|| ApiError::internal("projects", "project vanished after insert"))?;
     Ok(Reply::json(
         201,
-        &json!({ "project": view(ctx, &project, req).await? }),
+        &json!({
+            "project": view(ctx, &project, req).await?,
+            "siblings": siblings.0,
+            "already_synced": siblings.1,
+        }),
     ))
+}
+
+/// A create's publish filter, checked against the schema, as stored.
+async fn stored_filter(
+    ctx: &AppContext,
+    input: &ProjectInput,
+    database_id: &str,
+    data_source_id: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let Some(filter) = input.publish_filter.clone().flatten() else {
+        return Ok(None);
+    };
+    let token = input.notion_token.clone().unwrap_or_default();
+    let filter = schema::checked_filter(ctx, token, database_id, data_source_id, &filter).await?;
+    Ok(Some(serde_json::to_string(&filter)?))
+}
+
+/// The Notion half of a create: the database (the id may be a database's or a data source's,
+/// Notion shows both) and, with siblings, the plan checked against the graph. Without siblings
+/// a Notion that cannot be read now keeps the id as given, as before: the first run says why.
+async fn notion_side(
+    ctx: &AppContext,
+    input: &ProjectInput,
+    account_id: &str,
+    given_id: &str,
+    framer_project_url: &str,
+) -> Result<(String, Option<String>, Option<SiblingPlan>), ApiError> {
+    let notion_token = input.notion_token.clone().unwrap_or_default();
+    let resolved = if input.siblings.is_empty() {
+        let mut once = NotionClient::single_attempt(&ctx.settings, notion_token.clone());
+        schema::resolve(&mut once, given_id).await.ok()
+    } else {
+        let mut notion = NotionClient::new(&ctx.settings, notion_token.clone());
+        Some(schema::resolve(&mut notion, given_id).await?)
+    };
+    let Some(resolved) = resolved else {
+        return Ok((given_id.to_owned(), None, None));
+    };
+    if input.siblings.is_empty() {
+        return Ok((resolved.database_id, resolved.data_source_id, None));
+    }
+    let site = store::projects::site_members(&ctx.db, account_id, framer_project_url).await?;
+    let mut notion = NotionClient::new(&ctx.settings, notion_token);
+    let offer = schema::offer(&mut notion, &resolved).await?;
+    let taken: Vec<String> = site
+        .iter()
+        .map(|m| m.collection_name.clone())
+        .chain(input.framer_collection_name.clone())
+        .collect();
+    let plan = plan_siblings(&offer, &input.siblings, &site, taken)?;
+    // With siblings, the project syncs the source the graph was read from, named, so that no
+    // sibling of the same database ever syncs the same one.
+    Ok((resolved.database_id, Some(plan.chosen.clone()), Some(plan)))
+}
+
+/// `POST /projects/{id}/siblings`: more data sources of the project's graph (a database's new
+/// data source, a relation's target) as projects of its site, with its credentials and settings.
+pub async fn add_siblings(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiError> {
+    let (ctx, project) = (owned.ctx, &owned.project);
+    let body: Value = http::read_json(req).await?;
+    let ticked = SiblingsInput::parse(&body)?;
+    let cipher = ctx.cipher()?;
+    let notion_token = cipher.decrypt(
+        &project.notion_token_enc,
+        &ProjectSecret::NotionToken.context(&project.id),
+    )?;
+    let framer_key = cipher.decrypt(
+        &project.framer_api_key_enc,
+        &ProjectSecret::FramerApiKey.context(&project.id),
+    )?;
+    let mut notion = NotionClient::new(&ctx.settings, notion_token.clone());
+    let resolved = schema::Resolved {
+        database_id: project.notion_database_id.clone(),
+        data_source_id: project.notion_data_source_id.clone(),
+        database: notion.database(&project.notion_database_id).await?,
+    };
+    let offer = schema::offer(&mut notion, &resolved).await?;
+    let site = store::projects::site_of(&ctx.db, &project.id).await?;
+    let taken = site.iter().map(|m| m.collection_name.clone()).collect();
+    let plan = plan_siblings(&offer, &ticked, &site, taken)?;
+    let account_id = store::projects::account_of(&ctx.db, &project.id).await?;
+    let template = SiblingTemplate {
+        account_id: &account_id,
+        notion_token: &notion_token,
+        framer_key: &framer_key,
+        framer_project_url: &project.framer_project_url,
+        unpublished_mode: project.unpublished_mode,
+        page_body: project.page_body,
+        auto_sync: project.auto_sync,
+        auto_publish: project.auto_publish,
+    };
+    let (created, already) = create_siblings(ctx, &template, &plan).await?;
+    store::offered_sources::forget(&ctx.db, &project.id, &plan.ids()).await?;
+    Ok(owned.reply(
+        201,
+        &json!({ "siblings": created, "already_synced": already }),
+    ))
+}
+
+/// What a sibling copies from the project it comes with.
+struct SiblingTemplate<'a> {
+    account_id: &'a str,
+    notion_token: &'a str,
+    framer_key: &'a str,
+    framer_project_url: &'a str,
+    unpublished_mode: UnpublishedMode,
+    page_body: bool,
+    auto_sync: bool,
+    auto_publish: bool,
+}
+
+/// Creates the planned siblings (every check is done: nothing here refuses the request).
+async fn create_siblings(
+    ctx: &AppContext,
+    template: &SiblingTemplate<'_>,
+    plan: &SiblingPlan,
+) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+    let cipher = ctx.cipher()?;
+    let now = iso_from_ms(now_ms());
+    let mut created = Vec::new();
+    for sibling in &plan.create {
+        let id = secrets::random_id()?;
+        let webhook_key = secrets::random_token("whk_")?;
+        let notion = stored_secret(
+            &cipher,
+            template.notion_token,
+            ProjectSecret::NotionToken,
+            &id,
+        )?;
+        let framer = stored_secret(
+            &cipher,
+            template.framer_key,
+            ProjectSecret::FramerApiKey,
+            &id,
+        )?;
+        projects::create(
+            &ctx.db,
+            &projects::NewProject {
+                id: &id,
+                account_id: template.account_id,
+                name: &sibling.name,
+                notion_token_enc: &notion.enc,
+                notion_token_hint: &notion.hint,
+                notion_database_id: &sibling.database_id,
+                notion_data_source_id: Some(&sibling.data_source_id),
+                framer_project_url: template.framer_project_url,
+                framer_api_key_enc: &framer.enc,
+                framer_api_key_hint: &framer.hint,
+                framer_collection_name: &sibling.name,
+                mapping: None,
+                slug_property: None,
+                publish_filter: None,
+                unpublished_mode: template.unpublished_mode,
+                page_body: template.page_body,
+                auto_sync: template.auto_sync,
+                auto_publish: template.auto_publish,
+                webhook_key: &webhook_key,
+                now: &now,
+            },
+        )
+        .await?;
+        created.push(json!({
+            "id": id, "name": sibling.name, "data_source_id": sibling.data_source_id,
+            "database_id": sibling.database_id, "collection_name": sibling.name,
+        }));
+    }
+    let already = plan
+        .already
+        .iter()
+        .map(|(ds, project)| json!({"data_source_id": ds, "project_id": project}))
+        .collect();
+    Ok((created, already))
 }
 
 /// The project list: two queries whatever the number of projects.
@@ -184,6 +383,12 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
     let health = alert_health(ctx, &project.id).await?;
     let removals = removals_view(ctx, &project.id, last_sync.as_ref()).await?;
     let webhook = &project.webhook;
+    let site_members = store::projects::site_of(&ctx.db, &project.id).await?;
+    let offers = store::offered_sources::of_project(&ctx.db, &project.id).await?;
+    let offered: Vec<Value> = site::open_offers(&offers, &site_members)
+        .iter()
+        .map(|(ds, at)| json!({"data_source_id": ds, "offered_at": at}))
+        .collect();
     Ok(json!({
         "id": project.id,
         "name": project.name,
@@ -214,6 +419,10 @@ async fn view(ctx: &AppContext, project: &Project, req: &Request) -> Result<Valu
             "min_items": ctx.settings.deletion_guard_min_items,
         },
         "removals": removals,
+        // The projects syncing into the same Framer project, and each one's relations.
+        "site": {"projects": site::view(&site_members, &project.id)},
+        // Data sources the database gained (`data_source.created`), to add with POST .../siblings.
+        "offered_data_sources": offered,
         "webhook": {
             "url": webhook_url(ctx, &project.webhook_key, req),
             "status": webhook.status.as_str(),

@@ -14,6 +14,7 @@ pub mod freshness_checks;
 pub mod held_removals;
 pub mod ledger;
 pub mod migrations;
+pub mod offered_sources;
 pub mod pending_verifications;
 pub mod projects;
 pub mod run_history;

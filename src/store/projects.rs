@@ -7,6 +7,7 @@ use notion_framer_core::api::input::UnpublishedMode;
 use notion_framer_core::notion::ids;
 use notion_framer_core::project::{Project, ProjectRow};
 use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
+use notion_framer_core::sync::site::SiteMember;
 use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement, D1Type};
 
@@ -190,6 +191,8 @@ pub struct NewProject<'a> {
     pub notion_token_enc: &'a str,
     pub notion_token_hint: &'a str,
     pub notion_database_id: &'a str,
+    /// Known at creation when the request named a data source, or for a sibling project.
+    pub notion_data_source_id: Option<&'a str>,
     pub framer_project_url: &'a str,
     pub framer_api_key_enc: &'a str,
     pub framer_api_key_hint: &'a str,
@@ -211,8 +214,10 @@ pub async fn create(db: &D1Database, p: &NewProject<'_>) -> Result<(), ApiError>
         db,
         "INSERT INTO projects (id, account_id, name, notion_token_enc, notion_token_hint, notion_database_id, \
          framer_project_url, framer_api_key_enc, framer_api_key_hint, framer_collection_name, mapping, slug_property, \
-         publish_filter, unpublished_mode, page_body, auto_sync, auto_publish, webhook_key, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
+         publish_filter, unpublished_mode, page_body, auto_sync, auto_publish, webhook_key, created_at, updated_at, \
+         notion_data_source_id, notion_data_source_ids) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, ?20, \
+         CASE WHEN ?20 IS NULL THEN '[]' ELSE json_array(?20) END)",
         &[
             D1Type::Text(p.id),
             D1Type::Text(p.account_id),
@@ -233,6 +238,7 @@ pub async fn create(db: &D1Database, p: &NewProject<'_>) -> Result<(), ApiError>
             D1Type::Integer(i32::from(p.auto_publish)),
             D1Type::Text(p.webhook_key),
             D1Type::Text(p.now),
+            d1::opt(p.notion_data_source_id),
         ],
     )?;
     d1::batch(db, vec![insert, webhooks::insert(db, p.id)?]).await
@@ -470,11 +476,12 @@ pub async fn synced_collections(
     #[derive(Deserialize)]
     struct Row {
         notion_data_source_ids: String,
+        notion_data_source_id: Option<String>,
         framer_collection_id: String,
     }
     let rows: Vec<Row> = d1::all(
         db,
-        "SELECT notion_data_source_ids, framer_collection_id FROM projects \
+        "SELECT notion_data_source_ids, notion_data_source_id, framer_collection_id FROM projects \
          WHERE account_id = (SELECT account_id FROM projects WHERE id = ?1) AND id != ?1 \
          AND framer_project_url = ?2 AND framer_collection_id IS NOT NULL",
         &[
@@ -485,8 +492,11 @@ pub async fn synced_collections(
     .await?;
     let mut synced = SyncedCollections::new();
     for row in rows {
-        let data_sources: Vec<String> =
-            serde_json::from_str(&row.notion_data_source_ids).unwrap_or_default();
+        // The one it syncs: another data source of the same database may be a sibling's.
+        let data_sources: Vec<String> = match row.notion_data_source_id {
+            Some(id) => vec![id],
+            None => serde_json::from_str(&row.notion_data_source_ids).unwrap_or_default(),
+        };
         for data_source in data_sources {
             synced.insert(
                 ids::canonical(&data_source),
@@ -495,6 +505,104 @@ pub async fn synced_collections(
         }
     }
     Ok(synced)
+}
+
+/// The projects of a site: the account's projects that sync into the same Framer project,
+/// oldest first.
+pub async fn site_members(
+    db: &D1Database,
+    account_id: &str,
+    framer_project_url: &str,
+) -> Result<Vec<SiteMember>, ApiError> {
+    members(
+        db,
+        "account_id = ?1 AND framer_project_url = ?2",
+        &[D1Type::Text(account_id), D1Type::Text(framer_project_url)],
+    )
+    .await
+}
+
+/// The site of a project (itself included).
+pub async fn site_of(db: &D1Database, project_id: &str) -> Result<Vec<SiteMember>, ApiError> {
+    members(
+        db,
+        "(account_id, framer_project_url) = \
+         (SELECT account_id, framer_project_url FROM projects WHERE id = ?1)",
+        &[D1Type::Text(project_id)],
+    )
+    .await
+}
+
+async fn members(
+    db: &D1Database,
+    filter: &str,
+    args: &[D1Type<'_>],
+) -> Result<Vec<SiteMember>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        name: String,
+        notion_data_source_id: Option<String>,
+        framer_collection_name: String,
+        framer_collection_id: Option<String>,
+        mapping: Option<String>,
+    }
+    let rows: Vec<Row> = d1::all(
+        db,
+        &format!(
+            "SELECT id, name, notion_data_source_id, framer_collection_name, framer_collection_id, mapping \
+             FROM projects WHERE {filter} ORDER BY created_at, id"
+        ),
+        args,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SiteMember {
+            project_id: row.id,
+            name: row.name,
+            data_source_id: row.notion_data_source_id.as_deref().map(ids::canonical),
+            collection_name: row.framer_collection_name,
+            collection_id: row.framer_collection_id,
+            // A mapping that cannot be read shows no relations; its own project reports why.
+            mapping: row
+                .mapping
+                .and_then(|m| serde_json::from_str::<Mapping>(&m).ok()),
+        })
+        .collect())
+}
+
+/// The account a project belongs to.
+pub async fn account_of(db: &D1Database, id: &str) -> Result<String, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        account_id: String,
+    }
+    let row: Option<Row> = d1::first(
+        db,
+        "SELECT account_id FROM projects WHERE id = ?1",
+        &[D1Type::Text(id)],
+    )
+    .await?;
+    row.map(|r| r.account_id)
+        .ok_or_else(|| ApiError::NotFound("project not found".to_owned()))
+}
+
+/// The collection another project of the site created for this one before its first run:
+/// recorded only while the project has none, so a collection the project found itself (or
+/// another run recorded first) is never replaced.
+pub async fn adopt_collection_id(
+    db: &D1Database,
+    id: &str,
+    collection_id: &str,
+) -> Result<bool, ApiError> {
+    let changed = d1::run(
+        db,
+        "UPDATE projects SET framer_collection_id = ?2 WHERE id = ?1 AND framer_collection_id IS NULL",
+        &[D1Type::Text(id), D1Type::Text(collection_id)],
+    )
+    .await?;
+    Ok(changed > 0)
 }
 
 /// Projects the freshness check looks at: auto-sync running, webhook subscription active, and

@@ -25,7 +25,94 @@ pub struct ProjectInput {
     pub auto_sync: Option<bool>,
     pub auto_publish: Option<bool>,
     pub deletion_guard: Option<DeletionGuardInput>,
+    /// Create only: the data sources to sync as sibling projects of the same site.
+    pub siblings: SiblingsInput,
 }
+
+/// `data_sources` (other sources of the chosen database) and `related` (sources the chosen one
+/// relates to, directly or not) in a create request: canonical ids, each once, in the order
+/// given. Whether Notion offers them is checked against the graph by the Worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiblingsInput {
+    pub data_sources: Vec<String>,
+    pub related: Vec<String>,
+}
+
+impl SiblingsInput {
+    /// `POST .../siblings`: `{"data_sources": [...], "related": [...]}`, at least one id.
+    pub fn parse(body: &Value) -> Result<Self, ApiError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ApiError::validation("body", "expected a JSON object"))?;
+        if let Some(unknown) = obj
+            .keys()
+            .find(|k| !["data_sources", "related"].contains(&k.as_str()))
+        {
+            return Err(ApiError::validation(
+                unknown,
+                format!("unknown field `{unknown}`"),
+            ));
+        }
+        let siblings = Self::from_lists(obj.get("data_sources"), obj.get("related"))?;
+        if siblings.is_empty() {
+            return Err(ApiError::validation(
+                "related",
+                "tick at least one data source (`data_sources` or `related`)",
+            ));
+        }
+        Ok(siblings)
+    }
+
+    fn from_lists(data_sources: Option<&Value>, related: Option<&Value>) -> Result<Self, ApiError> {
+        let siblings = Self {
+            data_sources: id_list(data_sources, "data_sources")?,
+            related: id_list(related, "related")?,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for (field, id) in siblings.all() {
+            if !seen.insert(id.to_owned()) {
+                return Err(ApiError::validation(
+                    &field,
+                    format!("`{field}` names a data source already ticked"),
+                ));
+            }
+        }
+        if seen.len() > MAX_SIBLINGS {
+            let field = if siblings.related.is_empty() {
+                "data_sources"
+            } else {
+                "related"
+            };
+            return Err(ApiError::validation(
+                field,
+                format!("at most {MAX_SIBLINGS} data sources may be ticked in one request"),
+            ));
+        }
+        Ok(siblings)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data_sources.is_empty() && self.related.is_empty()
+    }
+
+    /// Every ticked id with the field that named it (`related[1]`), for errors.
+    pub fn all(&self) -> impl Iterator<Item = (String, &str)> {
+        self.data_sources
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (format!("data_sources[{i}]"), id.as_str()))
+            .chain(
+                self.related
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| (format!("related[{i}]"), id.as_str())),
+            )
+    }
+}
+
+/// At most this many siblings per create request: each is a project, and checking them reads
+/// the graph within one invocation's subrequest budget.
+pub const MAX_SIBLINGS: usize = 19;
 
 /// `deletion_guard`: `{"enabled": bool, "percent": 1..100 | null}`; `percent: null` goes back
 /// to the operator's `DELETION_GUARD_PERCENT`. Missing keys leave their setting as it is.
@@ -119,12 +206,42 @@ impl ProjectInput {
             auto_sync: flag(body.get("auto_sync"), "auto_sync")?,
             auto_publish: flag(body.get("auto_publish"), "auto_publish")?,
             deletion_guard: deletion_guard(body)?,
+            siblings: SiblingsInput::default(),
         })
     }
 
-    /// Parses a create body: the patch rules plus the required fields.
+    /// Parses a create body: the patch rules plus the required fields, and the siblings.
     pub fn parse_create(body: &Value) -> Result<Self, ApiError> {
-        let input = Self::parse_patch(body)?;
+        let mut rest = body.clone();
+        let (data_sources, related) = match rest.as_object_mut() {
+            Some(obj) => (obj.remove("data_sources"), obj.remove("related")),
+            None => (None, None),
+        };
+        let mut input = Self::parse_patch(&rest)?;
+        input.siblings = SiblingsInput {
+            data_sources: id_list(data_sources.as_ref(), "data_sources")?,
+            related: id_list(related.as_ref(), "related")?,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for (field, id) in input.siblings.all() {
+            if !seen.insert(id.to_owned()) {
+                return Err(ApiError::validation(
+                    &field,
+                    format!("`{field}` names a data source already ticked"),
+                ));
+            }
+        }
+        if seen.len() > MAX_SIBLINGS {
+            let field = if input.siblings.related.is_empty() {
+                "data_sources"
+            } else {
+                "related"
+            };
+            return Err(ApiError::validation(
+                field,
+                format!("at most {MAX_SIBLINGS} data sources may be ticked in one request"),
+            ));
+        }
         let required: [(&str, bool); 6] = [
             ("name", input.name.is_some()),
             ("notion.token", input.notion_token.is_some()),
@@ -144,6 +261,84 @@ impl ProjectInput {
             None => Ok(input),
         }
     }
+}
+
+/// `POST /api/v1/notion/graph`: the credentials and id of the Connect step, before the project
+/// exists; `framer.project_url` (optional) marks what the site already syncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphQuery {
+    pub notion_token: String,
+    pub database_id: String,
+    pub framer_project_url: Option<String>,
+}
+
+impl GraphQuery {
+    pub fn parse(body: &Value) -> Result<Self, ApiError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ApiError::validation("body", "expected a JSON object"))?;
+        if let Some(unknown) = obj
+            .keys()
+            .find(|k| !["notion", "framer"].contains(&k.as_str()))
+        {
+            return Err(ApiError::validation(
+                unknown,
+                format!("unknown field `{unknown}`"),
+            ));
+        }
+        let notion = section(body, "notion", &["token", "database_id"])?;
+        let framer = section(body, "framer", &["project_url"])?;
+        let required = |field: &str| ApiError::validation(field, format!("`{field}` is required"));
+        let notion_token = secret(notion.and_then(|n| n.get("token")), "notion.token")?
+            .ok_or_else(|| required("notion.token"))?;
+        let database_id = text(
+            notion.and_then(|n| n.get("database_id")),
+            "notion.database_id",
+            300,
+        )?
+        .ok_or_else(|| required("notion.database_id"))?;
+        let database_id = ids::normalize(&database_id)
+            .map_err(|e| ApiError::validation("notion.database_id", e.to_string()))?;
+        let framer_project_url = text(
+            framer.and_then(|f| f.get("project_url")),
+            "framer.project_url",
+            300,
+        )?
+        .map(|u| framer_project(&u))
+        .transpose()?;
+        Ok(Self {
+            notion_token,
+            database_id,
+            framer_project_url,
+        })
+    }
+}
+
+/// A list of Notion data source ids (URLs and undashed forms accepted).
+fn id_list(value: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let list = value.as_array().ok_or_else(|| {
+        ApiError::validation(
+            field,
+            format!("`{field}` must be a list of Notion data source ids"),
+        )
+    })?;
+    list.iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let field = format!("{field}[{i}]");
+            item.as_str()
+                .and_then(|s| ids::normalize(s).ok())
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        &field,
+                        format!("`{field}` is not a Notion data source id"),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn deletion_guard(body: &Value) -> Result<Option<DeletionGuardInput>, ApiError> {
@@ -300,6 +495,91 @@ mod tests {
         );
         assert_eq!(input.framer_collection_name.as_deref(), Some("Posts"));
         assert_eq!(input.auto_sync, None);
+    }
+
+    #[test]
+    fn create_takes_siblings_and_patch_does_not() {
+        let mut body = create_body();
+        body["data_sources"] = json!(["36cc9195760f4fffa67e3a46c559b177"]);
+        body["related"] = json!([
+            "https://www.notion.so/acme/Authors-36cc9195760f4fffa67e3a46c559b178",
+            "36cc9195-760f-4fff-a67e-3a46c559b179"
+        ]);
+        let input = ProjectInput::parse_create(&body).unwrap();
+        assert_eq!(
+            input.siblings.data_sources,
+            ["36cc9195-760f-4fff-a67e-3a46c559b177"]
+        );
+        assert_eq!(
+            input.siblings.all().map(|(f, _)| f).collect::<Vec<_>>(),
+            ["data_sources[0]", "related[0]", "related[1]"]
+        );
+        assert!(ProjectInput::parse_create(&create_body())
+            .unwrap()
+            .siblings
+            .is_empty());
+        let field_of = |body: &Value| match ProjectInput::parse_create(body) {
+            Err(ApiError::Validation { field, .. }) => field,
+            other => panic!("{body}: {other:?}"),
+        };
+        let with = |key: &str, value: Value| {
+            let mut body = create_body();
+            body[key] = value;
+            body
+        };
+        assert_eq!(field_of(&with("related", json!("x"))), "related");
+        assert_eq!(
+            field_of(&with(
+                "related",
+                json!(["36cc9195760f4fffa67e3a46c559b178", 4])
+            )),
+            "related[1]"
+        );
+        assert_eq!(
+            field_of(&with("data_sources", json!(["nope"]))),
+            "data_sources[0]"
+        );
+        let mut twice = with("data_sources", json!(["36cc9195760f4fffa67e3a46c559b178"]));
+        twice["related"] = json!(["36cc9195-760f-4fff-a67e-3a46c559b178"]);
+        assert_eq!(field_of(&twice), "related[0]");
+        let many: Vec<String> = (0..20)
+            .map(|i| format!("36cc9195760f4fffa67e3a46c559b1{i:02}"))
+            .collect();
+        assert_eq!(field_of(&with("related", json!(many))), "related");
+        match ProjectInput::parse_patch(&json!({"related": []})) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field, "related"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_graph_query_needs_a_token_and_an_id() {
+        let query = GraphQuery::parse(&json!({"notion": {"token": "ntn_x", "database_id": "36cc9195760f4fffa67e3a46c559b176"}})).unwrap();
+        assert_eq!(query.database_id, "36cc9195-760f-4fff-a67e-3a46c559b176");
+        assert_eq!(query.framer_project_url, None);
+        let field_of = |body: Value| match GraphQuery::parse(&body) {
+            Err(ApiError::Validation { field, .. }) => field,
+            other => panic!("{body}: {other:?}"),
+        };
+        assert_eq!(
+            field_of(json!({"notion": {"database_id": "36cc9195760f4fffa67e3a46c559b176"}})),
+            "notion.token"
+        );
+        assert_eq!(
+            field_of(json!({"notion": {"token": "ntn_x"}})),
+            "notion.database_id"
+        );
+        assert_eq!(
+            field_of(json!({"notion": {"token": "ntn_x", "database_id": "x"}})),
+            "notion.database_id"
+        );
+        assert_eq!(
+            field_of(
+                json!({"notion": {"token": "ntn_x", "database_id": "36cc9195760f4fffa67e3a46c559b176"}, "framer": {"project_url": "/x"}})
+            ),
+            "framer.project_url"
+        );
+        assert_eq!(field_of(json!({"name": "x"})), "name");
     }
 
     #[test]

@@ -10,5 +10,6 @@ pub mod log_line;
 pub mod rate_limit;
 pub mod routes;
 pub mod security_headers;
+pub mod siblings;
 pub mod view;
 pub mod webhook_confirm;

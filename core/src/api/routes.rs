@@ -33,6 +33,8 @@ pub enum Operation {
     DismissRemovals,
     ListSyncs,
     GetSchema,
+    AddSiblings,
+    DiscoverNotionGraph,
     ListAlertDestinations,
     CreateAlertDestination,
     GetAlertDestination,
@@ -70,6 +72,8 @@ impl Operation {
             Self::DismissRemovals => "dismissRemovals",
             Self::ListSyncs => "listSyncs",
             Self::GetSchema => "getSchema",
+            Self::AddSiblings => "addSiblings",
+            Self::DiscoverNotionGraph => "discoverNotionGraph",
             Self::ListAlertDestinations => "listAlertDestinations",
             Self::CreateAlertDestination => "createAlertDestination",
             Self::GetAlertDestination => "getAlertDestination",
@@ -164,6 +168,14 @@ pub const TABLE: &[(&str, &[(&str, Operation)])] = &[
     (
         "/api/v1/projects/{project_id}/schema",
         &[("GET", Operation::GetSchema)],
+    ),
+    (
+        "/api/v1/projects/{project_id}/siblings",
+        &[("POST", Operation::AddSiblings)],
+    ),
+    (
+        "/api/v1/notion/graph",
+        &[("POST", Operation::DiscoverNotionGraph)],
     ),
     (
         "/api/v1/alerts",

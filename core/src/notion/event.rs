@@ -178,6 +178,18 @@ pub fn effect_for(event: &Event, database_id: &str, data_source_ids: &[String]) 
     }
 }
 
+/// The data source a `data_source.created` event adds to the project's database: offered to
+/// the owner, never synced silently (a project syncs one data source).
+pub fn new_data_source(event: &Event, database_id: &str) -> Option<String> {
+    if event.kind != "data_source.created" {
+        return None;
+    }
+    let ours = canonical(database_id);
+    let entity = event.entity.as_ref()?;
+    (entity.kind == "data_source" && database_refs(event).contains(&ours))
+        .then(|| canonical(&entity.id))
+}
+
 /// A `page.moved` event names the page's new parent: one moved *out* of the project's data
 /// source does not concern it by its parent. Such an event gives the page id, so the caller can
 /// ask whether the project holds that page (then it is gone from the source).
@@ -399,6 +411,27 @@ mod tests {
                 id
             }
         })
+    }
+
+    #[test]
+    fn a_new_data_source_of_the_database_is_offered_not_synced() {
+        let created = |parent: &str| {
+            let Ok(Incoming::Event(event)) = parse(&serde_json::to_vec(&json!({
+                "id": "e1", "timestamp": "2025-09-03T10:00:00.000Z", "workspace_id": "w", "subscription_id": "s",
+                "integration_id": "i", "type": "data_source.created", "attempt_number": 1,
+                "authors": [], "entity": {"id": DS.replace('-', ""), "type": "data_source"},
+                "data": {"parent": {"id": parent, "type": "database"}}
+            })).unwrap()) else { panic!("not an event") };
+            event
+        };
+        let event = created(DB);
+        assert_eq!(new_data_source(&event, DB).as_deref(), Some(DS));
+        assert_eq!(effect_for(&event, DB, &[]), None, "never synced silently");
+        assert_eq!(
+            new_data_source(&created(PAGE), DB),
+            None,
+            "another database's"
+        );
     }
 
     const ROW_TYPES: [&str; 4] = [

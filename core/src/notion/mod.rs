@@ -5,6 +5,7 @@
 pub mod body_files;
 pub mod error;
 pub mod event;
+pub mod graph;
 pub mod ids;
 pub mod page_html;
 pub mod protocol;

@@ -41,6 +41,10 @@ pub struct FieldMapping {
     /// The Framer collection a reference field points into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_id: Option<String>,
+    /// A relation's target data source (dashed, lowercase): the page shows whether the site
+    /// syncs it even while the field is text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_data_source_id: Option<String>,
     /// Enum cases learned from page values that the schema's options did not list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_cases: Vec<EnumCase>,
@@ -401,7 +405,15 @@ fn new_field_mapping(
         kind,
         enabled: true,
         collection_id: collection,
+        related_data_source_id: related_data_source(property),
         extra_cases: Vec::new(),
+    }
+}
+
+fn related_data_source(property: &Property) -> Option<String> {
+    match &property.kind {
+        PropertyKind::Relation { data_source_id } => data_source_id.clone(),
+        _ => None,
     }
 }
 
@@ -483,6 +495,16 @@ pub enum SchemaChange {
         /// Framer type now.
         to: FieldType,
     },
+    /// A relation synced as text whose target joined the site: it becomes a reference field
+    /// into the target's collection.
+    BecameReference {
+        /// Notion property id.
+        property_id: String,
+        /// Notion property name.
+        property_name: String,
+        /// Framer type now.
+        to: FieldType,
+    },
     /// A newly seen property of an unsupported type (reported once, then kept in `skipped`).
     Skipped {
         /// Notion property id.
@@ -512,6 +534,9 @@ impl fmt::Display for SchemaChange {
             },
             SchemaChange::KindReset { property_name, from, to, .. } => {
                 write!(f, "property \"{property_name}\" can no longer be synced as {from}; synced as {to}")
+            }
+            SchemaChange::BecameReference { property_name, to, .. } => {
+                write!(f, "relation \"{property_name}\" now points into a synced collection; synced as {to} instead of text")
             }
             SchemaChange::Skipped { property_name, property_type, .. } => {
                 write!(f, "property \"{property_name}\" has unsupported type {property_type} and is skipped")
@@ -622,6 +647,20 @@ fn reconcile_field(
         });
         field.kind = kind?;
         field.extra_cases.clear();
+    } else if field.kind == FieldType::String
+        && field.collection_id.is_none()
+        && collection.is_some()
+        && matches!(property.kind, PropertyKind::Relation { .. })
+    {
+        // Text only because the target was not synced when the field was mapped: now that
+        // the target is part of the site, the relation is what a new mapping would make it.
+        let to = default_kind(property, collection.as_deref())?;
+        changes.push(SchemaChange::BecameReference {
+            property_id: property.id.clone(),
+            property_name: property.name.clone(),
+            to,
+        });
+        field.kind = to;
     } else if !fits {
         let to = default_kind(property, collection.as_deref())?;
         changes.push(SchemaChange::KindReset {
@@ -634,6 +673,7 @@ fn reconcile_field(
     }
     field.property_type = new_type;
     field.collection_id = collection;
+    field.related_data_source_id = related_data_source(property);
     let option_ids: BTreeSet<String> = property
         .kind
         .options()
@@ -677,6 +717,42 @@ mod tests {
     use crate::notion::schema::parse_schema;
     use crate::sync::fixtures::{field, mapping, synced};
     use serde_json::json;
+
+    #[test]
+    fn a_relation_becomes_a_reference_once_its_target_joins_the_site() {
+        // Mapped while Authors was not synced: text, with the target remembered.
+        let (alone, _) = reconcile_schema(&schema(), None, &SyncedCollections::new());
+        let authors = field(&alone, "au%3Ch");
+        assert_eq!(authors.kind, FieldType::String);
+        assert_eq!(authors.collection_id, None);
+        assert_eq!(
+            authors.related_data_source_id.as_deref(),
+            Some(crate::notion::fixtures::AUTHORS_DS)
+        );
+        // Authors joins the site: the next reconcile makes it a reference, and says so.
+        let (joined, changes) = reconcile_schema(&schema(), Some(&alone), &synced());
+        let authors = field(&joined, "au%3Ch");
+        assert_eq!(authors.kind, FieldType::MultiCollectionReference);
+        assert_eq!(authors.collection_id.as_deref(), Some("authorsColl"));
+        assert!(
+            changes.iter().any(|c| matches!(c, SchemaChange::BecameReference { property_name, .. } if property_name == "Authors")),
+            "{changes:?}"
+        );
+        assert!(changes.iter().any(|c| c
+            .to_string()
+            .contains("now points into a synced collection")));
+        // An owner who then chooses text keeps text: the target is known to be synced.
+        let mut chosen = joined.clone();
+        let at = chosen
+            .fields
+            .iter()
+            .position(|f| f.property_id == "au%3Ch")
+            .unwrap();
+        chosen.fields[at].kind = FieldType::String;
+        let (kept, changes) = reconcile_schema(&schema(), Some(&chosen), &synced());
+        assert_eq!(field(&kept, "au%3Ch").kind, FieldType::String);
+        assert!(changes.is_empty(), "{changes:?}");
+    }
 
     #[test]
     fn sanitized_ids_are_safe_and_distinct() {

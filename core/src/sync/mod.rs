@@ -15,6 +15,7 @@ pub mod queue;
 pub mod reconcile;
 pub mod retention;
 pub mod row;
+pub mod site;
 pub mod slug;
 
 #[cfg(test)]

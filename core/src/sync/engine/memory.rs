@@ -13,6 +13,7 @@ use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::site::SiteMember;
 use crate::sync::slug::Holder;
 use crate::util::time::ms_from_iso;
 use serde_json::{json, Value};
@@ -188,6 +189,8 @@ pub struct FramerState {
     /// Deployment ids published, and those deployed.
     pub published: Vec<String>,
     pub deployed: Vec<String>,
+    /// Collections created beside the project's own ("col1", "Posts"): `(id, name)`.
+    pub collections: Vec<(String, String)>,
 }
 
 pub struct MemFramer {
@@ -281,7 +284,27 @@ impl MemFramer {
         let mut state = self.state.borrow_mut();
         state.calls.push(call.method_name().to_owned());
         Ok(match call {
-            Call::GetManagedCollections => json!([{"id": "col1", "name": "Posts"}]),
+            Call::GetManagedCollections => {
+                let mut list = vec![json!({"id": "col1", "name": "Posts"})];
+                list.extend(
+                    state
+                        .collections
+                        .iter()
+                        .map(|(id, name)| json!({"id": id, "name": name})),
+                );
+                Value::Array(list)
+            }
+            Call::CreateManagedCollection { name } => {
+                if name == "Posts" || state.collections.iter().any(|(_, n)| *n == name) {
+                    return Err(StepError::Refused {
+                        method: "createManagedCollection",
+                        message: format!("A collection named '{name}' already exists"),
+                    });
+                }
+                let id = format!("col{}", state.collections.len() + 2);
+                state.collections.push((id.clone(), name.clone()));
+                json!({"id": id, "name": name})
+            }
             Call::GetFields { .. } => state.fields.clone(),
             Call::SetFields { fields, .. } => {
                 state.fields = fields;
@@ -379,6 +402,8 @@ pub struct MemRecords {
     /// The budget of the step running: every method is one D1 query taken from it first, as
     /// the Worker's `D1Records` does.
     pub budget: RefCell<Option<Rc<Budget>>>,
+    /// The other projects of the site, as D1 holds them; `synced_collections` answers from it.
+    pub site: RefCell<Vec<SiteMember>>,
 }
 
 impl MemRecords {
@@ -414,7 +439,33 @@ impl Records for MemRecords {
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
         self.d1(false)?;
         port_call(Port::Records);
-        Ok(SyncedCollections::new())
+        Ok(self
+            .site
+            .borrow()
+            .iter()
+            .filter_map(|m| Some((m.data_source_id.clone()?, m.collection_id.clone()?)))
+            .collect())
+    }
+    async fn site(&self) -> Result<Vec<SiteMember>, StepError> {
+        self.d1(false)?;
+        port_call(Port::Records);
+        Ok(self.site.borrow().clone())
+    }
+    async fn adopt_collection_id(
+        &self,
+        project_id: &str,
+        collection_id: &str,
+    ) -> Result<bool, StepError> {
+        self.d1(false)?;
+        let mut site = self.site.borrow_mut();
+        let adopted = site
+            .iter_mut()
+            .find(|m| m.project_id == project_id && m.collection_id.is_none())
+            .map(|m| m.collection_id = Some(collection_id.to_owned()))
+            .is_some();
+        drop(site);
+        port_call(Port::Records);
+        Ok(adopted)
     }
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {
         self.d1(false)?;

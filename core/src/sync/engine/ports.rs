@@ -14,6 +14,7 @@ use crate::framer::wire::Call;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::site::SiteMember;
 use crate::sync::slug::Holder;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -51,6 +52,15 @@ pub trait FramerSink {
 pub trait Records {
     async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError>;
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError>;
+    /// The projects of the site (this one included).
+    async fn site(&self) -> Result<Vec<SiteMember>, StepError>;
+    /// Records the collection this run created for another project of the site, unless that
+    /// project has one already (`false` then).
+    async fn adopt_collection_id(
+        &self,
+        project_id: &str,
+        collection_id: &str,
+    ) -> Result<bool, StepError>;
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError>;
     /// The writes a run makes to its project are compare-and-swaps on the settings version it
     /// started from: `false` when the owner saved the project meanwhile (their change wins).

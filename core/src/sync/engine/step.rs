@@ -31,6 +31,7 @@ use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::publish_filter::{self, FilterProblem};
 use crate::sync::reconcile;
 use crate::sync::row::{map_page, result_title, MappedRow};
+use crate::sync::site::{self, SiteMember};
 use crate::sync::slug::{self, SlugInput};
 use crate::util::time::ms_from_iso;
 use serde_json::Value;
@@ -267,7 +268,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             full_interval_ms: self.full_interval_ms,
         });
         let full = scope == RunScope::Full;
-        let (data_source, mut warnings) = self.data_source(full).await?;
+        let site = self.records.site().await?;
+        let (data_source, mut warnings) = self.data_source(full, &site).await?;
         let mut schema = parse_schema(&data_source).map_err(|e| {
             SyncFailure::permanent(
                 "notion_not_a_database",
@@ -285,6 +287,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         // Formula result types are learned from the first page: a formula nobody has a value
         // for there stays text.
         schema.learn_formula_results(&first.pages);
+        // Before the mapping: a relation into any project of the site is then a reference
+        // field from this run on, even if its target has never run.
+        self.site_collections(&site).await?;
         let mapping = self.reconcile_mapping(job, &schema, &mut warnings).await?;
         let collection_id = self.collection(job).await?;
         let wanted = Self::wanted_fields(job.settings().page_body, &mapping, &schema);
@@ -338,7 +343,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     /// The data source the project syncs: the one stored, else the database's first (then
     /// stored). Full runs list the database's data sources again (webhook events name them);
     /// a stored data source the database no longer lists fails the run rather than read another.
-    async fn data_source(&mut self, full: bool) -> Result<(Value, Vec<String>), StepError> {
+    async fn data_source(
+        &mut self,
+        full: bool,
+        site: &[SiteMember],
+    ) -> Result<(Value, Vec<String>), StepError> {
         let mut ids = self.project.notion_data_source_ids.clone();
         let stored = self.project.notion_data_source_id.clone();
         if ids.is_empty() || full || stored.is_none() {
@@ -378,10 +387,14 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             }
         };
         let mut warnings = Vec::new();
-        if ids.len() > 1 {
+        // Sources another project of the site syncs need no word; the others may be added.
+        let unsynced = site::unsynced_sources(&ids, &chosen, site);
+        if !unsynced.is_empty() {
             warnings.push(format!(
-                "the database has {} data sources; this project syncs {chosen}",
-                ids.len()
+                "the database has {} data sources; this project syncs {chosen}; not synced: {}. Add them from the project page \
+                 (each syncs into its own collection)",
+                ids.len(),
+                unsynced.join(", ")
             ));
         }
         let data_source = self.notion.data_source(&chosen).await.map_err(|e| match e {
@@ -470,6 +483,53 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 .await?;
         }
         Ok(mapping)
+    }
+
+    /// Makes sure every other project of the site has its collection, creating the missing
+    /// ones (by name, as their own first run would) and recording their ids on those projects.
+    /// A collection of that name that exists already (made meanwhile by another project's
+    /// run, or by its own) is adopted, not duplicated.
+    async fn site_collections(&mut self, site: &[SiteMember]) -> Result<(), StepError> {
+        let missing = site::collections_missing(site, &self.project.id);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut managed = self.framer.call(Call::GetManagedCollections).await?;
+        for member in missing {
+            let name = member.collection_name.as_str();
+            let listed = list(&managed)
+                .find(|c| c["name"] == name)
+                .map(|found| found["id"].as_str().map(str::to_owned));
+            let id = match listed {
+                Some(found) => found,
+                None => match self
+                    .framer
+                    .call(Call::CreateManagedCollection {
+                        name: name.to_owned(),
+                    })
+                    .await
+                {
+                    Ok(created) => created["id"].as_str().map(str::to_owned),
+                    Err(StepError::Refused { message, .. })
+                        if message.contains("already exists") =>
+                    {
+                        managed = self.framer.call(Call::GetManagedCollections).await?;
+                        // Managed elsewhere when still not listed: that project's own run
+                        // reports it in its words; a relation into it stays text meanwhile.
+                        list(&managed)
+                            .find(|c| c["name"] == name)
+                            .and_then(|c| c["id"].as_str().map(str::to_owned))
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            if let Some(id) = id {
+                self.records
+                    .adopt_collection_id(&member.project_id, &id)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// The managed collection of the project (by stored id, else by name), created when missing.

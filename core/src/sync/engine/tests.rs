@@ -260,6 +260,75 @@ fn framer_titles(world: &World) -> usize {
     world.framer.borrow().items.len()
 }
 
+fn member(id: &str, collection: Option<&str>) -> crate::sync::site::SiteMember {
+    crate::sync::site::SiteMember {
+        project_id: id.into(),
+        name: id.into(),
+        data_source_id: Some(format!("{id}-ds")),
+        collection_name: id.into(),
+        collection_id: collection.map(str::to_owned),
+        mapping: None,
+    }
+}
+
+#[test]
+fn a_run_creates_the_sites_missing_collections_before_it_writes_an_item() {
+    let mut world = World::new(3, false);
+    // Tags' collection exists already (its own run, or a concurrent one, made it); Authors'
+    // does not; the project's own entry is never touched by this.
+    world
+        .framer
+        .borrow_mut()
+        .collections
+        .push(("colT".into(), "Tags".into()));
+    *world.records.site.borrow_mut() = vec![
+        member("Authors", None),
+        member("Tags", None),
+        member("Done", Some("colD")),
+        member(&world.project.id.clone(), None),
+    ];
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let framer = world.framer.borrow();
+    let created: Vec<&str> = framer.collections.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(
+        created,
+        ["Tags", "Authors"],
+        "one collection each, none twice"
+    );
+    let first_create = framer
+        .calls
+        .iter()
+        .position(|c| c == "createManagedCollection");
+    let first_write = framer
+        .calls
+        .iter()
+        .position(|c| c == "addManagedCollectionItems2");
+    assert!(
+        first_create.unwrap() < first_write.unwrap(),
+        "{:?}",
+        framer.calls
+    );
+    let site = world.records.site.borrow();
+    let ids: Vec<Option<&str>> = site.iter().map(|m| m.collection_id.as_deref()).collect();
+    assert_eq!(ids, [Some("col3"), Some("colT"), Some("colD"), None]);
+    drop(site);
+    drop(framer);
+    // The next run finds every collection: it creates nothing.
+    let create_calls = |w: &World| {
+        w.framer
+            .borrow()
+            .calls
+            .iter()
+            .filter(|c| *c == "createManagedCollection")
+            .count()
+    };
+    let before = create_calls(&world);
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded));
+    assert_eq!(create_calls(&world), before);
+}
+
 #[test]
 fn a_run_with_bodies_takes_many_steps_none_over_budget_and_framer_equals_notion() {
     let mut world = World::new(250, true);
