@@ -250,6 +250,15 @@ impl NotionSource for StepNotion {
         }
     }
 
+    async fn property_items(
+        &mut self,
+        page_id: &str,
+        property_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<Value>, StepError> {
+        Ok(self.0.property_items(page_id, property_id, cursor).await?)
+    }
+
     fn calls(&self) -> usize {
         self.0.calls
     }

@@ -51,3 +51,48 @@ test("a relation into a synced database is a multiCollectionReference to its ite
   assert.deepEqual({ type: value.type, value: [...value.value].sort() }, { type: "multiCollectionReference", value: [ada, grace].sort() });
   for (const id of value.value) assert.ok(authorsCollection.items.has(id), `referenced author ${id} is an item`);
 });
+
+const PROPERTY_ROUTE = "GET /v1/pages/:id/properties/:property";
+
+test("a post related to 150 tags gets 150 references, reading Notion once more per 100 of them", async () => {
+  const notionToken = "ntn_relations_token_150";
+  const framerProject = "RelationsProject0150";
+  const framerKey = "fr_relations_key_150";
+  stack.notion.addIntegration(notionToken);
+  stack.framer.addProject(framerProject, framerKey);
+  const tags = stack.notion.addDatabase({ title: "Tags", properties: { Name: { type: "title" } }, token: notionToken });
+  const tagIds = Array.from({ length: 150 }, (_, i) => stack.notion.addPage(tags.dataSourceId, { properties: { Name: `Tag ${i}` } }));
+  const posts = stack.notion.addDatabase({
+    title: "Posts",
+    properties: { Title: { type: "title" }, Tags: { type: "relation", dataSourceId: tags.dataSourceId } },
+    token: notionToken,
+  });
+  const post = stack.notion.addPage(posts.dataSourceId, { properties: { Title: "Everything", Tags: tagIds } });
+  const few = stack.notion.addPage(posts.dataSourceId, { properties: { Title: "A few", Tags: tagIds.slice(0, 3) } });
+  const { token } = await createAccount(stack.worker, { name: "Relations 150" });
+  const common = { notionToken, framerProject, framerKey };
+  const tagsProject = await createSyncProject(stack.worker, token, { name: "Tags", databaseId: tags.databaseId, ...common });
+  assert.equal((await syncNow(stack.worker, token, tagsProject.id)).status, "succeeded");
+  const postsProject = await createSyncProject(stack.worker, token, { name: "Posts", databaseId: posts.databaseId, ...common });
+
+  stack.notion.resetStats();
+  const run = await syncNow(stack.worker, token, postsProject.id);
+  assert.equal(run.status, "succeeded", JSON.stringify(run));
+  assert.deepEqual(run.warnings, [], "nothing cut, nothing to warn about");
+
+  const site = stack.framer.project(framerProject);
+  const field = site.collection("Posts").fields.find((f) => f.name === "Tags");
+  assert.equal(field.type, "multiCollectionReference");
+  const refs = (id) => site.collection("Posts").items.get(id).fieldData[field.id].value;
+  assert.deepEqual(refs(post), tagIds, "all 150, in Notion's order");
+  assert.deepEqual(refs(few), tagIds.slice(0, 3));
+  // The post's relation: ceil(150 / 100) = 2 extra calls; the short one none.
+  const propertyCalls = stack.notion.requests.filter((r) => r.route === PROPERTY_ROUTE);
+  assert.equal(propertyCalls.length, 2, JSON.stringify(propertyCalls.map((r) => r.path)));
+  assert.ok(propertyCalls.every((r) => r.path.startsWith(`/v1/pages/${post}/`) || r.path.startsWith(`/v1/pages/${post.replaceAll("-", "")}/`)));
+  assert.ok(propertyCalls.every((r) => r.path.includes("page_size=100")));
+  // database + data source + one query page + the 2 property pages: what the run counted is
+  // what Notion served.
+  assert.equal(run.calls.notion, stack.notion.stats.requests);
+  assert.equal(stack.notion.stats.requests, 3 + 2);
+});

@@ -113,6 +113,18 @@ pub struct Job {
     /// What the deletion guard decided, once reading is over.
     #[serde(default)]
     pub removal: Option<RemovalPlan>,
+    /// Where reading the rest of a relation stands (the first row in `Relations`).
+    #[serde(default)]
+    pub relation_read: Option<RelationRead>,
+}
+
+/// A relation read in pages: the row, the field, and the cursor of the next page. The ids read
+/// so far are in the staged row's item, written with this checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationRead {
+    pub page_id: String,
+    pub field_id: String,
+    pub cursor: String,
 }
 
 /// The project's settings a run works with, read once when it starts.
@@ -261,6 +273,7 @@ impl Job {
             uploads: 0,
             settings: None,
             removal: None,
+            relation_read: None,
         }
     }
 
@@ -318,6 +331,9 @@ impl Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RowState {
+    /// A relation of it has more related pages than the query row carried (25): the rest is
+    /// read page by page before anything else is decided about the row.
+    Relations,
     /// Its page body must be fetched.
     Body,
     /// The slug it wants is on the Framer item of another page that may still give it up this
@@ -361,6 +377,13 @@ pub struct StagedRow {
     /// the row is written.
     #[serde(default)]
     pub files: Vec<String>,
+    /// Multi-reference fields (Framer field ids) still to read in full (state `Relations`).
+    #[serde(default)]
+    pub more_relations: Vec<String>,
+    /// The slug it wants is held by another page (see `SlugWait`): once its relations are read,
+    /// it waits for it.
+    #[serde(default)]
+    pub slug_waits: bool,
 }
 
 impl StagedRow {
@@ -377,6 +400,8 @@ impl StagedRow {
             item: None,
             write: None,
             files: Vec::new(),
+            more_relations: Vec::new(),
+            slug_waits: false,
         }
     }
 }

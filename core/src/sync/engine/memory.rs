@@ -64,8 +64,20 @@ pub fn page(n: usize, url: &str) -> Value {
             "Name": {"id": "title", "type": "title", "title": [{"type": "text", "plain_text": format!("Row {n}"), "text": {"content": format!("Row {n}")}}]},
             "Link": {"id": "u%3Ar", "type": "url", "url": url},
             "Cover": {"id": "c%3Av", "type": "files", "files": []},
+            "Tags": {"id": "t%3Ag", "type": "relation", "relation": [], "has_more": false},
         }
     })
+}
+
+/// The data source the pages' "Tags" relation points into.
+pub const TAGS_DATA_SOURCE: &str = "22222222-2222-4222-8222-222222222222";
+
+/// A page related to `tags` (page ids) through "Tags", all of them: Notion cuts what it shows.
+pub fn page_with_tags(n: usize, tags: &[String]) -> Value {
+    let mut page = page(n, "https://example.com");
+    let related: Vec<Value> = tags.iter().map(|id| json!({"id": id})).collect();
+    page["properties"]["Tags"]["relation"] = Value::Array(related);
+    page
 }
 
 /// A page whose "Cover" files property holds a Notion-hosted file (signed like Notion's).
@@ -87,8 +99,29 @@ pub fn data_source() -> Value {
             "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
             "Link": {"id": "u%3Ar", "name": "Link", "type": "url", "url": {}},
             "Cover": {"id": "c%3Av", "name": "Cover", "type": "files", "files": {}},
+            "Tags": {"id": "t%3Ag", "name": "Tags", "type": "relation", "relation": {
+                "data_source_id": TAGS_DATA_SOURCE, "type": "single_property", "single_property": {}}},
         }
     })
+}
+
+/// Related pages a page object carries per relation, as Notion cuts them.
+const RELATION_CUT: usize = 25;
+
+/// A page as Notion shows it in a query or a page read: relations cut at 25 with `has_more`.
+fn as_notion_shows(page: &Value) -> Value {
+    let mut shown = page.clone();
+    if let Some(properties) = shown["properties"].as_object_mut() {
+        for property in properties.values_mut() {
+            let Some(related) = property["relation"].as_array_mut() else {
+                continue;
+            };
+            let more = related.len() > RELATION_CUT;
+            related.truncate(RELATION_CUT);
+            property["has_more"] = Value::Bool(more);
+        }
+    }
+    shown
 }
 
 impl MemNotion {
@@ -129,9 +162,13 @@ impl NotionSource for MemNotion {
         let start: usize = cursor.map_or(0, |c| c.parse().unwrap_or(0)).min(total);
         let end = (start + 100).min(total);
         let more = end < total;
+        let results: Vec<Value> = selected[start..end]
+            .iter()
+            .map(|p| as_notion_shows(p))
+            .collect();
         let mut answer = json!({
             "object": "list",
-            "results": selected[start..end],
+            "results": results,
             "has_more": more,
             "next_cursor": if more { Value::String(end.to_string()) } else { Value::Null },
         });
@@ -145,7 +182,46 @@ impl NotionSource for MemNotion {
     async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError> {
         self.spend("page")?;
         port_call(Port::Notion);
-        Ok(self.pages.iter().find(|p| p["id"] == id).cloned())
+        Ok(self
+            .pages
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(as_notion_shows))
+    }
+
+    async fn property_items(
+        &mut self,
+        page_id: &str,
+        property_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<Value>, StepError> {
+        self.spend("property")?;
+        port_call(Port::Notion);
+        let Some(page) = self.pages.iter().find(|p| p["id"] == page_id) else {
+            return Ok(None);
+        };
+        let related: Vec<Value> = page["properties"]
+            .as_object()
+            .and_then(|ps| ps.values().find(|p| p["id"] == property_id))
+            .and_then(|p| p["relation"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        let start: usize = cursor
+            .map_or(0, |c| c.parse().unwrap_or(0))
+            .min(related.len());
+        let end = (start + 100).min(related.len());
+        let more = end < related.len();
+        let results: Vec<Value> = related[start..end]
+            .iter()
+            .map(|r| json!({"object": "property_item", "id": property_id, "type": "relation", "relation": r}))
+            .collect();
+        Ok(Some(json!({
+            "object": "list",
+            "results": results,
+            "has_more": more,
+            "next_cursor": if more { Value::String(end.to_string()) } else { Value::Null },
+            "type": "property_item",
+        })))
     }
 
     async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError> {
@@ -351,6 +427,8 @@ pub struct MemRecords {
     /// The project's settings version: the run's writes to the project are compare-and-swaps
     /// on it, as D1's `WHERE config_version = ?`.
     pub version: RefCell<i64>,
+    /// Data sources other projects sync into the same Framer project.
+    pub synced: RefCell<SyncedCollections>,
 }
 
 impl MemRecords {
@@ -366,7 +444,7 @@ impl Records for MemRecords {
     }
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
         port_call(Port::Records);
-        Ok(SyncedCollections::new())
+        Ok(self.synced.borrow().clone())
     }
     async fn set_data_source_ids(&self, ids: &[String]) -> Result<(), StepError> {
         *self.data_source_ids.borrow_mut() = Some(ids.to_vec());

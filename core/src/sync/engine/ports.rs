@@ -32,6 +32,14 @@ pub trait NotionSource {
     /// A page's blocks with their children; `None` when Notion no longer has the page for
     /// this integration (deleted after the query saw it).
     async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError>;
+    /// One page (up to 100 items) of a page's property items, the raw answer: the whole of a
+    /// relation that query rows cut at 25. `None` when Notion no longer has the page.
+    async fn property_items(
+        &mut self,
+        page_id: &str,
+        property_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<Value>, StepError>;
     /// Requests sent so far (retries included).
     fn calls(&self) -> usize;
     /// When the next request may go out, to carry the pacing over to the next step.

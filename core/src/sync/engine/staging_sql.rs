@@ -177,6 +177,7 @@ pub fn reviewed_moot(full: bool) -> &'static str {
 /// How a row state is spelled in `sync_rows.state`.
 pub fn state_name(state: RowState) -> &'static str {
     match state {
+        RowState::Relations => "relations",
         RowState::Body => "body",
         RowState::SlugWait => "slug_wait",
         RowState::Write => "write",

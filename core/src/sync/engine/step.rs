@@ -8,8 +8,8 @@
 use super::budget::Budget;
 use super::failure::{StepError, SyncFailure};
 use super::job::{
-    notion_url, GuardVerdict, HeldItem, Job, Phase, RemovalPlan, RowOptionsSnapshot, RowState,
-    RunSettings, Setup, SkippedRow, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX,
+    notion_url, GuardVerdict, HeldItem, Job, Phase, RelationRead, RemovalPlan, RowOptionsSnapshot,
+    RowState, RunSettings, Setup, SkippedRow, StagedRow, StoredItem, WriteKind, RETRY_HASH_PREFIX,
 };
 use super::ports::{FramerSink, NotionSource, Records, RemovalSet, RunEnd, Staging};
 use super::rows::{self, RowFacts, BODY_FIELD_ID, BODY_FIELD_NAME};
@@ -547,9 +547,15 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     async fn read_unit(&mut self, job: &mut Job) -> Result<bool, StepError> {
         let ready = self.staging.count_in(RowState::Write)?;
         let bodies = self.staging.count_in(RowState::Body)?;
-        let reading_over = job.read.done && job.gone_to_check.is_empty() && bodies == 0;
+        let relations = self.staging.count_in(RowState::Relations)?;
+        let reading_over =
+            job.read.done && job.gone_to_check.is_empty() && bodies == 0 && relations == 0;
         if ready >= BATCH_ITEMS || (ready > 0 && reading_over) {
             self.write_batch(job).await?;
+            return Ok(true);
+        }
+        if let Some(row) = self.staging.rows_in(RowState::Relations, 1)?.pop() {
+            self.read_relation(job, row).await?;
             return Ok(true);
         }
         if let Some(row) = self.staging.rows_in(RowState::Body, 1)?.pop() {
@@ -736,7 +742,13 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             keep_drafts: job.settings().keep_drafts,
         };
         let mut staged = rows::stage(next_seq(job), row, title, slug, facts);
-        if waits && staged.item.is_some() {
+        if staged.item.is_some() && !row.more_relations.is_empty() {
+            // Nothing about the row can be decided on a cut relation: its hash would differ
+            // from the stored one of the whole. Decided again once the relation is read.
+            staged.more_relations.clone_from(&row.more_relations);
+            staged.slug_waits = waits;
+            staged.state = RowState::Relations;
+        } else if waits && staged.item.is_some() {
             staged.state = RowState::SlugWait;
         }
         if staged.state == RowState::Done {
@@ -818,6 +830,107 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             self.staging.put_rows(&[row])?;
         }
         Ok(true)
+    }
+
+    /// Reads one page (100 related pages) of the first relation of `row` that its query row
+    /// cut, one Notion call. The ids read so far live in the row's item and the cursor in the
+    /// job, saved together, so a long relation resumes in the next step where it stopped. Once
+    /// every cut relation is whole, the row is decided like any other (body, write, unchanged).
+    async fn read_relation(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
+        let Some(field_id) = row.more_relations.first().cloned() else {
+            return self.relations_read(job, row);
+        };
+        let property_id = job
+            .setup
+            .as_ref()
+            .and_then(|s| s.mapping.fields.iter().find(|f| f.field_id == field_id))
+            .map(|f| f.property_id.clone());
+        let Some(property_id) = property_id else {
+            // The field left the mapping: nothing more to read for it.
+            row.more_relations.remove(0);
+            return self.staging.put_rows(&[row]);
+        };
+        let cursor = job
+            .relation_read
+            .as_ref()
+            .filter(|r| r.page_id == row.page_id && r.field_id == field_id)
+            .map(|r| r.cursor.clone());
+        let Some(answer) = self
+            .notion
+            .property_items(&row.page_id, &property_id, cursor.as_deref())
+            .await?
+        else {
+            // Notion's 404 does not say whether the page or the property went: the row keeps
+            // what the query showed (a page deleted meanwhile is removed by a later run, through
+            // the guard; never on this guess).
+            job.row_warning(format!(
+                "row {}: \"{}\": {}: Notion no longer shows the whole relation; only the related pages the query listed were synced",
+                row.page_id,
+                row.title,
+                job.setup.as_ref().map_or_else(|| field_id.clone(), |s| rows::property_name(&s.mapping, &field_id)),
+            ));
+            job.relation_read = None;
+            row.more_relations.remove(0);
+            return if row.more_relations.is_empty() {
+                self.relations_read(job, row)
+            } else {
+                self.staging.put_rows(&[row])
+            };
+        };
+        let (ids, next) = protocol::parse_relation_items(&answer);
+        self.held(1);
+        if let Some(FieldValue::MultiCollectionReference(held)) = row
+            .item
+            .as_mut()
+            .and_then(|item| item.field_data.get_mut(&field_id))
+        {
+            // The first page starts the list again: it repeats the 25 the query row had.
+            if cursor.is_none() {
+                held.clear();
+            }
+            held.extend(ids);
+        }
+        if let Some(cursor) = next {
+            job.relation_read = Some(RelationRead {
+                page_id: row.page_id.clone(),
+                field_id,
+                cursor,
+            });
+            return self.staging.put_rows(&[row]);
+        }
+        job.relation_read = None;
+        row.more_relations.remove(0);
+        if row.more_relations.is_empty() {
+            self.relations_read(job, row)
+        } else {
+            self.staging.put_rows(&[row])
+        }
+    }
+
+    /// A row whose relations are whole: it waits for its slug, or is decided as if just staged.
+    fn relations_read(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
+        if row.slug_waits {
+            row.state = RowState::SlugWait;
+            return self.staging.put_rows(&[row]);
+        }
+        let stored = self.staging.stored(&row.page_id)?;
+        let setup = job.setup.as_ref();
+        let facts = RowFacts {
+            stored: stored.as_ref(),
+            in_framer: match setup {
+                Some(s) if s.framer_ids_known => Some(self.staging.in_framer(&row.page_id)?),
+                _ => None,
+            },
+            page_body: job.settings().page_body,
+            body_field_new: setup.is_some_and(|s| s.body_field_new),
+            keep_drafts: true,
+        };
+        let slug = row.slug.clone();
+        rows::give_slug(&mut row, slug, facts);
+        if row.state == RowState::Done {
+            job.stats.unchanged += 1;
+        }
+        self.staging.put_rows(&[row])
     }
 
     /// Fetches one row's body. A body that needs more requests than a whole step may make

@@ -4,8 +4,8 @@
 use super::budget::Budget;
 use super::job::{Job, RowState, MAX_ROW_WARNINGS};
 use super::memory::{
-    crash_after, page, page_with_file, port_calls, reset_port_calls, CrashPoint, FramerState,
-    MemFramer, MemNotion, MemRecords, MemStaging, Port, NOTION_RESULT_CAP,
+    crash_after, page, page_with_file, page_with_tags, port_calls, reset_port_calls, CrashPoint,
+    FramerState, MemFramer, MemNotion, MemRecords, MemStaging, Port, NOTION_RESULT_CAP,
 };
 use super::ports::Staging;
 use super::step::{Engine, StepOutcome, StepReport};
@@ -1178,4 +1178,97 @@ fn a_capped_window_that_brings_nothing_new_fails_the_run_instead_of_ending_the_r
         150,
         "nothing past the cap was removed"
     );
+}
+
+fn tag_id(n: usize) -> String {
+    format!("99999999-0000-4000-8000-{n:012}")
+}
+
+/// Notion calls of a kind over the test.
+fn notion_calls(world: &World, kind: &str) -> usize {
+    world
+        .notion_log
+        .borrow()
+        .iter()
+        .filter(|c| *c == kind)
+        .count()
+}
+
+fn tags_of(world: &World, n: usize) -> Vec<String> {
+    let item = world.framer.borrow().items[&id(n)].clone();
+    item["fieldData"]["t_253Ag"]["value"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no references in {item}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A world whose "Tags" relation points into a collection another project syncs.
+fn tags_world(pages: Vec<Value>) -> World {
+    let mut world = World::new(0, false);
+    world.pages = pages;
+    world
+        .records
+        .synced
+        .borrow_mut()
+        .insert(super::memory::TAGS_DATA_SOURCE.to_owned(), "tags".into());
+    world
+}
+
+#[test]
+fn relations_past_25_are_read_whole_in_pages_of_100_resuming_across_steps() {
+    let tags: Vec<String> = (0..250).map(tag_id).collect();
+    let mut world = tags_world(vec![
+        page_with_tags(0, &tags[..150]),
+        page_with_tags(1, &tags[..30]),
+        page_with_tags(2, &tags[..10]),
+        page_with_tags(3, &tags),
+    ]);
+    // A budget of 5 (the start takes 5: database, data source, query, socket and Framer's
+    // fields and ids go over one connection) leaves steps that stop between property calls.
+    let (outcome, steps) = world.run(5);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert!(steps.len() > 2, "{} steps", steps.len());
+    assert!(steps.iter().all(|(_, used)| *used <= 5));
+    assert_eq!(tags_of(&world, 0), tags[..150].to_vec());
+    assert_eq!(tags_of(&world, 1), tags[..30].to_vec());
+    assert_eq!(tags_of(&world, 2), tags[..10].to_vec());
+    assert_eq!(tags_of(&world, 3), tags);
+    // ceil(150/100) + ceil(30/100) + ceil(250/100): one call per 100 related pages, none for
+    // a relation the query row carried whole.
+    assert_eq!(notion_calls(&world, "property"), 2 + 1 + 3);
+    let (_, job) = last_record(&world);
+    assert!(job.stats.warnings.is_empty(), "{:?}", job.stats.warnings);
+    assert_eq!(job.stats.added, 4);
+
+    // Unchanged: read again (to compare), written never.
+    let writes = world.framer.borrow().calls.len();
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded));
+    let (_, job) = last_record(&world);
+    assert_eq!((job.stats.unchanged, job.stats.updated), (4, 0));
+    assert!(!world.framer.borrow().calls[writes..]
+        .iter()
+        .any(|c| c.starts_with("addManaged")));
+
+    // A tag dropped past the 25th shows on the next run.
+    world.pages[0] = page_with_tags(0, &tags[..149]);
+    world.run(40);
+    assert_eq!(tags_of(&world, 0), tags[..149].to_vec());
+}
+
+#[test]
+fn a_run_killed_while_reading_a_long_relation_still_reads_it_whole() {
+    let tags: Vec<String> = (0..320).map(tag_id).collect();
+    let mut world = tags_world(vec![
+        page_with_tags(0, &tags),
+        page_with_tags(1, &tags[..40]),
+    ]);
+    world.crashes = vec![(Some(Port::Notion), 4), (Some(Port::Notion), 6)];
+    let (outcome, _) = world.run(5);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert!(world.crashes.is_empty(), "both crashes happened");
+    assert_eq!(tags_of(&world, 0), tags);
+    assert_eq!(tags_of(&world, 1), tags[..40].to_vec());
 }
