@@ -28,7 +28,7 @@ use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::Value;
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use worker::{console_log, WebSocket};
 
@@ -408,10 +408,12 @@ impl Records for D1Records<'_> {
     }
 
     async fn forget(&self, page_ids: &[String]) -> Result<(), StepError> {
-        // The records and any review of their removal go together, in one round trip.
+        // The records, any review of their removal and what they left out of their references
+        // go together, in one round trip.
         let (db, id) = (&self.ctx.db, &self.project.id);
         let mut statements = store::synced_items::forget(db, id, page_ids)?;
         statements.extend(store::held_removals::forget(db, id, page_ids)?);
+        statements.extend(store::references::forget(db, id, page_ids)?);
         Ok(store::d1::batch(db, statements).await?)
     }
 
@@ -445,6 +447,42 @@ impl Records for D1Records<'_> {
             asset,
         }];
         Ok(store::assets::record(&self.ctx.db, &self.project.id, &uploaded, &now).await?)
+    }
+
+    async fn reference_targets(&self) -> Result<BTreeMap<String, String>, StepError> {
+        let (db, project) = (&self.ctx.db, self.project);
+        Ok(store::references::targets(db, &project.id, &project.framer_project_url).await?)
+    }
+
+    async fn held_by_target(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<BTreeSet<String>, StepError> {
+        Ok(store::references::held_by(&self.ctx.db, project_id, page_ids).await?)
+    }
+
+    async fn remember_dangling(
+        &self,
+        rows: &[(String, Vec<(String, String)>)],
+    ) -> Result<(), StepError> {
+        Ok(store::references::remember(&self.ctx.db, &self.project.id, rows).await?)
+    }
+
+    async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError> {
+        Ok(store::references::referrers(&self.ctx.db, &self.project.id, page_ids).await?)
+    }
+
+    async fn request_refresh(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<(), StepError> {
+        match crate::project_sync::request_refresh(self.ctx, project_id, page_ids).await {
+            // Deleted since: nobody left to tell.
+            Ok(()) | Err(ApiError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {

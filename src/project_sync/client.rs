@@ -8,7 +8,7 @@ use crate::fault::RuntimeResult;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::ledger::Outcome;
 use notion_framer_core::sync::object::{
-    IngestReply, IngestRequest, ObjectRoute, QueueStatus, SyncRequest, SyncTicket,
+    IngestReply, IngestRequest, ObjectRoute, QueueStatus, RefreshRequest, SyncRequest, SyncTicket,
 };
 use notion_framer_core::sync::queue::Trigger;
 use serde::Serialize;
@@ -94,6 +94,22 @@ async fn sync_request(
     };
     let mut resp = call(ctx, project_id, ObjectRoute::Sync, Some(&body)).await?;
     resp.json().await.fault()
+}
+
+/// Asks the project's object to read these pages again in its next run (queued, and
+/// scheduled like an event when auto-sync is on). A deleted project is a 404.
+pub async fn request_refresh(
+    ctx: &AppContext,
+    project_id: &str,
+    page_ids: &[String],
+) -> std::result::Result<(), ApiError> {
+    let body = RefreshRequest {
+        project_id: project_id.to_owned(),
+        page_ids: page_ids.to_vec(),
+    };
+    call(ctx, project_id, ObjectRoute::Refresh, Some(&body))
+        .await
+        .map(|_| ())
 }
 
 pub async fn queue_status(

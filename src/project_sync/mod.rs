@@ -9,7 +9,9 @@ mod ledger_copy;
 
 use ledger_copy::{flush, log_copy_failure};
 
-pub use client::{cancel_run, forget, ingest, queue_status, request_release, request_sync};
+pub use client::{
+    cancel_run, forget, ingest, queue_status, request_refresh, request_release, request_sync,
+};
 
 use super::context::{now_ms, text_binding, AppContext};
 use super::store::staging::SqlStaging;
@@ -22,7 +24,7 @@ use notion_framer_core::sync::engine::step::StepOutcome;
 use notion_framer_core::sync::ledger::{self, Outcome};
 use notion_framer_core::sync::object::{
     self, Admission, Checkpoint, IngestReply, IngestRequest, NextRun, ObjectRoute, QueueStatus,
-    SyncAsk, SyncRequest, SyncTicket,
+    RefreshRequest, SyncAsk, SyncRequest, SyncTicket,
 };
 use notion_framer_core::sync::queue::{self, AfterRun, Pending, RetryPolicy, Trigger, Window};
 use notion_framer_core::util::secrets;
@@ -101,6 +103,12 @@ impl DurableObject for ProjectSync {
             },
             ObjectRoute::Status => self.status().await.and_then(|s| Response::from_json(&s)),
             ObjectRoute::Forget => self.forget().await,
+            ObjectRoute::Refresh => match req.json::<RefreshRequest>().await {
+                Ok(body) => self.on_refresh(body).await,
+                Err(e) => Err(worker::Error::RustError(format!(
+                    "bad refresh request: {e}"
+                ))),
+            },
             ObjectRoute::Cancel => {
                 // Only a step under way can see it; between steps the next one compares the
                 // project's settings with the run's own.
@@ -148,6 +156,13 @@ impl DurableObject for ProjectSync {
         if self.forgotten.get() {
             // Deleted while the step waited on Notion or Framer: write nothing back.
             return Response::ok("project deleted");
+        }
+        if !matches!(outcome, StepOutcome::Continue) && !job.refresh_next.is_empty() {
+            // Rows of this project that referenced items the run added: the next run reads
+            // them again (a relation of the data source to itself).
+            let pages = std::mem::take(&mut job.refresh_next).into_iter().collect();
+            self.queue_refresh(pages, project.auto_sync_active())
+                .await?;
         }
         match outcome {
             StepOutcome::Continue => {
@@ -403,6 +418,34 @@ impl ProjectSync {
             }
         };
         Response::from_json(&ticket)
+    }
+
+    /// Queues pages another project asked for: with auto-sync on they make a batch under the
+    /// debounce, like an event; off, they wait in the batch for the next run there is.
+    async fn on_refresh(&self, body: RefreshRequest) -> Result<Response> {
+        if !self.adopt(&body.project_id).await? {
+            return project_gone();
+        }
+        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+        let auto_sync = store::projects::by_id(&ctx.db, &body.project_id)
+            .await
+            .or_runtime()?
+            .is_some_and(|p| p.auto_sync_active());
+        self.queue_refresh(body.page_ids, auto_sync).await?;
+        Response::ok("queued")
+    }
+
+    async fn queue_refresh(&self, pages: Vec<String>, run: bool) -> Result<()> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        let now = now_ms();
+        let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        pending.record_refresh(pages, run, now);
+        pending.schedule(now, self.window()?);
+        storage.put(PENDING, &pending).await?;
+        self.arm(&pending).await
     }
 
     /// After a run, re-arm for whatever arrived while it ran (no change is lost), or for ledger

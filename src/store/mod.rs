@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod migrations;
 pub mod pending_verifications;
 pub mod projects;
+pub mod references;
 pub mod staging;
 pub mod sync_runs;
 pub mod synced_items;

@@ -23,15 +23,18 @@ pub enum ObjectRoute {
     Forget,
     /// The project's database or collection changed: stop the run in flight.
     Cancel,
+    /// Another project asks for pages to be read again (its references to them changed).
+    Refresh,
 }
 
 impl ObjectRoute {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Ingest,
         Self::Sync,
         Self::Status,
         Self::Forget,
         Self::Cancel,
+        Self::Refresh,
     ];
 
     pub fn path(self) -> &'static str {
@@ -41,6 +44,7 @@ impl ObjectRoute {
             Self::Status => "/status",
             Self::Forget => "/forget",
             Self::Cancel => "/cancel",
+            Self::Refresh => "/refresh",
         }
     }
 
@@ -74,6 +78,15 @@ pub struct SyncRequest {
     /// The owner asked for the removals the deletion guard held ("Remove them").
     #[serde(default)]
     pub release_held: bool,
+}
+
+/// Pages of the project to read again in its next run, asked for by another project's run:
+/// items it added that these rows had to leave out of their references, or a two-way relation
+/// it saw change on its side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub project_id: String,
+    pub page_ids: Vec<String>,
 }
 
 /// What the object tells the API about its queue.

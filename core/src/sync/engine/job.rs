@@ -8,9 +8,10 @@ use crate::notion::schema::Schema;
 use crate::sync::guard::{HoldReason, Verdict};
 use crate::sync::mapping::Mapping;
 use crate::sync::queue::{Pending, Trigger};
+use crate::sync::references::Refreshes;
 use crate::sync::row::RowOptions;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Skipped rows listed on a run's record; past this they are only counted.
 pub const MAX_SKIPPED_LISTED: usize = 100;
@@ -94,7 +95,8 @@ pub struct Job {
     /// Set once the data source, mapping and collection are resolved (end of `Starting`).
     pub setup: Option<Setup>,
     pub read: ReadCursor,
-    /// Gone pages of an incremental batch still to check with Notion.
+    /// Pages of an incremental batch to read again by id, still to do: reported deleted (gone
+    /// if Notion no longer shows them), or asked for by a project that references them.
     pub gone_to_check: Vec<String>,
     /// When the next Notion request may go out (the pacer carries over between steps).
     pub notion_next_at_ms: u64,
@@ -116,6 +118,15 @@ pub struct Job {
     /// Where reading the rest of a relation stands (the first row in `Relations`).
     #[serde(default)]
     pub relation_read: Option<RelationRead>,
+    /// Rows of other projects to read again, by project: they reference items this run added
+    /// (and had to leave them out), or their relation changed on this side. Sent before the
+    /// run publishes, one call per project.
+    #[serde(default)]
+    pub refresh_owed: Refreshes,
+    /// This project's own rows to read again in its next run (a relation of the data source to
+    /// itself): the object queues them once the run is over.
+    #[serde(default)]
+    pub refresh_next: BTreeSet<String>,
 }
 
 /// A relation read in pages: the row, the field, and the cursor of the next page. The ids read
@@ -225,6 +236,10 @@ pub struct Setup {
     pub body_field_new: bool,
     /// Framer's item ids were staged (full runs), so missing items can be re-sent.
     pub framer_ids_known: bool,
+    /// The project syncing each collection references point into (this one's included, for
+    /// a relation of the data source to itself): collection id -> project id.
+    #[serde(default)]
+    pub targets: BTreeMap<String, String>,
 }
 
 /// Where reading stands: the query window, the cursor in it, and the newest `created_time`
@@ -251,7 +266,11 @@ impl Job {
     }
 
     pub fn new(batch: Pending, sync_id: String, now_ms: i64) -> Self {
-        let gone_to_check = batch.gone_pages.iter().cloned().collect();
+        let gone_to_check = batch
+            .gone_pages
+            .union(&batch.refresh_pages)
+            .cloned()
+            .collect();
         Self {
             sync_id,
             batch,
@@ -274,6 +293,8 @@ impl Job {
             settings: None,
             removal: None,
             relation_read: None,
+            refresh_owed: Refreshes::new(),
+            refresh_next: BTreeSet::new(),
         }
     }
 

@@ -429,7 +429,20 @@ pub struct MemRecords {
     pub version: RefCell<i64>,
     /// Data sources other projects sync into the same Framer project.
     pub synced: RefCell<SyncedCollections>,
+    /// The projects syncing those collections: collection id -> project id.
+    pub targets: RefCell<BTreeMap<String, String>>,
+    /// What other projects' collections hold, by project id (this project's own is `stored`).
+    pub held_elsewhere: RefCell<BTreeMap<String, BTreeSet<String>>>,
+    /// What each row of this project left out of its references: row -> (project, page).
+    pub dangling: RefCell<BTreeMap<String, Vec<(String, String)>>>,
+    /// Rows of other projects that left out pages of this one: (project, row, target page).
+    pub dangling_elsewhere: RefCell<Vec<(String, String, String)>>,
+    /// Refresh requests sent to other projects, in order.
+    pub refreshes: RefCell<Vec<(String, Vec<String>)>>,
 }
+
+/// The project id of the engine tests' project.
+pub const PROJECT_ID: &str = "p1";
 
 impl MemRecords {
     fn swap(&self, version: i64) -> bool {
@@ -506,6 +519,7 @@ impl Records for MemRecords {
         for id in page_ids {
             self.stored.borrow_mut().remove(id);
             self.reviewed.borrow_mut().remove(id);
+            self.dangling.borrow_mut().remove(id);
         }
         port_call(Port::Records);
         Ok(())
@@ -550,6 +564,72 @@ impl Records for MemRecords {
         self.assets
             .borrow_mut()
             .insert(key.to_owned(), asset.url.clone());
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn reference_targets(&self) -> Result<BTreeMap<String, String>, StepError> {
+        port_call(Port::Records);
+        Ok(self.targets.borrow().clone())
+    }
+    async fn held_by_target(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<BTreeSet<String>, StepError> {
+        port_call(Port::Records);
+        let held = |id: &String| {
+            if project_id == PROJECT_ID {
+                self.stored.borrow().contains_key(id)
+            } else {
+                self.held_elsewhere
+                    .borrow()
+                    .get(project_id)
+                    .is_some_and(|h| h.contains(id))
+            }
+        };
+        Ok(page_ids.iter().filter(|id| held(id)).cloned().collect())
+    }
+    async fn remember_dangling(
+        &self,
+        rows: &[(String, Vec<(String, String)>)],
+    ) -> Result<(), StepError> {
+        let mut dangling = self.dangling.borrow_mut();
+        for (row, dropped) in rows {
+            if dropped.is_empty() {
+                dangling.remove(row);
+            } else {
+                dangling.insert(row.clone(), dropped.clone());
+            }
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError> {
+        port_call(Port::Records);
+        let mut found: BTreeSet<(String, String)> = BTreeSet::new();
+        for (row, dropped) in self.dangling.borrow().iter() {
+            if dropped
+                .iter()
+                .any(|(p, id)| p == PROJECT_ID && page_ids.contains(id))
+            {
+                found.insert((PROJECT_ID.to_owned(), row.clone()));
+            }
+        }
+        for (project, row, target) in self.dangling_elsewhere.borrow().iter() {
+            if page_ids.contains(target) {
+                found.insert((project.clone(), row.clone()));
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+    async fn request_refresh(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<(), StepError> {
+        self.refreshes
+            .borrow_mut()
+            .push((project_id.to_owned(), page_ids.to_vec()));
         port_call(Port::Records);
         Ok(())
     }

@@ -14,7 +14,7 @@ use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
 use crate::sync::slug::Holder;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Notion's REST API, paced and retried by the implementation.
 pub trait NotionSource {
@@ -85,6 +85,29 @@ pub trait Records {
     async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError>;
     /// Drops reviews of pages that Notion shows again.
     async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// The project syncing each collection of the same Framer project that references may
+    /// point into (other projects of the account): collection id -> project id.
+    async fn reference_targets(&self) -> Result<BTreeMap<String, String>, StepError>;
+    /// Which of `page_ids` the collection of `project_id` holds: a reference is written only to
+    /// those. (What Framer holds is D1's record today; only this method knows where it lives.)
+    async fn held_by_target(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<BTreeSet<String>, StepError>;
+    /// Replaces what each listed row of this project had to leave out of its references:
+    /// `(row page id, [(target project id, target page id)])`, an empty list clearing it.
+    async fn remember_dangling(
+        &self,
+        rows: &[(String, Vec<(String, String)>)],
+    ) -> Result<(), StepError>;
+    /// Rows (of any project, this one's included) that left out some of `page_ids` of this
+    /// project: `(project id, row page id)`.
+    async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError>;
+    /// Asks another project's object to read `page_ids` again in its next run (one subrequest,
+    /// taken from the step's budget by the caller). A project that no longer exists is no error.
+    async fn request_refresh(&self, project_id: &str, page_ids: &[String])
+        -> Result<(), StepError>;
     /// The run's record: created (closing any other run of the project left "running") on the
     /// first step, updated after every step, closed at the end.
     async fn run_started(&self, job: &Job) -> Result<(), StepError>;

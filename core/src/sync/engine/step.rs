@@ -27,6 +27,7 @@ use crate::sync::mapping::{self, Mapping};
 use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::publish_filter::{self, FilterProblem};
 use crate::sync::reconcile;
+use crate::sync::references;
 use crate::sync::row::{map_page, result_title, MappedRow};
 use crate::sync::slug::{self, SlugInput};
 use crate::util::time::ms_from_iso;
@@ -196,8 +197,10 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                     }
                 }
                 Phase::Publishing => {
-                    self.publish(job).await?;
-                    return Ok(true);
+                    if !self.send_refresh(job).await? {
+                        self.publish(job).await?;
+                        return Ok(true);
+                    }
                 }
             }
             self.staging.save_job(job)?;
@@ -238,8 +241,18 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         // Formula result types are learned from the first page: a formula nobody has a value
         // for there stays text.
         schema.learn_formula_results(&first.pages);
-        let mapping = self.reconcile_mapping(job, &schema, &mut warnings).await?;
+        // The collection first: a relation of the data source to itself points into it.
         let collection_id = self.collection(job).await?;
+        let mapping = self
+            .reconcile_mapping(
+                job,
+                &schema,
+                (&data_source_id, &collection_id),
+                &mut warnings,
+            )
+            .await?;
+        let mut targets = self.records.reference_targets().await?;
+        targets.insert(collection_id.clone(), self.project.id.clone());
         let wanted = Self::wanted_fields(job.settings().page_body, &mapping, &schema);
         let current = self
             .framer
@@ -284,6 +297,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             fields_json: fields_json(&wanted),
             body_field_new,
             framer_ids_known: full,
+            targets,
         });
         job.phase = Phase::Reading;
         self.stage_page(job, first).await
@@ -400,6 +414,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         &mut self,
         job: &Job,
         schema: &Schema,
+        (data_source_id, collection_id): (&str, &str),
         warnings: &mut Vec<String>,
     ) -> Result<Mapping, StepError> {
         let stored = match self.project.mapping.as_ref().map(|m| &m.parsed) {
@@ -412,7 +427,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 None
             }
         };
-        let synced = self.records.synced_collections().await?;
+        let mut synced = self.records.synced_collections().await?;
+        synced.insert(ids::canonical(data_source_id), collection_id.to_owned());
         let (mapping, changes) = mapping::reconcile_schema(schema, stored, &synced);
         if stored.is_some() {
             warnings.extend(changes.iter().map(|c| format!("schema: {c}")));
@@ -691,6 +707,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             .setup
             .clone()
             .unwrap_or_else(|| unreachable!("checked above"));
+        let mut fields: Vec<(&str, &mut BTreeMap<String, FieldValue>)> = mapped
+            .iter_mut()
+            .map(|r| (r.page_id.as_str(), &mut r.field_data))
+            .collect();
+        self.keep_held_references(&setup, &mut fields).await?;
         for (row, (title, files)) in mapped.iter().zip(about) {
             let mut staged = self.stage_row(job, &setup, row, title)?;
             staged.files = files;
@@ -832,13 +853,71 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(true)
     }
 
+    /// Leaves in the rows' reference fields only the items their target collections hold (one
+    /// D1 question per target), and remembers per row what was left out, so that the target's
+    /// run asks for the row again once it adds those items. Nothing to do without references.
+    async fn keep_held_references(
+        &mut self,
+        setup: &Setup,
+        rows: &mut [(&str, &mut BTreeMap<String, FieldValue>)],
+    ) -> Result<(), StepError> {
+        let fields = references::reference_fields(&setup.mapping);
+        if fields.is_empty() || rows.is_empty() {
+            return Ok(());
+        }
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (_, data) in rows.iter() {
+            for (collection, ids) in references::wanted(data, &fields) {
+                wanted.entry(collection).or_default().extend(ids);
+            }
+        }
+        let mut held = BTreeMap::new();
+        for (collection, ids) in wanted {
+            // A collection no project of the account syncs any more holds nothing we know of.
+            let Some(project_id) = setup.targets.get(&collection) else {
+                continue;
+            };
+            let ids: Vec<String> = ids.into_iter().collect();
+            held.insert(
+                collection,
+                self.records.held_by_target(project_id, &ids).await?,
+            );
+        }
+        let mut dangling = Vec::with_capacity(rows.len());
+        for (page_id, data) in rows.iter_mut() {
+            let dropped = references::keep_held(data, &fields, &held)
+                .into_iter()
+                .filter_map(|(collection, id)| Some((setup.targets.get(&collection)?.clone(), id)))
+                .collect();
+            dangling.push(((*page_id).to_owned(), dropped));
+        }
+        self.records.remember_dangling(&dangling).await
+    }
+
+    /// Sends one project the rows it should read again (one subrequest); false when none is owed.
+    async fn send_refresh(&mut self, job: &mut Job) -> Result<bool, StepError> {
+        let Some((project_id, pages)) = job.refresh_owed.first_key_value() else {
+            return Ok(false);
+        };
+        let (project_id, pages) = (
+            project_id.clone(),
+            pages.iter().cloned().collect::<Vec<_>>(),
+        );
+        if !self.budget.take() {
+            return Err(StepError::BudgetSpent);
+        }
+        self.records.request_refresh(&project_id, &pages).await?;
+        job.refresh_owed.remove(&project_id);
+        Ok(true)
+    }
+
     /// Reads one page (100 related pages) of the first relation of `row` that its query row
     /// cut, one Notion call. The ids read so far live in the row's item and the cursor in the
     /// job, saved together, so a long relation resumes in the next step where it stopped. Once
     /// every cut relation is whole, the row is decided like any other (body, write, unchanged).
     async fn read_relation(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
         let Some(field_id) = row.more_relations.first().cloned() else {
-            return self.relations_read(job, row);
+            return self.relations_read(job, row).await;
         };
         let property_id = job
             .setup
@@ -872,7 +951,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             job.relation_read = None;
             row.more_relations.remove(0);
             return if row.more_relations.is_empty() {
-                self.relations_read(job, row)
+                self.relations_read(job, row).await
             } else {
                 self.staging.put_rows(&[row])
             };
@@ -901,14 +980,18 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         job.relation_read = None;
         row.more_relations.remove(0);
         if row.more_relations.is_empty() {
-            self.relations_read(job, row)
+            self.relations_read(job, row).await
         } else {
             self.staging.put_rows(&[row])
         }
     }
 
     /// A row whose relations are whole: it waits for its slug, or is decided as if just staged.
-    fn relations_read(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
+    async fn relations_read(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
+        if let (Some(setup), Some(item)) = (job.setup.clone(), row.item.as_mut()) {
+            let mut fields = [(row.page_id.as_str(), &mut item.field_data)];
+            self.keep_held_references(&setup, &mut fields).await?;
+        }
         if row.slug_waits {
             row.state = RowState::SlugWait;
             return self.staging.put_rows(&[row]);
@@ -1178,6 +1261,17 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             })
             .collect();
         self.records.record_accepted(&records).await?;
+        let added: Vec<String> = records.iter().map(|(r, _)| r.page_id.clone()).collect();
+        for (project_id, page_id) in self.records.referrers(&added).await? {
+            if project_id == self.project.id {
+                job.refresh_next.insert(page_id);
+            } else {
+                job.refresh_owed
+                    .entry(project_id)
+                    .or_default()
+                    .insert(page_id);
+            }
+        }
         let done: Vec<StagedRow> = rows
             .into_iter()
             .map(|mut r| {

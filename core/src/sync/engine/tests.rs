@@ -1204,8 +1204,9 @@ fn tags_of(world: &World, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// A world whose "Tags" relation points into a collection another project syncs.
-fn tags_world(pages: Vec<Value>) -> World {
+/// A world whose "Tags" relation points into a collection another project ("tags-project")
+/// syncs, holding `held` of the tags.
+fn tags_world_holding(pages: Vec<Value>, held: &[String]) -> World {
     let mut world = World::new(0, false);
     world.pages = pages;
     world
@@ -1214,6 +1215,99 @@ fn tags_world(pages: Vec<Value>) -> World {
         .borrow_mut()
         .insert(super::memory::TAGS_DATA_SOURCE.to_owned(), "tags".into());
     world
+        .records
+        .targets
+        .borrow_mut()
+        .insert("tags".into(), "tags-project".into());
+    world
+        .records
+        .held_elsewhere
+        .borrow_mut()
+        .insert("tags-project".into(), held.iter().cloned().collect());
+    world
+}
+
+/// The same, with every tag held.
+fn tags_world(pages: Vec<Value>) -> World {
+    let all: Vec<String> = (0..1_000).map(tag_id).collect();
+    tags_world_holding(pages, &all)
+}
+
+#[test]
+fn a_reference_goes_only_to_items_the_target_holds_and_the_rest_is_remembered_then_written() {
+    let tags: Vec<String> = (0..5).map(tag_id).collect();
+    let mut world = tags_world_holding(
+        vec![page_with_tags(0, &tags), page_with_tags(1, &tags[..2])],
+        &tags[..3],
+    );
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(tags_of(&world, 0), tags[..3].to_vec(), "no dangling id");
+    assert_eq!(tags_of(&world, 1), tags[..2].to_vec());
+    let remembered = |w: &World, n: usize| w.records.dangling.borrow().get(&id(n)).cloned();
+    assert_eq!(
+        remembered(&world, 0),
+        Some(vec![
+            ("tags-project".to_owned(), tags[3].clone()),
+            ("tags-project".to_owned(), tags[4].clone())
+        ])
+    );
+    assert_eq!(remembered(&world, 1), None);
+
+    // Nothing changed: the row is not written again.
+    let writes = world.framer.borrow().calls.len();
+    world.run(40);
+    assert!(!world.framer.borrow().calls[writes..]
+        .iter()
+        .any(|c| c.starts_with("addManaged")));
+
+    // The Tags project added tag 3 and asked for row 0: an incremental run reads it by id
+    // (it was not edited) and writes the reference.
+    world
+        .records
+        .held_elsewhere
+        .borrow_mut()
+        .get_mut("tags-project")
+        .unwrap()
+        .insert(tags[3].clone());
+    let mut batch = Pending::default();
+    batch.record_refresh([id(0)], true, 0);
+    let job = Job::new(batch, "run-refresh".into(), 0);
+    world.now_ms = 1_000;
+    let (outcome, _) = world.run_job(job, 40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let (_, job) = world.record("run-refresh");
+    assert!(!job.stats.full);
+    assert_eq!(job.stats.updated, 1);
+    assert_eq!(tags_of(&world, 0), tags[..4].to_vec());
+    assert_eq!(
+        remembered(&world, 0),
+        Some(vec![("tags-project".to_owned(), tags[4].clone())])
+    );
+}
+
+#[test]
+fn a_run_that_adds_items_others_left_out_asks_those_rows_again_once_before_publishing() {
+    let mut world = World::new(3, false);
+    world.records.dangling_elsewhere.borrow_mut().extend([
+        ("posts".to_owned(), "post-a".to_owned(), id(1)),
+        ("posts".to_owned(), "post-b".to_owned(), id(2)),
+        ("posts".to_owned(), "post-c".to_owned(), id(7)),
+        ("pages".to_owned(), "page-a".to_owned(), id(0)),
+    ]);
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(
+        *world.records.refreshes.borrow(),
+        vec![
+            ("pages".to_owned(), vec!["page-a".to_owned()]),
+            (
+                "posts".to_owned(),
+                vec!["post-a".to_owned(), "post-b".to_owned()]
+            ),
+        ],
+        "one call per project, only the rows whose pages were added"
+    );
 }
 
 #[test]
