@@ -414,6 +414,7 @@ impl Records for D1Records<'_> {
         let mut statements = store::synced_items::forget(db, id, page_ids)?;
         statements.extend(store::held_removals::forget(db, id, page_ids)?);
         statements.extend(store::references::forget(db, id, page_ids)?);
+        statements.extend(store::references::forget_relations(db, id, page_ids)?);
         Ok(store::d1::batch(db, statements).await?)
     }
 
@@ -467,6 +468,22 @@ impl Records for D1Records<'_> {
         rows: &[(String, Vec<(String, String)>)],
     ) -> Result<(), StepError> {
         Ok(store::references::remember(&self.ctx.db, &self.project.id, rows).await?)
+    }
+
+    async fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError> {
+        let (db, id) = (&self.ctx.db, &self.project.id);
+        Ok(store::references::previous_relations(db, id, page_ids).await?)
+    }
+
+    async fn remember_relations(
+        &self,
+        values: &[(String, String, Vec<String>)],
+    ) -> Result<(), StepError> {
+        let (db, id) = (&self.ctx.db, &self.project.id);
+        Ok(store::references::remember_relations(db, id, values).await?)
     }
 
     async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError> {

@@ -166,6 +166,30 @@ describe("fake Notion against @notionhq/client", () => {
     assert.equal((await notion.pages.properties.retrieve({ page_id: id, property_id })).results.length, 100);
   });
 
+  test("a two-way relation shows as dual_property on both sides, and an edit of one side changes the other without editing it", async () => {
+    const people = fake.addDatabase({ title: "People", properties: { Name: { type: "title" } }, token: TOKEN });
+    const books = fake.addDatabase({
+      title: "Books",
+      properties: { Name: { type: "title" }, Authors: { type: "relation", dataSourceId: people.dataSourceId, syncedPropertyName: "Books" } },
+      token: TOKEN,
+    });
+    const ada = fake.addPage(people.dataSourceId, { properties: { Name: "Ada" }, editedTime: Date.parse("2024-05-01T10:00:00Z") });
+    const book = fake.addPage(books.dataSourceId, { properties: { Name: "Notes", Authors: [ada] } });
+    const peopleSchema = await notion.dataSources.retrieve({ data_source_id: people.dataSourceId });
+    const booksSchema = await notion.dataSources.retrieve({ data_source_id: books.dataSourceId });
+    assert.equal(booksSchema.properties.Authors.relation.type, "dual_property");
+    assert.equal(booksSchema.properties.Authors.relation.dual_property.synced_property_id, peopleSchema.properties.Books.id);
+    assert.equal(booksSchema.properties.Authors.relation.dual_property.synced_property_name, "Books");
+    assert.equal(peopleSchema.properties.Books.relation.type, "dual_property");
+    assert.equal(peopleSchema.properties.Books.relation.data_source_id, books.dataSourceId);
+    assert.equal(peopleSchema.properties.Books.relation.dual_property.synced_property_id, booksSchema.properties.Authors.id);
+    const adaPage = await notion.pages.retrieve({ page_id: ada });
+    assert.deepEqual(adaPage.properties.Books.relation, [{ id: book }]);
+    assert.equal(adaPage.last_edited_time, "2024-05-01T10:00:00.000Z");
+    fake.updatePage(ada, { Books: [] });
+    assert.deepEqual((await notion.pages.retrieve({ page_id: book })).properties.Authors.relation, [], "the other side follows");
+  });
+
   test("the property endpoint refuses what Notion refuses: page_size over 100, a bad cursor, an unknown property or page", async () => {
     const id = fake.addPage(db.dataSourceId, { properties: { Name: "Refusals" } });
     const page = await notion.pages.retrieve({ page_id: id });

@@ -180,3 +180,37 @@ test("a relation of a database to itself points at its own collection, and only 
   await waitFor(() => collection.items.get(child)?.fieldData[field.id]?.value?.length === 1, { timeoutMs: 30_000, what: "the child to reference its parent" });
   assert.deepEqual(collection.items.get(child).fieldData[field.id].value, [root]);
 });
+
+test("a two-way relation edited on the Tags side only shows on the post after the next runs", async () => {
+  const { tags, posts, token, project, refs, runs } = await tagsAndPosts("TwoWay", { relation: { syncedPropertyName: "Posts" } });
+  const first = stack.notion.addPage(tags.dataSourceId, { properties: { Name: "First" } });
+  const second = stack.notion.addPage(tags.dataSourceId, { properties: { Name: "Second" } });
+  const post = stack.notion.addPage(posts.dataSourceId, { properties: { Title: "Two-way", Tags: [first] } });
+  const tagsProject = await project("Tags", tags);
+  assert.equal((await syncNow(stack.worker, token, tagsProject.id)).status, "succeeded");
+  const postsProject = await project("Posts", posts);
+  assert.equal((await syncNow(stack.worker, token, postsProject.id)).status, "succeeded");
+  assert.deepEqual(refs(post), [first]);
+  // Tags synced before Posts had a collection, so its side of the relation was text: the
+  // default mapping now makes it a reference into Posts (and the Tags run sees its values).
+  const cleared = await stack.worker.fetch(`/api/v1/projects/${tagsProject.id}`, { method: "PATCH", token, body: { mapping: null } });
+  assert.equal(cleared.status, 200, cleared.text);
+  const postRuns = (await runs(postsProject.id)).length;
+  assert.equal((await syncNow(stack.worker, token, tagsProject.id)).status, "succeeded");
+  // First seen, the tag's relation asks Posts for the post once: a run that changes nothing.
+  await waitFor(async () => {
+    const all = await runs(postsProject.id);
+    return all.length === postRuns + 1 && all.every((r) => r.status !== "running");
+  }, { timeoutMs: 30_000, what: "the post read again once" });
+
+  // Edited on the Tags side only: Notion adds the tag to the post without editing the post.
+  const before = (await runs(postsProject.id)).length;
+  stack.notion.updatePage(second, { Posts: [post] });
+  assert.equal((await syncNow(stack.worker, token, tagsProject.id)).status, "succeeded");
+  await waitFor(() => refs(post)?.length === 2, { timeoutMs: 30_000, what: "the post to show the second tag" });
+  assert.deepEqual([...refs(post)].sort(), [first, second].sort());
+  const all = await runs(postsProject.id);
+  const later = all.slice(0, all.length - before);
+  assert.ok(later.length >= 1 && later.every((r) => r.scope === "incremental" && r.trigger === "webhook"), JSON.stringify(later));
+  assert.equal(later.reduce((n, r) => n + r.counts.updated, 0), 1, "the post, rewritten once");
+});

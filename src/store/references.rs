@@ -123,3 +123,67 @@ pub async fn referrers(
     }
     Ok(found.into_iter().collect())
 }
+
+/// The two-way relations last seen of these rows: `(row page id, field id, related ids)`.
+pub async fn previous_relations(
+    db: &D1Database,
+    project_id: &str,
+    page_ids: &[String],
+) -> Result<Vec<(String, String, Vec<String>)>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        page_id: String,
+        field_id: String,
+        ids: String,
+    }
+    let mut found = Vec::new();
+    for chunk in page_ids.chunks(IDS_PER_QUERY) {
+        let ids = serde_json::to_string(chunk)?;
+        let rows: Vec<Row> = d1::all(
+            db,
+            "SELECT page_id, field_id, ids FROM relation_values WHERE project_id = ?1 \
+             AND page_id IN (SELECT value FROM json_each(?2))",
+            &[D1Type::Text(project_id), D1Type::Text(&ids)],
+        )
+        .await?;
+        for row in rows {
+            // A value that does not read is as good as none: the whole relation counts as new.
+            let related = serde_json::from_str(&row.ids).unwrap_or_default();
+            found.push((row.page_id, row.field_id, related));
+        }
+    }
+    Ok(found)
+}
+
+/// Replaces the two-way relations of these rows, in one batch.
+pub async fn remember_relations(
+    db: &D1Database,
+    project_id: &str,
+    values: &[(String, String, Vec<String>)],
+) -> Result<(), ApiError> {
+    let mut statements = Vec::with_capacity(values.len());
+    for (page_id, field_id, ids) in values {
+        let ids = serde_json::to_string(ids)?;
+        statements.push(d1::stmt(
+            db,
+            "INSERT OR REPLACE INTO relation_values (project_id, page_id, field_id, ids) \
+             VALUES (?1, ?2, ?3, ?4)",
+            &[
+                D1Type::Text(project_id),
+                D1Type::Text(page_id),
+                D1Type::Text(field_id),
+                D1Type::Text(&ids),
+            ],
+        )?);
+    }
+    d1::batch(db, statements).await
+}
+
+/// Drops the two-way relations of these rows (removed).
+pub fn forget_relations(
+    db: &D1Database,
+    project_id: &str,
+    page_ids: &[String],
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    d1::delete_pages(db, "relation_values", project_id, page_ids)
+}

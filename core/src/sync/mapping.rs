@@ -341,6 +341,7 @@ fn related_collection(property: &Property, synced: &SyncedCollections) -> Option
     match &property.kind {
         PropertyKind::Relation {
             data_source_id: Some(id),
+            ..
         } => synced.get(id).cloned(),
         _ => None,
     }

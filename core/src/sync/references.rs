@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::framer::cms::FieldValue;
+use crate::notion::schema::{PropertyKind, Schema};
 use crate::sync::mapping::Mapping;
 
 /// Reference fields of a mapping: Framer field id -> the collection it points into.
@@ -71,6 +72,43 @@ pub fn keep_held(
     dropped
 }
 
+/// Reference fields of two-way relations (Notion's `dual_property`): field id -> collection.
+/// When one side changes, Notion changes the other side's pages without editing them, so a
+/// run that sees a row's relation change asks for the pages it gained or lost.
+pub fn two_way_fields(mapping: &Mapping, schema: &Schema) -> BTreeMap<String, String> {
+    let references = reference_fields(mapping);
+    mapping
+        .fields
+        .iter()
+        .filter(|f| {
+            matches!(
+                schema.property(&f.property_id).map(|p| &p.kind),
+                Some(PropertyKind::Relation { dual: true, .. })
+            )
+        })
+        .filter_map(|f| Some((f.field_id.clone(), references.get(&f.field_id)?.clone())))
+        .collect()
+}
+
+/// The related pages a relation gained or lost, each once.
+pub fn changed(before: &[String], now: &[String]) -> BTreeSet<String> {
+    let before: BTreeSet<&String> = before.iter().collect();
+    let now: BTreeSet<&String> = now.iter().collect();
+    before
+        .symmetric_difference(&now)
+        .map(|id| (*id).clone())
+        .collect()
+}
+
+/// The ids a reference value holds.
+pub fn ids_of(value: Option<&FieldValue>) -> Vec<String> {
+    match value {
+        Some(FieldValue::MultiCollectionReference(ids)) => ids.clone(),
+        Some(FieldValue::CollectionReference(Some(id))) => vec![id.clone()],
+        _ => Vec::new(),
+    }
+}
+
 /// Pages another project should read again, by project: what a run owes once it is over.
 pub type Refreshes = BTreeMap<String, BTreeSet<String>>;
 
@@ -132,6 +170,20 @@ mod tests {
             dropped,
             vec![("c-people", "gone"), ("c-tags", "x"), ("c-tags", "y")]
         );
+    }
+
+    #[test]
+    fn a_relation_change_is_what_it_gained_and_what_it_lost() {
+        let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            changed(&ids(&["a", "b"]), &ids(&["b", "c"])),
+            set(&["a", "c"])
+        );
+        assert!(
+            changed(&ids(&["a", "b"]), &ids(&["b", "a"])).is_empty(),
+            "order is no change"
+        );
+        assert_eq!(changed(&[], &ids(&["x"])), set(&["x"]));
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct MemNotion {
     pub result_cap: usize,
     /// Pages deleted after the query listed them: their bodies answer 404.
     pub bodies_gone: BTreeSet<String>,
+    /// The data source's schema as `data_source` answers it.
+    pub schema: Value,
 }
 
 /// Notion's result cap per query.
@@ -91,6 +93,15 @@ pub fn page_with_file(n: usize, path: &str, signature: &str) -> Value {
     page
 }
 
+/// The data source with its "Tags" relation two-way (Notion's `dual_property`).
+pub fn data_source_two_way() -> Value {
+    let mut ds = data_source();
+    ds["properties"]["Tags"]["relation"] = json!({
+        "data_source_id": TAGS_DATA_SOURCE, "type": "dual_property",
+        "dual_property": {"synced_property_id": "p%3Ao", "synced_property_name": "Posts"}});
+    ds
+}
+
 pub fn data_source() -> Value {
     json!({
         "object": "data_source",
@@ -147,7 +158,7 @@ impl NotionSource for MemNotion {
     async fn data_source(&mut self, _id: &str) -> Result<Value, StepError> {
         self.spend("data_source")?;
         port_call(Port::Notion);
-        Ok(data_source())
+        Ok(self.schema.clone())
     }
 
     async fn query(
@@ -439,6 +450,8 @@ pub struct MemRecords {
     pub dangling_elsewhere: RefCell<Vec<(String, String, String)>>,
     /// Refresh requests sent to other projects, in order.
     pub refreshes: RefCell<Vec<(String, Vec<String>)>>,
+    /// Two-way relations last seen: (row, field) -> related ids.
+    pub relations: RefCell<BTreeMap<(String, String), Vec<String>>>,
 }
 
 /// The project id of the engine tests' project.
@@ -520,6 +533,9 @@ impl Records for MemRecords {
             self.stored.borrow_mut().remove(id);
             self.reviewed.borrow_mut().remove(id);
             self.dangling.borrow_mut().remove(id);
+            self.relations
+                .borrow_mut()
+                .retain(|(page, _), _| page != id);
         }
         port_call(Port::Records);
         Ok(())
@@ -600,6 +616,30 @@ impl Records for MemRecords {
             } else {
                 dangling.insert(row.clone(), dropped.clone());
             }
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError> {
+        port_call(Port::Records);
+        Ok(self
+            .relations
+            .borrow()
+            .iter()
+            .filter(|((page, _), _)| page_ids.contains(page))
+            .map(|((page, field), ids)| (page.clone(), field.clone(), ids.clone()))
+            .collect())
+    }
+    async fn remember_relations(
+        &self,
+        values: &[(String, String, Vec<String>)],
+    ) -> Result<(), StepError> {
+        let mut relations = self.relations.borrow_mut();
+        for (page, field, ids) in values {
+            relations.insert((page.clone(), field.clone()), ids.clone());
         }
         port_call(Port::Records);
         Ok(())

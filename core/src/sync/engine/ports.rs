@@ -101,6 +101,16 @@ pub trait Records {
         &self,
         rows: &[(String, Vec<(String, String)>)],
     ) -> Result<(), StepError>;
+    /// The two-way relations last seen of these rows: `(row page id, field id, related ids)`.
+    async fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError>;
+    /// Replaces the two-way relations of these rows: `(row page id, field id, related ids)`.
+    async fn remember_relations(
+        &self,
+        values: &[(String, String, Vec<String>)],
+    ) -> Result<(), StepError>;
     /// Rows (of any project, this one's included) that left out some of `page_ids` of this
     /// project: `(project id, row page id)`.
     async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError>;

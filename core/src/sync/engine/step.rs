@@ -707,11 +707,15 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             .setup
             .clone()
             .unwrap_or_else(|| unreachable!("checked above"));
-        let mut fields: Vec<(&str, &mut BTreeMap<String, FieldValue>)> = mapped
+        let mut fields: Vec<RowFields<'_>> = mapped
             .iter_mut()
-            .map(|r| (r.page_id.as_str(), &mut r.field_data))
+            .map(|r| RowFields {
+                page_id: r.page_id.as_str(),
+                whole: r.more_relations.is_empty(),
+                fields: &mut r.field_data,
+            })
             .collect();
-        self.keep_held_references(&setup, &mut fields).await?;
+        self.keep_held_references(job, &setup, &mut fields).await?;
         for (row, (title, files)) in mapped.iter().zip(about) {
             let mut staged = self.stage_row(job, &setup, row, title)?;
             staged.files = files;
@@ -858,15 +862,21 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     /// run asks for the row again once it adds those items. Nothing to do without references.
     async fn keep_held_references(
         &mut self,
+        job: &mut Job,
         setup: &Setup,
-        rows: &mut [(&str, &mut BTreeMap<String, FieldValue>)],
+        rows: &mut [RowFields<'_>],
     ) -> Result<(), StepError> {
         let fields = references::reference_fields(&setup.mapping);
         if fields.is_empty() || rows.is_empty() {
             return Ok(());
         }
+        self.note_two_way_changes(job, setup, rows).await?;
+        let mut rows: Vec<(&str, &mut BTreeMap<String, FieldValue>)> = rows
+            .iter_mut()
+            .map(|r| (r.page_id, &mut *r.fields))
+            .collect();
         let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (_, data) in rows.iter() {
+        for (_, data) in &rows {
             for (collection, ids) in references::wanted(data, &fields) {
                 wanted.entry(collection).or_default().extend(ids);
             }
@@ -884,7 +894,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             );
         }
         let mut dangling = Vec::with_capacity(rows.len());
-        for (page_id, data) in rows.iter_mut() {
+        for (page_id, data) in &mut rows {
             let dropped = references::keep_held(data, &fields, &held)
                 .into_iter()
                 .filter_map(|(collection, id)| Some((setup.targets.get(&collection)?.clone(), id)))
@@ -892,6 +902,73 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             dangling.push(((*page_id).to_owned(), dropped));
         }
         self.records.remember_dangling(&dangling).await
+    }
+
+    /// Two-way relations: the related pages a row gained or lost since it was last read are
+    /// owed a refresh in the project syncing them (Notion changed them without editing them).
+    /// Only whole relations count (a cut one is compared once read in full). The refreshes are
+    /// checkpointed before the new values are recorded, so a crash in between loses none.
+    async fn note_two_way_changes(
+        &mut self,
+        job: &mut Job,
+        setup: &Setup,
+        rows: &[RowFields<'_>],
+    ) -> Result<(), StepError> {
+        let two_way = references::two_way_fields(&setup.mapping, &setup.schema);
+        if two_way.is_empty() {
+            return Ok(());
+        }
+        let now: Vec<(String, String, Vec<String>)> = rows
+            .iter()
+            .filter(|r| r.whole)
+            .flat_map(|r| {
+                two_way.keys().map(|field| {
+                    (
+                        r.page_id.to_owned(),
+                        field.clone(),
+                        references::ids_of(r.fields.get(field)),
+                    )
+                })
+            })
+            .collect();
+        if now.is_empty() {
+            return Ok(());
+        }
+        let pages: BTreeSet<String> = now.iter().map(|(p, _, _)| p.clone()).collect();
+        let pages: Vec<String> = pages.into_iter().collect();
+        let before: BTreeMap<(String, String), Vec<String>> = self
+            .records
+            .previous_relations(&pages)
+            .await?
+            .into_iter()
+            .map(|(p, f, ids)| ((p, f), ids))
+            .collect();
+        let mut changed_rows = Vec::new();
+        for (page, field, ids) in now {
+            let old = before
+                .get(&(page.clone(), field.clone()))
+                .map_or(&[][..], Vec::as_slice);
+            let changed = references::changed(old, &ids);
+            if changed.is_empty() {
+                continue;
+            }
+            if let Some(project) = two_way.get(&field).and_then(|c| setup.targets.get(c)) {
+                if *project == self.project.id {
+                    job.refresh_next.extend(changed);
+                } else {
+                    job.refresh_owed
+                        .entry(project.clone())
+                        .or_default()
+                        .extend(changed);
+                }
+            }
+            changed_rows.push((page, field, ids));
+        }
+        if changed_rows.is_empty() {
+            return Ok(());
+        }
+        self.staging.save_job(job)?;
+        self.records.remember_relations(&changed_rows).await
     }
 
     /// Sends one project the rows it should read again (one subrequest); false when none is owed.
@@ -989,8 +1066,12 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     /// A row whose relations are whole: it waits for its slug, or is decided as if just staged.
     async fn relations_read(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
         if let (Some(setup), Some(item)) = (job.setup.clone(), row.item.as_mut()) {
-            let mut fields = [(row.page_id.as_str(), &mut item.field_data)];
-            self.keep_held_references(&setup, &mut fields).await?;
+            let mut fields = [RowFields {
+                page_id: row.page_id.as_str(),
+                whole: true,
+                fields: &mut item.field_data,
+            }];
+            self.keep_held_references(job, &setup, &mut fields).await?;
         }
         if row.slug_waits {
             row.state = RowState::SlugWait;
@@ -1479,6 +1560,13 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         self.records.run_finished(job, end, now).await?;
         self.staging.clear()
     }
+}
+
+/// A row's field values as references are checked: `whole` when no relation of it is cut.
+struct RowFields<'a> {
+    page_id: &'a str,
+    whole: bool,
+    fields: &'a mut BTreeMap<String, FieldValue>,
 }
 
 /// A row as it goes to Framer: its files pointing at assets, and the hash D1 records once

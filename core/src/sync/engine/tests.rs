@@ -92,6 +92,8 @@ struct World {
     now_ms: i64,
     /// Pages whose body answers 404 although the query lists them.
     bodies_gone: std::collections::BTreeSet<String>,
+    /// The data source's schema.
+    schema: Value,
 }
 
 impl World {
@@ -111,6 +113,7 @@ impl World {
             result_cap: NOTION_RESULT_CAP,
             now_ms: 0,
             bodies_gone: std::collections::BTreeSet::new(),
+            schema: super::memory::data_source(),
         }
     }
 
@@ -165,6 +168,7 @@ impl World {
                 log: self.notion_log.clone(),
                 result_cap: self.result_cap,
                 bodies_gone: self.bodies_gone.clone(),
+                schema: self.schema.clone(),
             },
             framer: MemFramer::new(self.framer.clone(), budget.clone(), self.refuse),
             records: &self.records,
@@ -1365,4 +1369,51 @@ fn a_run_killed_while_reading_a_long_relation_still_reads_it_whole() {
     assert!(world.crashes.is_empty(), "both crashes happened");
     assert_eq!(tags_of(&world, 0), tags);
     assert_eq!(tags_of(&world, 1), tags[..40].to_vec());
+}
+
+#[test]
+fn a_two_way_relation_that_changes_asks_the_other_project_for_the_pages_it_gained_or_lost() {
+    let tags: Vec<String> = (0..40).map(tag_id).collect();
+    let mut world = tags_world(vec![
+        page_with_tags(0, &tags[..2]),
+        page_with_tags(1, &tags[..30]),
+    ]);
+    world.schema = super::memory::data_source_two_way();
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    // First seen: every related page may have changed on the other side.
+    let asked: BTreeMap<String, Vec<String>> =
+        world.records.refreshes.borrow().iter().cloned().collect();
+    assert_eq!(asked["tags-project"], tags[..30].to_vec());
+
+    // Unchanged: nothing asked.
+    world.records.refreshes.borrow_mut().clear();
+    world.run(40);
+    assert!(world.records.refreshes.borrow().is_empty());
+
+    // Row 0 drops tag 1 and gains tag 35; row 1 (cut at 25 in the query) gains tag 39: only
+    // those, once, and the cut relation is compared whole.
+    world.pages[0] = page_with_tags(0, &[tags[0].clone(), tags[35].clone()]);
+    let mut more = tags[..30].to_vec();
+    more.push(tags[39].clone());
+    world.pages[1] = page_with_tags(1, &more);
+    world.run(40);
+    assert_eq!(
+        *world.records.refreshes.borrow(),
+        vec![(
+            "tags-project".to_owned(),
+            vec![tags[1].clone(), tags[35].clone(), tags[39].clone()]
+        )]
+    );
+}
+
+#[test]
+fn a_one_way_relation_asks_nothing_of_the_other_project() {
+    let tags: Vec<String> = (0..3).map(tag_id).collect();
+    let mut world = tags_world(vec![page_with_tags(0, &tags)]);
+    world.run(40);
+    world.pages[0] = page_with_tags(0, &tags[..1]);
+    world.run(40);
+    assert!(world.records.refreshes.borrow().is_empty());
+    assert!(world.records.relations.borrow().is_empty());
 }
