@@ -156,10 +156,13 @@ pub fn map_page(
             &field.property_name,
             &mut row.warnings,
         );
-        if is_truncated(&value) && field.effective_kind() == FieldType::MultiCollectionReference {
-            row.more_relations.push(field.field_id.clone());
-        } else {
-            warn_if_truncated(&value, field, &mut row.warnings);
+        match field.effective_kind() {
+            FieldType::MultiCollectionReference if is_truncated(&value) => {
+                row.more_relations.push(field.field_id.clone());
+            }
+            // One reference takes the first related page, which the query row always has.
+            FieldType::CollectionReference => {}
+            _ => warn_if_truncated(&value, field, &mut row.warnings),
         }
         let converted = convert(&value, field, schema, &mut row);
         row.field_data.insert(field.field_id.clone(), converted);
@@ -314,9 +317,9 @@ fn is_truncated(value: &Extracted) -> bool {
     )
 }
 
-/// Notion returns at most 25 related pages per query row. References are read in full (see
-/// [`MappedRow::more_relations`]); a relation shown as text or as one reference says so rather
-/// than link silently less.
+/// Notion returns at most 25 related pages per query row. Multi-references are read in full
+/// (see [`MappedRow::more_relations`]); a relation shown as text says so rather than list
+/// silently less.
 fn warn_if_truncated(value: &Extracted, field: &FieldMapping, warnings: &mut Vec<String>) {
     if let Extracted::Relation {
         ids,
