@@ -1417,3 +1417,66 @@ fn a_one_way_relation_asks_nothing_of_the_other_project() {
     assert!(world.records.refreshes.borrow().is_empty());
     assert!(world.records.relations.borrow().is_empty());
 }
+
+/// Long and two-way relations, left-out references, and rows others left out: every new unit.
+fn references_world() -> World {
+    let tags: Vec<String> = (0..130).map(tag_id).collect();
+    let mut world = tags_world_holding(
+        vec![
+            page_with_tags(0, &tags),
+            page_with_tags(1, &tags[..3]),
+            page_with_tags(2, &tags[120..]),
+        ],
+        &tags[..125],
+    );
+    world.schema = super::memory::data_source_two_way();
+    world
+        .records
+        .dangling_elsewhere
+        .borrow_mut()
+        .push(("posts".into(), "post-a".into(), id(1)));
+    world
+}
+
+#[test]
+fn a_crash_after_any_port_call_of_a_run_with_references_loses_no_reference_and_no_refresh() {
+    let mut clean = references_world();
+    let (outcome, _) = clean.run(6);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let calls = port_calls().len();
+    let expected_items = clean.framer.borrow().items.clone();
+    let asked = |w: &World| {
+        let mut asked: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for (project, pages) in w.records.refreshes.borrow().iter() {
+            asked
+                .entry(project.clone())
+                .or_default()
+                .extend(pages.iter().cloned());
+        }
+        asked
+    };
+    let expected_asked = asked(&clean);
+    assert_eq!(expected_asked["posts"].len(), 1);
+    assert_eq!(expected_asked["tags-project"].len(), 130);
+    let expected_dangling = clean.records.dangling.borrow().clone();
+    assert_eq!(expected_dangling[&id(0)].len(), 5);
+
+    for k in 2..=calls {
+        let mut world = references_world();
+        world.crashes = vec![(None, k)];
+        let (outcome, _) = world.run(6);
+        assert!(
+            matches!(outcome, StepOutcome::Succeeded),
+            "crash {k}: {outcome:?}"
+        );
+        assert!(world.crashes.is_empty(), "crash {k} happened");
+        assert_eq!(world.framer.borrow().items, expected_items, "crash {k}");
+        // A request whose answer the crash lost is sent again: at least once, never lost.
+        assert_eq!(asked(&world), expected_asked, "crash {k}");
+        assert_eq!(
+            *world.records.dangling.borrow(),
+            expected_dangling,
+            "crash {k}"
+        );
+    }
+}
