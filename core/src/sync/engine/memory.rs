@@ -452,6 +452,8 @@ pub struct MemRecords {
     pub refreshes: RefCell<Vec<(String, Vec<String>)>>,
     /// Two-way relations last seen: (row, field) -> related ids.
     pub relations: RefCell<BTreeMap<(String, String), Vec<String>>>,
+    /// Other projects' objects failing to take a refresh request.
+    pub refresh_unavailable: RefCell<bool>,
 }
 
 /// The project id of the engine tests' project.
@@ -667,10 +669,19 @@ impl Records for MemRecords {
         project_id: &str,
         page_ids: &[String],
     ) -> Result<(), StepError> {
+        port_call(Port::Records);
+        if *self.refresh_unavailable.borrow() {
+            return Err(super::failure::SyncFailure {
+                code: "internal_error".into(),
+                message: "sync queue: /refresh answered 500".into(),
+                retryable: true,
+                fault: None,
+            }
+            .into());
+        }
         self.refreshes
             .borrow_mut()
             .push((project_id.to_owned(), page_ids.to_vec()));
-        port_call(Port::Records);
         Ok(())
     }
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {

@@ -983,7 +983,18 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         if !self.budget.take() {
             return Err(StepError::BudgetSpent);
         }
-        self.records.request_refresh(&project_id, &pages).await?;
+        match self.records.request_refresh(&project_id, &pages).await {
+            Ok(()) => {}
+            // The run's own work is done and must not be undone by the other project's object:
+            // the rows stay as they are until they are read again (their next edit, the daily
+            // full reconcile), and the record says so.
+            Err(StepError::Failed(failure)) => job.row_warning(format!(
+                "references: project {project_id} could not be asked to read {} row(s) again ({}); they catch up at their next edit or full run",
+                pages.len(),
+                failure.message
+            )),
+            Err(e) => return Err(e),
+        }
         job.refresh_owed.remove(&project_id);
         Ok(true)
     }

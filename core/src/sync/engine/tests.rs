@@ -1480,3 +1480,26 @@ fn a_crash_after_any_port_call_of_a_run_with_references_loses_no_reference_and_n
         );
     }
 }
+
+#[test]
+fn a_refresh_the_other_object_cannot_take_is_a_warning_not_a_failed_run() {
+    let mut world = World::new(2, false);
+    world
+        .records
+        .dangling_elsewhere
+        .borrow_mut()
+        .push(("posts".into(), "post-a".into(), id(1)));
+    *world.records.refresh_unavailable.borrow_mut() = true;
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let (_, job) = last_record(&world);
+    assert_eq!(job.stats.added, 2);
+    assert!(
+        job.stats
+            .warnings
+            .iter()
+            .any(|w| w.contains("project posts could not be asked to read 1 row(s) again")),
+        "{:?}",
+        job.stats.warnings
+    );
+}
