@@ -767,9 +767,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             keep_drafts: job.settings().keep_drafts,
         };
         let mut staged = rows::stage(next_seq(job), row, title, slug, facts);
-        if staged.item.is_some() && !row.more_relations.is_empty() {
-            // Nothing about the row can be decided on a cut relation: its hash would differ
-            // from the stored one of the whole. Decided again once the relation is read.
+        if staged.state != RowState::Remove && !row.more_relations.is_empty() {
+            // Nothing about the row can be decided on a cut relation: its hash is not the one
+            // of the whole (or, written cut by an earlier version, would pass as unchanged).
+            // Decided again once the relation is read.
+            staged.item = Some(row.to_item(staged.slug.clone()));
             staged.more_relations.clone_from(&row.more_relations);
             staged.slug_waits = waits;
             staged.state = RowState::Relations;

@@ -1503,3 +1503,16 @@ fn a_refresh_the_other_object_cannot_take_is_a_warning_not_a_failed_run() {
         job.stats.warnings
     );
 }
+
+#[test]
+fn a_row_an_earlier_version_wrote_with_its_relation_cut_is_written_whole() {
+    let tags: Vec<String> = (0..60).map(tag_id).collect();
+    let mut world = tags_world(vec![page_with_tags(0, &tags[..25])]);
+    world.run(40);
+    // What the earlier version wrote: the first 25 of a longer relation, recorded as unchanged.
+    world.pages[0] = page_with_tags(0, &tags);
+    world.run(40);
+    assert_eq!(tags_of(&world, 0), tags);
+    let (_, job) = last_record(&world);
+    assert_eq!((job.stats.updated, job.stats.unchanged), (1, 0));
+}
