@@ -183,6 +183,9 @@ export class FakeNotion {
    * Creates a database with one data source.
    * @param {{title?: string, properties: object, token?: string|string[], createdTime?: any}} spec
    *   properties: {Name: {type:"title"}, Tags: {type:"multi_select", options:["a"]}, ...}
+   *   A relation: {type:"relation", dataSourceId} (to itself without one); with
+   *   syncedPropertyName it is two-way: the related data source gets a property of that name,
+   *   and an edit of either side changes the other without touching its last_edited_time.
    * @returns {{databaseId: string, dataSourceId: string}}
    */
   addDatabase({ title = "Untitled", properties, token, createdTime } = {}) {
@@ -894,6 +897,19 @@ export class FakeNotion {
     if (type === "relation") {
       const target = spec.dataSourceId === undefined ? ds : this.#mustGet(this.dataSources, spec.dataSourceId, "data source");
       Object.assign(prop, { relationDataSourceId: target.id, relationDatabaseId: target.databaseId });
+      // A two-way relation: Notion adds the synced property to the related data source, and
+      // keeps both sides in step (see #assignValues).
+      if (spec.syncedPropertyName !== undefined) {
+        if (target === ds) throw new Error("the fake has no two-way relation of a data source to itself");
+        if (target.props.some((p) => p.name === spec.syncedPropertyName)) throw new Error(`property ${spec.syncedPropertyName} exists`);
+        const synced = {
+          id: this.#newPropertyId(target), name: spec.syncedPropertyName, type: "relation", spec: { type: "relation" },
+          relationDataSourceId: ds.id, relationDatabaseId: ds.databaseId, dual: { propId: prop.id, dataSourceId: ds.id, name },
+        };
+        prop.dual = { propId: synced.id, dataSourceId: target.id, name: synced.name };
+        target.props.push(synced);
+        for (const id of target.pageIds) this.pages.get(id).values.set(synced.id, []);
+      }
     }
     return prop;
   }
@@ -930,7 +946,25 @@ export class FakeNotion {
       const prop = this.#mustProp(ds, name);
       if (READ_ONLY_TYPES.has(prop.type)) throw new Error(`${name} (${prop.type}) is computed by Notion`);
       const raw = isPlainObject(input) && Object.hasOwn(input, prop.type) ? input[prop.type] : input;
+      const before = page.values.get(prop.id) ?? [];
       page.values.set(prop.id, this.#toInternal(prop, raw));
+      if (prop.dual) this.#syncOtherSide(page, prop, before);
+    }
+  }
+
+  // The other side of a two-way relation follows an edit of this side, as in Notion: related
+  // pages gain or lose this page in the synced property, and their last_edited_time stays.
+  #syncOtherSide(page, prop, before) {
+    const now = page.values.get(prop.id);
+    for (const id of now.filter((x) => !before.includes(x))) {
+      const other = this.pages.get(id);
+      const list = other?.values.get(prop.dual.propId);
+      if (list && !list.includes(page.id)) list.push(page.id);
+    }
+    for (const id of before.filter((x) => !now.includes(x))) {
+      const other = this.pages.get(id);
+      const list = other?.values.get(prop.dual.propId);
+      if (list) other.values.set(prop.dual.propId, list.filter((x) => x !== page.id));
     }
   }
 
@@ -1473,7 +1507,12 @@ function schemaConfig(prop) {
     case "status": return { options: prop.options.map((o) => ({ ...o })), groups: structuredClone(prop.groups) };
     case "formula": return { expression: spec.expression ?? "" };
     case "unique_id": return { prefix: prop.prefix };
-    case "relation": return { database_id: prop.relationDatabaseId, data_source_id: prop.relationDataSourceId, type: "single_property", single_property: {} };
+    case "relation": return prop.dual
+      ? {
+        database_id: prop.relationDatabaseId, data_source_id: prop.relationDataSourceId, type: "dual_property",
+        dual_property: { synced_property_id: prop.dual.propId, synced_property_name: prop.dual.name },
+      }
+      : { database_id: prop.relationDatabaseId, data_source_id: prop.relationDataSourceId, type: "single_property", single_property: {} };
     case "rollup": return {
       function: spec.function ?? "count", relation_property_name: spec.relationPropertyName ?? "",
       relation_property_id: spec.relationPropertyId ?? "", rollup_property_name: spec.rollupPropertyName ?? "",

@@ -202,6 +202,22 @@ impl NotionClient {
         }
     }
 
+    /// One page (100 items) of a page's property items, the raw answer; `None` when Notion no
+    /// longer has the page (deleted or unshared).
+    pub async fn property_items(
+        &mut self,
+        page_id: &str,
+        property_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<Value>, NotionError> {
+        let path = protocol::property_items_path(page_id, property_id, cursor);
+        match self.request(Method::Get, &path, None).await {
+            Ok(items) => Ok(Some(items)),
+            Err(NotionError::NotShared { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One page of a data source query (the raw answer).
     pub async fn query_page(
         &mut self,

@@ -39,11 +39,19 @@ pub async fn handle(owned: &Owned<'_>) -> Result<Reply, ApiError> {
         message: e.to_string(),
     })?;
     let stored = project.mapping.as_ref().and_then(|m| m.mapping());
-    let (proposed, changes) = mapping::reconcile_schema(
-        &schema,
-        stored,
-        &store::projects::synced_collections(&ctx.db, project).await?,
-    );
+    let mut synced = store::projects::synced_collections(&ctx.db, project).await?;
+    // A relation of the data source to itself points into the project's own collection, as the
+    // sync maps it (known once the first run created or found the collection).
+    if let (Some(own), Some(collection)) = (
+        data_source.get("id").and_then(Value::as_str),
+        project.framer_collection_id.as_deref(),
+    ) {
+        synced.insert(
+            notion_framer_core::notion::ids::canonical(own),
+            collection.to_owned(),
+        );
+    }
+    let (proposed, changes) = mapping::reconcile_schema(&schema, stored, &synced);
     let properties: Vec<Value> = schema
         .properties
         .iter()

@@ -31,6 +31,7 @@ use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::Value;
 use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use worker::{console_log, WebSocket};
 
@@ -290,6 +291,15 @@ impl NotionSource for StepNotion {
         }
     }
 
+    async fn property_items(
+        &mut self,
+        page_id: &str,
+        property_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<Value>, StepError> {
+        Ok(self.0.property_items(page_id, property_id, cursor).await?)
+    }
+
     fn calls(&self) -> usize {
         self.0.calls
     }
@@ -471,6 +481,17 @@ impl Records for D1Records<'_> {
         Ok(store::synced_items::forget_all(&self.ctx.db, &self.project.id).await?)
     }
 
+    async fn forget_removed(&self, page_ids: &[String]) -> Result<(), StepError> {
+        self.query()?;
+        // Any review of their removal and what they left out of their references go together,
+        // in one round trip.
+        let (db, id) = (&self.ctx.db, &self.project.id);
+        let mut statements = store::held_removals::forget(db, id, page_ids)?;
+        statements.extend(store::references::forget(db, id, page_ids)?);
+        statements.extend(store::references::forget_relations(db, id, page_ids)?);
+        Ok(store::d1::batch(db, statements).await?)
+    }
+
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
         self.query()?;
         Ok(store::held_removals::of_project(&self.ctx.db, &self.project.id).await?)
@@ -501,6 +522,72 @@ impl Records for D1Records<'_> {
     async fn drop_legacy_assets(&self) -> Result<(), StepError> {
         self.query()?;
         Ok(store::assets::forget_all(&self.ctx.db, &self.project.id).await?)
+    }
+
+    async fn reference_targets(&self) -> Result<BTreeMap<String, String>, StepError> {
+        self.query()?;
+        let (db, project) = (&self.ctx.db, self.project);
+        Ok(store::references::targets(db, &project.id, &project.framer_project_url).await?)
+    }
+
+    async fn held_by_target(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<BTreeSet<String>, StepError> {
+        // The target's record is in its object: one call to it, a subrequest.
+        if !self.budget.take() {
+            return Err(StepError::BudgetSpent);
+        }
+        match crate::project_sync::holds(self.ctx, project_id, page_ids).await {
+            Ok(held) => Ok(held),
+            // Deleted since: its collection holds nothing a reference may point at.
+            Err(ApiError::NotFound(_)) => Ok(BTreeSet::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remember_dangling(
+        &self,
+        rows: &[(String, Vec<(String, String)>)],
+    ) -> Result<(), StepError> {
+        self.query()?;
+        Ok(store::references::remember(&self.ctx.db, &self.project.id, rows).await?)
+    }
+
+    async fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError> {
+        self.query()?;
+        let (db, id) = (&self.ctx.db, &self.project.id);
+        Ok(store::references::previous_relations(db, id, page_ids).await?)
+    }
+
+    async fn remember_relations(
+        &self,
+        values: &[(String, String, Vec<String>)],
+    ) -> Result<(), StepError> {
+        self.query()?;
+        let (db, id) = (&self.ctx.db, &self.project.id);
+        Ok(store::references::remember_relations(db, id, values).await?)
+    }
+
+    async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError> {
+        self.query()?;
+        Ok(store::references::referrers(&self.ctx.db, &self.project.id, page_ids).await?)
+    }
+
+    async fn request_refresh(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<(), StepError> {
+        match crate::project_sync::request_refresh(self.ctx, project_id, page_ids).await {
+            // Deleted since: nobody left to tell.
+            Ok(()) | Err(ApiError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {

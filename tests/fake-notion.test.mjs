@@ -137,6 +137,76 @@ describe("fake Notion against @notionhq/client", () => {
     });
     assert.deepEqual(items.map((item) => item.relation.id), targets);
   });
+
+  test("a relation of 150 is two property pages of 100 and 50, as the SDK reads them", async () => {
+    const targets = Array.from({ length: 150 }, (_, i) => fake.addPage(db.dataSourceId, { properties: { Name: `U${i}` } }));
+    const id = fake.addPage(db.dataSourceId, { properties: { Name: "Lots", Related: targets } });
+    const [row] = (await notion.dataSources.query({
+      data_source_id: db.dataSourceId, filter: { property: "Name", title: { equals: "Lots" } },
+    })).results;
+    assert.equal(row.properties.Related.relation.length, 25, "a query row carries 25 like a page");
+    assert.equal(row.properties.Related.has_more, true);
+    const property_id = row.properties.Related.id;
+    fake.resetStats();
+    const first = await notion.pages.properties.retrieve({ page_id: id, property_id, page_size: 100 });
+    assert.equal(first.object, "list");
+    assert.equal(first.type, "property_item");
+    assert.equal(first.property_item.type, "relation");
+    assert.equal(first.results.length, 100);
+    assert.ok(first.results.every((item) => item.object === "property_item" && item.type === "relation" && item.id === property_id));
+    assert.equal(first.has_more, true);
+    assert.equal(typeof first.next_cursor, "string");
+    const second = await notion.pages.properties.retrieve({ page_id: id, property_id, page_size: 100, start_cursor: first.next_cursor });
+    assert.equal(second.results.length, 50);
+    assert.equal(second.has_more, false);
+    assert.equal(second.next_cursor, null);
+    assert.deepEqual([...first.results, ...second.results].map((item) => item.relation.id), targets);
+    assert.equal(fake.stats.byRoute["GET /v1/pages/:id/properties/:property"], 2);
+    // Without page_size Notion answers its maximum, 100.
+    assert.equal((await notion.pages.properties.retrieve({ page_id: id, property_id })).results.length, 100);
+  });
+
+  test("a two-way relation shows as dual_property on both sides, and an edit of one side changes the other without editing it", async () => {
+    const people = fake.addDatabase({ title: "People", properties: { Name: { type: "title" } }, token: TOKEN });
+    const books = fake.addDatabase({
+      title: "Books",
+      properties: { Name: { type: "title" }, Authors: { type: "relation", dataSourceId: people.dataSourceId, syncedPropertyName: "Books" } },
+      token: TOKEN,
+    });
+    const ada = fake.addPage(people.dataSourceId, { properties: { Name: "Ada" }, editedTime: Date.parse("2024-05-01T10:00:00Z") });
+    const book = fake.addPage(books.dataSourceId, { properties: { Name: "Notes", Authors: [ada] } });
+    const peopleSchema = await notion.dataSources.retrieve({ data_source_id: people.dataSourceId });
+    const booksSchema = await notion.dataSources.retrieve({ data_source_id: books.dataSourceId });
+    assert.equal(booksSchema.properties.Authors.relation.type, "dual_property");
+    assert.equal(booksSchema.properties.Authors.relation.dual_property.synced_property_id, peopleSchema.properties.Books.id);
+    assert.equal(booksSchema.properties.Authors.relation.dual_property.synced_property_name, "Books");
+    assert.equal(peopleSchema.properties.Books.relation.type, "dual_property");
+    assert.equal(peopleSchema.properties.Books.relation.data_source_id, books.dataSourceId);
+    assert.equal(peopleSchema.properties.Books.relation.dual_property.synced_property_id, booksSchema.properties.Authors.id);
+    const adaPage = await notion.pages.retrieve({ page_id: ada });
+    assert.deepEqual(adaPage.properties.Books.relation, [{ id: book }]);
+    assert.equal(adaPage.last_edited_time, "2024-05-01T10:00:00.000Z");
+    fake.updatePage(ada, { Books: [] });
+    assert.deepEqual((await notion.pages.retrieve({ page_id: book })).properties.Authors.relation, [], "the other side follows");
+  });
+
+  test("the property endpoint refuses what Notion refuses: page_size over 100, a bad cursor, an unknown property or page", async () => {
+    const id = fake.addPage(db.dataSourceId, { properties: { Name: "Refusals" } });
+    const page = await notion.pages.retrieve({ page_id: id });
+    const property_id = page.properties.Related.id;
+    await rejectsWith(notion.pages.properties.retrieve({ page_id: id, property_id, page_size: 101 }), APIErrorCode.ValidationError, 400);
+    await rejectsWith(notion.pages.properties.retrieve({ page_id: id, property_id, start_cursor: "not-a-cursor" }), APIErrorCode.ValidationError, 400);
+    await rejectsWith(notion.pages.properties.retrieve({ page_id: id, property_id: "nope" }), APIErrorCode.ObjectNotFound, 404);
+    await rejectsWith(notion.pages.properties.retrieve({ page_id: "00000000-0000-4000-8000-000000000000", property_id }), APIErrorCode.ObjectNotFound, 404);
+    const unshared = new Client({ auth: "ntn_stranger", baseUrl: fake.url, logger: quiet, retry: false });
+    fake.addIntegration("ntn_stranger");
+    await rejectsWith(unshared.pages.properties.retrieve({ page_id: id, property_id }), APIErrorCode.ObjectNotFound, 404);
+    // Failures injected for this route reach it like any other.
+    fake.failNext({ status: 503, match: "GET /v1/pages/:id/properties/:property" });
+    await rejectsWith(notion.pages.properties.retrieve({ page_id: id, property_id }), APIErrorCode.ServiceUnavailable, 503);
+    const empty = await notion.pages.properties.retrieve({ page_id: id, property_id });
+    assert.deepEqual({ results: empty.results, has_more: empty.has_more, next_cursor: empty.next_cursor }, { results: [], has_more: false, next_cursor: null });
+  });
 });
 
 describe("queries", () => {
@@ -542,6 +612,18 @@ describe("rate limit", () => {
     assert.equal(fake.stats.rateLimited, 1);
     const other = new Client({ auth: "ntn_other", baseUrl: fake.url, logger: quiet, retry: false });
     await other.databases.retrieve({ database_id: db.databaseId });
+  });
+
+  test("page property reads spend the same bucket", async () => {
+    fake.setRateLimit({ requestsPerSecond: 2, burst: 2 });
+    fake.resetStats();
+    const notion = clientFor(fake, { retry: false });
+    const id = fake.addPage(db.dataSourceId, { properties: { Name: "Bucket" } });
+    const read = () => notion.pages.properties.retrieve({ page_id: id, property_id: "title" });
+    await read();
+    await read();
+    await rejectsWith(read(), APIErrorCode.RateLimited, 429);
+    assert.equal(fake.stats.rateLimited, 1);
   });
 
   test("the SDK waits Retry-After and succeeds", async () => {

@@ -9,8 +9,8 @@ use crate::store::sync_runs::SyncRun;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::ledger::Outcome;
 use notion_framer_core::sync::object::{
-    CancelRequest, IngestReply, IngestRequest, ObjectRoute, QueueStatus, RunsRequest, SyncRequest,
-    SyncTicket,
+    CancelRequest, HoldsRequest, IngestReply, IngestRequest, ObjectRoute, QueueStatus,
+    RefreshRequest, RunsRequest, SyncRequest, SyncTicket,
 };
 use notion_framer_core::sync::queue::Trigger;
 use serde::Serialize;
@@ -98,6 +98,22 @@ async fn sync_request(
     resp.json().await.fault()
 }
 
+/// Asks the project's object to read these pages again in its next run (queued, and
+/// scheduled like an event when auto-sync is on). A deleted project is a 404.
+pub async fn request_refresh(
+    ctx: &AppContext,
+    project_id: &str,
+    page_ids: &[String],
+) -> std::result::Result<(), ApiError> {
+    let body = RefreshRequest {
+        project_id: project_id.to_owned(),
+        page_ids: page_ids.to_vec(),
+    };
+    call(ctx, project_id, ObjectRoute::Refresh, Some(&body))
+        .await
+        .map(|_| ())
+}
+
 pub async fn queue_status(
     ctx: &AppContext,
     project_id: &str,
@@ -138,5 +154,18 @@ pub async fn runs(
     request: &RunsRequest,
 ) -> std::result::Result<Vec<SyncRun>, ApiError> {
     let mut resp = call(ctx, project_id, ObjectRoute::Runs, Some(request)).await?;
+    resp.json().await.fault()
+}
+
+/// Which of `page_ids` the project's collection holds, by its object's record.
+pub async fn holds(
+    ctx: &AppContext,
+    project_id: &str,
+    page_ids: &[String],
+) -> std::result::Result<std::collections::BTreeSet<String>, ApiError> {
+    let request = HoldsRequest {
+        page_ids: page_ids.to_vec(),
+    };
+    let mut resp = call(ctx, project_id, ObjectRoute::Holds, Some(&request)).await?;
     resp.json().await.fault()
 }

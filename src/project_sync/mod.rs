@@ -9,7 +9,10 @@ mod ledger_copy;
 
 use ledger_copy::{flush, log_copy_failure};
 
-pub use client::{cancel_run, forget, ingest, queue_status, request_release, request_sync, runs};
+pub use client::{
+    cancel_run, forget, holds, ingest, queue_status, request_refresh, request_release,
+    request_sync, runs,
+};
 
 use super::context::{now_ms, text_binding, AppContext};
 use super::store::run_history::RunHistory;
@@ -21,12 +24,12 @@ use notion_framer_core::api::log_line::LogLine;
 use notion_framer_core::sync::engine::budget::{self, Budget};
 use notion_framer_core::sync::engine::failure::StepError;
 use notion_framer_core::sync::engine::job::Job;
-use notion_framer_core::sync::engine::ports::Staging;
+use notion_framer_core::sync::engine::ports::{Adoption, Legacy, Staging};
 use notion_framer_core::sync::engine::step::StepOutcome;
 use notion_framer_core::sync::ledger::{self, Outcome};
 use notion_framer_core::sync::object::{
-    self, Admission, CancelRequest, Checkpoint, IngestReply, IngestRequest, NextRun, ObjectRoute,
-    QueueStatus, RunsRequest, SyncAsk, SyncRequest, SyncTicket,
+    self, Admission, CancelRequest, Checkpoint, HoldsRequest, IngestReply, IngestRequest, NextRun,
+    ObjectRoute, QueueStatus, RefreshRequest, RunsRequest, SyncAsk, SyncRequest, SyncTicket,
 };
 use notion_framer_core::sync::queue::{self, AfterRun, Pending, RetryPolicy, Trigger, Window};
 use notion_framer_core::util::secrets;
@@ -111,6 +114,16 @@ impl DurableObject for ProjectSync {
             },
             ObjectRoute::Status => self.status().await.and_then(|s| Response::from_json(&s)),
             ObjectRoute::Forget => self.forget().await,
+            ObjectRoute::Refresh => match req.json::<RefreshRequest>().await {
+                Ok(body) => self.on_refresh(body).await,
+                Err(e) => Err(worker::Error::RustError(format!(
+                    "bad refresh request: {e}"
+                ))),
+            },
+            ObjectRoute::Holds => match req.json::<HoldsRequest>().await {
+                Ok(body) => self.held(&body).await,
+                Err(e) => Err(worker::Error::RustError(format!("bad holds request: {e}"))),
+            },
             ObjectRoute::Runs => match req.json::<RunsRequest>().await {
                 Ok(body) => self.runs(&body),
                 Err(e) => Err(worker::Error::RustError(format!("bad runs request: {e}"))),
@@ -192,6 +205,13 @@ impl DurableObject for ProjectSync {
         if self.forgotten.get() {
             // Deleted while the step waited on Notion or Framer: write nothing back.
             return Response::ok("project deleted");
+        }
+        if !matches!(outcome, StepOutcome::Continue) && !job.refresh_next.is_empty() {
+            // Rows of this project that referenced items the run added: the next run reads
+            // them again (a relation of the data source to itself).
+            let pages = std::mem::take(&mut job.refresh_next).into_iter().collect();
+            self.queue_refresh(pages, project.auto_sync_active())
+                .await?;
         }
         match outcome {
             StepOutcome::Continue => {
@@ -426,6 +446,26 @@ impl ProjectSync {
         Response::from_json(&runs)
     }
 
+    /// Which of the pages Framer holds for this project: the object's record, or D1's until
+    /// the object adopted it.
+    async fn held(&self, body: &HoldsRequest) -> Result<Response> {
+        if self.forgotten.get() {
+            return project_gone();
+        }
+        let staging = self.staging()?;
+        let held = if staging.adoption(Legacy::Items).map_err(step_error)? == Adoption::Done {
+            staging.held_among(&body.page_ids).map_err(step_error)?
+        } else {
+            let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+            let project_id = self.state.storage().get::<String>(PROJECT_ID).await?;
+            let project_id = project_id.unwrap_or_default();
+            store::references::held_by(&ctx.db, &project_id, &body.page_ids)
+                .await
+                .or_runtime()?
+        };
+        Response::from_json(&held)
+    }
+
     fn on_cancel(&self, body: &CancelRequest) -> Result<Response> {
         // Only a step under way can see it; between steps the next one compares the project's
         // settings with the run's own.
@@ -551,6 +591,34 @@ impl ProjectSync {
             }
         };
         Response::from_json(&ticket)
+    }
+
+    /// Queues pages another project asked for: with auto-sync on they make a batch under the
+    /// debounce, like an event; off, they wait in the batch for the next run there is.
+    async fn on_refresh(&self, body: RefreshRequest) -> Result<Response> {
+        if !self.adopt(&body.project_id).await? {
+            return project_gone();
+        }
+        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+        let auto_sync = store::projects::by_id(&ctx.db, &body.project_id)
+            .await
+            .or_runtime()?
+            .is_some_and(|p| p.auto_sync_active());
+        self.queue_refresh(body.page_ids, auto_sync).await?;
+        Response::ok("queued")
+    }
+
+    async fn queue_refresh(&self, pages: Vec<String>, run: bool) -> Result<()> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        let now = now_ms();
+        let mut pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        pending.record_refresh(pages, run, now);
+        pending.schedule(now, self.window()?);
+        storage.put(PENDING, &pending).await?;
+        self.arm(&pending).await
     }
 
     /// After a run, re-arm for whatever arrived while it ran (no change is lost), or for ledger

@@ -17,6 +17,7 @@ pub mod migrations;
 pub mod offered_sources;
 pub mod pending_verifications;
 pub mod projects;
+pub mod references;
 pub mod run_history;
 pub mod staging;
 pub mod sync_runs;

@@ -14,7 +14,7 @@ use notion_framer_core::sync::slug::Holder;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use worker::{SqlCursor, SqlStorage, SqlStorageValue};
 
 /// The staging tables of one object.
@@ -318,13 +318,13 @@ impl Staging for SqlStaging {
         Ok(())
     }
 
-    fn reviewed_among(&self, page_ids: &[String]) -> Result<Vec<String>, StepError> {
-        let mut reviewed = Vec::new();
+    fn held_among(&self, page_ids: &[String]) -> Result<BTreeSet<String>, StepError> {
+        let mut held = BTreeSet::new();
         for chunk in page_ids.chunks(500) {
-            let rows = self.all::<Text>(q::REVIEWED_AMONG, vec![json(&chunk)?])?;
-            reviewed.extend(rows.into_iter().map(|r| r.t));
+            let rows = self.all::<Text>(q::HELD_AMONG, vec![json(&chunk)?])?;
+            held.extend(rows.into_iter().map(|r| r.t));
         }
-        Ok(reviewed)
+        Ok(held)
     }
 
     fn reviewed_moot(&self, full: bool) -> Result<Vec<String>, StepError> {

@@ -58,6 +58,7 @@ pub fn source_info(data_source: &Value) -> Option<SourceInfo> {
         .filter_map(|p| match &p.kind {
             PropertyKind::Relation {
                 data_source_id: Some(target),
+                ..
             } => Some(RelationEdge {
                 property_id: p.id.clone(),
                 property_name: p.name.clone(),

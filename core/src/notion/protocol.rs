@@ -3,6 +3,7 @@
 //! (incremental windows, the 10,000-row cap) and the reading of query pages.
 //! `edge::notion_api` runs these decisions over `Fetch`.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
 
 use crate::notion::error::NotionError;
@@ -276,9 +277,107 @@ pub fn parse_block_page(response: &Value) -> (Vec<Value>, Option<String>) {
     (blocks, cursor)
 }
 
+/// Items per page of a page-property list (`GET /v1/pages/{id}/properties/{property}`): Notion's
+/// maximum, so a relation of n pages costs ceil(n / 100) calls.
+pub const PROPERTY_PAGE_SIZE: u32 = 100;
+
+/// Bytes a path segment or query value may not carry as is. `%` stays: Notion's property ids
+/// come percent-encoded already (`au%3Ch`), and encoding them again would name another property.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'&')
+    .add(b'=')
+    .add(b'+')
+    .add(b'[')
+    .add(b']')
+    .add(b'^')
+    .add(b'|')
+    .add(b'\\');
+
+/// The path of one page of a page's property items ("Retrieve a page property item"): the
+/// full list of a relation, which query rows cut at 25.
+pub fn property_items_path(page_id: &str, property_id: &str, cursor: Option<&str>) -> String {
+    let property = utf8_percent_encode(property_id, PATH_SEGMENT);
+    let mut path =
+        format!("/v1/pages/{page_id}/properties/{property}?page_size={PROPERTY_PAGE_SIZE}");
+    if let Some(cursor) = cursor {
+        path.push_str("&start_cursor=");
+        path.extend(utf8_percent_encode(cursor, PATH_SEGMENT));
+    }
+    path
+}
+
+/// One page of a relation's property items: the related page ids (dashed lowercase) and the
+/// next cursor. An answer that is not a list of relation items reads as no ids and no cursor.
+pub fn parse_relation_items(response: &Value) -> (Vec<String>, Option<String>) {
+    let ids = response
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.pointer("/relation/id").and_then(Value::as_str))
+        .map(crate::notion::ids::canonical)
+        .collect();
+    let has_more = response
+        .get("has_more")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let cursor = response
+        .get("next_cursor")
+        .and_then(Value::as_str)
+        .filter(|_| has_more)
+        .map(str::to_owned);
+    (ids, cursor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn property_item_paths_keep_encoded_ids_and_encode_cursors() {
+        assert_eq!(
+            property_items_path("p1", "au%3Ch", None),
+            "/v1/pages/p1/properties/au%3Ch?page_size=100"
+        );
+        assert_eq!(
+            property_items_path("p1", "a?b", Some("c/d=e+f")),
+            "/v1/pages/p1/properties/a%3Fb?page_size=100&start_cursor=c%2Fd%3De%2Bf"
+        );
+    }
+
+    #[test]
+    fn relation_items_read_ids_and_the_cursor_only_while_more_remain() {
+        let page = json!({"object": "list", "results": [
+            {"object": "property_item", "id": "r", "type": "relation", "relation": {"id": "7E8F9A0B1C2D4E3F8A4B5C6D7E8F9A0B"}},
+            {"object": "property_item", "id": "r", "type": "relation", "relation": {"id": "11111111-2222-4333-8444-555555555555"}},
+        ], "next_cursor": "abc", "has_more": true});
+        assert_eq!(
+            parse_relation_items(&page),
+            (
+                vec![
+                    "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b".to_owned(),
+                    "11111111-2222-4333-8444-555555555555".to_owned()
+                ],
+                Some("abc".to_owned())
+            )
+        );
+        let last = json!({"results": [], "next_cursor": "stale", "has_more": false});
+        assert_eq!(parse_relation_items(&last), (vec![], None));
+        assert_eq!(
+            parse_relation_items(&json!({"object": "error"})),
+            (vec![], None)
+        );
+    }
 
     #[test]
     fn retry_policy_honours_retry_after_backs_off_and_gives_up() {

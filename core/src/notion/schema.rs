@@ -92,6 +92,10 @@ pub enum PropertyKind {
     Relation {
         /// The related data source (dashed lowercase), when Notion says.
         data_source_id: Option<String>,
+        /// Two-way (`dual_property`): Notion keeps a synced property on the related data
+        /// source, whose pages change when this one's relation does, without being edited.
+        #[serde(default)]
+        dual: bool,
     },
     /// Auto-incrementing id such as `TASK-12`.
     UniqueId {
@@ -232,6 +236,7 @@ fn parse_kind(notion_type: &str, config: &Value) -> PropertyKind {
         "files" => PropertyKind::Files,
         "relation" => PropertyKind::Relation {
             data_source_id: str_at(config, "data_source_id").map(crate::notion::ids::canonical),
+            dual: str_at(config, "type") == Some("dual_property"),
         },
         "unique_id" => PropertyKind::UniqueId {
             prefix: str_at(config, "prefix").map(str::to_string),
@@ -345,7 +350,8 @@ mod tests {
         assert_eq!(
             schema.property("au%3Ch").unwrap().kind,
             PropertyKind::Relation {
-                data_source_id: Some(AUTHORS_DS.to_string())
+                data_source_id: Some(AUTHORS_DS.to_string()),
+                dual: true,
             }
         );
         assert_eq!(

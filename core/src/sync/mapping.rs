@@ -345,6 +345,7 @@ fn related_collection(property: &Property, synced: &SyncedCollections) -> Option
     match &property.kind {
         PropertyKind::Relation {
             data_source_id: Some(id),
+            ..
         } => synced.get(id).cloned(),
         _ => None,
     }
@@ -412,7 +413,7 @@ fn new_field_mapping(
 
 fn related_data_source(property: &Property) -> Option<String> {
     match &property.kind {
-        PropertyKind::Relation { data_source_id } => data_source_id.clone(),
+        PropertyKind::Relation { data_source_id, .. } => data_source_id.clone(),
         _ => None,
     }
 }

@@ -13,6 +13,7 @@ pub mod plan;
 pub mod publish_filter;
 pub mod queue;
 pub mod reconcile;
+pub mod references;
 pub mod retention;
 pub mod row;
 pub mod site;

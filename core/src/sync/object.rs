@@ -25,16 +25,23 @@ pub enum ObjectRoute {
     Cancel,
     /// A page of the project's run history, or one run by id.
     Runs,
+    /// Another project asks for pages to be read again (its references to them changed).
+    Refresh,
+    /// Another project asks which of some pages this project's collection holds (a
+    /// reference is written only to those).
+    Holds,
 }
 
 impl ObjectRoute {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 8] = [
         Self::Ingest,
         Self::Sync,
         Self::Status,
         Self::Forget,
         Self::Cancel,
         Self::Runs,
+        Self::Refresh,
+        Self::Holds,
     ];
 
     pub fn path(self) -> &'static str {
@@ -45,6 +52,8 @@ impl ObjectRoute {
             Self::Forget => "/forget",
             Self::Cancel => "/cancel",
             Self::Runs => "/runs",
+            Self::Refresh => "/refresh",
+            Self::Holds => "/holds",
         }
     }
 
@@ -88,6 +97,13 @@ pub struct CancelRequest {
     pub forget_items: bool,
 }
 
+/// Which of these pages the project's collection holds; the object answers them as a JSON
+/// array.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct HoldsRequest {
+    pub page_ids: Vec<String>,
+}
+
 /// Which runs of the history: the one with `id`, else up to `limit` newest first, older than
 /// the run `after` = `(started_at, id)` when given. The object answers a JSON array of runs.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -110,6 +126,15 @@ pub struct SyncRequest {
     /// The owner asked for the removals the deletion guard held ("Remove them").
     #[serde(default)]
     pub release_held: bool,
+}
+
+/// Pages of the project to read again in its next run, asked for by another project's run:
+/// items it added that these rows had to leave out of their references, or a two-way relation
+/// it saw change on its side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub project_id: String,
+    pub page_ids: Vec<String>,
 }
 
 /// What the object tells the API about its queue.

@@ -66,6 +66,11 @@ pub struct Pending {
     /// (due at once).
     #[serde(default)]
     pub run_at_ms: Option<i64>,
+    /// Pages another project asked this one to read again (their references changed): read
+    /// by id by the next run, whatever its trigger. Kept while the batch is empty (auto-sync
+    /// off), for the next run there is.
+    #[serde(default)]
+    pub refresh_pages: BTreeSet<String>,
 }
 
 /// How failed runs are retried: exponential backoff with jitter from `base_ms`, each wait at
@@ -141,6 +146,28 @@ impl Pending {
         }
     }
 
+    /// Adds pages another project asked for. With `run` (auto-sync on) they make a batch like a
+    /// webhook event does, under the same debounce; without, they wait for the next run.
+    pub fn record_refresh(
+        &mut self,
+        pages: impl IntoIterator<Item = String>,
+        run: bool,
+        now_ms: i64,
+    ) {
+        if run {
+            self.start_if_empty(now_ms, Trigger::Webhook);
+            self.parked = false;
+        }
+        self.refresh_pages.extend(pages);
+        if self.refresh_pages.len() > MAX_TRACKED_PAGES {
+            // As with events: past this many pages a full run is the cheaper read.
+            self.refresh_pages.clear();
+            if run {
+                self.full = true;
+            }
+        }
+    }
+
     /// Adds a request that is not a webhook event (manual "Sync now", the catch-up schedule),
     /// which wakes a batch whose retries stopped.
     pub fn record_request(&mut self, trigger: Trigger, full: bool, now_ms: i64) {
@@ -157,6 +184,7 @@ impl Pending {
             *self = Pending {
                 first_at_ms: now_ms,
                 trigger: Some(trigger),
+                refresh_pages: std::mem::take(&mut self.refresh_pages),
                 ..Pending::default()
             };
         }
@@ -217,12 +245,16 @@ impl Pending {
     /// Folds a batch that could not be synced back into the one that arrived meanwhile.
     pub fn merge(&mut self, earlier: Pending) {
         if earlier.is_empty() {
+            self.refresh_pages.extend(earlier.refresh_pages);
             return;
         }
         if self.is_empty() {
+            let refresh = std::mem::take(&mut self.refresh_pages);
             *self = earlier;
+            self.refresh_pages.extend(refresh);
             return;
         }
+        self.refresh_pages.extend(earlier.refresh_pages);
         self.first_at_ms = self.first_at_ms.min(earlier.first_at_ms);
         self.events = self.events.saturating_add(earlier.events);
         self.changed_pages.extend(earlier.changed_pages);
@@ -315,6 +347,47 @@ mod tests {
 
     fn changed(id: &str) -> Effect {
         Effect::PageChanged { page_id: id.into() }
+    }
+
+    #[test]
+    fn refreshed_pages_start_a_debounced_batch_or_wait_for_the_next_run() {
+        let mut on = Pending::default();
+        on.record_refresh(["a".to_owned()], true, 1_000);
+        assert_eq!(on.trigger, Some(Trigger::Webhook));
+        assert_eq!(
+            on.schedule(1_000, W),
+            Some(11_000),
+            "debounced like an event"
+        );
+        assert!(on.refresh_pages.contains("a"));
+
+        let mut off = Pending::default();
+        off.record_refresh(["b".to_owned()], false, 1_000);
+        assert!(
+            off.is_empty() && off.due_at().is_none(),
+            "no run of its own"
+        );
+        off.record_request(Trigger::Manual, false, 2_000);
+        assert!(off.refresh_pages.contains("b"), "the next run reads it");
+
+        let mut failed = Pending::default();
+        failed.record_refresh(["c".to_owned()], false, 0);
+        let mut earlier = Pending::default();
+        earlier.record_event(&changed("x"), 0);
+        earlier.refresh_pages.insert("d".into());
+        failed.merge(earlier);
+        assert_eq!(
+            failed
+                .refresh_pages
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["c", "d"]
+        );
+
+        let mut many = Pending::default();
+        many.record_refresh((0..=MAX_TRACKED_PAGES).map(|n| n.to_string()), true, 0);
+        assert!(many.full && many.refresh_pages.is_empty());
     }
 
     /// The production policy: 5 s, doubling, at most 15 min between attempts, for an hour.

@@ -186,6 +186,7 @@ mod tests {
     #[test]
     fn rows_staged_otherwise_are_kept() {
         for state in [
+            RowState::Relations,
             RowState::Body,
             RowState::SlugWait,
             RowState::Write,
@@ -273,6 +274,8 @@ mod tests {
 
     pub(crate) fn any_state() -> impl Strategy<Value = Option<RowState>> {
         prop::option::of(prop_oneof![
+            Just(RowState::Relations),
+            Just(RowState::Relations),
             Just(RowState::Body),
             Just(RowState::SlugWait),
             Just(RowState::Write),

@@ -98,6 +98,10 @@ pub struct MappedRow {
     pub warnings: Vec<String>,
     /// Enum cases this row uses that the fields do not list yet.
     pub new_cases: Vec<NewEnumCase>,
+    /// Multi-reference fields (by Framer field id) whose relation Notion cut at 25 in the
+    /// query row: the rest is read through the page-property endpoint before the row is sent.
+    #[serde(default)]
+    pub more_relations: Vec<String>,
 }
 
 impl MappedRow {
@@ -143,6 +147,7 @@ pub fn map_page(
         field_data: BTreeMap::new(),
         warnings: Vec::new(),
         new_cases: Vec::new(),
+        more_relations: Vec::new(),
     };
     for field in mapping.fields.iter().filter(|field| field.enabled) {
         let value = extract_property(
@@ -151,7 +156,14 @@ pub fn map_page(
             &field.property_name,
             &mut row.warnings,
         );
-        warn_if_truncated(&value, field, &mut row.warnings);
+        match field.effective_kind() {
+            FieldType::MultiCollectionReference if is_truncated(&value) => {
+                row.more_relations.push(field.field_id.clone());
+            }
+            // One reference takes the first related page, which the query row always has.
+            FieldType::CollectionReference => {}
+            _ => warn_if_truncated(&value, field, &mut row.warnings),
+        }
         let converted = convert(&value, field, schema, &mut row);
         row.field_data.insert(field.field_id.clone(), converted);
     }
@@ -295,7 +307,19 @@ fn relation_ids(value: &Extracted) -> Vec<String> {
     }
 }
 
-/// Notion returns at most 25 related pages per query row; say so rather than link silently less.
+fn is_truncated(value: &Extracted) -> bool {
+    matches!(
+        value,
+        Extracted::Relation {
+            truncated: true,
+            ..
+        }
+    )
+}
+
+/// Notion returns at most 25 related pages per query row. Multi-references are read in full
+/// (see [`MappedRow::more_relations`]); a relation shown as text says so rather than list
+/// silently less.
 fn warn_if_truncated(value: &Extracted, field: &FieldMapping, warnings: &mut Vec<String>) {
     if let Extracted::Relation {
         ids,

@@ -31,9 +31,10 @@ pub const MAX_STEP_MS: i64 = 25_000;
 
 /// D1 queries a checkpoint makes (the run record's progress): never taken by units.
 pub const CHECKPOINT_D1: u32 = 1;
-/// The most D1 queries an ordinary unit makes (a write: the assets Framer has, the assets it
-/// uploaded, the rows it accepted); a step starts no unit that could not afford them.
-pub const UNIT_D1: u32 = 3;
+/// The most D1 queries an ordinary unit makes (a write: the two-way relations it had and has,
+/// what its rows left out of their references, the rows of other projects that wait for its
+/// items); a step starts no unit that could not afford them.
+pub const UNIT_D1: u32 = 5;
 /// D1 queries closing a run makes (the last full sync time, the run record; and, until the
 /// history that versions before kept in D1 has moved to the project's object, a chunk of it).
 pub const CLOSE_D1: u32 = 3;
@@ -203,7 +204,8 @@ mod tests {
             budget.spent(0),
             "a unit no longer fits beside the checkpoint"
         );
-        assert!(budget.affords(40, 3) && !budget.affords(41, 0) && !budget.affords(0, 4));
+        let left = UNIT_D1 + CHECKPOINT_D1 - 1;
+        assert!(budget.affords(40, left) && !budget.affords(41, 0) && !budget.affords(0, left + 1));
     }
 
     #[test]

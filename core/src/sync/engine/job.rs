@@ -8,9 +8,10 @@ use crate::notion::schema::Schema;
 use crate::sync::guard::{HoldReason, Verdict};
 use crate::sync::mapping::Mapping;
 use crate::sync::queue::{Pending, Trigger};
+use crate::sync::references::Refreshes;
 use crate::sync::row::RowOptions;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Skipped rows listed on a run's record; past this they are only counted.
 pub const MAX_SKIPPED_LISTED: usize = 100;
@@ -94,7 +95,8 @@ pub struct Job {
     /// Set once the data source, mapping and collection are resolved (end of `Starting`).
     pub setup: Option<Setup>,
     pub read: ReadCursor,
-    /// Gone pages of an incremental batch still to check with Notion.
+    /// Pages of an incremental batch to read again by id, still to do: reported deleted (gone
+    /// if Notion no longer shows them), or asked for by a project that references them.
     pub gone_to_check: Vec<String>,
     /// When the next Notion request may go out (the pacer carries over between steps).
     pub notion_next_at_ms: u64,
@@ -121,6 +123,18 @@ pub struct Job {
     /// first, with this ending.
     #[serde(default)]
     pub closing: Option<Closing>,
+    /// Where reading the rest of a relation stands (the first row in `Relations`).
+    #[serde(default)]
+    pub relation_read: Option<RelationRead>,
+    /// Rows of other projects to read again, by project: they reference items this run added
+    /// (and had to leave them out), or their relation changed on this side. Sent before the
+    /// run publishes, one call per project.
+    #[serde(default)]
+    pub refresh_owed: Refreshes,
+    /// This project's own rows to read again in its next run (a relation of the data source to
+    /// itself): the object queues them once the run is over.
+    #[serde(default)]
+    pub refresh_next: BTreeSet<String>,
 }
 
 /// How a run that is over ends, kept until its record is closed.
@@ -132,6 +146,15 @@ pub enum Closing {
         message: String,
         retryable: bool,
     },
+}
+
+/// A relation read in pages: the row, the field, and the cursor of the next page. The ids read
+/// so far are in the staged row's item, written with this checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationRead {
+    pub page_id: String,
+    pub field_id: String,
+    pub cursor: String,
 }
 
 /// The project's settings a run works with, read once when it starts.
@@ -232,6 +255,10 @@ pub struct Setup {
     pub body_field_new: bool,
     /// Framer's item ids were staged (full runs), so missing items can be re-sent.
     pub framer_ids_known: bool,
+    /// The project syncing each collection references point into (this one's included, for
+    /// a relation of the data source to itself): collection id -> project id.
+    #[serde(default)]
+    pub targets: BTreeMap<String, String>,
 }
 
 /// Where reading stands: the query window, the cursor in it, and the newest `created_time`
@@ -258,7 +285,11 @@ impl Job {
     }
 
     pub fn new(batch: Pending, sync_id: String, now_ms: i64) -> Self {
-        let gone_to_check = batch.gone_pages.iter().cloned().collect();
+        let gone_to_check = batch
+            .gone_pages
+            .union(&batch.refresh_pages)
+            .cloned()
+            .collect();
         Self {
             sync_id,
             batch,
@@ -282,6 +313,9 @@ impl Job {
             removal: None,
             items_in_framer: None,
             closing: None,
+            relation_read: None,
+            refresh_owed: Refreshes::new(),
+            refresh_next: BTreeSet::new(),
         }
     }
 
@@ -339,6 +373,9 @@ impl Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RowState {
+    /// A relation of it has more related pages than the query row carried (25): the rest is
+    /// read page by page before anything else is decided about the row.
+    Relations,
     /// Its page body must be fetched.
     Body,
     /// The slug it wants is on the Framer item of another page that may still give it up this
@@ -382,6 +419,13 @@ pub struct StagedRow {
     /// the row is written.
     #[serde(default)]
     pub files: Vec<String>,
+    /// Multi-reference fields (Framer field ids) still to read in full (state `Relations`).
+    #[serde(default)]
+    pub more_relations: Vec<String>,
+    /// The slug it wants is held by another page (see `SlugWait`): once its relations are read,
+    /// it waits for it.
+    #[serde(default)]
+    pub slug_waits: bool,
 }
 
 impl StagedRow {
@@ -398,6 +442,8 @@ impl StagedRow {
             item: None,
             write: None,
             files: Vec::new(),
+            more_relations: Vec::new(),
+            slug_waits: false,
         }
     }
 }

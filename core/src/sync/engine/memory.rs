@@ -34,6 +34,8 @@ pub struct MemNotion {
     pub result_cap: usize,
     /// Pages deleted after the query listed them: their bodies answer 404.
     pub bodies_gone: BTreeSet<String>,
+    /// The data source's schema as `data_source` answers it.
+    pub schema: Value,
 }
 
 /// Notion's result cap per query.
@@ -67,8 +69,20 @@ pub fn page(n: usize, url: &str) -> Value {
             "Name": {"id": "title", "type": "title", "title": [{"type": "text", "plain_text": format!("Row {n}"), "text": {"content": format!("Row {n}")}}]},
             "Link": {"id": "u%3Ar", "type": "url", "url": url},
             "Cover": {"id": "c%3Av", "type": "files", "files": []},
+            "Tags": {"id": "t%3Ag", "type": "relation", "relation": [], "has_more": false},
         }
     })
+}
+
+/// The data source the pages' "Tags" relation points into.
+pub const TAGS_DATA_SOURCE: &str = "22222222-2222-4222-8222-222222222222";
+
+/// A page related to `tags` (page ids) through "Tags", all of them: Notion cuts what it shows.
+pub fn page_with_tags(n: usize, tags: &[String]) -> Value {
+    let mut page = page(n, "https://example.com");
+    let related: Vec<Value> = tags.iter().map(|id| json!({"id": id})).collect();
+    page["properties"]["Tags"]["relation"] = Value::Array(related);
+    page
 }
 
 /// A page whose "Cover" files property holds a Notion-hosted file (signed like Notion's).
@@ -82,6 +96,15 @@ pub fn page_with_file(n: usize, path: &str, signature: &str) -> Value {
     page
 }
 
+/// The data source with its "Tags" relation two-way (Notion's `dual_property`).
+pub fn data_source_two_way() -> Value {
+    let mut ds = data_source();
+    ds["properties"]["Tags"]["relation"] = json!({
+        "data_source_id": TAGS_DATA_SOURCE, "type": "dual_property",
+        "dual_property": {"synced_property_id": "p%3Ao", "synced_property_name": "Posts"}});
+    ds
+}
+
 pub fn data_source() -> Value {
     json!({
         "object": "data_source",
@@ -90,8 +113,29 @@ pub fn data_source() -> Value {
             "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
             "Link": {"id": "u%3Ar", "name": "Link", "type": "url", "url": {}},
             "Cover": {"id": "c%3Av", "name": "Cover", "type": "files", "files": {}},
+            "Tags": {"id": "t%3Ag", "name": "Tags", "type": "relation", "relation": {
+                "data_source_id": TAGS_DATA_SOURCE, "type": "single_property", "single_property": {}}},
         }
     })
+}
+
+/// Related pages a page object carries per relation, as Notion cuts them.
+const RELATION_CUT: usize = 25;
+
+/// A page as Notion shows it in a query or a page read: relations cut at 25 with `has_more`.
+fn as_notion_shows(page: &Value) -> Value {
+    let mut shown = page.clone();
+    if let Some(properties) = shown["properties"].as_object_mut() {
+        for property in properties.values_mut() {
+            let Some(related) = property["relation"].as_array_mut() else {
+                continue;
+            };
+            let more = related.len() > RELATION_CUT;
+            related.truncate(RELATION_CUT);
+            property["has_more"] = Value::Bool(more);
+        }
+    }
+    shown
 }
 
 impl MemNotion {
@@ -117,7 +161,7 @@ impl NotionSource for MemNotion {
     async fn data_source(&mut self, _id: &str) -> Result<Value, StepError> {
         self.spend("data_source")?;
         port_call(Port::Notion);
-        Ok(data_source())
+        Ok(self.schema.clone())
     }
 
     async fn query(
@@ -132,9 +176,13 @@ impl NotionSource for MemNotion {
         let start: usize = cursor.map_or(0, |c| c.parse().unwrap_or(0)).min(total);
         let end = (start + 100).min(total);
         let more = end < total;
+        let results: Vec<Value> = selected[start..end]
+            .iter()
+            .map(|p| as_notion_shows(p))
+            .collect();
         let mut answer = json!({
             "object": "list",
-            "results": selected[start..end],
+            "results": results,
             "has_more": more,
             "next_cursor": if more { Value::String(end.to_string()) } else { Value::Null },
         });
@@ -148,7 +196,46 @@ impl NotionSource for MemNotion {
     async fn page(&mut self, id: &str) -> Result<Option<Value>, StepError> {
         self.spend("page")?;
         port_call(Port::Notion);
-        Ok(self.pages.iter().find(|p| p["id"] == id).cloned())
+        Ok(self
+            .pages
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(as_notion_shows))
+    }
+
+    async fn property_items(
+        &mut self,
+        page_id: &str,
+        property_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<Value>, StepError> {
+        self.spend("property")?;
+        port_call(Port::Notion);
+        let Some(page) = self.pages.iter().find(|p| p["id"] == page_id) else {
+            return Ok(None);
+        };
+        let related: Vec<Value> = page["properties"]
+            .as_object()
+            .and_then(|ps| ps.values().find(|p| p["id"] == property_id))
+            .and_then(|p| p["relation"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        let start: usize = cursor
+            .map_or(0, |c| c.parse().unwrap_or(0))
+            .min(related.len());
+        let end = (start + 100).min(related.len());
+        let more = end < related.len();
+        let results: Vec<Value> = related[start..end]
+            .iter()
+            .map(|r| json!({"object": "property_item", "id": property_id, "type": "relation", "relation": r}))
+            .collect();
+        Ok(Some(json!({
+            "object": "list",
+            "results": results,
+            "has_more": more,
+            "next_cursor": if more { Value::String(end.to_string()) } else { Value::Null },
+            "type": "property_item",
+        })))
     }
 
     async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError> {
@@ -404,7 +491,26 @@ pub struct MemRecords {
     pub budget: RefCell<Option<Rc<Budget>>>,
     /// The other projects of the site, as D1 holds them; `synced_collections` answers from it.
     pub site: RefCell<Vec<SiteMember>>,
+    /// Data sources other projects sync into the same Framer project.
+    pub synced: RefCell<SyncedCollections>,
+    /// The projects syncing those collections: collection id -> project id.
+    pub targets: RefCell<BTreeMap<String, String>>,
+    /// What other projects' collections hold, by project id (this project's own is `stored`).
+    pub held_elsewhere: RefCell<BTreeMap<String, BTreeSet<String>>>,
+    /// What each row of this project left out of its references: row -> (project, page).
+    pub dangling: RefCell<BTreeMap<String, Vec<(String, String)>>>,
+    /// Rows of other projects that left out pages of this one: (project, row, target page).
+    pub dangling_elsewhere: RefCell<Vec<(String, String, String)>>,
+    /// Refresh requests sent to other projects, in order.
+    pub refreshes: RefCell<Vec<(String, Vec<String>)>>,
+    /// Two-way relations last seen: (row, field) -> related ids.
+    pub relations: RefCell<BTreeMap<(String, String), Vec<String>>>,
+    /// Other projects' objects failing to take a refresh request.
+    pub refresh_unavailable: RefCell<bool>,
 }
+
+/// The project id of the engine tests' project.
+pub const PROJECT_ID: &str = "p1";
 
 impl MemRecords {
     /// One D1 query from the step's budget; `closing` (a checkpoint or a close) may use the
@@ -432,19 +538,21 @@ impl MemRecords {
 
 impl Records for MemRecords {
     async fn last_success_started_ms(&self) -> Result<Option<i64>, StepError> {
-        self.d1(false)?;
+        // The Worker reads it from the project row it already has: no D1 query.
         port_call(Port::Records);
         Ok(*self.last_success_ms.borrow())
     }
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
         self.d1(false)?;
         port_call(Port::Records);
-        Ok(self
-            .site
-            .borrow()
-            .iter()
-            .filter_map(|m| Some((m.data_source_id.clone()?, m.collection_id.clone()?)))
-            .collect())
+        let mut synced = self.synced.borrow().clone();
+        synced.extend(
+            self.site
+                .borrow()
+                .iter()
+                .filter_map(|m| Some((m.data_source_id.clone()?, m.collection_id.clone()?))),
+        );
+        Ok(synced)
     }
     async fn site(&self) -> Result<Vec<SiteMember>, StepError> {
         self.d1(false)?;
@@ -525,6 +633,18 @@ impl Records for MemRecords {
         port_call(Port::Records);
         Ok(())
     }
+    async fn forget_removed(&self, page_ids: &[String]) -> Result<(), StepError> {
+        self.d1(false)?;
+        for id in page_ids {
+            self.reviewed.borrow_mut().remove(id);
+            self.dangling.borrow_mut().remove(id);
+            self.relations
+                .borrow_mut()
+                .retain(|(page, _), _| page != id);
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
     async fn reviewed_removals(&self) -> Result<Vec<(String, bool)>, StepError> {
         self.d1(false)?;
         port_call(Port::Records);
@@ -577,6 +697,112 @@ impl Records for MemRecords {
         self.d1(false)?;
         self.legacy_assets.borrow_mut().clear();
         port_call(Port::Records);
+        Ok(())
+    }
+    async fn reference_targets(&self) -> Result<BTreeMap<String, String>, StepError> {
+        self.d1(false)?;
+        port_call(Port::Records);
+        Ok(self.targets.borrow().clone())
+    }
+    async fn held_by_target(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<BTreeSet<String>, StepError> {
+        // A call to the target project's object: one subrequest, as the Worker's.
+        if let Some(budget) = self.budget.borrow().clone() {
+            if !budget.take() {
+                return Err(StepError::BudgetSpent);
+            }
+        }
+        port_call(Port::Records);
+        let held = |id: &String| {
+            self.held_elsewhere
+                .borrow()
+                .get(project_id)
+                .is_some_and(|h| h.contains(id))
+        };
+        Ok(page_ids.iter().filter(|id| held(id)).cloned().collect())
+    }
+    async fn remember_dangling(
+        &self,
+        rows: &[(String, Vec<(String, String)>)],
+    ) -> Result<(), StepError> {
+        self.d1(false)?;
+        let mut dangling = self.dangling.borrow_mut();
+        for (row, dropped) in rows {
+            if dropped.is_empty() {
+                dangling.remove(row);
+            } else {
+                dangling.insert(row.clone(), dropped.clone());
+            }
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError> {
+        self.d1(false)?;
+        port_call(Port::Records);
+        Ok(self
+            .relations
+            .borrow()
+            .iter()
+            .filter(|((page, _), _)| page_ids.contains(page))
+            .map(|((page, field), ids)| (page.clone(), field.clone(), ids.clone()))
+            .collect())
+    }
+    async fn remember_relations(
+        &self,
+        values: &[(String, String, Vec<String>)],
+    ) -> Result<(), StepError> {
+        self.d1(false)?;
+        let mut relations = self.relations.borrow_mut();
+        for (page, field, ids) in values {
+            relations.insert((page.clone(), field.clone()), ids.clone());
+        }
+        port_call(Port::Records);
+        Ok(())
+    }
+    async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError> {
+        self.d1(false)?;
+        port_call(Port::Records);
+        let mut found: BTreeSet<(String, String)> = BTreeSet::new();
+        for (row, dropped) in self.dangling.borrow().iter() {
+            if dropped
+                .iter()
+                .any(|(p, id)| p == PROJECT_ID && page_ids.contains(id))
+            {
+                found.insert((PROJECT_ID.to_owned(), row.clone()));
+            }
+        }
+        for (project, row, target) in self.dangling_elsewhere.borrow().iter() {
+            if page_ids.contains(target) {
+                found.insert((project.clone(), row.clone()));
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+    async fn request_refresh(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<(), StepError> {
+        port_call(Port::Records);
+        if *self.refresh_unavailable.borrow() {
+            return Err(super::failure::SyncFailure {
+                code: "internal_error".into(),
+                message: "sync queue: /refresh answered 500".into(),
+                retryable: true,
+                fault: None,
+            }
+            .into());
+        }
+        self.refreshes
+            .borrow_mut()
+            .push((project_id.to_owned(), page_ids.to_vec()));
         Ok(())
     }
     async fn run_started(&self, job: &Job) -> Result<(), StepError> {
@@ -1030,9 +1256,14 @@ impl Staging for MemStaging {
         port_call(Port::Staging);
         result
     }
-    fn reviewed_among(&self, page_ids: &[String]) -> Result<Vec<String>, StepError> {
+    fn held_among(&self, page_ids: &[String]) -> Result<BTreeSet<String>, StepError> {
         self.batch();
-        let result = (|| self.texts(q::REVIEWED_AMONG, [to_json(&page_ids)]))();
+        let result = (|| {
+            Ok(self
+                .texts(q::HELD_AMONG, [to_json(&page_ids)])?
+                .into_iter()
+                .collect())
+        })();
         port_call(Port::Staging);
         result
     }

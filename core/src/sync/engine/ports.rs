@@ -17,7 +17,7 @@ use crate::sync::mapping::{Mapping, SyncedCollections};
 use crate::sync::site::SiteMember;
 use crate::sync::slug::Holder;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Notion's REST API, paced and retried by the implementation.
 pub trait NotionSource {
@@ -35,6 +35,14 @@ pub trait NotionSource {
     /// A page's blocks with their children; `None` when Notion no longer has the page for
     /// this integration (deleted after the query saw it).
     async fn block_tree(&mut self, page_id: &str) -> Result<Option<Vec<BlockNode>>, StepError>;
+    /// One page (up to 100 items) of a page's property items, the raw answer: the whole of a
+    /// relation that query rows cut at 25. `None` when Notion no longer has the page.
+    async fn property_items(
+        &mut self,
+        page_id: &str,
+        property_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<Value>, StepError>;
     /// Requests sent so far (retries included).
     fn calls(&self) -> usize;
     /// When the next request may go out, to carry the pacing over to the next step.
@@ -93,6 +101,42 @@ pub trait Records {
     async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError>;
     /// Drops reviews of pages that Notion shows again.
     async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// Pages taken out of Framer: their reviews, what they left out of their references and
+    /// their two-way relation values go, in one round trip.
+    async fn forget_removed(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// The project syncing each collection of the same Framer project that references may
+    /// point into (other projects of the account): collection id -> project id.
+    async fn reference_targets(&self) -> Result<BTreeMap<String, String>, StepError>;
+    /// Which of `page_ids` the collection of `project_id` holds: a reference is written only to
+    /// those. (What Framer holds is in the target project's object: one call to it.)
+    async fn held_by_target(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<BTreeSet<String>, StepError>;
+    /// Replaces what each listed row of this project had to leave out of its references:
+    /// `(row page id, [(target project id, target page id)])`, an empty list clearing it.
+    async fn remember_dangling(
+        &self,
+        rows: &[(String, Vec<(String, String)>)],
+    ) -> Result<(), StepError>;
+    /// The two-way relations last seen of these rows: `(row page id, field id, related ids)`.
+    async fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError>;
+    /// Replaces the two-way relations of these rows: `(row page id, field id, related ids)`.
+    async fn remember_relations(
+        &self,
+        values: &[(String, String, Vec<String>)],
+    ) -> Result<(), StepError>;
+    /// Rows (of any project, this one's included) that left out some of `page_ids` of this
+    /// project: `(project id, row page id)`.
+    async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError>;
+    /// Asks another project's object to read `page_ids` again in its next run (one subrequest,
+    /// taken from the step's budget by the caller). A project that no longer exists is no error.
+    async fn request_refresh(&self, project_id: &str, page_ids: &[String])
+        -> Result<(), StepError>;
     /// The run's record: created (closing any other run of the project left "running") on the
     /// first step, updated after every step, closed at the end.
     async fn run_started(&self, job: &Job) -> Result<(), StepError>;
@@ -189,8 +233,8 @@ pub trait Staging {
         limit: usize,
     ) -> Result<Vec<(String, String)>, StepError>;
     fn removal_counts(&self, full: bool) -> Result<RemovalCounts, StepError>;
-    /// Which of these pages have a review of their removal.
-    fn reviewed_among(&self, page_ids: &[String]) -> Result<Vec<String>, StepError>;
+    /// Which of these pages the record holds.
+    fn held_among(&self, page_ids: &[String]) -> Result<BTreeSet<String>, StepError>;
     /// The removals reviewed earlier: `(page_id, kept)`.
     fn put_reviewed(&self, reviewed: &[(String, bool)]) -> Result<(), StepError>;
     /// Reviewed pages that are no removal any more: staged as rows Framer keeps (Notion shows

@@ -231,6 +231,7 @@ mod tests {
                 .collect(),
             warnings: Vec::new(),
             new_cases: Vec::new(),
+            more_relations: Vec::new(),
         }
     }
 

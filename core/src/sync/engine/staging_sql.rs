@@ -186,9 +186,9 @@ pub fn removal_counts(full: bool) -> String {
 pub const PUT_REVIEWED: &str = "INSERT OR REPLACE INTO sync_reviewed (page_id, kept) \
      SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)";
 
-/// (JSON array of page ids) Those with a review of their removal.
-pub const REVIEWED_AMONG: &str =
-    "SELECT page_id AS t FROM sync_reviewed WHERE page_id IN (SELECT value FROM json_each(?))";
+/// (JSON array of page ids) Those the record holds.
+pub const HELD_AMONG: &str =
+    "SELECT page_id AS t FROM items WHERE page_id IN (SELECT value FROM json_each(?))";
 
 /// () Reviewed pages the run staged as rows Framer keeps: Notion shows them again.
 const REVIEWED_BACK: &str = "SELECT v.page_id AS t FROM sync_reviewed v \
@@ -214,6 +214,7 @@ pub fn reviewed_moot(full: bool) -> &'static str {
 /// How a row state is spelled in `sync_rows.state`.
 pub fn state_name(state: RowState) -> &'static str {
     match state {
+        RowState::Relations => "relations",
         RowState::Body => "body",
         RowState::SlugWait => "slug_wait",
         RowState::Write => "write",

@@ -28,6 +28,7 @@ fn row(seq: u64, page_id: &str, state: RowState, slug: &str) -> StagedRow {
 
 fn any_state() -> impl Strategy<Value = Option<RowState>> {
     prop::option::of(prop_oneof![
+        Just(RowState::Relations),
         Just(RowState::Body),
         Just(RowState::SlugWait),
         Just(RowState::Write),

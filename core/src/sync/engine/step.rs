@@ -8,9 +8,9 @@
 use super::budget::{Budget, CLOSE_D1};
 use super::failure::{StepError, SyncFailure};
 use super::job::{
-    notion_url, Closing, GuardVerdict, HeldItem, Job, Phase, RemovalPlan, RowOptionsSnapshot,
-    RowState, RunSettings, Setup, SkippedRow, StagedRow, StoredAsset, StoredItem, WriteKind,
-    RETRY_HASH_PREFIX,
+    notion_url, Closing, GuardVerdict, HeldItem, Job, Phase, RelationRead, RemovalPlan,
+    RowOptionsSnapshot, RowState, RunSettings, Setup, SkippedRow, StagedRow, StoredAsset,
+    StoredItem, WriteKind, RETRY_HASH_PREFIX,
 };
 use super::ports::{
     Adoption, FramerSink, Legacy, NotionSource, Records, RemovalSet, RunEnd, Staging,
@@ -30,6 +30,7 @@ use crate::sync::mapping::{self, Mapping};
 use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::publish_filter::{self, FilterProblem};
 use crate::sync::reconcile;
+use crate::sync::references;
 use crate::sync::row::{map_page, result_title, MappedRow};
 use crate::sync::site::{self, SiteMember};
 use crate::sync::slug::{self, SlugInput};
@@ -244,8 +245,10 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                     }
                 }
                 Phase::Publishing => {
-                    self.publish(job).await?;
-                    return Ok(true);
+                    if !self.send_refresh(job).await? {
+                        self.publish(job).await?;
+                        return Ok(true);
+                    }
                 }
             }
             self.staging.save_job(job)?;
@@ -290,8 +293,18 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         // Before the mapping: a relation into any project of the site is then a reference
         // field from this run on, even if its target has never run.
         self.site_collections(&site).await?;
-        let mapping = self.reconcile_mapping(job, &schema, &mut warnings).await?;
+        // The collection first: a relation of the data source to itself points into it.
         let collection_id = self.collection(job).await?;
+        let mapping = self
+            .reconcile_mapping(
+                job,
+                &schema,
+                (&data_source_id, &collection_id),
+                &mut warnings,
+            )
+            .await?;
+        let mut targets = self.records.reference_targets().await?;
+        targets.insert(collection_id.clone(), self.project.id.clone());
         let wanted = Self::wanted_fields(job.settings().page_body, &mapping, &schema);
         let current = self
             .framer
@@ -335,6 +348,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             fields_json: fields_json(&wanted),
             body_field_new,
             framer_ids_known: full,
+            targets,
         });
         job.phase = Phase::Reading;
         self.stage_page(job, first).await
@@ -459,6 +473,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         &mut self,
         job: &Job,
         schema: &Schema,
+        (data_source_id, collection_id): (&str, &str),
         warnings: &mut Vec<String>,
     ) -> Result<Mapping, StepError> {
         let stored = match self.project.mapping.as_ref().map(|m| &m.parsed) {
@@ -471,7 +486,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 None
             }
         };
-        let synced = self.records.synced_collections().await?;
+        let mut synced = self.records.synced_collections().await?;
+        synced.insert(ids::canonical(data_source_id), collection_id.to_owned());
         let (mapping, changes) = mapping::reconcile_schema(schema, stored, &synced);
         if stored.is_some() {
             warnings.extend(changes.iter().map(|c| format!("schema: {c}")));
@@ -676,9 +692,15 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     async fn read_unit(&mut self, job: &mut Job) -> Result<bool, StepError> {
         let ready = self.staging.count_in(RowState::Write)?;
         let bodies = self.staging.count_in(RowState::Body)?;
-        let reading_over = job.read.done && job.gone_to_check.is_empty() && bodies == 0;
+        let relations = self.staging.count_in(RowState::Relations)?;
+        let reading_over =
+            job.read.done && job.gone_to_check.is_empty() && bodies == 0 && relations == 0;
         if ready >= BATCH_ITEMS || (ready > 0 && reading_over) {
             self.write_batch(job).await?;
+            return Ok(true);
+        }
+        if let Some(row) = self.staging.rows_in(RowState::Relations, 1)?.pop() {
+            self.read_relation(job, row).await?;
             return Ok(true);
         }
         if let Some(row) = self.staging.rows_in(RowState::Body, 1)?.pop() {
@@ -814,6 +836,15 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             .setup
             .clone()
             .unwrap_or_else(|| unreachable!("checked above"));
+        let mut fields: Vec<RowFields<'_>> = mapped
+            .iter_mut()
+            .map(|r| RowFields {
+                page_id: r.page_id.as_str(),
+                whole: r.more_relations.is_empty(),
+                fields: &mut r.field_data,
+            })
+            .collect();
+        self.keep_held_references(job, &setup, &mut fields).await?;
         for (row, (title, files)) in mapped.iter().zip(about) {
             let mut staged = self.stage_row(job, &setup, row, title)?;
             staged.files = files;
@@ -865,7 +896,15 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             keep_drafts: job.settings().keep_drafts,
         };
         let mut staged = rows::stage(next_seq(job), row, title, slug, facts);
-        if waits && staged.item.is_some() {
+        if staged.state != RowState::Remove && !row.more_relations.is_empty() {
+            // Nothing about the row can be decided on a cut relation: its hash is not the one
+            // of the whole (or, written cut by an earlier version, would pass as unchanged).
+            // Decided again once the relation is read.
+            staged.item = Some(row.to_item(staged.slug.clone()));
+            staged.more_relations.clone_from(&row.more_relations);
+            staged.slug_waits = waits;
+            staged.state = RowState::Relations;
+        } else if waits && staged.item.is_some() {
             staged.state = RowState::SlugWait;
         }
         if staged.state == RowState::Done {
@@ -947,6 +986,261 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             self.staging.put_rows(&[row])?;
         }
         Ok(true)
+    }
+
+    /// Leaves in the rows' reference fields only the items their target collections hold (one
+    /// D1 question per target), and remembers per row what was left out, so that the target's
+    /// run asks for the row again once it adds those items. Nothing to do without references.
+    async fn keep_held_references(
+        &mut self,
+        job: &mut Job,
+        setup: &Setup,
+        rows: &mut [RowFields<'_>],
+    ) -> Result<(), StepError> {
+        let fields = references::reference_fields(&setup.mapping);
+        if fields.is_empty() || rows.is_empty() {
+            return Ok(());
+        }
+        self.note_two_way_changes(job, setup, rows).await?;
+        let mut rows: Vec<(&str, &mut BTreeMap<String, FieldValue>)> = rows
+            .iter_mut()
+            .map(|r| (r.page_id, &mut *r.fields))
+            .collect();
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (_, data) in &rows {
+            for (collection, ids) in references::wanted(data, &fields) {
+                wanted.entry(collection).or_default().extend(ids);
+            }
+        }
+        let mut held = BTreeMap::new();
+        for (collection, ids) in wanted {
+            // A collection no project of the account syncs any more holds nothing we know of.
+            let Some(project_id) = setup.targets.get(&collection) else {
+                continue;
+            };
+            let ids: Vec<String> = ids.into_iter().collect();
+            // This project's own collection (a relation of the data source to itself) is the
+            // object's own record; another's is asked of its object.
+            let held_ids = if *project_id == self.project.id {
+                self.staging.held_among(&ids)?
+            } else {
+                self.records.held_by_target(project_id, &ids).await?
+            };
+            held.insert(collection, held_ids);
+        }
+        let mut dangling = Vec::with_capacity(rows.len());
+        for (page_id, data) in &mut rows {
+            let dropped = references::keep_held(data, &fields, &held)
+                .into_iter()
+                .filter_map(|(collection, id)| Some((setup.targets.get(&collection)?.clone(), id)))
+                .collect();
+            dangling.push(((*page_id).to_owned(), dropped));
+        }
+        self.records.remember_dangling(&dangling).await
+    }
+
+    /// Two-way relations: the related pages a row gained or lost since it was last read are
+    /// owed a refresh in the project syncing them (Notion changed them without editing them).
+    /// Only whole relations count (a cut one is compared once read in full). The refreshes are
+    /// checkpointed before the new values are recorded, so a crash in between loses none.
+    async fn note_two_way_changes(
+        &mut self,
+        job: &mut Job,
+        setup: &Setup,
+        rows: &[RowFields<'_>],
+    ) -> Result<(), StepError> {
+        let two_way = references::two_way_fields(&setup.mapping, &setup.schema);
+        if two_way.is_empty() {
+            return Ok(());
+        }
+        let now: Vec<(String, String, Vec<String>)> = rows
+            .iter()
+            .filter(|r| r.whole)
+            .flat_map(|r| {
+                two_way.keys().map(|field| {
+                    (
+                        r.page_id.to_owned(),
+                        field.clone(),
+                        references::ids_of(r.fields.get(field)),
+                    )
+                })
+            })
+            .collect();
+        if now.is_empty() {
+            return Ok(());
+        }
+        let pages: BTreeSet<String> = now.iter().map(|(p, _, _)| p.clone()).collect();
+        let pages: Vec<String> = pages.into_iter().collect();
+        let before: BTreeMap<(String, String), Vec<String>> = self
+            .records
+            .previous_relations(&pages)
+            .await?
+            .into_iter()
+            .map(|(p, f, ids)| ((p, f), ids))
+            .collect();
+        let mut changed_rows = Vec::new();
+        for (page, field, ids) in now {
+            let old = before
+                .get(&(page.clone(), field.clone()))
+                .map_or(&[][..], Vec::as_slice);
+            let changed = references::changed(old, &ids);
+            if changed.is_empty() {
+                continue;
+            }
+            if let Some(project) = two_way.get(&field).and_then(|c| setup.targets.get(c)) {
+                if *project == self.project.id {
+                    job.refresh_next.extend(changed);
+                } else {
+                    job.refresh_owed
+                        .entry(project.clone())
+                        .or_default()
+                        .extend(changed);
+                }
+            }
+            changed_rows.push((page, field, ids));
+        }
+        if changed_rows.is_empty() {
+            return Ok(());
+        }
+        self.staging.save_job(job)?;
+        self.records.remember_relations(&changed_rows).await
+    }
+
+    /// Sends one project the rows it should read again (one subrequest); false when none is owed.
+    async fn send_refresh(&mut self, job: &mut Job) -> Result<bool, StepError> {
+        let Some((project_id, pages)) = job.refresh_owed.first_key_value() else {
+            return Ok(false);
+        };
+        let (project_id, pages) = (
+            project_id.clone(),
+            pages.iter().cloned().collect::<Vec<_>>(),
+        );
+        if !self.budget.take() {
+            return Err(StepError::BudgetSpent);
+        }
+        match self.records.request_refresh(&project_id, &pages).await {
+            Ok(()) => {}
+            // The run's own work is done and must not be undone by the other project's object:
+            // the rows stay as they are until they are read again (their next edit, the daily
+            // full reconcile), and the record says so.
+            Err(StepError::Failed(failure)) => job.row_warning(format!(
+                "references: project {project_id} could not be asked to read {} row(s) again ({}); they catch up at their next edit or full run",
+                pages.len(),
+                failure.message
+            )),
+            Err(e) => return Err(e),
+        }
+        job.refresh_owed.remove(&project_id);
+        Ok(true)
+    }
+
+    /// Reads one page (100 related pages) of the first relation of `row` that its query row
+    /// cut, one Notion call. The ids read so far live in the row's item and the cursor in the
+    /// job, saved together, so a long relation resumes in the next step where it stopped. Once
+    /// every cut relation is whole, the row is decided like any other (body, write, unchanged).
+    async fn read_relation(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
+        let Some(field_id) = row.more_relations.first().cloned() else {
+            return self.relations_read(job, row).await;
+        };
+        let property_id = job
+            .setup
+            .as_ref()
+            .and_then(|s| s.mapping.fields.iter().find(|f| f.field_id == field_id))
+            .map(|f| f.property_id.clone());
+        let Some(property_id) = property_id else {
+            // The field left the mapping: nothing more to read for it.
+            row.more_relations.remove(0);
+            return self.staging.put_rows(&[row]);
+        };
+        let cursor = job
+            .relation_read
+            .as_ref()
+            .filter(|r| r.page_id == row.page_id && r.field_id == field_id)
+            .map(|r| r.cursor.clone());
+        let Some(answer) = self
+            .notion
+            .property_items(&row.page_id, &property_id, cursor.as_deref())
+            .await?
+        else {
+            // Notion's 404 does not say whether the page or the property went: the row keeps
+            // what the query showed (a page deleted meanwhile is removed by a later run, through
+            // the guard; never on this guess).
+            job.row_warning(format!(
+                "row {}: \"{}\": {}: Notion no longer shows the whole relation; only the related pages the query listed were synced",
+                row.page_id,
+                row.title,
+                job.setup.as_ref().map_or_else(|| field_id.clone(), |s| rows::property_name(&s.mapping, &field_id)),
+            ));
+            job.relation_read = None;
+            row.more_relations.remove(0);
+            return if row.more_relations.is_empty() {
+                self.relations_read(job, row).await
+            } else {
+                self.staging.put_rows(&[row])
+            };
+        };
+        let (ids, next) = protocol::parse_relation_items(&answer);
+        self.held(1);
+        if let Some(FieldValue::MultiCollectionReference(held)) = row
+            .item
+            .as_mut()
+            .and_then(|item| item.field_data.get_mut(&field_id))
+        {
+            // The first page starts the list again: it repeats the 25 the query row had.
+            if cursor.is_none() {
+                held.clear();
+            }
+            held.extend(ids);
+        }
+        if let Some(cursor) = next {
+            job.relation_read = Some(RelationRead {
+                page_id: row.page_id.clone(),
+                field_id,
+                cursor,
+            });
+            return self.staging.put_rows(&[row]);
+        }
+        job.relation_read = None;
+        row.more_relations.remove(0);
+        if row.more_relations.is_empty() {
+            self.relations_read(job, row).await
+        } else {
+            self.staging.put_rows(&[row])
+        }
+    }
+
+    /// A row whose relations are whole: it waits for its slug, or is decided as if just staged.
+    async fn relations_read(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
+        if let (Some(setup), Some(item)) = (job.setup.clone(), row.item.as_mut()) {
+            let mut fields = [RowFields {
+                page_id: row.page_id.as_str(),
+                whole: true,
+                fields: &mut item.field_data,
+            }];
+            self.keep_held_references(job, &setup, &mut fields).await?;
+        }
+        if row.slug_waits {
+            row.state = RowState::SlugWait;
+            return self.staging.put_rows(&[row]);
+        }
+        let stored = self.staging.stored(&row.page_id)?;
+        let setup = job.setup.as_ref();
+        let facts = RowFacts {
+            stored: stored.as_ref(),
+            in_framer: match setup {
+                Some(s) if s.framer_ids_known => Some(self.staging.in_framer(&row.page_id)?),
+                _ => None,
+            },
+            page_body: job.settings().page_body,
+            body_field_new: setup.is_some_and(|s| s.body_field_new),
+            keep_drafts: true,
+        };
+        let slug = row.slug.clone();
+        rows::give_slug(&mut row, slug, facts);
+        if row.state == RowState::Done {
+            job.stats.unchanged += 1;
+        }
+        self.staging.put_rows(&[row])
     }
 
     /// Fetches one row's body. A body that needs more requests than a whole step may make
@@ -1059,7 +1353,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 items,
             };
             match self.framer.call(call).await {
-                Ok(_) => self.accepted(job, group, &sent)?,
+                Ok(_) => self.accepted(job, group, &sent).await?,
                 Err(StepError::Refused { message, .. }) if group.len() == 1 => {
                     self.refused(job, &setup.mapping, group, &message)?;
                 }
@@ -1216,7 +1510,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         Ok(failed)
     }
 
-    fn accepted(
+    async fn accepted(
         &mut self,
         job: &mut Job,
         rows: Vec<StagedRow>,
@@ -1236,6 +1530,19 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 })
             })
             .collect();
+        // Rows of any project that left out some of these pages now get them: asked before the
+        // object's writes below, which then go out together with what to refresh.
+        let added: Vec<String> = records.iter().map(|r| r.page_id.clone()).collect();
+        for (project_id, page_id) in self.records.referrers(&added).await? {
+            if project_id == self.project.id {
+                job.refresh_next.insert(page_id);
+            } else {
+                job.refresh_owed
+                    .entry(project_id)
+                    .or_default()
+                    .insert(page_id);
+            }
+        }
         // The record, the rows and the counts are one batch of the object's writes: a crash
         // keeps all of them or none, and a batch is never recorded without its rows.
         self.staging.record_items(&records)?;
@@ -1326,12 +1633,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 ids: ids.clone(),
             })
             .await?;
-        // D1 first: the record, the markers and the counts then go in one batch of the
-        // object's writes, so a crash before it removes the chunk again and counts it once.
-        let reviewed = self.staging.reviewed_among(&ids)?;
-        if !reviewed.is_empty() {
-            self.records.forget_reviewed(&reviewed).await?;
-        }
+        // D1 first (the reviews of their removal, what they left out of their references,
+        // their two-way relations): the record, the markers and the counts then go in one
+        // batch of the object's writes, so a crash before it removes the chunk again and
+        // counts it once.
+        self.records.forget_removed(&ids).await?;
         self.staging.forget_items(&ids)?;
         let removed: Vec<StagedRow> = ids
             .iter()
@@ -1454,6 +1760,13 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         self.records.run_finished(job, end, now).await?;
         self.staging.clear()
     }
+}
+
+/// A row's field values as references are checked: `whole` when no relation of it is cut.
+struct RowFields<'a> {
+    page_id: &'a str,
+    whole: bool,
+    fields: &'a mut BTreeMap<String, FieldValue>,
 }
 
 /// A row as it goes to Framer: its files pointing at assets, and the hash D1 records once

@@ -4,8 +4,8 @@
 use super::budget::Budget;
 use super::job::{Job, RowState, MAX_ROW_WARNINGS};
 use super::memory::{
-    crash_after, page, page_with_file, port_calls, reset_port_calls, CrashPoint, FramerState,
-    MemFramer, MemNotion, MemRecords, MemStaging, Port, NOTION_RESULT_CAP,
+    crash_after, page, page_with_file, page_with_tags, port_calls, reset_port_calls, CrashPoint,
+    FramerState, MemFramer, MemNotion, MemRecords, MemStaging, Port, NOTION_RESULT_CAP,
 };
 use super::ports::Staging;
 use super::step::{Engine, StepOutcome, StepReport};
@@ -100,6 +100,8 @@ struct World {
     after_close_d1: u32,
     /// D1 queries each step made, in order.
     d1_used: RefCell<Vec<u32>>,
+    /// The data source's schema.
+    schema: Value,
 }
 
 impl World {
@@ -122,6 +124,7 @@ impl World {
             d1_limit: 40,
             after_close_d1: 0,
             d1_used: RefCell::default(),
+            schema: super::memory::data_source(),
         }
     }
 
@@ -177,6 +180,7 @@ impl World {
                 log: self.notion_log.clone(),
                 result_cap: self.result_cap,
                 bodies_gone: self.bodies_gone.clone(),
+                schema: self.schema.clone(),
             },
             framer: MemFramer::new(self.framer.clone(), budget.clone(), self.refuse),
             records: &self.records,
@@ -1372,6 +1376,260 @@ fn covered_world(rows: usize, gone: usize) -> World {
     world
 }
 
+fn tag_id(n: usize) -> String {
+    format!("99999999-0000-4000-8000-{n:012}")
+}
+
+/// Notion calls of a kind over the test.
+fn notion_calls(world: &World, kind: &str) -> usize {
+    world
+        .notion_log
+        .borrow()
+        .iter()
+        .filter(|c| *c == kind)
+        .count()
+}
+
+fn tags_of(world: &World, n: usize) -> Vec<String> {
+    let item = world.framer.borrow().items[&id(n)].clone();
+    item["fieldData"]["t_253Ag"]["value"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no references in {item}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A world whose "Tags" relation points into a collection another project ("tags-project")
+/// syncs, holding `held` of the tags.
+fn tags_world_holding(pages: Vec<Value>, held: &[String]) -> World {
+    let mut world = World::new(0, false);
+    world.pages = pages;
+    world
+        .records
+        .synced
+        .borrow_mut()
+        .insert(super::memory::TAGS_DATA_SOURCE.to_owned(), "tags".into());
+    world
+        .records
+        .targets
+        .borrow_mut()
+        .insert("tags".into(), "tags-project".into());
+    world
+        .records
+        .held_elsewhere
+        .borrow_mut()
+        .insert("tags-project".into(), held.iter().cloned().collect());
+    world
+}
+
+/// The same, with every tag held.
+fn tags_world(pages: Vec<Value>) -> World {
+    let all: Vec<String> = (0..1_000).map(tag_id).collect();
+    tags_world_holding(pages, &all)
+}
+
+#[test]
+fn a_reference_goes_only_to_items_the_target_holds_and_the_rest_is_remembered_then_written() {
+    let tags: Vec<String> = (0..5).map(tag_id).collect();
+    let mut world = tags_world_holding(
+        vec![page_with_tags(0, &tags), page_with_tags(1, &tags[..2])],
+        &tags[..3],
+    );
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(tags_of(&world, 0), tags[..3].to_vec(), "no dangling id");
+    assert_eq!(tags_of(&world, 1), tags[..2].to_vec());
+    let remembered = |w: &World, n: usize| w.records.dangling.borrow().get(&id(n)).cloned();
+    assert_eq!(
+        remembered(&world, 0),
+        Some(vec![
+            ("tags-project".to_owned(), tags[3].clone()),
+            ("tags-project".to_owned(), tags[4].clone())
+        ])
+    );
+    assert_eq!(remembered(&world, 1), None);
+
+    // Nothing changed: the row is not written again.
+    let writes = world.framer.borrow().calls.len();
+    world.run(40);
+    assert!(!world.framer.borrow().calls[writes..]
+        .iter()
+        .any(|c| c.starts_with("addManaged")));
+
+    // The Tags project added tag 3 and asked for row 0: an incremental run reads it by id
+    // (it was not edited) and writes the reference.
+    world
+        .records
+        .held_elsewhere
+        .borrow_mut()
+        .get_mut("tags-project")
+        .unwrap()
+        .insert(tags[3].clone());
+    let mut batch = Pending::default();
+    batch.record_refresh([id(0)], true, 0);
+    let job = Job::new(batch, "run-refresh".into(), 0);
+    world.now_ms = 1_000;
+    let (outcome, _) = world.run_job(job, 40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let (_, job) = world.record("run-refresh");
+    assert!(!job.stats.full);
+    assert_eq!(job.stats.updated, 1);
+    assert_eq!(tags_of(&world, 0), tags[..4].to_vec());
+    assert_eq!(
+        remembered(&world, 0),
+        Some(vec![("tags-project".to_owned(), tags[4].clone())])
+    );
+}
+
+#[test]
+fn a_run_that_adds_items_others_left_out_asks_those_rows_again_once_before_publishing() {
+    let mut world = World::new(3, false);
+    world.records.dangling_elsewhere.borrow_mut().extend([
+        ("posts".to_owned(), "post-a".to_owned(), id(1)),
+        ("posts".to_owned(), "post-b".to_owned(), id(2)),
+        ("posts".to_owned(), "post-c".to_owned(), id(7)),
+        ("pages".to_owned(), "page-a".to_owned(), id(0)),
+    ]);
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(
+        *world.records.refreshes.borrow(),
+        vec![
+            ("pages".to_owned(), vec!["page-a".to_owned()]),
+            (
+                "posts".to_owned(),
+                vec!["post-a".to_owned(), "post-b".to_owned()]
+            ),
+        ],
+        "one call per project, only the rows whose pages were added"
+    );
+}
+
+#[test]
+fn relations_past_25_are_read_whole_in_pages_of_100_resuming_across_steps() {
+    let tags: Vec<String> = (0..250).map(tag_id).collect();
+    let mut world = tags_world(vec![
+        page_with_tags(0, &tags[..150]),
+        page_with_tags(1, &tags[..30]),
+        page_with_tags(2, &tags[..10]),
+        page_with_tags(3, &tags),
+    ]);
+    // A budget of 5 (the start takes 5: database, data source, query, socket and Framer's
+    // fields and ids go over one connection) leaves steps that stop between property calls.
+    let (outcome, steps) = world.run(5);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert!(steps.len() > 2, "{} steps", steps.len());
+    assert!(steps.iter().all(|(_, used)| *used <= 5));
+    assert_eq!(tags_of(&world, 0), tags[..150].to_vec());
+    assert_eq!(tags_of(&world, 1), tags[..30].to_vec());
+    assert_eq!(tags_of(&world, 2), tags[..10].to_vec());
+    assert_eq!(tags_of(&world, 3), tags);
+    // ceil(150/100) + ceil(30/100) + ceil(250/100): one call per 100 related pages, none for
+    // a relation the query row carried whole.
+    assert_eq!(notion_calls(&world, "property"), 2 + 1 + 3);
+    let (_, job) = last_record(&world);
+    assert!(job.stats.warnings.is_empty(), "{:?}", job.stats.warnings);
+    assert_eq!(job.stats.added, 4);
+
+    // Unchanged: read again (to compare), written never.
+    let writes = world.framer.borrow().calls.len();
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded));
+    let (_, job) = last_record(&world);
+    assert_eq!((job.stats.unchanged, job.stats.updated), (4, 0));
+    assert!(!world.framer.borrow().calls[writes..]
+        .iter()
+        .any(|c| c.starts_with("addManaged")));
+
+    // A tag dropped past the 25th shows on the next run.
+    world.pages[0] = page_with_tags(0, &tags[..149]);
+    world.run(40);
+    assert_eq!(tags_of(&world, 0), tags[..149].to_vec());
+}
+
+#[test]
+fn a_run_killed_while_reading_a_long_relation_still_reads_it_whole() {
+    let tags: Vec<String> = (0..320).map(tag_id).collect();
+    let mut world = tags_world(vec![
+        page_with_tags(0, &tags),
+        page_with_tags(1, &tags[..40]),
+    ]);
+    world.crashes = vec![(Some(Port::Notion), 4), (Some(Port::Notion), 6)];
+    let (outcome, _) = world.run(5);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert!(world.crashes.is_empty(), "both crashes happened");
+    assert_eq!(tags_of(&world, 0), tags);
+    assert_eq!(tags_of(&world, 1), tags[..40].to_vec());
+}
+
+#[test]
+fn a_two_way_relation_that_changes_asks_the_other_project_for_the_pages_it_gained_or_lost() {
+    let tags: Vec<String> = (0..40).map(tag_id).collect();
+    let mut world = tags_world(vec![
+        page_with_tags(0, &tags[..2]),
+        page_with_tags(1, &tags[..30]),
+    ]);
+    world.schema = super::memory::data_source_two_way();
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    // First seen: every related page may have changed on the other side.
+    let asked: BTreeMap<String, Vec<String>> =
+        world.records.refreshes.borrow().iter().cloned().collect();
+    assert_eq!(asked["tags-project"], tags[..30].to_vec());
+
+    // Unchanged: nothing asked.
+    world.records.refreshes.borrow_mut().clear();
+    world.run(40);
+    assert!(world.records.refreshes.borrow().is_empty());
+
+    // Row 0 drops tag 1 and gains tag 35; row 1 (cut at 25 in the query) gains tag 39: only
+    // those, once, and the cut relation is compared whole.
+    world.pages[0] = page_with_tags(0, &[tags[0].clone(), tags[35].clone()]);
+    let mut more = tags[..30].to_vec();
+    more.push(tags[39].clone());
+    world.pages[1] = page_with_tags(1, &more);
+    world.run(40);
+    assert_eq!(
+        *world.records.refreshes.borrow(),
+        vec![(
+            "tags-project".to_owned(),
+            vec![tags[1].clone(), tags[35].clone(), tags[39].clone()]
+        )]
+    );
+}
+
+#[test]
+fn a_one_way_relation_asks_nothing_of_the_other_project() {
+    let tags: Vec<String> = (0..3).map(tag_id).collect();
+    let mut world = tags_world(vec![page_with_tags(0, &tags)]);
+    world.run(40);
+    world.pages[0] = page_with_tags(0, &tags[..1]);
+    world.run(40);
+    assert!(world.records.refreshes.borrow().is_empty());
+    assert!(world.records.relations.borrow().is_empty());
+}
+
+/// Long and two-way relations, left-out references, and rows others left out: every new unit.
+fn references_world() -> World {
+    let tags: Vec<String> = (0..130).map(tag_id).collect();
+    let mut world = tags_world_holding(
+        vec![
+            page_with_tags(0, &tags),
+            page_with_tags(1, &tags[..3]),
+            page_with_tags(2, &tags[120..]),
+        ],
+        &tags[..125],
+    );
+    world.schema = super::memory::data_source_two_way();
+    world
+        .records
+        .dangling_elsewhere
+        .borrow_mut()
+        .push(("posts".into(), "post-a".into(), id(1)));
+    world
+}
+
 #[test]
 fn uploads_go_in_batches_and_the_object_learns_each_write_unit_s_assets_at_once() {
     let mut world = covered_world(230, 7);
@@ -1481,4 +1739,83 @@ fn an_adoption_of_d1_s_record_longer_than_a_step_goes_on_in_the_next_steps() {
     let (_, job) = last_record(&world);
     assert_eq!(job.items_written, 20);
     assert_eq!(job.stats.removals_held, 30_000);
+}
+
+#[test]
+fn a_crash_after_any_port_call_of_a_run_with_references_loses_no_reference_and_no_refresh() {
+    let mut clean = references_world();
+    let (outcome, _) = clean.run(6);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let calls = port_calls().len();
+    let expected_items = clean.framer.borrow().items.clone();
+    let asked = |w: &World| {
+        let mut asked: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for (project, pages) in w.records.refreshes.borrow().iter() {
+            asked
+                .entry(project.clone())
+                .or_default()
+                .extend(pages.iter().cloned());
+        }
+        asked
+    };
+    let expected_asked = asked(&clean);
+    assert_eq!(expected_asked["posts"].len(), 1);
+    assert_eq!(expected_asked["tags-project"].len(), 130);
+    let expected_dangling = clean.records.dangling.borrow().clone();
+    assert_eq!(expected_dangling[&id(0)].len(), 5);
+
+    for k in 2..=calls {
+        let mut world = references_world();
+        world.crashes = vec![(None, k)];
+        let (outcome, _) = world.run(6);
+        assert!(
+            matches!(outcome, StepOutcome::Succeeded),
+            "crash {k}: {outcome:?}"
+        );
+        assert!(world.crashes.is_empty(), "crash {k} happened");
+        assert_eq!(world.framer.borrow().items, expected_items, "crash {k}");
+        // A request whose answer the crash lost is sent again: at least once, never lost.
+        assert_eq!(asked(&world), expected_asked, "crash {k}");
+        assert_eq!(
+            *world.records.dangling.borrow(),
+            expected_dangling,
+            "crash {k}"
+        );
+    }
+}
+
+#[test]
+fn a_refresh_the_other_object_cannot_take_is_a_warning_not_a_failed_run() {
+    let mut world = World::new(2, false);
+    world
+        .records
+        .dangling_elsewhere
+        .borrow_mut()
+        .push(("posts".into(), "post-a".into(), id(1)));
+    *world.records.refresh_unavailable.borrow_mut() = true;
+    let (outcome, _) = world.run(40);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    let (_, job) = last_record(&world);
+    assert_eq!(job.stats.added, 2);
+    assert!(
+        job.stats
+            .warnings
+            .iter()
+            .any(|w| w.contains("project posts could not be asked to read 1 row(s) again")),
+        "{:?}",
+        job.stats.warnings
+    );
+}
+
+#[test]
+fn a_row_an_earlier_version_wrote_with_its_relation_cut_is_written_whole() {
+    let tags: Vec<String> = (0..60).map(tag_id).collect();
+    let mut world = tags_world(vec![page_with_tags(0, &tags[..25])]);
+    world.run(40);
+    // What the earlier version wrote: the first 25 of a longer relation, recorded as unchanged.
+    world.pages[0] = page_with_tags(0, &tags);
+    world.run(40);
+    assert_eq!(tags_of(&world, 0), tags);
+    let (_, job) = last_record(&world);
+    assert_eq!((job.stats.updated, job.stats.unchanged), (1, 0));
 }
