@@ -10,15 +10,3 @@ CREATE TABLE dangling_references (
   PRIMARY KEY (project_id, page_id, target_project_id, target_page_id)
 );
 CREATE INDEX dangling_references_target ON dangling_references (target_project_id, target_page_id);
-
--- Two-way relations (Notion's dual_property) as a row last showed them: when a run sees one
--- change, the related pages it gained or lost changed on the other side without being edited,
--- and the project syncing them is asked to read them again. Only rows of two-way reference
--- fields are kept; they go with the row.
-CREATE TABLE relation_values (
-  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-  page_id    TEXT NOT NULL,
-  field_id   TEXT NOT NULL,
-  ids        TEXT NOT NULL,
-  PRIMARY KEY (project_id, page_id, field_id)
-);

@@ -488,7 +488,6 @@ impl Records for D1Records<'_> {
         let (db, id) = (&self.ctx.db, &self.project.id);
         let mut statements = store::held_removals::forget(db, id, page_ids)?;
         statements.extend(store::references::forget(db, id, page_ids)?);
-        statements.extend(store::references::forget_relations(db, id, page_ids)?);
         Ok(store::d1::batch(db, statements).await?)
     }
 
@@ -553,24 +552,6 @@ impl Records for D1Records<'_> {
     ) -> Result<(), StepError> {
         self.query()?;
         Ok(store::references::remember(&self.ctx.db, &self.project.id, rows).await?)
-    }
-
-    async fn previous_relations(
-        &self,
-        page_ids: &[String],
-    ) -> Result<Vec<(String, String, Vec<String>)>, StepError> {
-        self.query()?;
-        let (db, id) = (&self.ctx.db, &self.project.id);
-        Ok(store::references::previous_relations(db, id, page_ids).await?)
-    }
-
-    async fn remember_relations(
-        &self,
-        values: &[(String, String, Vec<String>)],
-    ) -> Result<(), StepError> {
-        self.query()?;
-        let (db, id) = (&self.ctx.db, &self.project.id);
-        Ok(store::references::remember_relations(db, id, values).await?)
     }
 
     async fn referrers(&self, page_ids: &[String]) -> Result<Vec<(String, String)>, StepError> {

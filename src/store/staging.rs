@@ -73,6 +73,7 @@ impl SqlStaging {
     /// more, and nothing is left to adopt (the Worker drops D1's copy).
     pub fn clear_items(&self) -> Result<(), StepError> {
         self.run(q::CLEAR_ITEMS, vec![])?;
+        self.run("DELETE FROM relation_values", vec![])?;
         self.set_adoption(Legacy::Items, &Adoption::Done)
     }
 
@@ -209,6 +210,33 @@ impl Staging for SqlStaging {
     fn forget_items(&self, page_ids: &[String]) -> Result<(), StepError> {
         for chunk in page_ids.chunks(500) {
             self.run(q::FORGET_ITEMS, vec![json(&chunk)?])?;
+            self.run(q::FORGET_RELATIONS, vec![json(&chunk)?])?;
+        }
+        Ok(())
+    }
+
+    fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError> {
+        let mut found = Vec::new();
+        for chunk in page_ids.chunks(500) {
+            found.extend(parse(
+                self.all::<Text>(q::PREVIOUS_RELATIONS, vec![json(&chunk)?])?,
+            )?);
+        }
+        Ok(found)
+    }
+
+    fn remember_relations(
+        &self,
+        values: &[(String, String, Vec<String>)],
+    ) -> Result<(), StepError> {
+        for (page, field, ids) in values {
+            self.run(
+                q::REMEMBER_RELATION,
+                vec![page.clone().into(), field.clone().into(), json(ids)?],
+            )?;
         }
         Ok(())
     }

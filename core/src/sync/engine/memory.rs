@@ -503,8 +503,6 @@ pub struct MemRecords {
     pub dangling_elsewhere: RefCell<Vec<(String, String, String)>>,
     /// Refresh requests sent to other projects, in order.
     pub refreshes: RefCell<Vec<(String, Vec<String>)>>,
-    /// Two-way relations last seen: (row, field) -> related ids.
-    pub relations: RefCell<BTreeMap<(String, String), Vec<String>>>,
     /// Other projects' objects failing to take a refresh request.
     pub refresh_unavailable: RefCell<bool>,
 }
@@ -638,9 +636,6 @@ impl Records for MemRecords {
         for id in page_ids {
             self.reviewed.borrow_mut().remove(id);
             self.dangling.borrow_mut().remove(id);
-            self.relations
-                .borrow_mut()
-                .retain(|(page, _), _| page != id);
         }
         port_call(Port::Records);
         Ok(())
@@ -736,32 +731,6 @@ impl Records for MemRecords {
             } else {
                 dangling.insert(row.clone(), dropped.clone());
             }
-        }
-        port_call(Port::Records);
-        Ok(())
-    }
-    async fn previous_relations(
-        &self,
-        page_ids: &[String],
-    ) -> Result<Vec<(String, String, Vec<String>)>, StepError> {
-        self.d1(false)?;
-        port_call(Port::Records);
-        Ok(self
-            .relations
-            .borrow()
-            .iter()
-            .filter(|((page, _), _)| page_ids.contains(page))
-            .map(|((page, field), ids)| (page.clone(), field.clone(), ids.clone()))
-            .collect())
-    }
-    async fn remember_relations(
-        &self,
-        values: &[(String, String, Vec<String>)],
-    ) -> Result<(), StepError> {
-        self.d1(false)?;
-        let mut relations = self.relations.borrow_mut();
-        for (page, field, ids) in values {
-            relations.insert((page.clone(), field.clone()), ids.clone());
         }
         port_call(Port::Records);
         Ok(())
@@ -950,6 +919,13 @@ impl MemStaging {
             .collect()
     }
 
+    /// Two-way relation values remembered, of every row.
+    pub fn relation_count(&self) -> usize {
+        self.texts("SELECT page_id FROM relation_values", [])
+            .unwrap()
+            .len()
+    }
+
     /// Whether a job is checkpointed.
     pub fn has_job(&self) -> bool {
         self.load_job().unwrap().is_some()
@@ -1104,8 +1080,39 @@ impl Staging for MemStaging {
         let result = (|| {
             self.db
                 .execute(q::FORGET_ITEMS, [to_json(&page_ids)])
+                .map_err(sql_fault)?;
+            self.db
+                .execute(q::FORGET_RELATIONS, [to_json(&page_ids)])
                 .map(drop)
                 .map_err(sql_fault)
+        })();
+        port_call(Port::Staging);
+        result
+    }
+    fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError> {
+        self.batch();
+        let result = (|| parse(self.texts(q::PREVIOUS_RELATIONS, [to_json(&page_ids)])?))();
+        port_call(Port::Staging);
+        result
+    }
+    fn remember_relations(
+        &self,
+        values: &[(String, String, Vec<String>)],
+    ) -> Result<(), StepError> {
+        self.batch();
+        let result = (|| {
+            for (page, field, ids) in values {
+                self.db
+                    .execute(
+                        q::REMEMBER_RELATION,
+                        rusqlite::params![page, field, to_json(ids)],
+                    )
+                    .map_err(sql_fault)?;
+            }
+            Ok(())
         })();
         port_call(Port::Staging);
         result

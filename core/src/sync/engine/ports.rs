@@ -101,8 +101,8 @@ pub trait Records {
     async fn hold(&self, sync_id: &str, items: &[HeldItem]) -> Result<(), StepError>;
     /// Drops reviews of pages that Notion shows again.
     async fn forget_reviewed(&self, page_ids: &[String]) -> Result<(), StepError>;
-    /// Pages taken out of Framer: their reviews, what they left out of their references and
-    /// their two-way relation values go, in one round trip.
+    /// Pages taken out of Framer: their reviews and what they left out of their references
+    /// go, in one round trip.
     async fn forget_removed(&self, page_ids: &[String]) -> Result<(), StepError>;
     /// The project syncing each collection of the same Framer project that references may
     /// point into (other projects of the account): collection id -> project id.
@@ -119,16 +119,6 @@ pub trait Records {
     async fn remember_dangling(
         &self,
         rows: &[(String, Vec<(String, String)>)],
-    ) -> Result<(), StepError>;
-    /// The two-way relations last seen of these rows: `(row page id, field id, related ids)`.
-    async fn previous_relations(
-        &self,
-        page_ids: &[String],
-    ) -> Result<Vec<(String, String, Vec<String>)>, StepError>;
-    /// Replaces the two-way relations of these rows: `(row page id, field id, related ids)`.
-    async fn remember_relations(
-        &self,
-        values: &[(String, String, Vec<String>)],
     ) -> Result<(), StepError>;
     /// Rows (of any project, this one's included) that left out some of `page_ids` of this
     /// project: `(project id, row page id)`.
@@ -210,8 +200,16 @@ pub trait Staging {
     /// The record of what Framer holds, kept across runs: items Framer accepted, by page id.
     fn record_items(&self, items: &[StoredItem]) -> Result<(), StepError>;
     fn stored(&self, page_id: &str) -> Result<Option<StoredItem>, StepError>;
-    /// Items taken out of Framer.
+    /// Items taken out of Framer (their two-way relations go with them).
     fn forget_items(&self, page_ids: &[String]) -> Result<(), StepError>;
+    /// The two-way relations last seen of these rows: `(row page id, field id, related ids)`.
+    fn previous_relations(
+        &self,
+        page_ids: &[String],
+    ) -> Result<Vec<(String, String, Vec<String>)>, StepError>;
+    /// Replaces the two-way relations of these rows: `(row page id, field id, related ids)`.
+    fn remember_relations(&self, values: &[(String, String, Vec<String>)])
+        -> Result<(), StepError>;
     fn item_count(&self) -> Result<usize, StepError>;
     /// The assets already uploaded for these file keys: key -> asset URL.
     fn assets(&self, keys: &[String]) -> Result<BTreeMap<String, String>, StepError>;

@@ -9,13 +9,17 @@ use super::ports::Legacy;
 use crate::sync::reconcile::RemovalSet;
 use crate::sync::slug::Holder;
 
-/// The tables, created when missing. `items`, `assets` and `sync_meta` outlive runs: `items` is
-/// the record of what Framer holds for the project (before, D1's `synced_items`, copied into
-/// the object by every run), `assets` the files re-hosted in Framer (before, D1's `assets`), so
-/// a run reads and writes only what its rows touch. The rest is the run in progress.
+/// The tables, created when missing. `items`, `assets`, `relation_values` and `sync_meta`
+/// outlive runs: `items` is the record of what Framer holds for the project (before, D1's
+/// `synced_items`, copied into the object by every run), `assets` the files re-hosted in Framer
+/// (before, D1's `assets`), `relation_values` the two-way relations rows last showed, so a run
+/// reads and writes only what its rows touch. The rest is the run in progress.
 /// `sync_stored`, the per-run copy of the version before, is dropped.
-pub const TABLES: [&str; 11] = [
+pub const TABLES: [&str; 12] = [
     "DROP TABLE IF EXISTS sync_stored",
+    // Two-way relations as each row last showed them (JSON arrays of related page ids).
+    "CREATE TABLE IF NOT EXISTS relation_values (page_id TEXT NOT NULL, field_id TEXT NOT NULL, \
+     ids TEXT NOT NULL, PRIMARY KEY (page_id, field_id))",
     "CREATE TABLE IF NOT EXISTS assets (file_key TEXT PRIMARY KEY, asset TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS items (page_id TEXT PRIMARY KEY, slug TEXT NOT NULL, item TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS items_slug ON items (slug)",
@@ -62,6 +66,15 @@ pub const STORED: &str = "SELECT item AS t FROM items WHERE page_id = ?";
 /// (JSON array of page ids)
 pub const FORGET_ITEMS: &str =
     "DELETE FROM items WHERE page_id IN (SELECT value FROM json_each(?))";
+/// (JSON array of page ids) Removed rows take their two-way relations with them.
+pub const FORGET_RELATIONS: &str =
+    "DELETE FROM relation_values WHERE page_id IN (SELECT value FROM json_each(?))";
+/// (JSON array of page ids) `[page_id, field_id, [ids]]` as JSON text.
+pub const PREVIOUS_RELATIONS: &str = "SELECT json_array(page_id, field_id, json(ids)) AS t \
+     FROM relation_values WHERE page_id IN (SELECT value FROM json_each(?))";
+/// (page_id, field_id, JSON array of ids)
+pub const REMEMBER_RELATION: &str = "INSERT INTO relation_values (page_id, field_id, ids) \
+     VALUES (?, ?, ?) ON CONFLICT(page_id, field_id) DO UPDATE SET ids = excluded.ids";
 /// The project now syncs another database: nothing recorded is about it.
 pub const CLEAR_ITEMS: &str = "DELETE FROM items";
 /// () `n`

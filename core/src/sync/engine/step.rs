@@ -1001,7 +1001,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         if fields.is_empty() || rows.is_empty() {
             return Ok(());
         }
-        self.note_two_way_changes(job, setup, rows).await?;
+        self.note_two_way_changes(job, setup, rows)?;
         let mut rows: Vec<(&str, &mut BTreeMap<String, FieldValue>)> = rows
             .iter_mut()
             .map(|r| (r.page_id, &mut *r.fields))
@@ -1043,7 +1043,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     /// owed a refresh in the project syncing them (Notion changed them without editing them).
     /// Only whole relations count (a cut one is compared once read in full). The refreshes are
     /// checkpointed before the new values are recorded, so a crash in between loses none.
-    async fn note_two_way_changes(
+    fn note_two_way_changes(
         &mut self,
         job: &mut Job,
         setup: &Setup,
@@ -1072,9 +1072,8 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         let pages: BTreeSet<String> = now.iter().map(|(p, _, _)| p.clone()).collect();
         let pages: Vec<String> = pages.into_iter().collect();
         let before: BTreeMap<(String, String), Vec<String>> = self
-            .records
-            .previous_relations(&pages)
-            .await?
+            .staging
+            .previous_relations(&pages)?
             .into_iter()
             .map(|(p, f, ids)| ((p, f), ids))
             .collect();
@@ -1102,8 +1101,9 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         if changed_rows.is_empty() {
             return Ok(());
         }
-        self.staging.save_job(job)?;
-        self.records.remember_relations(&changed_rows).await
+        // With the job that owes the refreshes: one batch of the object's writes.
+        self.staging.remember_relations(&changed_rows)?;
+        self.staging.save_job(job)
     }
 
     /// Sends one project the rows it should read again (one subrequest); false when none is owed.
