@@ -13,7 +13,7 @@ use notion_framer_core::sync::engine::staging_sql::{self as q, state_name};
 use notion_framer_core::sync::slug::Holder;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use worker::{SqlCursor, SqlStorage, SqlStorageValue};
 
@@ -22,6 +22,8 @@ pub struct SqlStaging {
     sql: SqlStorage,
     /// Rows written so far through this handle (SQLite's count, as Cloudflare bills them).
     rows_written: Cell<usize>,
+    /// The setup row as last read or written: a checkpoint writes it again only when changed.
+    setup_written: RefCell<Option<String>>,
 }
 
 fn fault(e: impl std::fmt::Display) -> StepError {
@@ -37,6 +39,7 @@ impl SqlStaging {
         Ok(Self {
             sql,
             rows_written: Cell::new(0),
+            setup_written: RefCell::new(None),
         })
     }
 
@@ -124,18 +127,33 @@ fn json(value: &impl serde::Serialize) -> Result<SqlStorageValue, StepError> {
 
 impl Staging for SqlStaging {
     fn load_job(&self) -> Result<Option<Job>, StepError> {
-        let rows = self.all::<Text>(q::LOAD_JOB, vec![])?;
-        Ok(parse(rows)?.pop())
+        let Some(row) = self.all::<Text>(q::LOAD_JOB, vec![])?.pop() else {
+            return Ok(None);
+        };
+        let setup = self.all::<Text>(q::LOAD_SETUP, vec![])?.pop().map(|r| r.t);
+        let job = q::join_job(&row.t, setup.as_deref()).map_err(fault)?;
+        *self.setup_written.borrow_mut() = setup;
+        Ok(Some(job))
     }
 
     fn save_job(&self, job: &Job) -> Result<(), StepError> {
-        self.run(q::SAVE_JOB, vec![json(job)?])
+        let (row, setup) = q::split_job(job).map_err(fault)?;
+        self.run(q::SAVE_JOB, vec![row.into()])?;
+        if setup.is_some() && *self.setup_written.borrow() != setup {
+            self.run(
+                q::SAVE_SETUP,
+                vec![setup.clone().unwrap_or_default().into()],
+            )?;
+            *self.setup_written.borrow_mut() = setup;
+        }
+        Ok(())
     }
 
     fn clear(&self) -> Result<(), StepError> {
         for statement in q::CLEAR {
             self.run(statement, vec![])?;
         }
+        *self.setup_written.borrow_mut() = None;
         Ok(())
     }
 

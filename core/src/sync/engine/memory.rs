@@ -823,6 +823,11 @@ pub struct MemStaging {
     pub recorded: RefCell<Vec<String>>,
     /// `record_assets` calls made.
     pub asset_writes: std::cell::Cell<usize>,
+    /// The setup row as last read or written (see `staging_sql::split_job`).
+    setup_written: RefCell<Option<String>>,
+    /// Checkpoints saved, and how many of them wrote the setup row.
+    pub job_writes: std::cell::Cell<usize>,
+    pub setup_writes: std::cell::Cell<usize>,
     /// A batch is open, begun after this many awaits.
     batch: std::cell::Cell<Option<u64>>,
 }
@@ -838,6 +843,9 @@ impl Default for MemStaging {
             largest_load: RefCell::new(0),
             recorded: RefCell::new(Vec::new()),
             asset_writes: std::cell::Cell::new(0),
+            setup_written: RefCell::new(None),
+            job_writes: std::cell::Cell::new(0),
+            setup_writes: std::cell::Cell::new(0),
             batch: std::cell::Cell::new(None),
         }
     }
@@ -890,6 +898,8 @@ impl MemStaging {
     /// The runtime died: the batch is durable only if the step awaited since it began (the
     /// Durable Object had written it out), else it is lost.
     pub fn crashed(&self) {
+        // A new runtime reads the setup row again.
+        *self.setup_written.borrow_mut() = None;
         if let Some(since) = self.batch.take() {
             let end = if since == AWAITS.get() {
                 "ROLLBACK"
@@ -949,17 +959,32 @@ fn to_json(value: &impl serde::Serialize) -> String {
 impl Staging for MemStaging {
     fn load_job(&self) -> Result<Option<Job>, StepError> {
         self.batch();
-        let result = (|| Ok(parse(self.texts(q::LOAD_JOB, [])?)?.pop()))();
+        let result = (|| {
+            let Some(row) = self.texts(q::LOAD_JOB, [])?.pop() else {
+                return Ok(None);
+            };
+            let setup = self.texts(q::LOAD_SETUP, [])?.pop();
+            let job = q::join_job(&row, setup.as_deref()).map_err(sql_fault)?;
+            *self.setup_written.borrow_mut() = setup;
+            Ok(Some(job))
+        })();
         port_call(Port::Staging);
         result
     }
     fn save_job(&self, job: &Job) -> Result<(), StepError> {
         self.batch();
         let result = (|| {
-            self.db
-                .execute(q::SAVE_JOB, [to_json(job)])
-                .map(drop)
-                .map_err(sql_fault)
+            let (row, setup) = q::split_job(job).map_err(sql_fault)?;
+            self.db.execute(q::SAVE_JOB, [row]).map_err(sql_fault)?;
+            self.job_writes.set(self.job_writes.get() + 1);
+            if setup.is_some() && *self.setup_written.borrow() != setup {
+                self.setup_writes.set(self.setup_writes.get() + 1);
+                self.db
+                    .execute(q::SAVE_SETUP, [setup.clone().unwrap_or_default()])
+                    .map_err(sql_fault)?;
+                *self.setup_written.borrow_mut() = setup;
+            }
+            Ok(())
         })();
         port_call(Port::Staging);
         result
@@ -970,6 +995,7 @@ impl Staging for MemStaging {
             for statement in q::CLEAR {
                 self.db.execute(statement, []).map_err(sql_fault)?;
             }
+            *self.setup_written.borrow_mut() = None;
             Ok(())
         })();
         port_call(Port::Staging);

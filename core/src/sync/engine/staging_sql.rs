@@ -4,7 +4,7 @@
 //! [`crate::sync::reconcile::is_removal`], the slug holders of [`crate::sync::slug::Holder`]).
 //! Parameters are positional (`?`, `?1`), as both `SqlStorage` and SQLite take them.
 
-use super::job::RowState;
+use super::job::{Job, RowState};
 use super::ports::Legacy;
 use crate::sync::reconcile::RemovalSet;
 use crate::sync::slug::Holder;
@@ -15,8 +15,11 @@ use crate::sync::slug::Holder;
 /// (before, D1's `assets`), `relation_values` the two-way relations rows last showed, so a run
 /// reads and writes only what its rows touch. The rest is the run in progress.
 /// `sync_stored`, the per-run copy of the version before, is dropped.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "DROP TABLE IF EXISTS sync_stored",
+    // The run's setup (schema, mapping, fields) apart from the job: written when it changes,
+    // while the job's small cursor is written after every unit.
+    "CREATE TABLE IF NOT EXISTS sync_setup (id INTEGER PRIMARY KEY CHECK (id = 1), setup TEXT NOT NULL)",
     // Two-way relations as each row last showed them (JSON arrays of related page ids).
     "CREATE TABLE IF NOT EXISTS relation_values (page_id TEXT NOT NULL, field_id TEXT NOT NULL, \
      ids TEXT NOT NULL, PRIMARY KEY (page_id, field_id))",
@@ -35,14 +38,41 @@ pub const TABLES: [&str; 12] = [
 ];
 
 /// Emptied when a run ends (the record of items stays).
-pub const CLEAR: [&str; 4] = [
+pub const CLEAR: [&str; 5] = [
     "DELETE FROM sync_job",
+    "DELETE FROM sync_setup",
     "DELETE FROM sync_rows",
     "DELETE FROM sync_framer_ids",
     "DELETE FROM sync_reviewed",
 ];
 
 pub const LOAD_JOB: &str = "SELECT job AS t FROM sync_job WHERE id = 1";
+pub const LOAD_SETUP: &str = "SELECT setup AS t FROM sync_setup WHERE id = 1";
+/// (setup)
+pub const SAVE_SETUP: &str = "INSERT INTO sync_setup (id, setup) VALUES (1, ?) \
+     ON CONFLICT(id) DO UPDATE SET setup = excluded.setup";
+
+/// The checkpoint as two rows: the job without its setup (a cursor and counters, written after
+/// every unit) and the setup's JSON (written only when it changed: the schema and mapping can
+/// be most of a checkpoint's bytes).
+pub fn split_job(job: &Job) -> serde_json::Result<(String, Option<String>)> {
+    let mut value = serde_json::to_value(job)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("setup");
+    }
+    let setup = job.setup.as_ref().map(serde_json::to_string).transpose()?;
+    Ok((value.to_string(), setup))
+}
+
+/// A job from its row and the setup row; a checkpoint of a version before keeps its setup in
+/// the job row.
+pub fn join_job(job: &str, setup: Option<&str>) -> serde_json::Result<Job> {
+    let mut job: Job = serde_json::from_str(job)?;
+    if job.setup.is_none() {
+        job.setup = setup.map(serde_json::from_str).transpose()?;
+    }
+    Ok(job)
+}
 /// (job)
 pub const SAVE_JOB: &str =
     "INSERT INTO sync_job (id, job) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET job = excluded.job";

@@ -1819,3 +1819,24 @@ fn a_row_an_earlier_version_wrote_with_its_relation_cut_is_written_whole() {
     let (_, job) = last_record(&world);
     assert_eq!((job.stats.updated, job.stats.unchanged), (1, 0));
 }
+
+#[test]
+fn a_checkpoint_writes_the_setup_only_when_it_changed_and_a_small_cursor_after_every_unit() {
+    let mut world = World::new(1_200, false);
+    let (outcome, steps) = world.run(5);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert!(steps.len() >= 3, "{} steps", steps.len());
+    let (jobs, setups) = (
+        world.staging.job_writes.get(),
+        world.staging.setup_writes.get(),
+    );
+    assert!(jobs > 20, "{jobs} checkpoints");
+    // Once when the run resolved it; again only when the mapping learned something.
+    assert!(setups <= 3, "{setups} setup writes for {jobs} checkpoints");
+    // And a run resumed from the checkpoint reads its setup back.
+    let mut world = World::new(300, false);
+    world.crashes = vec![(Some(Port::Framer), 4)];
+    let (outcome, _) = world.run(5);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(framer_titles(&world), 300);
+}
