@@ -274,35 +274,26 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
     },
     /** Reads the local D1 database directly (read-only): for assertions only. */
     async query(sql, ...params) {
-      const { DatabaseSync } = await import("node:sqlite");
       const dbDir = join(persist, "v3", "d1", "miniflare-D1DatabaseObject");
       const file = (await readdir(dbDir)).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
-      const db = new DatabaseSync(join(dbDir, file), { readOnly: true });
-      try {
-        return db.prepare(sql).all(...params);
-      } finally {
-        db.close();
-      }
+      return readSqlite(join(dbDir, file), (db) => db.prepare(sql).all(...params));
     },
     /**
      * The SQLite files of the Durable Objects that store `projectId` (the id is in their KV
      * storage): one per project, none once its object forgot it.
      */
     async objectFilesOf(projectId) {
-      const { DatabaseSync } = await import("node:sqlite");
       const root = join(persist, "v3", "do");
       const found = [];
       for (const dir of await readdir(root).catch(() => [])) {
         for (const file of (await readdir(join(root, dir))).filter((f) => f.endsWith(".sqlite"))) {
           const path = join(root, dir, file);
-          const db = new DatabaseSync(path, { readOnly: true });
-          try {
+          const stores = await readSqlite(path, (db) => {
             const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((t) => t.name);
             const kv = tables.includes("_cf_KV") ? db.prepare("SELECT key, value FROM _cf_KV").all() : [];
-            if (kv.some((r) => Buffer.from(r.value).includes(projectId))) found.push(path);
-          } finally {
-            db.close();
-          }
+            return kv.some((r) => Buffer.from(r.value).includes(projectId));
+          });
+          if (stores) found.push(path);
         }
       }
       return found;
@@ -311,13 +302,7 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
     async objectQuery(projectId, sql, ...params) {
       const [file] = await worker.objectFilesOf(projectId);
       if (!file) throw new Error(`no Durable Object stores project ${projectId}`);
-      const { DatabaseSync } = await import("node:sqlite");
-      const db = new DatabaseSync(file, { readOnly: true });
-      try {
-        return db.prepare(sql).all(...params);
-      } finally {
-        db.close();
-      }
+      return readSqlite(file, (db) => db.prepare(sql).all(...params));
     },
     /**
      * The deliveries a project's object recorded in its ledger (none when it stored nothing):
@@ -390,6 +375,28 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
 
   await launch();
   return worker;
+}
+
+/**
+ * Runs `read` on a SQLite file of the running Worker's local state, opened read-only. workerd
+ * writes these files meanwhile: a read that meets its write lock waits (busy timeout) and is
+ * tried again, rather than failing the assertion that asked.
+ */
+async function readSqlite(path, read) {
+  const { DatabaseSync } = await import("node:sqlite");
+  for (let attempt = 1; ; attempt++) {
+    let db;
+    try {
+      db = new DatabaseSync(path, { readOnly: true });
+      db.exec("PRAGMA busy_timeout = 2000");
+      return read(db);
+    } catch (e) {
+      if (!/database is locked|SQLITE_BUSY/u.test(String(e?.message)) || attempt >= 20) throw e;
+    } finally {
+      db?.close();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
