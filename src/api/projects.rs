@@ -315,12 +315,11 @@ async fn create_siblings(
     Ok((created, already))
 }
 
-/// The project list: two queries whatever the number of projects.
+/// The project list: one D1 round trip whatever the number of projects.
 pub async fn list(caller: &Caller<'_>, req: &Request) -> Result<Reply, ApiError> {
     let (ctx, account_id) = (caller.ctx, &caller.account.id);
-    let last_runs = store::sync_runs::latest_of_account(&ctx.db, account_id).await?;
-    let projects: Vec<Value> = projects::list_of_account(&ctx.db, account_id)
-        .await?
+    let (projects, last_runs) = projects::list_of_account(&ctx.db, account_id).await?;
+    let projects: Vec<Value> = projects
         .iter()
         .map(|project| {
             let last = last_runs.iter().find(|r| r.project_id == project.id);

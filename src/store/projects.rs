@@ -1,6 +1,7 @@
 //! `projects`: each project's Notion and Framer settings (credentials encrypted), read joined
 //! with the account's plan and the project's `webhooks` row and typed once as a `Project`.
 
+use super::sync_runs::{self, SyncRun};
 use super::{d1, webhooks};
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::api::input::UnpublishedMode;
@@ -72,13 +73,29 @@ pub async fn of_account(
     .await
 }
 
-pub async fn list_of_account(db: &D1Database, account_id: &str) -> Result<Vec<Project>, ApiError> {
-    many(
-        db,
-        "WHERE p.account_id = ?1 ORDER BY p.created_at, p.id",
-        &[D1Type::Text(account_id)],
-    )
-    .await
+/// The account's projects and the newest run of each, in one round trip (a batch of two
+/// statements: one query as D1 counts them).
+pub async fn list_of_account(
+    db: &D1Database,
+    account_id: &str,
+) -> Result<(Vec<Project>, Vec<SyncRun>), ApiError> {
+    let statements = vec![
+        d1::stmt(
+            db,
+            &format!("{PROJECT_SELECT} WHERE p.account_id = ?1 ORDER BY p.created_at, p.id"),
+            &[D1Type::Text(account_id)],
+        )?,
+        sync_runs::latest_of_account(db, account_id)?,
+    ];
+    let results = d1::batch_results(db, statements).await?;
+    let (Some(projects), Some(runs)) = (results.first(), results.get(1)) else {
+        return Err(ApiError::internal("projects", "a batch of two answered fewer"));
+    };
+    let projects = d1::rows::<ProjectRow>(projects)?
+        .into_iter()
+        .map(Project::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok((projects, d1::rows::<SyncRun>(runs)?))
 }
 
 /// The project behind a webhook key: its current one, or the rotated one not yet confirmed.

@@ -333,12 +333,12 @@ pub async fn by_id(
     .await
 }
 
-/// The newest run of each of the account's projects, in one query.
-pub async fn latest_of_account(
+/// The newest run of each of the account's projects (a statement of the project list's batch).
+pub fn latest_of_account(
     db: &D1Database,
     account_id: &str,
-) -> Result<Vec<SyncRun>, ApiError> {
-    d1::all(
+) -> Result<D1PreparedStatement, ApiError> {
+    d1::stmt(
         db,
         &format!(
             "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id IN (SELECT (SELECT s.id FROM sync_runs s \
@@ -347,7 +347,6 @@ pub async fn latest_of_account(
         ),
         &[D1Type::Text(account_id)],
     )
-    .await
 }
 
 /// Where a page of the history starts: after the run `(started_at, id)`.
