@@ -51,7 +51,7 @@ test("a one-row webhook run on a 10,000-item project writes at most 50 rows and 
   const objectRows = sum("object_rows_written");
   const d1Rows = sum("d1_rows_written");
   const d1Queries = sum("d1_queries");
-  console.log(`# one-row webhook run on ${ROWS} items: ${steps.length} step(s), ${objectRows} rows written to the object's SQLite, ${d1Rows} to D1, ${d1Queries} D1 queries`);
+  console.log(`one-row webhook run on ${ROWS} items: ${steps.length} step(s), ${objectRows} rows written to the object's SQLite, ${d1Rows} to D1, ${d1Queries} D1 queries`);
   assert.ok(objectRows + d1Rows <= 50, `${objectRows} + ${d1Rows} rows written`);
   assert.ok(d1Queries <= 10, `${d1Queries} D1 queries`);
 });
