@@ -77,7 +77,7 @@ if [ -n "${TEST_NAME:-}" ]; then filter=(--test-name-pattern="$TEST_NAME"); fi
 # folder, on ports the OS hands out) and its own fakes, so files run side by side: most of
 # their time is spent waiting on paced fakes and debounce windows, not on the CPU. The
 # longest files go first so that they do not start last.
-first="tests/stepped_sync.test.mjs tests/webhook.test.mjs tests/alerts.test.mjs tests/sync.test.mjs"
+first="tests/cost.test.mjs tests/stepped_sync.test.mjs tests/webhook.test.mjs tests/alerts.test.mjs tests/sync.test.mjs"
 ordered=$( (for f in $first; do printf '%s\n' $files | grep -qx "$f" && echo "$f"; done
             printf '%s\n' $files | grep -vxF -f <(printf '%s\n' $first)) || true)
 # shellcheck disable=SC2086
