@@ -30,16 +30,17 @@ function killGroup(child) {
 }
 
 /**
- * Whether a process of group `pgid` still runs (Linux /proc; zombies do not count: they hold no
- * port or file, and a container's init may never reap them).
+ * Every process of Linux /proc as `{comm, fields}`, `fields` being those of its stat after the
+ * command name (state, ppid, pgrp, ...); `null` without /proc (not Linux).
  */
-function groupRunning(pgid) {
+function processes() {
   let entries;
   try {
     entries = readdirSync("/proc");
   } catch {
-    return false; // no /proc (not Linux): the wait for wrangler's own exit has to do
+    return null;
   }
+  const found = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     let stat;
@@ -49,10 +50,19 @@ function groupRunning(pgid) {
       continue;
     }
     // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    found.push({ comm, fields: stat.slice(stat.lastIndexOf(")") + 2).split(" ") });
   }
-  return false;
+  return found;
+}
+
+/**
+ * Whether a process of group `pgid` still runs (Linux /proc; zombies do not count: they hold no
+ * port or file, and a container's init may never reap them).
+ */
+function groupRunning(pgid) {
+  // No /proc: the wait for wrangler's own exit has to do.
+  return (processes() ?? []).some(({ fields: [state, , pgrp] }) => Number(pgrp) === pgid && state !== "Z" && state !== "X");
 }
 
 export function freePort() {
@@ -217,25 +227,12 @@ export async function startWorker({ vars = {}, secrets = {} } = {}) {
      */
     runtimeCpuMs() {
       if (!current) return null;
-      let entries;
-      try {
-        entries = readdirSync("/proc");
-      } catch {
-        return null;
-      }
+      const all = processes();
+      if (!all) return null;
       // USER_HZ: the kernel reports utime and stime in 1/100 s on Linux.
       const TICK_MS = 10;
       let ticks = 0;
-      for (const entry of entries) {
-        if (!/^\d+$/.test(entry)) continue;
-        let stat;
-        try {
-          stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        } catch {
-          continue;
-        }
-        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      for (const { comm, fields } of all) {
         // fields[2] is pgrp; utime and stime are fields 14 and 15 of stat, here 11 and 12.
         if (Number(fields[2]) !== current.child.pid || !comm.startsWith("workerd")) continue;
         ticks += Number(fields[11]) + Number(fields[12]);

@@ -89,7 +89,10 @@ pub async fn list_of_account(
     ];
     let results = d1::batch_results(db, statements).await?;
     let (Some(projects), Some(runs)) = (results.first(), results.get(1)) else {
-        return Err(ApiError::internal("projects", "a batch of two answered fewer"));
+        return Err(ApiError::internal(
+            "projects",
+            "a batch of two answered fewer",
+        ));
     };
     let projects = d1::rows::<ProjectRow>(projects)?
         .into_iter()

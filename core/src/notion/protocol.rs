@@ -187,15 +187,7 @@ pub fn parse_query_page(response: &Value) -> Result<QueryPage, UnexpectedResult>
         }
         pages.push(result.clone());
     }
-    let has_more = response
-        .get("has_more")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let next_cursor = response
-        .get("next_cursor")
-        .and_then(Value::as_str)
-        .filter(|_| has_more)
-        .map(str::to_owned);
+    let next_cursor = next_cursor(response);
     let capped = response
         .pointer("/request_status/incomplete_reason")
         .and_then(Value::as_str)
@@ -258,6 +250,20 @@ pub fn data_source_ids(database: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Where the next page of a paginated answer starts: its `next_cursor`, when `has_more` says
+/// there is one (a cursor beside `has_more: false` is stale).
+fn next_cursor(response: &Value) -> Option<String> {
+    let has_more = response
+        .get("has_more")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    response
+        .get("next_cursor")
+        .and_then(Value::as_str)
+        .filter(|_| has_more)
+        .map(str::to_owned)
+}
+
 /// A block list page (`GET /v1/blocks/{id}/children`): the blocks and the next cursor.
 pub fn parse_block_page(response: &Value) -> (Vec<Value>, Option<String>) {
     let blocks = response
@@ -265,15 +271,7 @@ pub fn parse_block_page(response: &Value) -> (Vec<Value>, Option<String>) {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let has_more = response
-        .get("has_more")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let cursor = response
-        .get("next_cursor")
-        .and_then(Value::as_str)
-        .filter(|_| has_more)
-        .map(str::to_owned);
+    let cursor = next_cursor(response);
     (blocks, cursor)
 }
 
@@ -327,15 +325,7 @@ pub fn parse_relation_items(response: &Value) -> (Vec<String>, Option<String>) {
         .filter_map(|item| item.pointer("/relation/id").and_then(Value::as_str))
         .map(crate::notion::ids::canonical)
         .collect();
-    let has_more = response
-        .get("has_more")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let cursor = response
-        .get("next_cursor")
-        .and_then(Value::as_str)
-        .filter(|_| has_more)
-        .map(str::to_owned);
+    let cursor = next_cursor(response);
     (ids, cursor)
 }
 
