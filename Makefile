@@ -20,11 +20,12 @@ build:
 	bash scripts/build.sh
 
 ## Benchmarks that print figures: the native ingest path, then HTTP ingest and coalescing under
-## workerd, a large sync, and the D1 history's size under retention.
+## workerd, a large sync, a three-source site's first sync, and the D1 history's size under retention.
 bench:
 	bash scripts/setup.sh && cargo bench -p notion-framer-core --bench ingest_path && bash scripts/build.sh && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/ingest.mjs && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/sync.mjs && \
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/site.mjs && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/files.mjs && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/retention.mjs
 

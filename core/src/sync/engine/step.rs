@@ -1173,11 +1173,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             ));
             job.relation_read = None;
             row.more_relations.remove(0);
-            return if row.more_relations.is_empty() {
-                self.relations_read(job, row).await
-            } else {
-                self.staging.put_rows(&[row])
-            };
+            return self.relation_done(job, row).await;
         };
         let (ids, next) = protocol::parse_relation_items(&answer);
         self.held(1);
@@ -1202,10 +1198,21 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         }
         job.relation_read = None;
         row.more_relations.remove(0);
+        self.relation_done(job, row).await
+    }
+
+    /// One cut relation of `row` is whole. The row and the job are saved before anything else:
+    /// deciding the row asks the target's object and D1, which may end the step for lack of
+    /// budget, and a read not saved by then would be lost with the step (the next one would
+    /// read the relation again from its start). A row saved with no cut relation left is
+    /// decided by the next `read_relation`, in this step or the next.
+    async fn relation_done(&mut self, job: &mut Job, row: StagedRow) -> Result<(), StepError> {
+        self.staging.put_rows(std::slice::from_ref(&row))?;
+        self.staging.save_job(job)?;
         if row.more_relations.is_empty() {
             self.relations_read(job, row).await
         } else {
-            self.staging.put_rows(&[row])
+            Ok(())
         }
     }
 

@@ -1549,6 +1549,34 @@ fn relations_past_25_are_read_whole_in_pages_of_100_resuming_across_steps() {
 }
 
 #[test]
+fn a_long_relation_is_read_once_whatever_step_its_last_page_ends() {
+    // The last page of a relation is followed by asking the target's object what it holds
+    // (one more subrequest): a step whose budget ends there must not lose the pages read, or
+    // the next step reads the relation again from its start (seen in bench/site.mjs: two
+    // property calls too many).
+    let tags: Vec<String> = (0..150).map(tag_id).collect();
+    for budget in 5..=12 {
+        let mut world = tags_world(vec![
+            page_with_tags(0, &tags),
+            page_with_tags(1, &tags[..3]),
+            page_with_tags(2, &tags[..130]),
+        ]);
+        let (outcome, _) = world.run(budget);
+        assert!(
+            matches!(outcome, StepOutcome::Succeeded),
+            "{budget}: {outcome:?}"
+        );
+        assert_eq!(tags_of(&world, 0), tags, "{budget}");
+        assert_eq!(tags_of(&world, 2), tags[..130].to_vec(), "{budget}");
+        assert_eq!(
+            notion_calls(&world, "property"),
+            2 + 2,
+            "budget {budget}: ceil(150/100) + ceil(130/100), none read twice"
+        );
+    }
+}
+
+#[test]
 fn a_run_killed_while_reading_a_long_relation_still_reads_it_whole() {
     let tags: Vec<String> = (0..320).map(tag_id).collect();
     let mut world = tags_world(vec![
