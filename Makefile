@@ -20,14 +20,14 @@ build:
 	bash scripts/build.sh
 
 ## Benchmarks that print figures: the native ingest path, then HTTP ingest and coalescing under
-## workerd, a large sync, a three-source site's first sync, and the D1 history's size under retention.
+## workerd, a large sync, a three-source site's first sync, and what a project stores in D1 and in its object.
 bench:
 	bash scripts/setup.sh && cargo bench -p notion-framer-core --bench ingest_path && bash scripts/build.sh && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/ingest.mjs && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/sync.mjs && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/site.mjs && \
 	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/files.mjs && \
-	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/retention.mjs
+	PATH="$$PWD/node_modules/.bin:$$PATH" node bench/storage.mjs
 
 ## Deploy to Cloudflare (needs `wrangler login`; see README "Deploying").
 deploy:

@@ -1,21 +1,24 @@
 //! What every handler needs from the environment: settings, D1, the cipher and the clock.
 
 use crate::fault::RuntimeResult;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::util::secrets::Cipher;
 use notion_framer_core::util::settings::Settings;
-use worker::{D1Database, Date, Env, ObjectNamespace};
+use worker::{Date, Env, ObjectNamespace};
 
 pub struct AppContext {
     pub env: Env,
     pub settings: Settings,
-    pub db: D1Database,
+    /// D1 through the handle that counts its rows written: one per context, and each
+    /// invocation makes its own context.
+    pub db: Db,
 }
 
 impl AppContext {
     pub fn new(env: Env) -> Result<Self, ApiError> {
         let settings = Settings::from_lookup(|name| text_binding(&env, name))?;
-        let db = env.d1("DB").fault()?;
+        let db = Db::new(env.d1("DB").fault()?);
         Ok(Self { env, settings, db })
     }
 

@@ -6,11 +6,12 @@
 //! `pending_verifications_expiry` from migration 0002), stopping at the batch size: it reads a
 //! few rows per row deleted (the index entry, the row, its other index entries) and one index
 //! probe per project (for `sync_runs`, also the last 100 index entries of each project with runs
-//! that old), never the other rows that stay (the integration test and `bench/retention.mjs`
-//! print D1's rows-read figures). One round is one D1 batch (a transaction).
+//! that old), never the other rows that stay (`tests/retention.test.mjs` prints D1's
+//! rows-read figures). One round is one D1 batch (a transaction).
 
 use super::context::{now_ms, AppContext};
 use super::store::{self, d1};
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::cron;
 use notion_framer_core::sync::engine::budget::Budget;
@@ -18,7 +19,7 @@ use notion_framer_core::sync::retention::{
     Cutoffs, Pass, Policy, Round, RoundResult, Table, KEEP_LAST_RUNS,
 };
 use serde::Deserialize;
-use worker::{console_log, D1Database, D1PreparedStatement, D1Result, Env};
+use worker::{console_log, D1PreparedStatement, D1Result, Env};
 
 /// The cron's pruning step, with what the run's `budget` leaves (at most
 /// `cron::RETENTION_ROUNDS` rounds, one D1 query each); logs one line, whatever happens.
@@ -55,11 +56,7 @@ async fn prune(ctx: &AppContext, budget: &Budget, pass: &mut Pass) -> Result<(),
 }
 
 /// One D1 batch: each table's `DELETE`, then (in a run's last round) whether rows remain.
-async fn run_round(
-    db: &D1Database,
-    round: &Round,
-    cutoffs: &Cutoffs,
-) -> Result<RoundResult, ApiError> {
+async fn run_round(db: &Db, round: &Round, cutoffs: &Cutoffs) -> Result<RoundResult, ApiError> {
     let mut statements = Vec::new();
     for &table in &round.tables {
         statements.push(prune_statement(db, table, cutoffs)?);
@@ -95,7 +92,7 @@ fn meta(result: &D1Result, field: impl Fn(worker::D1ResultMeta) -> Option<usize>
 
 /// The table's `DELETE` for this round: at most its batch size, oldest first.
 fn prune_statement(
-    db: &D1Database,
+    db: &Db,
     table: Table,
     cutoffs: &Cutoffs,
 ) -> Result<D1PreparedStatement, ApiError> {
@@ -114,11 +111,7 @@ fn prune_statement(
 }
 
 /// Whether the table still holds rows past its retention (a run's last round asks).
-fn any_left(
-    db: &D1Database,
-    table: Table,
-    cutoffs: &Cutoffs,
-) -> Result<D1PreparedStatement, ApiError> {
+fn any_left(db: &Db, table: Table, cutoffs: &Cutoffs) -> Result<D1PreparedStatement, ApiError> {
     match table {
         Table::WebhookEvents => store::webhook_events::any_before(db, &cutoffs.events_before),
         Table::SyncRuns => {

@@ -122,14 +122,18 @@ pub async fn step(
     };
     let outcome = engine.step(job).await;
     engine.framer.disconnect().await;
-    let usage = StepUsage {
-        object_rows_written: staging.rows_written() - written_before,
-        started,
-    };
-    log_step(project, job, &engine.report, budget, &usage, &outcome);
+    let report = engine.report;
     if !matches!(outcome, StepOutcome::Continue | StepOutcome::Cancelled) {
         after_run(ctx, project, job, &outcome, budget).await;
     }
+    // After the run's alert bookkeeping, so that the last step's line holds all the D1 work
+    // of its run.
+    let usage = StepUsage {
+        object_rows_written: staging.rows_written() - written_before,
+        d1_rows_written: ctx.db.rows_written(),
+        started,
+    };
+    log_step(project, job, &report, budget, &usage, &outcome);
     outcome
 }
 
@@ -190,6 +194,9 @@ async fn after_run(
 struct StepUsage {
     /// Rows written to the object's SQLite (billed as Durable Object rows written).
     object_rows_written: usize,
+    /// Rows D1 reported written by the invocation so far (billed as D1 rows written), like
+    /// `d1_queries`: the ledger tally and reads before the step included.
+    d1_rows_written: usize,
     started: i64,
 }
 
@@ -216,6 +223,7 @@ fn log_step(
         subrequests: budget.used(),
         d1_queries: budget.d1_used(),
         object_rows_written: usage.object_rows_written,
+        d1_rows_written: usage.d1_rows_written,
         notion_calls: report.notion_calls,
         framer_calls: report.framer_calls,
         rows: report.rows,
@@ -239,10 +247,12 @@ struct StepLine<'a> {
     sync_id: &'a str,
     step: u32,
     phase: &'static str,
-    /// Subrequests and D1 queries of the invocation so far (the reads before the step
-    /// included; the run's alert bookkeeping and deliveries come after this line).
+    /// Subrequests, D1 queries and D1 rows written of the invocation so far (the ledger tally
+    /// and reads before the step and, in a run's last step, its alert bookkeeping included;
+    /// the deliveries and the next alert check come after this line).
     subrequests: u32,
     d1_queries: u32,
+    d1_rows_written: usize,
     object_rows_written: usize,
     notion_calls: usize,
     framer_calls: usize,

@@ -30,6 +30,7 @@ function assertWithin(worker, projectId, { subrequests, d1 }) {
   for (const line of [...steps, ...alarms]) {
     assert.equal(typeof line.subrequests, "number", JSON.stringify(line));
     assert.equal(typeof line.d1_queries, "number", JSON.stringify(line));
+    if (line.kind === "sync_step") assert.equal(typeof line.d1_rows_written, "number", JSON.stringify(line));
     assert.ok(line.subrequests <= subrequests, `over ${subrequests} subrequests: ${JSON.stringify(line)}`);
     assert.ok(line.d1_queries <= d1, `over ${d1} D1 queries: ${JSON.stringify(line)}`);
   }
@@ -71,7 +72,12 @@ describe("a sync step stays within its budgets", { concurrency: true }, () => {
 
       const { steps } = assertWithin(worker, id, budget);
       const writing = steps.filter((s) => s.sync_id === run.id);
-      console.log(`# ${rows} rows with covers: ${writing.length} steps, ${calls} uploadImages calls; per step subrequests ${writing.map((s) => s.subrequests).join(",")}; D1 queries ${writing.map((s) => s.d1_queries).join(",")}`);
+      // D1's own count of the rows the run wrote (its record, the project's figures): some,
+      // and fewer than the items (their record and assets are in the object, not in D1).
+      const d1Rows = writing.reduce((sum, s) => sum + s.d1_rows_written, 0);
+      assert.ok(d1Rows > 0 && d1Rows < rows, `D1 rows written ${d1Rows} for ${rows} items over ${writing.length} steps`);
+      assert.ok(writing.reduce((sum, s) => sum + s.object_rows_written, 0) >= rows, "the items recorded in the object");
+      console.log(`# ${rows} rows with covers: ${writing.length} steps, ${calls} uploadImages calls; per step subrequests ${writing.map((s) => s.subrequests).join(",")}; D1 queries ${writing.map((s) => s.d1_queries).join(",")}; D1 rows written ${writing.map((s) => s.d1_rows_written).join(",")}`);
     } finally {
       await stack.stop();
     }

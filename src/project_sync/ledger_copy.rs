@@ -9,21 +9,20 @@ use notion_framer_core::api::error::ApiError;
 use notion_framer_core::api::log_line::LogLine;
 use notion_framer_core::sync::engine::budget::Budget;
 use notion_framer_core::sync::ledger;
-use worker::{console_error, Env, SqlStorage};
+use worker::{console_error, SqlStorage};
 
 /// Counts every ledger row not counted yet in D1, a tally per round trip (first the one left
 /// pending by an interrupted flush; one D1 query from `budget` each, leaving it `keep` queries
 /// for the rest of the invocation: what does not fit is counted by a later invocation), then
 /// drops ids older than the retention. Safe to run twice at once: D1 applies each tally
-/// number once.
+/// number once. `ctx` is the invocation's, so its D1 rows written count the tallies.
 pub async fn flush(
-    env: &Env,
+    ctx: &AppContext,
     sql: &SqlStorage,
     project_id: &str,
     budget: &Budget,
     keep: u32,
 ) -> std::result::Result<(), ApiError> {
-    let ctx = AppContext::new(env.clone())?;
     let limit = i64::try_from(ledger::FLUSH_CHUNK).unwrap_or(100);
     loop {
         if !budget.affords(0, keep + 1) {

@@ -146,15 +146,7 @@ impl DurableObject for ProjectSync {
         // subrequests and D1 queries per invocation, not per step.
         let budget = sync::invocation_budget(&ctx);
         // The alarm is also the backstop for ledger rows the background copy did not get to.
-        if let Err(e) = flush(
-            &self.env,
-            &self.ledger()?,
-            &project_id,
-            &budget,
-            STEP_KEEPS.1,
-        )
-        .await
-        {
+        if let Err(e) = flush(&ctx, &self.ledger()?, &project_id, &budget, STEP_KEEPS.1).await {
             log_copy_failure(&project_id, &e);
         }
         let deliver = self.check_alerts(&ctx, &budget, &project_id).await?;
@@ -504,16 +496,15 @@ impl ProjectSync {
         if self.flushing.replace(true) {
             return Ok(());
         }
-        let (env, sql, flushing) = (self.env.clone(), self.ledger()?, self.flushing.clone());
+        let (sql, flushing) = (self.ledger()?, self.flushing.clone());
         let project_id = project_id.to_owned();
         // This invocation's own budget (the request that stored the event made one D1 query
         // at most); what does not fit is copied by the alarm set when the rows arrived.
-        let budget = AppContext::new(env.clone())
-            .map(|ctx| sync::invocation_budget(&ctx))
-            .or_runtime()?;
+        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+        let budget = sync::invocation_budget(&ctx);
         self.state.wait_until(async move {
             Delay::from(Duration::from_millis(ledger::FLUSH_DELAY_MS)).await;
-            if let Err(e) = flush(&env, &sql, &project_id, &budget, 0).await {
+            if let Err(e) = flush(&ctx, &sql, &project_id, &budget, 0).await {
                 // The rows stay unflushed; the alarm set when they arrived copies them later.
                 log_copy_failure(&project_id, &e);
             }

@@ -1,11 +1,12 @@
 //! `accounts`: who uses the service, and on which plan.
 
 use super::{api_tokens, d1};
+use crate::store::d1::Db;
 use notion_framer_core::api::account::{Account, AccountRow};
 use notion_framer_core::api::error::ApiError;
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
-pub async fn list(db: &D1Database) -> Result<Vec<Account>, ApiError> {
+pub async fn list(db: &Db) -> Result<Vec<Account>, ApiError> {
     let rows: Vec<AccountRow> = d1::all(
         db,
         "SELECT id, name, plan, created_at FROM accounts ORDER BY created_at, id",
@@ -15,7 +16,7 @@ pub async fn list(db: &D1Database) -> Result<Vec<Account>, ApiError> {
     rows.into_iter().map(Account::try_from).collect()
 }
 
-pub async fn by_id(db: &D1Database, id: &str) -> Result<Option<Account>, ApiError> {
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, ApiError> {
     let row: Option<AccountRow> = d1::first(
         db,
         "SELECT id, name, plan, created_at FROM accounts WHERE id = ?1",
@@ -26,7 +27,7 @@ pub async fn by_id(db: &D1Database, id: &str) -> Result<Option<Account>, ApiErro
 }
 
 /// The account owning an unrevoked API token, looked up by the token's hash.
-pub async fn by_token_hash(db: &D1Database, hash: &str) -> Result<Option<Account>, ApiError> {
+pub async fn by_token_hash(db: &Db, hash: &str) -> Result<Option<Account>, ApiError> {
     let row: Option<AccountRow> = d1::first(
         db,
         "SELECT a.id, a.name, a.plan, a.created_at FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
@@ -39,7 +40,7 @@ pub async fn by_token_hash(db: &D1Database, hash: &str) -> Result<Option<Account
 
 /// Stores the account with its first API token, together.
 pub async fn create(
-    db: &D1Database,
+    db: &Db,
     account: &Account,
     first_token: &api_tokens::NewToken<'_>,
 ) -> Result<(), ApiError> {
@@ -50,7 +51,7 @@ pub async fn create(
     .await
 }
 
-fn insert(db: &D1Database, account: &Account) -> Result<D1PreparedStatement, ApiError> {
+fn insert(db: &Db, account: &Account) -> Result<D1PreparedStatement, ApiError> {
     d1::stmt(
         db,
         "INSERT INTO accounts (id, name, plan, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -64,7 +65,7 @@ fn insert(db: &D1Database, account: &Account) -> Result<D1PreparedStatement, Api
 }
 
 /// Stores the account's name and plan.
-pub async fn update(db: &D1Database, account: &Account) -> Result<(), ApiError> {
+pub async fn update(db: &Db, account: &Account) -> Result<(), ApiError> {
     d1::run(
         db,
         "UPDATE accounts SET name = ?1, plan = ?2 WHERE id = ?3",

@@ -4,9 +4,10 @@
 //! the plaintext in `url` until `seal_url` rewrites them.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1Type};
+use worker::D1Type;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct DestinationRow {
@@ -38,7 +39,7 @@ pub struct NewDestination<'a> {
     pub created_at: &'a str,
 }
 
-pub async fn create(db: &D1Database, d: &NewDestination<'_>) -> Result<(), ApiError> {
+pub async fn create(db: &Db, d: &NewDestination<'_>) -> Result<(), ApiError> {
     d1::run(
         db,
         "INSERT INTO alert_destinations (id, account_id, name, url, url_enc, url_hint, format, secret_enc, secret_hint, created_at) \
@@ -59,10 +60,7 @@ pub async fn create(db: &D1Database, d: &NewDestination<'_>) -> Result<(), ApiEr
     .map(|_| ())
 }
 
-pub async fn of_account(
-    db: &D1Database,
-    account_id: &str,
-) -> Result<Vec<DestinationRow>, ApiError> {
+pub async fn of_account(db: &Db, account_id: &str) -> Result<Vec<DestinationRow>, ApiError> {
     d1::all(
         db,
         "SELECT * FROM alert_destinations WHERE account_id = ?1 ORDER BY created_at, id",
@@ -71,7 +69,7 @@ pub async fn of_account(
     .await
 }
 
-pub async fn count_of_account(db: &D1Database, account_id: &str) -> Result<i64, ApiError> {
+pub async fn count_of_account(db: &Db, account_id: &str) -> Result<i64, ApiError> {
     #[derive(Deserialize)]
     struct Count {
         n: i64,
@@ -87,7 +85,7 @@ pub async fn count_of_account(db: &D1Database, account_id: &str) -> Result<i64, 
 
 /// The account's destination `id`; another account's is not found.
 pub async fn of_account_by_id(
-    db: &D1Database,
+    db: &Db,
     account_id: &str,
     id: &str,
 ) -> Result<Option<DestinationRow>, ApiError> {
@@ -101,7 +99,7 @@ pub async fn of_account_by_id(
 
 /// The enabled destinations of the account that owns `project_id`.
 pub async fn active_for_project(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
 ) -> Result<Vec<DestinationRow>, ApiError> {
     d1::all(
@@ -114,7 +112,7 @@ pub async fn active_for_project(
 }
 
 /// Deletes the account's destination `id` (its queued alerts go with it); false when absent.
-pub async fn delete(db: &D1Database, account_id: &str, id: &str) -> Result<bool, ApiError> {
+pub async fn delete(db: &Db, account_id: &str, id: &str) -> Result<bool, ApiError> {
     let changed = d1::run(
         db,
         "DELETE FROM alert_destinations WHERE id = ?1 AND account_id = ?2",
@@ -125,7 +123,7 @@ pub async fn delete(db: &D1Database, account_id: &str, id: &str) -> Result<bool,
 }
 
 /// Stops deliveries to `id`, keeping the first reason.
-pub async fn disable(db: &D1Database, id: &str, reason: &str, now: &str) -> Result<(), ApiError> {
+pub async fn disable(db: &Db, id: &str, reason: &str, now: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "UPDATE alert_destinations SET disabled_at = COALESCE(disabled_at, ?2), \
@@ -137,7 +135,7 @@ pub async fn disable(db: &D1Database, id: &str, reason: &str, now: &str) -> Resu
 }
 
 /// The account's destination names, to name a new one apart from them.
-pub async fn names_of_account(db: &D1Database, account_id: &str) -> Result<Vec<String>, ApiError> {
+pub async fn names_of_account(db: &Db, account_id: &str) -> Result<Vec<String>, ApiError> {
     #[derive(Deserialize)]
     struct Name {
         name: String,
@@ -152,7 +150,7 @@ pub async fn names_of_account(db: &D1Database, account_id: &str) -> Result<Vec<S
 }
 
 /// Renames the destination.
-pub async fn rename(db: &D1Database, id: &str, name: &str) -> Result<(), ApiError> {
+pub async fn rename(db: &Db, id: &str, name: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "UPDATE alert_destinations SET name = ?2 WHERE id = ?1",
@@ -166,7 +164,7 @@ pub async fn rename(db: &D1Database, id: &str, name: &str) -> Result<(), ApiErro
 /// while the row still holds a plaintext URL (the first read of a row from an earlier
 /// version; another reader may have sealed it meanwhile).
 pub async fn seal_url(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     url_enc: &str,
     url_hint: &str,
@@ -191,7 +189,7 @@ pub async fn seal_url(
 }
 
 /// Up to `limit` rows still holding a plaintext URL (written before URLs were encrypted).
-pub async fn plaintext(db: &D1Database, limit: usize) -> Result<Vec<DestinationRow>, ApiError> {
+pub async fn plaintext(db: &Db, limit: usize) -> Result<Vec<DestinationRow>, ApiError> {
     d1::all(
         db,
         "SELECT * FROM alert_destinations WHERE url_enc IS NULL LIMIT ?1",
@@ -201,7 +199,7 @@ pub async fn plaintext(db: &D1Database, limit: usize) -> Result<Vec<DestinationR
 }
 
 /// Turns a disabled destination back on.
-pub async fn enable(db: &D1Database, id: &str) -> Result<(), ApiError> {
+pub async fn enable(db: &Db, id: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "UPDATE alert_destinations SET disabled_at = NULL, disabled_reason = NULL WHERE id = ?1",
@@ -212,12 +210,7 @@ pub async fn enable(db: &D1Database, id: &str) -> Result<(), ApiError> {
 }
 
 /// What the page shows of the last attempt: its HTTP status (0: no answer) and time.
-pub async fn record_attempt(
-    db: &D1Database,
-    id: &str,
-    status: u16,
-    now: &str,
-) -> Result<(), ApiError> {
+pub async fn record_attempt(db: &Db, id: &str, status: u16, now: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "UPDATE alert_destinations SET last_status = ?2, last_attempt_at = ?3 WHERE id = ?1",

@@ -1,11 +1,12 @@
 //! `alert_incidents`: the open incidents, one per project and kind (the dedupe of alerts).
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::alerts::incident::{Incident, Kind};
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
 use serde_json::Value;
-use worker::{D1Database, D1Type};
+use worker::D1Type;
 
 const COLUMNS: &str = "kind, opened_at_ms, alerted, summary, alert_due_at_ms, detail";
 
@@ -36,11 +37,7 @@ impl IncidentRow {
     }
 }
 
-pub async fn open(
-    db: &D1Database,
-    project_id: &str,
-    kind: Kind,
-) -> Result<Option<Incident>, ApiError> {
+pub async fn open(db: &Db, project_id: &str, kind: Kind) -> Result<Option<Incident>, ApiError> {
     let row: Option<IncidentRow> = d1::first(
         db,
         &format!("SELECT {COLUMNS} FROM alert_incidents WHERE project_id = ?1 AND kind = ?2"),
@@ -50,7 +47,7 @@ pub async fn open(
     Ok(row.and_then(IncidentRow::typed))
 }
 
-pub async fn of_project(db: &D1Database, project_id: &str) -> Result<Vec<Incident>, ApiError> {
+pub async fn of_project(db: &Db, project_id: &str) -> Result<Vec<Incident>, ApiError> {
     let rows: Vec<IncidentRow> = d1::all(
         db,
         &format!(
@@ -73,7 +70,7 @@ pub struct DueIncident {
 /// Up to `limit` open incidents not alerted yet whose grace period ended by `now_ms` (all
 /// projects', or one's).
 pub async fn due(
-    db: &D1Database,
+    db: &Db,
     project_id: Option<&str>,
     now_ms: i64,
     limit: usize,
@@ -120,7 +117,7 @@ pub async fn due(
 }
 
 /// The earliest time an open incident of the project falls due for its alert.
-pub async fn next_due(db: &D1Database, project_id: &str) -> Result<Option<i64>, ApiError> {
+pub async fn next_due(db: &Db, project_id: &str) -> Result<Option<i64>, ApiError> {
     #[derive(Deserialize)]
     struct Next {
         at: Option<i64>,
@@ -136,7 +133,7 @@ pub async fn next_due(db: &D1Database, project_id: &str) -> Result<Option<i64>, 
 
 /// Stores the incident as observed. `alerted` never goes back to 0 here: a concurrent check
 /// (the cron, the project's alarm) may have raised the alert meanwhile.
-pub async fn save(db: &D1Database, project_id: &str, incident: &Incident) -> Result<(), ApiError> {
+pub async fn save(db: &Db, project_id: &str, incident: &Incident) -> Result<(), ApiError> {
     let detail = (!incident.detail.is_null()).then(|| incident.detail.to_string());
     d1::run(
         db,
@@ -162,7 +159,7 @@ pub async fn save(db: &D1Database, project_id: &str, incident: &Incident) -> Res
 
 /// Marks the incident alerted; true only for the one caller that changed it (the others
 /// found it alerted already and send nothing).
-pub async fn claim_alert(db: &D1Database, project_id: &str, kind: Kind) -> Result<bool, ApiError> {
+pub async fn claim_alert(db: &Db, project_id: &str, kind: Kind) -> Result<bool, ApiError> {
     let changed = d1::run(
         db,
         "UPDATE alert_incidents SET alerted = 1, alert_due_at_ms = NULL \
@@ -173,7 +170,7 @@ pub async fn claim_alert(db: &D1Database, project_id: &str, kind: Kind) -> Resul
     Ok(changed > 0)
 }
 
-pub async fn close(db: &D1Database, project_id: &str, kind: Kind) -> Result<(), ApiError> {
+pub async fn close(db: &Db, project_id: &str, kind: Kind) -> Result<(), ApiError> {
     d1::run(
         db,
         "DELETE FROM alert_incidents WHERE project_id = ?1 AND kind = ?2",

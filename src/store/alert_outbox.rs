@@ -3,9 +3,10 @@
 //! never send the same row at once.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
 /// A due row with what sending it needs from its destination.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,7 +34,7 @@ pub struct NewAlert<'a> {
     pub now_ms: i64,
 }
 
-pub fn insert(db: &D1Database, a: &NewAlert<'_>) -> Result<D1PreparedStatement, ApiError> {
+pub fn insert(db: &Db, a: &NewAlert<'_>) -> Result<D1PreparedStatement, ApiError> {
     d1::stmt(
         db,
         "INSERT INTO alert_outbox (id, event_id, destination_id, project_id, body, created_at_ms, next_attempt_ms) \
@@ -52,7 +53,7 @@ pub fn insert(db: &D1Database, a: &NewAlert<'_>) -> Result<D1PreparedStatement, 
 /// Up to `limit` pending rows due by `now_ms` for enabled destinations, oldest first;
 /// `project_id` narrows them to one project's.
 pub async fn due(
-    db: &D1Database,
+    db: &Db,
     now_ms: i64,
     project_id: Option<&str>,
     limit: usize,
@@ -69,12 +70,7 @@ pub async fn due(
 }
 
 /// Claims a due row until `lease_until_ms`; false when another delivery got it first.
-pub async fn claim(
-    db: &D1Database,
-    id: &str,
-    now_ms: i64,
-    lease_until_ms: i64,
-) -> Result<bool, ApiError> {
+pub async fn claim(db: &Db, id: &str, now_ms: i64, lease_until_ms: i64) -> Result<bool, ApiError> {
     let changed = d1::run(
         db,
         "UPDATE alert_outbox SET next_attempt_ms = ?3, attempts = attempts + 1 \
@@ -87,7 +83,7 @@ pub async fn claim(
 
 /// Records an attempt: `next_attempt_ms` `None` ends the row as `status` (delivered/failed).
 pub async fn record(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     status_code: u16,
     error: Option<&str>,
@@ -115,11 +111,7 @@ pub async fn record(
 }
 
 /// Drops a disabled destination's queued alerts.
-pub async fn fail_pending_of(
-    db: &D1Database,
-    destination_id: &str,
-    reason: &str,
-) -> Result<(), ApiError> {
+pub async fn fail_pending_of(db: &Db, destination_id: &str, reason: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "UPDATE alert_outbox SET status = 'failed', last_error = ?2 WHERE destination_id = ?1 AND status = 'pending'",
@@ -130,7 +122,7 @@ pub async fn fail_pending_of(
 }
 
 /// Deletes delivered and abandoned rows raised before `before_ms`.
-pub async fn prune_settled(db: &D1Database, before_ms: i64) -> Result<(), ApiError> {
+pub async fn prune_settled(db: &Db, before_ms: i64) -> Result<(), ApiError> {
     d1::run(
         db,
         "DELETE FROM alert_outbox WHERE status != 'pending' AND created_at_ms < ?1",

@@ -3,14 +3,15 @@
 //! its rows on its next run (`legacy_assets`), then drops them.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::engine::job::StoredAsset;
 use serde::Deserialize;
-use worker::{D1Database, D1Type};
+use worker::D1Type;
 
 /// Up to `limit` of the project's assets with a key after `after`, by key.
 pub async fn page_of(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     after: Option<&str>,
     limit: usize,
@@ -45,7 +46,7 @@ pub async fn page_of(
 }
 
 /// Drops the project's rows (its object holds them now).
-pub async fn forget_all(db: &D1Database, project_id: &str) -> Result<(), ApiError> {
+pub async fn forget_all(db: &Db, project_id: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "DELETE FROM assets WHERE project_id = ?1",

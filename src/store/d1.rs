@@ -1,21 +1,56 @@
 //! The generic D1 helpers every table module uses: bind, read rows, write, and run a batch
 //! atomically. A D1 failure becomes an internal error whose detail names the step that failed.
+//! Every D1 query goes through them, on a [`Db`], which counts the rows they wrote.
 
 use crate::fault;
 use notion_framer_core::api::error::ApiError;
 use serde::de::DeserializeOwned;
+use std::cell::Cell;
 use worker::{D1Database, D1PreparedStatement, D1Result, D1Type};
 
-pub fn stmt(
-    db: &D1Database,
-    sql: &str,
-    args: &[D1Type<'_>],
-) -> Result<D1PreparedStatement, ApiError> {
-    db.prepare(sql).bind_refs(args).map_err(failed("d1 bind"))
+/// The D1 binding and the rows written through this handle (D1's `meta.rows_written` of each
+/// answer: what D1 bills, indexes included). Each invocation makes its own handle
+/// (`AppContext::new`), so a sync step's line counts that invocation's writes and never a
+/// concurrent request's. The binding is reachable only through this module's functions, so
+/// no query escapes the count.
+pub struct Db {
+    binding: D1Database,
+    rows_written: Cell<usize>,
+}
+
+impl Db {
+    pub fn new(binding: D1Database) -> Self {
+        Self {
+            binding,
+            rows_written: Cell::new(0),
+        }
+    }
+
+    /// Rows D1 reported written by the queries made through this handle so far.
+    pub fn rows_written(&self) -> usize {
+        self.rows_written.get()
+    }
+
+    fn count(&self, result: &D1Result) {
+        let written = result
+            .meta()
+            .ok()
+            .flatten()
+            .and_then(|m| m.rows_written)
+            .unwrap_or(0);
+        self.rows_written.set(self.rows_written.get() + written);
+    }
+}
+
+pub fn stmt(db: &Db, sql: &str, args: &[D1Type<'_>]) -> Result<D1PreparedStatement, ApiError> {
+    db.binding
+        .prepare(sql)
+        .bind_refs(args)
+        .map_err(failed("d1 bind"))
 }
 
 pub async fn all<T: DeserializeOwned>(
-    db: &D1Database,
+    db: &Db,
     sql: &str,
     args: &[D1Type<'_>],
 ) -> Result<Vec<T>, ApiError> {
@@ -23,26 +58,27 @@ pub async fn all<T: DeserializeOwned>(
         .all()
         .await
         .map_err(failed("d1 query"))?;
+    db.count(&result);
     result.results::<T>().map_err(failed("d1 decode"))
 }
 
+/// The first row. Asked with `all()`, whose answer carries the meta that D1's `first()` drops
+/// (D1 runs the same statement and sends every row either way: `first()` adds no `LIMIT`).
 pub async fn first<T: DeserializeOwned>(
-    db: &D1Database,
+    db: &Db,
     sql: &str,
     args: &[D1Type<'_>],
 ) -> Result<Option<T>, ApiError> {
-    stmt(db, sql, args)?
-        .first::<T>(None)
-        .await
-        .map_err(failed("d1 query"))
+    Ok(all::<T>(db, sql, args).await?.into_iter().next())
 }
 
 /// Runs a write and returns how many rows it changed.
-pub async fn run(db: &D1Database, sql: &str, args: &[D1Type<'_>]) -> Result<usize, ApiError> {
+pub async fn run(db: &Db, sql: &str, args: &[D1Type<'_>]) -> Result<usize, ApiError> {
     let result = stmt(db, sql, args)?
         .run()
         .await
         .map_err(failed("d1 write"))?;
+    db.count(&result);
     Ok(result
         .meta()
         .ok()
@@ -57,7 +93,7 @@ const PAGE_IDS_PER_STATEMENT: usize = 500;
 /// `DELETE FROM <table>` of the project's rows for these page ids, 500 ids per statement.
 /// `table` is one of the store's literals, never input.
 pub fn delete_pages(
-    db: &D1Database,
+    db: &Db,
     table: &'static str,
     project_id: &str,
     page_ids: &[String],
@@ -75,23 +111,28 @@ pub fn delete_pages(
 }
 
 /// Runs statements atomically (D1 batches are transactions).
-pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<(), ApiError> {
-    if statements.is_empty() {
-        return Ok(());
-    }
-    db.batch(statements).await.map_err(failed("d1 batch"))?;
+pub async fn batch(db: &Db, statements: Vec<D1PreparedStatement>) -> Result<(), ApiError> {
+    batch_results(db, statements).await?;
     Ok(())
 }
 
 /// Runs statements atomically and returns each one's result (rows and meta), in order.
 pub async fn batch_results(
-    db: &D1Database,
+    db: &Db,
     statements: Vec<D1PreparedStatement>,
 ) -> Result<Vec<D1Result>, ApiError> {
     if statements.is_empty() {
         return Ok(Vec::new());
     }
-    db.batch(statements).await.map_err(failed("d1 batch"))
+    let results = db
+        .binding
+        .batch(statements)
+        .await
+        .map_err(failed("d1 batch"))?;
+    for result in &results {
+        db.count(result);
+    }
+    Ok(results)
 }
 
 /// The rows of one result of [`batch_results`].
@@ -102,7 +143,7 @@ pub fn rows<T: DeserializeOwned>(result: &D1Result) -> Result<Vec<T>, ApiError> 
 /// A bounded delete for the retention: the rows that `select` (`SELECT rowid FROM <table> ...`
 /// ending in `LIMIT ?n`, its last parameter) names, at most `limit` of them.
 pub fn delete_selected(
-    db: &D1Database,
+    db: &Db,
     table: &str,
     select: &str,
     mut args: Vec<D1Type<'_>>,
@@ -118,7 +159,7 @@ pub fn delete_selected(
 
 /// `more` = 1 when `select` (as for [`delete_selected`]) still names a row.
 pub fn any_selected(
-    db: &D1Database,
+    db: &Db,
     select: &str,
     mut args: Vec<D1Type<'_>>,
 ) -> Result<D1PreparedStatement, ApiError> {

@@ -1,9 +1,10 @@
 //! `freshness_checks`: the cron's last freshness check per project, for the page.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1Type};
+use worker::D1Type;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FreshnessRow {
@@ -13,10 +14,7 @@ pub struct FreshnessRow {
     pub warning: Option<String>,
 }
 
-pub async fn of_project(
-    db: &D1Database,
-    project_id: &str,
-) -> Result<Option<FreshnessRow>, ApiError> {
+pub async fn of_project(db: &Db, project_id: &str) -> Result<Option<FreshnessRow>, ApiError> {
     d1::first(
         db,
         "SELECT checked_at, latest_edit_at, stale, warning FROM freshness_checks WHERE project_id = ?1",
@@ -25,7 +23,7 @@ pub async fn of_project(
     .await
 }
 
-pub async fn save(db: &D1Database, project_id: &str, row: &FreshnessRow) -> Result<(), ApiError> {
+pub async fn save(db: &Db, project_id: &str, row: &FreshnessRow) -> Result<(), ApiError> {
     d1::run(
         db,
         "INSERT INTO freshness_checks (project_id, checked_at, latest_edit_at, stale, warning) VALUES (?1, ?2, ?3, ?4, ?5) \

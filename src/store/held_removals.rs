@@ -3,10 +3,11 @@
 //! it holds, and drops the reviews of pages it removed or that Notion shows again.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::engine::job::HeldItem;
 use serde::Deserialize;
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
 /// Held ids per statement (bound as one JSON parameter).
 const CHUNK: usize = 500;
@@ -20,10 +21,7 @@ pub struct Reviewed {
 }
 
 /// Every review of the project: `(page_id, kept)`.
-pub async fn of_project(
-    db: &D1Database,
-    project_id: &str,
-) -> Result<Vec<(String, bool)>, ApiError> {
+pub async fn of_project(db: &Db, project_id: &str) -> Result<Vec<(String, bool)>, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         page_id: String,
@@ -42,7 +40,7 @@ pub async fn of_project(
 }
 
 /// How many removals are held and how many kept, in one query.
-pub async fn counts(db: &D1Database, project_id: &str) -> Result<(i64, i64), ApiError> {
+pub async fn counts(db: &Db, project_id: &str) -> Result<(i64, i64), ApiError> {
     #[derive(Deserialize)]
     struct Counts {
         held: i64,
@@ -60,7 +58,7 @@ pub async fn counts(db: &D1Database, project_id: &str) -> Result<(i64, i64), Api
 
 /// The first `limit` items in `state`, for the project page.
 pub async fn listed(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     state: &str,
     limit: usize,
@@ -80,7 +78,7 @@ pub async fn listed(
 
 /// Records held removals; a page already reviewed keeps its review.
 pub async fn hold(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     sync_id: &str,
     items: &[HeldItem],
@@ -113,7 +111,7 @@ pub async fn hold(
 
 /// Drops the reviews of these pages (removed, or shown by Notion again).
 pub fn forget(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     page_ids: &[String],
 ) -> Result<Vec<D1PreparedStatement>, ApiError> {
@@ -121,7 +119,7 @@ pub fn forget(
 }
 
 /// "Keep them": the held removals become kept; returns how many.
-pub async fn keep_held(db: &D1Database, project_id: &str) -> Result<usize, ApiError> {
+pub async fn keep_held(db: &Db, project_id: &str) -> Result<usize, ApiError> {
     d1::run(
         db,
         "UPDATE held_removals SET state = 'kept' WHERE project_id = ?1 AND state = 'held'",

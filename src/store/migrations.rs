@@ -1,12 +1,12 @@
 //! `d1_migrations`: wrangler's record of the applied migrations.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
-use worker::D1Database;
 
 /// The newest applied migration.
-pub async fn latest(db: &D1Database) -> Result<Option<String>, ApiError> {
+pub async fn latest(db: &Db) -> Result<Option<String>, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         name: String,

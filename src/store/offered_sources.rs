@@ -2,13 +2,14 @@
 //! offered on the project page until added as sibling projects.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1Type};
+use worker::D1Type;
 
 /// Records the offer once (a retried event changes nothing).
 pub async fn offer(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     data_source_id: &str,
     at: &str,
@@ -27,10 +28,7 @@ pub async fn offer(
 }
 
 /// The project's offers, oldest first: `(data source, offered at)`.
-pub async fn of_project(
-    db: &D1Database,
-    project_id: &str,
-) -> Result<Vec<(String, String)>, ApiError> {
+pub async fn of_project(db: &Db, project_id: &str) -> Result<Vec<(String, String)>, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         data_source_id: String,
@@ -50,7 +48,7 @@ pub async fn of_project(
 }
 
 /// Offers taken up (the data sources now have projects).
-pub async fn forget(db: &D1Database, project_id: &str, ids: &[String]) -> Result<(), ApiError> {
+pub async fn forget(db: &Db, project_id: &str, ids: &[String]) -> Result<(), ApiError> {
     if ids.is_empty() {
         return Ok(());
     }

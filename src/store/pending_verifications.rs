@@ -3,9 +3,10 @@
 //! for a token, or to none (then nobody may claim it): never to whoever asks first.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
 /// A waiting token, encrypted under the context `pending:<id>`.
 #[derive(Debug, Clone, Deserialize)]
@@ -16,7 +17,7 @@ pub struct PendingToken {
 
 /// Stores a token for `project_id` (or for nobody), dropping expired ones in the same batch.
 pub async fn keep(
-    db: &D1Database,
+    db: &Db,
     token: &PendingToken,
     project_id: Option<&str>,
     received_at: &str,
@@ -49,7 +50,7 @@ pub async fn keep(
 
 /// The tokens bound to `project_id` not expired at `now`, newest first.
 pub async fn unexpired_for(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     now: &str,
 ) -> Result<Vec<PendingToken>, ApiError> {
@@ -62,7 +63,7 @@ pub async fn unexpired_for(
     .await
 }
 
-pub async fn delete(db: &D1Database, id: &str) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, id: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "DELETE FROM pending_verifications WHERE id = ?1",
@@ -78,11 +79,7 @@ const EXPIRED: &str = "SELECT rowid FROM pending_verifications \
      WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2";
 
 /// Deletes up to `limit` tokens that expired before `before`, oldest first.
-pub fn prune_expired(
-    db: &D1Database,
-    before: &str,
-    limit: usize,
-) -> Result<D1PreparedStatement, ApiError> {
+pub fn prune_expired(db: &Db, before: &str, limit: usize) -> Result<D1PreparedStatement, ApiError> {
     d1::delete_selected(
         db,
         "pending_verifications",
@@ -93,6 +90,6 @@ pub fn prune_expired(
 }
 
 /// `more` = 1 when a token that expired before `before` is left.
-pub fn any_expired(db: &D1Database, before: &str) -> Result<D1PreparedStatement, ApiError> {
+pub fn any_expired(db: &Db, before: &str) -> Result<D1PreparedStatement, ApiError> {
     d1::any_selected(db, EXPIRED, vec![D1Type::Text(before)])
 }

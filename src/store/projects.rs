@@ -3,6 +3,7 @@
 
 use super::sync_runs::{self, SyncRun};
 use super::{d1, webhooks};
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::api::input::UnpublishedMode;
 use notion_framer_core::notion::ids;
@@ -10,7 +11,7 @@ use notion_framer_core::project::{Project, ProjectRow};
 use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
 use notion_framer_core::sync::site::SiteMember;
 use serde::Deserialize;
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
 const PROJECT_SELECT: &str = "SELECT p.*, a.plan AS plan, w.status AS webhook_status, \
     w.verification_token_enc, w.token_received_at, w.activated_at, w.last_event_at, \
@@ -18,21 +19,13 @@ const PROJECT_SELECT: &str = "SELECT p.*, a.plan AS plan, w.status AS webhook_st
     w.pending_token_enc, w.pending_token_received_at, w.next_webhook_key, w.next_key_verified_at \
     FROM projects p JOIN accounts a ON a.id = p.account_id JOIN webhooks w ON w.project_id = p.id";
 
-async fn one(
-    db: &D1Database,
-    filter: &str,
-    args: &[D1Type<'_>],
-) -> Result<Option<Project>, ApiError> {
+async fn one(db: &Db, filter: &str, args: &[D1Type<'_>]) -> Result<Option<Project>, ApiError> {
     let row: Option<ProjectRow> =
         d1::first(db, &format!("{PROJECT_SELECT} {filter}"), args).await?;
     Ok(row.map(Project::try_from).transpose()?)
 }
 
-async fn many(
-    db: &D1Database,
-    filter: &str,
-    args: &[D1Type<'_>],
-) -> Result<Vec<Project>, ApiError> {
+async fn many(db: &Db, filter: &str, args: &[D1Type<'_>]) -> Result<Vec<Project>, ApiError> {
     let rows: Vec<ProjectRow> = d1::all(db, &format!("{PROJECT_SELECT} {filter}"), args).await?;
     Ok(rows
         .into_iter()
@@ -40,13 +33,13 @@ async fn many(
         .collect::<Result<_, _>>()?)
 }
 
-pub async fn by_id(db: &D1Database, id: &str) -> Result<Option<Project>, ApiError> {
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<Project>, ApiError> {
     one(db, "WHERE p.id = ?1", &[D1Type::Text(id)]).await
 }
 
 /// The project `id` if it belongs to the account (another account's project does not exist).
 /// Whether a project with this id exists (without reading it).
-pub async fn exists(db: &D1Database, id: &str) -> Result<bool, ApiError> {
+pub async fn exists(db: &Db, id: &str) -> Result<bool, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         found: i64,
@@ -60,11 +53,7 @@ pub async fn exists(db: &D1Database, id: &str) -> Result<bool, ApiError> {
     Ok(row.is_some_and(|r| r.found != 0))
 }
 
-pub async fn of_account(
-    db: &D1Database,
-    account_id: &str,
-    id: &str,
-) -> Result<Option<Project>, ApiError> {
+pub async fn of_account(db: &Db, account_id: &str, id: &str) -> Result<Option<Project>, ApiError> {
     one(
         db,
         "WHERE p.id = ?1 AND p.account_id = ?2",
@@ -76,7 +65,7 @@ pub async fn of_account(
 /// The account's projects and the newest run of each, in one round trip (a batch of two
 /// statements: one query as D1 counts them).
 pub async fn list_of_account(
-    db: &D1Database,
+    db: &Db,
     account_id: &str,
 ) -> Result<(Vec<Project>, Vec<SyncRun>), ApiError> {
     let statements = vec![
@@ -102,7 +91,7 @@ pub async fn list_of_account(
 }
 
 /// The project behind a webhook key: its current one, or the rotated one not yet confirmed.
-pub async fn by_webhook_key(db: &D1Database, key: &str) -> Result<Option<Project>, ApiError> {
+pub async fn by_webhook_key(db: &Db, key: &str) -> Result<Option<Project>, ApiError> {
     one(
         db,
         "WHERE p.webhook_key = ?1 OR w.next_webhook_key = ?1",
@@ -113,10 +102,7 @@ pub async fn by_webhook_key(db: &D1Database, key: &str) -> Result<Option<Project
 
 /// The confirmed rotation: the rotated key becomes the project's only one (a statement for
 /// `webhooks::confirm`'s batch, before the rotated key is cleared there).
-pub fn promote_next_webhook_key(
-    db: &D1Database,
-    id: &str,
-) -> Result<D1PreparedStatement, ApiError> {
+pub fn promote_next_webhook_key(db: &Db, id: &str) -> Result<D1PreparedStatement, ApiError> {
     d1::stmt(
         db,
         "UPDATE projects SET webhook_key = (SELECT next_webhook_key FROM webhooks WHERE project_id = ?1) \
@@ -127,7 +113,7 @@ pub fn promote_next_webhook_key(
 
 /// Projects an event on the shared URL may belong to: connected to one of `refs` (database or
 /// data source ids), or whose token was claimed from the shared URL.
-pub async fn for_shared_event(db: &D1Database, refs: &[String]) -> Result<Vec<Project>, ApiError> {
+pub async fn for_shared_event(db: &Db, refs: &[String]) -> Result<Vec<Project>, ApiError> {
     let refs_json = serde_json::to_string(refs)?;
     many(
         db,
@@ -148,7 +134,7 @@ const CATCH_UP_DUE: &str = "WHERE p.auto_sync = 1 AND a.plan = 'paid' \
 /// Up to `limit` projects whose catch-up sync is due (no success since `before`), the least
 /// recently served by the cron first, and how many are due in all; one D1 round trip.
 pub async fn due_for_catch_up(
-    db: &D1Database,
+    db: &Db,
     before: &str,
     limit: usize,
 ) -> Result<(Vec<Project>, usize), ApiError> {
@@ -187,7 +173,7 @@ pub async fn due_for_catch_up(
 }
 
 /// Records that the cron queued these projects' catch-up syncs at `now` (their turn is over).
-pub async fn served_catch_up(db: &D1Database, ids: &[String], now: &str) -> Result<(), ApiError> {
+pub async fn served_catch_up(db: &Db, ids: &[String], now: &str) -> Result<(), ApiError> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -229,7 +215,7 @@ pub struct NewProject<'a> {
 }
 
 /// Stores the project and its webhook row together.
-pub async fn create(db: &D1Database, p: &NewProject<'_>) -> Result<(), ApiError> {
+pub async fn create(db: &Db, p: &NewProject<'_>) -> Result<(), ApiError> {
     let insert = d1::stmt(
         db,
         "INSERT INTO projects (id, account_id, name, notion_token_enc, notion_token_hint, notion_database_id, \
@@ -371,7 +357,7 @@ impl ProjectUpdate {
     }
 }
 
-pub async fn update(db: &D1Database, id: &str, update: &ProjectUpdate) -> Result<(), ApiError> {
+pub async fn update(db: &Db, id: &str, update: &ProjectUpdate) -> Result<(), ApiError> {
     let assignments = update.assignments();
     let mut args = vec![D1Type::Text(id)];
     let mut set = Vec::new();
@@ -396,7 +382,7 @@ pub async fn update(db: &D1Database, id: &str, update: &ProjectUpdate) -> Result
 }
 
 /// Removes the project; its webhook, events, runs and items go with it (ON DELETE CASCADE).
-pub async fn delete(db: &D1Database, id: &str) -> Result<(), ApiError> {
+pub async fn delete(db: &Db, id: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "DELETE FROM projects WHERE id = ?1",
@@ -407,7 +393,7 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<(), ApiError> {
 }
 
 /// `column` is one of the setters' literals below.
-async fn set(db: &D1Database, id: &str, column: &'static str, value: &str) -> Result<(), ApiError> {
+async fn set(db: &Db, id: &str, column: &'static str, value: &str) -> Result<(), ApiError> {
     let sql = format!("UPDATE projects SET {column} = ?2 WHERE id = ?1");
     d1::run(db, &sql, &[D1Type::Text(id), D1Type::Text(value)]).await?;
     Ok(())
@@ -416,7 +402,7 @@ async fn set(db: &D1Database, id: &str, column: &'static str, value: &str) -> Re
 /// A run's write to its project, applied only while the project's settings are still the
 /// version the run started from (the owner's saves win). `column` is one of this file's literals.
 async fn swap(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     column: &'static str,
     value: &str,
@@ -439,7 +425,7 @@ async fn swap(
 
 /// The Framer collection the sync found or created for the project.
 pub async fn set_collection_id(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     collection_id: &str,
     version: i64,
@@ -449,7 +435,7 @@ pub async fn set_collection_id(
 
 /// The data source the project syncs, once the first run chose it.
 pub async fn set_data_source_id(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     data_source_id: &str,
     version: i64,
@@ -457,16 +443,12 @@ pub async fn set_data_source_id(
     swap(db, id, "notion_data_source_id", data_source_id, version).await
 }
 
-pub async fn set_last_full_sync_at(db: &D1Database, id: &str, at: &str) -> Result<(), ApiError> {
+pub async fn set_last_full_sync_at(db: &Db, id: &str, at: &str) -> Result<(), ApiError> {
     set(db, id, "last_full_sync_at", at).await
 }
 
 /// The data sources of the project's database, as the sync resolved them.
-pub async fn set_data_source_ids(
-    db: &D1Database,
-    id: &str,
-    ids: &[String],
-) -> Result<(), ApiError> {
+pub async fn set_data_source_ids(db: &Db, id: &str, ids: &[String]) -> Result<(), ApiError> {
     set(
         db,
         id,
@@ -478,7 +460,7 @@ pub async fn set_data_source_ids(
 
 /// The mapping the sync reconciled with the current schema (or completed with enum cases).
 pub async fn set_mapping(
-    db: &D1Database,
+    db: &Db,
     id: &str,
     mapping: &Mapping,
     version: i64,
@@ -489,10 +471,7 @@ pub async fn set_mapping(
 /// Data sources that the account's other projects sync into collections of the same Framer
 /// project: relations into them become collection references (Framer item ids are Notion page
 /// ids, so the related page ids are the referenced item ids).
-pub async fn synced_collections(
-    db: &D1Database,
-    project: &Project,
-) -> Result<SyncedCollections, ApiError> {
+pub async fn synced_collections(db: &Db, project: &Project) -> Result<SyncedCollections, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         notion_data_source_ids: String,
@@ -530,7 +509,7 @@ pub async fn synced_collections(
 /// The projects of a site: the account's projects that sync into the same Framer project,
 /// oldest first.
 pub async fn site_members(
-    db: &D1Database,
+    db: &Db,
     account_id: &str,
     framer_project_url: &str,
 ) -> Result<Vec<SiteMember>, ApiError> {
@@ -543,7 +522,7 @@ pub async fn site_members(
 }
 
 /// The site of a project (itself included).
-pub async fn site_of(db: &D1Database, project_id: &str) -> Result<Vec<SiteMember>, ApiError> {
+pub async fn site_of(db: &Db, project_id: &str) -> Result<Vec<SiteMember>, ApiError> {
     members(
         db,
         "(account_id, framer_project_url) = \
@@ -553,11 +532,7 @@ pub async fn site_of(db: &D1Database, project_id: &str) -> Result<Vec<SiteMember
     .await
 }
 
-async fn members(
-    db: &D1Database,
-    filter: &str,
-    args: &[D1Type<'_>],
-) -> Result<Vec<SiteMember>, ApiError> {
+async fn members(db: &Db, filter: &str, args: &[D1Type<'_>]) -> Result<Vec<SiteMember>, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         id: String,
@@ -593,7 +568,7 @@ async fn members(
 }
 
 /// The account a project belongs to.
-pub async fn account_of(db: &D1Database, id: &str) -> Result<String, ApiError> {
+pub async fn account_of(db: &Db, id: &str) -> Result<String, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         account_id: String,
@@ -611,11 +586,7 @@ pub async fn account_of(db: &D1Database, id: &str) -> Result<String, ApiError> {
 /// The collection another project of the site created for this one before its first run:
 /// recorded only while the project has none, so a collection the project found itself (or
 /// another run recorded first) is never replaced.
-pub async fn adopt_collection_id(
-    db: &D1Database,
-    id: &str,
-    collection_id: &str,
-) -> Result<bool, ApiError> {
+pub async fn adopt_collection_id(db: &Db, id: &str, collection_id: &str) -> Result<bool, ApiError> {
     let changed = d1::run(
         db,
         "UPDATE projects SET framer_collection_id = ?2 WHERE id = ?1 AND framer_collection_id IS NULL",
@@ -628,7 +599,7 @@ pub async fn adopt_collection_id(
 /// Projects the freshness check looks at: auto-sync running, webhook subscription active, and
 /// synced at least once (so their data sources are known); the `limit` least recently checked,
 /// so that one cron run stays within its subrequest budget and every project takes its turn.
-pub async fn for_freshness_check(db: &D1Database, limit: usize) -> Result<Vec<Project>, ApiError> {
+pub async fn for_freshness_check(db: &Db, limit: usize) -> Result<Vec<Project>, ApiError> {
     many(
         db,
         "WHERE p.auto_sync = 1 AND a.plan = 'paid' AND w.status = 'active' \

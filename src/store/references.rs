@@ -4,10 +4,11 @@
 //! references.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
 /// Ids per statement: json_each keeps one bound parameter whatever the count.
 const IDS_PER_QUERY: usize = 500;
@@ -15,7 +16,7 @@ const IDS_PER_QUERY: usize = 500;
 /// The account's other projects of the same Framer project, by the collection they sync:
 /// collection id -> project id.
 pub async fn targets(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     framer_project_url: &str,
 ) -> Result<BTreeMap<String, String>, ApiError> {
@@ -41,7 +42,7 @@ pub async fn targets(
 /// Which of `page_ids` the collection of `project_id` holds, as D1 records it (`synced_items`:
 /// written only once Framer accepted the item).
 pub async fn held_by(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     page_ids: &[String],
 ) -> Result<BTreeSet<String>, ApiError> {
@@ -66,7 +67,7 @@ pub async fn held_by(
 
 /// Replaces the left-out references of each listed row, in one batch.
 pub async fn remember(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     rows: &[(String, Vec<(String, String)>)],
 ) -> Result<(), ApiError> {
@@ -92,7 +93,7 @@ pub async fn remember(
 
 /// Drops what these rows of the project remembered (read again, or removed).
 pub fn forget(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     page_ids: &[String],
 ) -> Result<Vec<D1PreparedStatement>, ApiError> {
@@ -101,7 +102,7 @@ pub fn forget(
 
 /// Rows that left out some of `page_ids` of `target_project_id`: `(project id, row page id)`.
 pub async fn referrers(
-    db: &D1Database,
+    db: &Db,
     target_project_id: &str,
     page_ids: &[String],
 ) -> Result<Vec<(String, String)>, ApiError> {

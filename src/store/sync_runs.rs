@@ -4,12 +4,13 @@
 //! Versions before kept the whole history here; it moves to the objects a chunk per run.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::engine::job::Job;
 use notion_framer_core::sync::engine::ports::RunEnd;
 use notion_framer_core::util::time::iso_from_ms;
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncRun {
@@ -62,12 +63,7 @@ fn scope(full: bool) -> &'static str {
 
 /// Records the run as running (again, when a step is retried) and closes any other run of the
 /// project still marked running: one object runs one job at a time, so such a run was lost.
-pub async fn start(
-    db: &D1Database,
-    job: &Job,
-    project_id: &str,
-    now: &str,
-) -> Result<(), ApiError> {
+pub async fn start(db: &Db, job: &Job, project_id: &str, now: &str) -> Result<(), ApiError> {
     let close_lost = d1::stmt(
         db,
         "UPDATE sync_runs SET status = 'failed', phase = NULL, finished_at = ?3, error_code = 'interrupted', \
@@ -139,7 +135,7 @@ const COUNTERS: &str = "scope = ?2, added = ?3, updated = ?4, removed = ?5, unch
     items_written = ?14, rows_total = ?15, steps = ?16, skipped_rows = ?17, removals_held = ?18, held = ?19";
 
 /// Where a running run stands, after a step.
-pub async fn progress(db: &D1Database, job: &Job) -> Result<(), ApiError> {
+pub async fn progress(db: &Db, job: &Job) -> Result<(), ApiError> {
     let warnings = serde_json::to_string(&job.stats.warnings)?;
     let skipped = serde_json::to_string(&job.skipped_rows)?;
     let held = held_json(job)?;
@@ -216,7 +212,7 @@ pub enum Release<'a> {
 /// A run's end: its record, the project's figures (items in Framer, the last success) and the
 /// release of the project's other finished runs, in one round trip.
 pub async fn finish(
-    db: &D1Database,
+    db: &Db,
     run: &SyncRun,
     job: &Job,
     release: Release<'_>,
@@ -280,7 +276,7 @@ pub async fn finish(
 /// Up to `limit` of the project's finished runs other than `current` that D1 still holds from
 /// versions before, newest first: the next chunk for the object's history.
 pub async fn legacy_chunk(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     current: &str,
     limit: usize,
@@ -297,7 +293,7 @@ pub async fn legacy_chunk(
 }
 
 /// Closes a run that cannot continue (its checkpoint is unreadable).
-pub async fn close_interrupted(db: &D1Database, sync_id: &str, now: &str) -> Result<(), ApiError> {
+pub async fn close_interrupted(db: &Db, sync_id: &str, now: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "UPDATE sync_runs SET status = 'failed', phase = NULL, finished_at = ?2, error_code = 'interrupted', \
@@ -310,7 +306,7 @@ pub async fn close_interrupted(db: &D1Database, sync_id: &str, now: &str) -> Res
 }
 
 /// The project's newest run.
-pub async fn latest_for(db: &D1Database, project_id: &str) -> Result<Option<SyncRun>, ApiError> {
+pub async fn latest_for(db: &Db, project_id: &str) -> Result<Option<SyncRun>, ApiError> {
     d1::first(
         db,
         &format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE project_id = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"),
@@ -320,11 +316,7 @@ pub async fn latest_for(db: &D1Database, project_id: &str) -> Result<Option<Sync
 }
 
 /// One run of the project, by id: the one in flight, when it is not the newest.
-pub async fn by_id(
-    db: &D1Database,
-    project_id: &str,
-    sync_id: &str,
-) -> Result<Option<SyncRun>, ApiError> {
+pub async fn by_id(db: &Db, project_id: &str, sync_id: &str) -> Result<Option<SyncRun>, ApiError> {
     d1::first(
         db,
         &format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = ?1 AND project_id = ?2"),
@@ -335,7 +327,7 @@ pub async fn by_id(
 
 /// The newest run of each of the account's projects (a statement of the project list's batch).
 pub fn latest_of_account(
-    db: &D1Database,
+    db: &Db,
     account_id: &str,
 ) -> Result<D1PreparedStatement, ApiError> {
     d1::stmt(
@@ -357,7 +349,7 @@ pub struct After<'a> {
 
 /// Up to `limit` of the project's runs, newest first, older than `after` when given.
 pub async fn page(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     after: Option<&After<'_>>,
     limit: usize,
@@ -399,7 +391,7 @@ fn keep_offset(keep_last: usize) -> D1Type<'static> {
 /// Deletes up to `limit` runs started before `before` that are not among their project's last
 /// `keep_last`, oldest first.
 pub fn prune_before(
-    db: &D1Database,
+    db: &Db,
     before: &str,
     keep_last: usize,
     limit: usize,
@@ -410,7 +402,7 @@ pub fn prune_before(
 
 /// `more` = 1 when a run that [`prune_before`] would delete is left.
 pub fn any_before(
-    db: &D1Database,
+    db: &Db,
     before: &str,
     keep_last: usize,
 ) -> Result<D1PreparedStatement, ApiError> {

@@ -3,9 +3,10 @@
 //! its rows on its next run (`legacy_items`), then drops them; until then it answers for them.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1Type};
+use worker::D1Type;
 
 /// What D1 remembers of one item sent to Framer.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,7 +22,7 @@ pub struct SyncedItem {
 /// Up to `limit` of the project's items with a page id after `after`, by page id (its object
 /// adopts them a chunk at a time).
 pub async fn page_of(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     after: Option<&str>,
     limit: usize,
@@ -40,7 +41,7 @@ pub async fn page_of(
 }
 
 /// Whether Framer holds an item of the project for this page.
-pub async fn holds(db: &D1Database, project_id: &str, page_id: &str) -> Result<bool, ApiError> {
+pub async fn holds(db: &Db, project_id: &str, page_id: &str) -> Result<bool, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         found: i64,
@@ -55,7 +56,7 @@ pub async fn holds(db: &D1Database, project_id: &str, page_id: &str) -> Result<b
 }
 
 /// Drops the project's rows (its object holds them now).
-pub async fn forget_all(db: &D1Database, project_id: &str) -> Result<(), ApiError> {
+pub async fn forget_all(db: &Db, project_id: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "DELETE FROM synced_items WHERE project_id = ?1",
@@ -67,7 +68,7 @@ pub async fn forget_all(db: &D1Database, project_id: &str) -> Result<(), ApiErro
 
 /// The project now syncs another database: whatever D1 still holds of its record goes, and the
 /// dashboard's count with it (the object forgets its own record).
-pub async fn forget_project(db: &D1Database, project_id: &str) -> Result<(), ApiError> {
+pub async fn forget_project(db: &Db, project_id: &str) -> Result<(), ApiError> {
     let statements = vec![
         d1::stmt(
             db,

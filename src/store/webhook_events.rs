@@ -3,8 +3,9 @@
 //! D1 gets counters); the retention prunes what is left.
 
 use super::d1;
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
 /// Deliveries received before `?1`, oldest first per project through `webhook_events_project`,
 /// at most `?2`: the retention's unit of work (see `edge::retention`).
@@ -13,11 +14,7 @@ const OLD_EVENTS: &str = "SELECT e.rowid FROM projects p CROSS JOIN webhook_even
      ORDER BY p.rowid, e.received_at LIMIT ?2";
 
 /// Deletes up to `limit` deliveries received before `before`, oldest first.
-pub fn prune_before(
-    db: &D1Database,
-    before: &str,
-    limit: usize,
-) -> Result<D1PreparedStatement, ApiError> {
+pub fn prune_before(db: &Db, before: &str, limit: usize) -> Result<D1PreparedStatement, ApiError> {
     d1::delete_selected(
         db,
         "webhook_events",
@@ -28,6 +25,6 @@ pub fn prune_before(
 }
 
 /// `more` = 1 when a delivery received before `before` is left.
-pub fn any_before(db: &D1Database, before: &str) -> Result<D1PreparedStatement, ApiError> {
+pub fn any_before(db: &Db, before: &str) -> Result<D1PreparedStatement, ApiError> {
     d1::any_selected(db, OLD_EVENTS, vec![D1Type::Text(before)])
 }

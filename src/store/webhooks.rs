@@ -2,13 +2,14 @@
 //! encrypted verification token) and its delivery counters.
 
 use super::{d1, projects};
+use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::ledger::Tally;
 use serde::Deserialize;
-use worker::{D1Database, D1PreparedStatement, D1Type};
+use worker::{D1PreparedStatement, D1Type};
 
 /// The row of a new project (status `setup_required`), stored in the project's batch.
-pub fn insert(db: &D1Database, project_id: &str) -> Result<D1PreparedStatement, ApiError> {
+pub fn insert(db: &Db, project_id: &str) -> Result<D1PreparedStatement, ApiError> {
     d1::stmt(
         db,
         "INSERT INTO webhooks (project_id) VALUES (?1)",
@@ -20,7 +21,7 @@ pub fn insert(db: &D1Database, project_id: &str) -> Result<D1PreparedStatement, 
 /// Returns false (and changes nothing) when the project already has a token: a later one is
 /// only ever a pending replacement (`keep_pending_token`).
 pub async fn save_first_token(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     token_enc: &str,
     received_at: &str,
@@ -44,7 +45,7 @@ pub async fn save_first_token(
 
 /// Keeps a newer verification token beside the current one, which keeps working.
 pub async fn keep_pending_token(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     token_enc: &str,
     received_at: &str,
@@ -64,7 +65,7 @@ pub async fn keep_pending_token(
 
 /// Notion's verification request reached the rotated URL `key`.
 pub async fn mark_next_key_verified(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     key: &str,
     at: &str,
@@ -81,7 +82,7 @@ pub async fn mark_next_key_verified(
 /// An event signed with the pending token proved it is Notion's: it becomes the current one.
 /// Only the pending token that was checked (`pending_enc`) is promoted, never a newer one.
 pub async fn promote_pending_token(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     pending_enc: &str,
 ) -> Result<(), ApiError> {
@@ -97,7 +98,7 @@ pub async fn promote_pending_token(
 }
 
 /// A new webhook URL key for the project, answering beside the current one until confirmed.
-pub async fn start_rotation(db: &D1Database, project_id: &str, key: &str) -> Result<(), ApiError> {
+pub async fn start_rotation(db: &Db, project_id: &str, key: &str) -> Result<(), ApiError> {
     d1::run(
         db,
         "UPDATE webhooks SET next_webhook_key = ?1, next_key_verified_at = NULL WHERE project_id = ?2",
@@ -111,7 +112,7 @@ pub async fn start_rotation(db: &D1Database, project_id: &str, key: &str) -> Res
 /// was shown) becomes the current one, the subscription is active, and a rotated URL that
 /// Notion has verified becomes the only one (the old URL then answers 404).
 pub async fn confirm(
-    db: &D1Database,
+    db: &Db,
     project_id: &str,
     pending_enc: Option<&str>,
     promote_next_key: bool,
@@ -145,7 +146,7 @@ pub async fn confirm(
 
 /// The one project (of every account) that still waits for a verification token, if exactly
 /// one does: a token reaching the shared URL now can only be meant for it.
-pub async fn only_project_waiting_for_token(db: &D1Database) -> Result<Option<String>, ApiError> {
+pub async fn only_project_waiting_for_token(db: &Db) -> Result<Option<String>, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         project_id: String,
@@ -164,7 +165,7 @@ pub async fn only_project_waiting_for_token(db: &D1Database) -> Result<Option<St
 
 /// Adds a tally of the project object's ledger to the counters, marking the subscription
 /// active, unless a tally with this number or a later one was applied already (a retry).
-pub async fn count_tally(db: &D1Database, project_id: &str, tally: &Tally) -> Result<(), ApiError> {
+pub async fn count_tally(db: &Db, project_id: &str, tally: &Tally) -> Result<(), ApiError> {
     let latest = tally.latest_received_at();
     d1::run(
         db,
