@@ -141,6 +141,10 @@ pub async fn after_run(
 ) -> Result<(), ApiError> {
     let stats = &job.stats;
     let now = now_ms();
+    // The project's open incidents in one query, for the three kinds a run observes.
+    d1(budget)?;
+    let open = store::alert_incidents::of_project(&ctx.db, &project.id).await?;
+    let open_of = |kind: Kind| Current::Known(open.iter().find(|i| i.kind == kind).cloned());
     let failing = match outcome {
         Ok(()) => Observation::Absent,
         Err(f) => Observation::Present {
@@ -161,7 +165,7 @@ pub async fn after_run(
         ctx,
         budget,
         project,
-        Kind::SyncFailing,
+        (Kind::SyncFailing, open_of(Kind::SyncFailing)),
         failing,
         now,
         |open| {
@@ -204,7 +208,7 @@ pub async fn after_run(
         ctx,
         budget,
         project,
-        Kind::RowsSkipped,
+        (Kind::RowsSkipped, open_of(Kind::RowsSkipped)),
         skipped,
         now,
         |_| notice::rows_skipped(project, stats.skipped, &reasons),
@@ -226,10 +230,23 @@ pub async fn after_run(
         Ok(()) if stats.full => Observation::Absent,
         _ => Observation::Unknown,
     };
-    observe(ctx, budget, project, Kind::RemovalsHeld, held, now, |_| {
-        notice::removals_held(project, stats.removals_held, reason, &titles)
-    })
+    let current = open_of(Kind::RemovalsHeld);
+    observe(
+        ctx,
+        budget,
+        project,
+        (Kind::RemovalsHeld, current),
+        held,
+        now,
+        |_| notice::removals_held(project, stats.removals_held, reason, &titles),
+    )
     .await
+}
+
+/// The project's open incident of a kind, as the caller read it already or still to read.
+pub enum Current {
+    Known(Option<Incident>),
+    ToRead,
 }
 
 /// Applies one observation of `kind` to the project's incident and queues what it owes:
@@ -238,13 +255,18 @@ pub async fn observe(
     ctx: &AppContext,
     budget: &Budget,
     project: &ProjectRef,
-    kind: Kind,
+    (kind, current): (Kind, Current),
     observed: Observation,
     now: i64,
     raise: impl FnOnce(&Incident) -> Notice,
 ) -> Result<(), ApiError> {
-    d1(budget)?;
-    let current = store::alert_incidents::open(&ctx.db, &project.id, kind).await?;
+    let current = match current {
+        Current::Known(current) => current,
+        Current::ToRead => {
+            d1(budget)?;
+            store::alert_incidents::open(&ctx.db, &project.id, kind).await?
+        }
+    };
     let decision = incident::decide(kind, current.as_ref(), observed, now);
     let send = decision.send();
     match decision {

@@ -210,7 +210,7 @@ async fn check_project(
         ctx,
         budget,
         &about,
-        Kind::Unannounced,
+        (Kind::Unannounced, alerts::Current::ToRead),
         observed,
         now,
         |_| warning.clone(),

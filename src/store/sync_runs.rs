@@ -326,10 +326,7 @@ pub async fn by_id(db: &Db, project_id: &str, sync_id: &str) -> Result<Option<Sy
 }
 
 /// The newest run of each of the account's projects (a statement of the project list's batch).
-pub fn latest_of_account(
-    db: &Db,
-    account_id: &str,
-) -> Result<D1PreparedStatement, ApiError> {
+pub fn latest_of_account(db: &Db, account_id: &str) -> Result<D1PreparedStatement, ApiError> {
     d1::stmt(
         db,
         &format!(
