@@ -180,21 +180,7 @@ pub async fn after_run(
         },
     )
     .await?;
-    let reasons: Vec<String> = job
-        .skipped_rows
-        .iter()
-        .map(|row| {
-            let title = if row.title.is_empty() {
-                &row.page_id
-            } else {
-                &row.title
-            };
-            match &row.property {
-                Some(property) => format!("{title}: {property}: {}", row.reason),
-                None => format!("{title}: {}", row.reason),
-            }
-        })
-        .collect();
+    let reasons = skipped_reasons(job);
     let skipped = match outcome {
         Ok(()) if stats.skipped > 0 => Observation::Present {
             summary: notice::rows_skipped(project, stats.skipped, &reasons).summary(),
@@ -247,6 +233,24 @@ pub async fn after_run(
 pub enum Current {
     Known(Option<Incident>),
     ToRead,
+}
+
+/// Why each skipped row of the run was skipped, as the alert lists them.
+fn skipped_reasons(job: &Job) -> Vec<String> {
+    job.skipped_rows
+        .iter()
+        .map(|row| {
+            let title = if row.title.is_empty() {
+                &row.page_id
+            } else {
+                &row.title
+            };
+            match &row.property {
+                Some(property) => format!("{title}: {property}: {}", row.reason),
+                None => format!("{title}: {}", row.reason),
+            }
+        })
+        .collect()
 }
 
 /// Applies one observation of `kind` to the project's incident and queues what it owes:
