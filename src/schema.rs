@@ -39,7 +39,8 @@ pub async fn handle(owned: &Owned<'_>) -> Result<Reply, ApiError> {
         message: e.to_string(),
     })?;
     let stored = project.mapping.as_ref().and_then(|m| m.mapping());
-    let mut synced = store::projects::synced_collections(&ctx.db, project).await?;
+    let siblings = store::projects::collection_siblings(&ctx.db, project).await?;
+    let mut synced = store::projects::synced_collections(&siblings);
     // A relation of the data source to itself points into the project's own collection, as the
     // sync maps it (known once the first run created or found the collection).
     if let (Some(own), Some(collection)) = (

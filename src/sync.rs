@@ -7,6 +7,7 @@ use super::context::{now_ms, AppContext};
 use super::framer_socket::{self, FramerSocket};
 use super::notion_api::NotionClient;
 use super::store;
+use super::store::projects::CollectionSibling;
 use super::store::run_history::{self, RunHistory};
 use super::store::staging::SqlStaging;
 use super::store::sync_runs::{self, Release, SyncRun};
@@ -30,7 +31,7 @@ use notion_framer_core::sync::site::SiteMember;
 use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::Value;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use worker::{console_log, WebSocket};
@@ -68,6 +69,7 @@ pub async fn step(
                 project,
                 history,
                 budget: budget.clone(),
+                siblings: RefCell::default(),
             };
             let _ = records.run_started(job).await;
             let end = RunEnd::Failed {
@@ -100,6 +102,7 @@ pub async fn step(
         project,
         history,
         budget: budget.clone(),
+        siblings: RefCell::default(),
     };
     let clock = now_ms;
     let mut engine = Engine {
@@ -385,9 +388,23 @@ struct D1Records<'a> {
     project: &'a Project,
     budget: Rc<Budget>,
     history: &'a RunHistory,
+    /// [`Self::collection_siblings`], once read.
+    siblings: RefCell<Option<Vec<CollectionSibling>>>,
 }
 
 impl D1Records<'_> {
+    /// The account's other projects with a collection in the same Framer project, read once
+    /// per step (the mapping and the reference targets both come from it).
+    async fn collection_siblings(&self) -> Result<Vec<CollectionSibling>, StepError> {
+        if let Some(rows) = self.siblings.borrow().clone() {
+            return Ok(rows);
+        }
+        self.query()?;
+        let rows = store::projects::collection_siblings(&self.ctx.db, self.project).await?;
+        *self.siblings.borrow_mut() = Some(rows.clone());
+        Ok(rows)
+    }
+
     /// One query for a unit of work: refused when only the checkpoint's reserve is left.
     fn query(&self) -> Result<(), StepError> {
         if self.budget.take_d1() {
@@ -418,8 +435,8 @@ impl Records for D1Records<'_> {
     }
 
     async fn synced_collections(&self) -> Result<SyncedCollections, StepError> {
-        self.query()?;
-        Ok(store::projects::synced_collections(&self.ctx.db, self.project).await?)
+        let siblings = self.collection_siblings().await?;
+        Ok(store::projects::synced_collections(&siblings))
     }
 
     async fn site(&self) -> Result<Vec<SiteMember>, StepError> {
@@ -534,9 +551,8 @@ impl Records for D1Records<'_> {
     }
 
     async fn reference_targets(&self) -> Result<BTreeMap<String, String>, StepError> {
-        self.query()?;
-        let (db, project) = (&self.ctx.db, self.project);
-        Ok(store::references::targets(db, &project.id, &project.framer_project_url).await?)
+        let siblings = self.collection_siblings().await?;
+        Ok(store::projects::reference_targets(&siblings))
     }
 
     async fn held_by_target(

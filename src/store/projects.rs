@@ -11,6 +11,7 @@ use notion_framer_core::project::{Project, ProjectRow};
 use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
 use notion_framer_core::sync::site::SiteMember;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use worker::{D1PreparedStatement, D1Type};
 
 const PROJECT_SELECT: &str = "SELECT p.*, a.plan AS plan, w.status AS webhook_status, \
@@ -468,19 +469,24 @@ pub async fn set_mapping(
     swap(db, id, "mapping", &serde_json::to_string(mapping)?, version).await
 }
 
-/// Data sources that the account's other projects sync into collections of the same Framer
-/// project: relations into them become collection references (Framer item ids are Notion page
-/// ids, so the related page ids are the referenced item ids).
-pub async fn synced_collections(db: &Db, project: &Project) -> Result<SyncedCollections, ApiError> {
-    #[derive(Deserialize)]
-    struct Row {
-        notion_data_source_ids: String,
-        notion_data_source_id: Option<String>,
-        framer_collection_id: String,
-    }
-    let rows: Vec<Row> = d1::all(
+/// One of the account's other projects with a collection in the same Framer project.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CollectionSibling {
+    pub id: String,
+    pub notion_data_source_ids: String,
+    pub notion_data_source_id: Option<String>,
+    pub framer_collection_id: String,
+}
+
+/// The account's other projects with a collection in the same Framer project: what relations
+/// may reference (a run reads it once, for its mapping and its reference targets).
+pub async fn collection_siblings(
+    db: &Db,
+    project: &Project,
+) -> Result<Vec<CollectionSibling>, ApiError> {
+    d1::all(
         db,
-        "SELECT notion_data_source_ids, notion_data_source_id, framer_collection_id FROM projects \
+        "SELECT id, notion_data_source_ids, notion_data_source_id, framer_collection_id FROM projects \
          WHERE account_id = (SELECT account_id FROM projects WHERE id = ?1) AND id != ?1 \
          AND framer_project_url = ?2 AND framer_collection_id IS NOT NULL",
         &[
@@ -488,12 +494,18 @@ pub async fn synced_collections(db: &Db, project: &Project) -> Result<SyncedColl
             D1Type::Text(&project.framer_project_url),
         ],
     )
-    .await?;
+    .await
+}
+
+/// Data sources that the account's other projects sync into collections of the same Framer
+/// project: relations into them become collection references (Framer item ids are Notion page
+/// ids, so the related page ids are the referenced item ids).
+pub fn synced_collections(siblings: &[CollectionSibling]) -> SyncedCollections {
     let mut synced = SyncedCollections::new();
-    for row in rows {
+    for row in siblings {
         // The one it syncs: another data source of the same database may be a sibling's.
-        let data_sources: Vec<String> = match row.notion_data_source_id {
-            Some(id) => vec![id],
+        let data_sources: Vec<String> = match &row.notion_data_source_id {
+            Some(id) => vec![id.clone()],
             None => serde_json::from_str(&row.notion_data_source_ids).unwrap_or_default(),
         };
         for data_source in data_sources {
@@ -503,7 +515,15 @@ pub async fn synced_collections(db: &Db, project: &Project) -> Result<SyncedColl
             );
         }
     }
-    Ok(synced)
+    synced
+}
+
+/// The project syncing each of those collections: collection id -> project id.
+pub fn reference_targets(siblings: &[CollectionSibling]) -> BTreeMap<String, String> {
+    siblings
+        .iter()
+        .map(|r| (r.framer_collection_id.clone(), r.id.clone()))
+        .collect()
 }
 
 /// The projects of a site: the account's projects that sync into the same Framer project,

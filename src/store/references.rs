@@ -7,37 +7,11 @@ use super::d1;
 use crate::store::d1::Db;
 use notion_framer_core::api::error::ApiError;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use worker::{D1PreparedStatement, D1Type};
 
 /// Ids per statement: json_each keeps one bound parameter whatever the count.
 const IDS_PER_QUERY: usize = 500;
-
-/// The account's other projects of the same Framer project, by the collection they sync:
-/// collection id -> project id.
-pub async fn targets(
-    db: &Db,
-    project_id: &str,
-    framer_project_url: &str,
-) -> Result<BTreeMap<String, String>, ApiError> {
-    #[derive(Deserialize)]
-    struct Row {
-        id: String,
-        framer_collection_id: String,
-    }
-    let rows: Vec<Row> = d1::all(
-        db,
-        "SELECT id, framer_collection_id FROM projects \
-         WHERE account_id = (SELECT account_id FROM projects WHERE id = ?1) AND id != ?1 \
-         AND framer_project_url = ?2 AND framer_collection_id IS NOT NULL",
-        &[D1Type::Text(project_id), D1Type::Text(framer_project_url)],
-    )
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.framer_collection_id, r.id))
-        .collect())
-}
 
 /// Which of `page_ids` the collection of `project_id` holds, as D1 records it (`synced_items`:
 /// written only once Framer accepted the item).
