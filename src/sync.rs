@@ -64,13 +64,7 @@ pub async fn step(
     let (notion_token, framer_key) = match secrets(ctx, project) {
         Ok(secrets) => secrets,
         Err(failure) => {
-            let records = D1Records {
-                ctx,
-                project,
-                history,
-                budget: budget.clone(),
-                siblings: RefCell::default(),
-            };
+            let records = D1Records::new(ctx, project, history, budget.clone());
             let _ = records.run_started(job).await;
             let end = RunEnd::Failed {
                 code: &failure.code,
@@ -97,13 +91,7 @@ pub async fn step(
         socket: None,
         closed: (0, 0),
     };
-    let records = D1Records {
-        ctx,
-        project,
-        history,
-        budget: budget.clone(),
-        siblings: RefCell::default(),
-    };
+    let records = D1Records::new(ctx, project, history, budget.clone());
     let clock = now_ms;
     let mut engine = Engine {
         project,
@@ -392,7 +380,22 @@ struct D1Records<'a> {
     siblings: RefCell<Option<Vec<CollectionSibling>>>,
 }
 
-impl D1Records<'_> {
+impl<'a> D1Records<'a> {
+    fn new(
+        ctx: &'a AppContext,
+        project: &'a Project,
+        history: &'a RunHistory,
+        budget: Rc<Budget>,
+    ) -> Self {
+        Self {
+            ctx,
+            project,
+            budget,
+            history,
+            siblings: RefCell::default(),
+        }
+    }
+
     /// The account's other projects with a collection in the same Framer project, read once
     /// per step (the mapping and the reference targets both come from it).
     async fn collection_siblings(&self) -> Result<Vec<CollectionSibling>, StepError> {
