@@ -76,7 +76,7 @@ impl SqlStaging {
     /// more, and nothing is left to adopt (the Worker drops D1's copy).
     pub fn clear_items(&self) -> Result<(), StepError> {
         self.run(q::CLEAR_ITEMS, vec![])?;
-        self.run("DELETE FROM relation_values", vec![])?;
+        self.run(q::CLEAR_RELATIONS, vec![])?;
         self.set_adoption(Legacy::Items, &Adoption::Done)
     }
 

@@ -107,6 +107,8 @@ pub const REMEMBER_RELATION: &str = "INSERT INTO relation_values (page_id, field
      VALUES (?, ?, ?) ON CONFLICT(page_id, field_id) DO UPDATE SET ids = excluded.ids";
 /// The project now syncs another database: nothing recorded is about it.
 pub const CLEAR_ITEMS: &str = "DELETE FROM items";
+/// With the items, their two-way relations.
+pub const CLEAR_RELATIONS: &str = "DELETE FROM relation_values";
 /// () `n`
 pub const COUNT_ITEMS: &str = "SELECT COUNT(*) AS n FROM items";
 /// (key)
