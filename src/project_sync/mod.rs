@@ -395,7 +395,8 @@ impl ProjectSync {
             return project_gone();
         }
         if let Some(page_id) = &body.moved_page {
-            if self.holds(&body.project_id, page_id).await? {
+            let page = std::slice::from_ref(page_id);
+            if !self.held_among(&body.project_id, page).await?.is_empty() {
                 body.moved_page_held();
             }
         }
@@ -444,18 +445,28 @@ impl ProjectSync {
         if self.forgotten.get() {
             return project_gone();
         }
-        let staging = self.staging()?;
-        let held = if staging.adoption(Legacy::Items).map_err(step_error)? == Adoption::Done {
-            staging.held_among(&body.page_ids).map_err(step_error)?
-        } else {
-            let ctx = AppContext::new(self.env.clone()).or_runtime()?;
-            let project_id = self.state.storage().get::<String>(PROJECT_ID).await?;
-            let project_id = project_id.unwrap_or_default();
-            store::references::held_by(&ctx.db, &project_id, &body.page_ids)
-                .await
-                .or_runtime()?
-        };
+        let project_id = self.state.storage().get::<String>(PROJECT_ID).await?;
+        let held = self
+            .held_among(&project_id.unwrap_or_default(), &body.page_ids)
+            .await?;
         Response::from_json(&held)
+    }
+
+    /// Which of the pages Framer holds for the project: the object's record, or D1's until the
+    /// object adopted it.
+    async fn held_among(
+        &self,
+        project_id: &str,
+        page_ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let staging = self.staging()?;
+        if staging.adoption(Legacy::Items).map_err(step_error)? == Adoption::Done {
+            return staging.held_among(page_ids).map_err(step_error);
+        }
+        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
+        store::references::held_by(&ctx.db, project_id, page_ids)
+            .await
+            .or_runtime()
     }
 
     fn on_cancel(&self, body: &CancelRequest) -> Result<Response> {
@@ -466,18 +477,6 @@ impl ProjectSync {
             self.staging()?.clear_items().map_err(step_error)?;
         }
         Response::ok("cancel requested")
-    }
-
-    /// Whether Framer holds an item of the project for the page: the object's record, or D1's
-    /// until the object adopted it.
-    async fn holds(&self, project_id: &str, page_id: &str) -> Result<bool> {
-        if let Some(held) = self.staging()?.holds(page_id).map_err(step_error)? {
-            return Ok(held);
-        }
-        let ctx = AppContext::new(self.env.clone()).or_runtime()?;
-        store::synced_items::holds(&ctx.db, project_id, page_id)
-            .await
-            .or_runtime()
     }
 
     /// The ledger table, created on first use.

@@ -80,15 +80,6 @@ impl SqlStaging {
         self.set_adoption(Legacy::Items, &Adoption::Done)
     }
 
-    /// Whether the record holds an item for the page; `None` while it is still D1's (not
-    /// adopted yet).
-    pub fn holds(&self, page_id: &str) -> Result<Option<bool>, StepError> {
-        if self.adoption(Legacy::Items)? != Adoption::Done {
-            return Ok(None);
-        }
-        Ok(Some(self.stored(page_id)?.is_some()))
-    }
-
     fn count(&self, query: &str, args: Vec<SqlStorageValue>) -> Result<usize, StepError> {
         #[derive(Deserialize)]
         struct Count {

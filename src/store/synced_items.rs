@@ -40,21 +40,6 @@ pub async fn page_of(
     .await
 }
 
-/// Whether Framer holds an item of the project for this page.
-pub async fn holds(db: &Db, project_id: &str, page_id: &str) -> Result<bool, ApiError> {
-    #[derive(Deserialize)]
-    struct Row {
-        found: i64,
-    }
-    let row: Option<Row> = d1::first(
-        db,
-        "SELECT EXISTS (SELECT 1 FROM synced_items WHERE project_id = ?1 AND page_id = ?2) AS found",
-        &[D1Type::Text(project_id), D1Type::Text(page_id)],
-    )
-    .await?;
-    Ok(row.is_some_and(|r| r.found != 0))
-}
-
 /// Drops the project's rows (its object holds them now).
 pub async fn forget_all(db: &Db, project_id: &str) -> Result<(), ApiError> {
     d1::run(
