@@ -26,13 +26,14 @@ use notion_framer_core::sync::engine::ports::{FramerSink, NotionSource, Records,
 use notion_framer_core::sync::engine::step::{Engine, StepOutcome, StepReport};
 use notion_framer_core::sync::guard::GuardPolicy;
 use notion_framer_core::sync::mapping::{Mapping, SyncedCollections};
+use notion_framer_core::sync::object::Holds;
 use notion_framer_core::sync::retention::{Policy, KEEP_LAST_RUNS};
 use notion_framer_core::sync::site::SiteMember;
 use notion_framer_core::util::secrets::ProjectSecret;
 use notion_framer_core::util::time::iso_from_ms;
 use serde_json::Value;
 use std::cell::{OnceCell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use worker::{console_log, WebSocket};
 
@@ -562,15 +563,15 @@ impl Records for D1Records<'_> {
         &self,
         project_id: &str,
         page_ids: &[String],
-    ) -> Result<BTreeSet<String>, StepError> {
+    ) -> Result<Holds, StepError> {
         // The target's record is in its object: one call to it, a subrequest.
         if !self.budget.take() {
             return Err(StepError::BudgetSpent);
         }
         match crate::project_sync::holds(self.ctx, project_id, page_ids).await {
-            Ok(held) => Ok(held),
+            Ok(holds) => Ok(holds),
             // Deleted since: its collection holds nothing a reference may point at.
-            Err(ApiError::NotFound(_)) => Ok(BTreeSet::new()),
+            Err(ApiError::NotFound(_)) => Ok(Holds::default()),
             Err(e) => Err(e.into()),
         }
     }

@@ -269,3 +269,57 @@ test("a database's new data source (data_source.created) is offered on the proje
   assert.deepEqual(view.offered_data_sources, []);
   assert.equal(view.site.projects.length, 2);
 });
+
+test("\"Sync now\" on a site's three projects at once: Posts' rows wait for the targets' runs and are written once, whole", async () => {
+  stack.notion.addIntegration(NOTION_TOKEN);
+  const FRAMER = "GraphTogetherProjec1";
+  stack.framer.addProject(FRAMER, FRAMER_KEY);
+  const { notion } = stack;
+  const authors = notion.addDatabase({ title: "Authors", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
+  const tags = notion.addDatabase({ title: "Tags", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
+  const posts = notion.addDatabase({
+    title: "Posts",
+    properties: {
+      Title: { type: "title" },
+      Authors: { type: "relation", dataSourceId: authors.dataSourceId },
+      Tags: { type: "relation", dataSourceId: tags.dataSourceId },
+    },
+    token: NOTION_TOKEN,
+  });
+  const ada = notion.addPage(authors.dataSourceId, { properties: { Name: "Ada" } });
+  // Three query pages of tags: the Tags run is still writing when Posts has read its rows.
+  const tagIds = Array.from({ length: 250 }, (_, i) => notion.addPage(tags.dataSourceId, { properties: { Name: `Tag ${i}` } }));
+  const expected = new Map();
+  for (let i = 0; i < 4; i++) {
+    const rel = { authors: [ada], tags: [tagIds[i], tagIds[249 - i]] };
+    expected.set(notion.addPage(posts.dataSourceId, { properties: { Title: `Post ${i}`, Authors: rel.authors, Tags: rel.tags } }), rel);
+  }
+  const { token } = await createAccount(stack.worker, { name: "Together" });
+  const created = await create(token, createBody(FRAMER, posts.databaseId, { related: [authors.dataSourceId, tags.dataSourceId] }));
+  assert.equal(created.status, 201, created.text);
+  const postsId = created.json.project.id;
+
+  // Clicked as an owner would, Posts first: all three run side by side.
+  const runs = await Promise.all([postsId, ...created.json.siblings.map((s) => s.id)].map((id) => syncNow(stack.worker, token, id)));
+  for (const run of runs) assert.equal(run.status, "succeeded", JSON.stringify(run));
+  const [postsRun] = runs;
+  assert.equal(postsRun.counts.added, 4);
+
+  const site = stack.framer.project(FRAMER);
+  const [postsC, authorsC, tagsC] = ["Posts", "Authors", "Tags"].map((name) => site.collection(name));
+  assert.equal(tagsC.items.size, 250);
+  for (const [name, target, key] of [["Authors", authorsC, "authors"], ["Tags", tagsC, "tags"]]) {
+    const field = postsC.fields.find((f) => f.name === name);
+    for (const [id, rel] of expected) {
+      const value = postsC.items.get(id).fieldData[field.id].value;
+      assert.deepEqual(value, rel[key], `post ${id}: every ${name} reference from its first write`);
+      for (const ref of value) assert.ok(target.items.has(ref));
+    }
+  }
+  // Written once: no post was left without a reference, so no run asked Posts for its rows again.
+  const view = await projectView(token, postsId);
+  assert.equal(view.sync.pending.since, null, "no refresh queued on Posts");
+  const history = (await stack.worker.fetch(`/api/v1/projects/${postsId}/syncs?limit=100`, { token })).json.syncs;
+  assert.equal(history.length, 1, JSON.stringify(history.map(({ id, trigger, scope, started_at, finished_at, counts, calls }) => ({ id, trigger, scope, started_at, finished_at, counts, calls, first: id === postsRun.id }))));
+  assert.equal(history[0].counts.updated, 0);
+});

@@ -4,6 +4,7 @@
 
 const PHASES = {
   reading: "Reading Notion",
+  waiting: "Waiting for related collections",
   writing: "Writing to Framer",
   publishing: "Publishing",
 };

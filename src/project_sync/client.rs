@@ -9,7 +9,7 @@ use crate::store::sync_runs::SyncRun;
 use notion_framer_core::api::error::ApiError;
 use notion_framer_core::sync::ledger::Outcome;
 use notion_framer_core::sync::object::{
-    CancelRequest, HoldsRequest, IngestReply, IngestRequest, ObjectRoute, QueueStatus,
+    CancelRequest, Holds, HoldsRequest, IngestReply, IngestRequest, ObjectRoute, QueueStatus,
     RefreshRequest, RunsRequest, SyncRequest, SyncTicket,
 };
 use notion_framer_core::sync::queue::Trigger;
@@ -157,12 +157,13 @@ pub async fn runs(
     resp.json().await.fault()
 }
 
-/// Which of `page_ids` the project's collection holds, by its object's record.
+/// Which of `page_ids` the project's collection holds, by its object's record, and whether a
+/// run there may still add others.
 pub async fn holds(
     ctx: &AppContext,
     project_id: &str,
     page_ids: &[String],
-) -> std::result::Result<std::collections::BTreeSet<String>, ApiError> {
+) -> std::result::Result<Holds, ApiError> {
     let request = HoldsRequest {
         page_ids: page_ids.to_vec(),
     };

@@ -28,8 +28,9 @@ use notion_framer_core::sync::engine::ports::{Adoption, Legacy, Staging};
 use notion_framer_core::sync::engine::step::StepOutcome;
 use notion_framer_core::sync::ledger::{self, Outcome};
 use notion_framer_core::sync::object::{
-    self, Admission, CancelRequest, Checkpoint, HoldsRequest, IngestReply, IngestRequest, NextRun,
-    ObjectRoute, QueueStatus, RefreshRequest, RunsRequest, SyncAsk, SyncRequest, SyncTicket,
+    self, Admission, CancelRequest, Checkpoint, Holds, HoldsRequest, IngestReply, IngestRequest,
+    NextRun, ObjectRoute, QueueStatus, RefreshRequest, RunsRequest, SyncAsk, SyncRequest,
+    SyncTicket,
 };
 use notion_framer_core::sync::queue::{self, AfterRun, Pending, RetryPolicy, Trigger, Window};
 use notion_framer_core::util::secrets;
@@ -207,8 +208,9 @@ impl DurableObject for ProjectSync {
         }
         match outcome {
             StepOutcome::Continue => {
-                // The next step starts at once, in a new invocation with a fresh budget.
-                storage.set_alarm(at(now_ms())).await?;
+                // The next step starts in a new invocation with a fresh budget: at once, or
+                // after a pause while the run waits for related projects' runs.
+                storage.set_alarm(at(job.next_step_at(now_ms()))).await?;
                 return Response::ok("step done");
             }
             StepOutcome::Failed(failure) if failure.retryable => {
@@ -439,17 +441,21 @@ impl ProjectSync {
         Response::from_json(&runs)
     }
 
-    /// Which of the pages Framer holds for this project: the object's record, or D1's until
-    /// the object adopted it.
+    /// Which of the pages Framer holds for this project (the object's record, or D1's until
+    /// the object adopted it), and whether a run here may still add others.
     async fn held(&self, body: &HoldsRequest) -> Result<Response> {
         if self.forgotten.get() {
             return project_gone();
         }
-        let project_id = self.state.storage().get::<String>(PROJECT_ID).await?;
+        let storage = self.state.storage();
+        let project_id = storage.get::<String>(PROJECT_ID).await?;
         let held = self
             .held_among(&project_id.unwrap_or_default(), &body.page_ids)
             .await?;
-        Response::from_json(&held)
+        let job = self.staging()?.load_job().ok().flatten();
+        let pending = storage.get::<Pending>(PENDING).await?.unwrap_or_default();
+        let running = object::runs_for_holds(job.as_ref(), &pending, now_ms());
+        Response::from_json(&Holds { held, running })
     }
 
     /// Which of the pages Framer holds for the project: the object's record, or D1's until the

@@ -9,6 +9,7 @@ use crate::sync::engine::job::Job;
 use crate::sync::ledger::{EventRecord, Outcome};
 use crate::sync::queue::{Pending, Trigger, Window};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// The object's routes, called by the Worker only (`https://project-sync/<route>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,11 +98,36 @@ pub struct CancelRequest {
     pub forget_items: bool,
 }
 
-/// Which of these pages the project's collection holds; the object answers them as a JSON
-/// array.
+/// Which of these pages the project's collection holds; the object answers a [`Holds`].
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct HoldsRequest {
     pub page_ids: Vec<String>,
+}
+
+/// The object's answer to a [`HoldsRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holds {
+    /// The asked pages the collection holds.
+    pub held: BTreeSet<String>,
+    /// Whether a run of the project may still add some of the others: one is in flight and
+    /// not itself waiting for other projects, or one is due within [`RUN_DUE_SOON_MS`]. A
+    /// referencing run may then hold its rows back until this run is over (see
+    /// `engine::step`), rather than write them without the reference and again later.
+    pub running: bool,
+}
+
+/// A queued run due within this long counts as running for [`Holds::running`]: "Sync now" on
+/// a site's projects one after the other, or a target's events still under their debounce.
+pub const RUN_DUE_SOON_MS: i64 = 60_000;
+
+/// [`Holds::running`], from the object's job and queue.
+pub fn runs_for_holds(job: Option<&Job>, pending: &Pending, now_ms: i64) -> bool {
+    match job {
+        Some(job) => !job.waiting,
+        None => pending
+            .due_at()
+            .is_some_and(|at| at <= now_ms + RUN_DUE_SOON_MS),
+    }
 }
 
 /// Which runs of the history: the one with `id`, else up to `limit` newest first, older than
@@ -416,5 +442,28 @@ mod tests {
             next_run(Checkpoint::None, Pending::default(), Some(lost), 1, || "x".into()),
             NextRun::Start(j) if j.batch.full
         ));
+    }
+
+    #[test]
+    fn a_project_is_running_for_others_while_its_run_works_or_is_due_within_a_minute() {
+        let now = 1_000_000;
+        let idle = Pending::default();
+        assert!(!runs_for_holds(None, &idle, now), "nothing queued");
+
+        let mut job = Job::new(Pending::default(), "s".into(), now);
+        assert!(runs_for_holds(Some(&job), &idle, now), "a run in flight");
+        job.waiting = true;
+        assert!(
+            !runs_for_holds(Some(&job), &idle, now),
+            "a run that itself waits for other projects holds nobody up (no two wait for each other)"
+        );
+
+        let mut soon = Pending::default();
+        record(&mut soon, ask(Trigger::Manual), now, W, || "s".into());
+        assert!(runs_for_holds(None, &soon, now), "\"Sync now\" clicked");
+        let mut later = Pending::default();
+        record(&mut later, ask(Trigger::Webhook), now, W, || "s".into());
+        later.run_at_ms = Some(now + RUN_DUE_SOON_MS + 1);
+        assert!(!runs_for_holds(None, &later, now), "due past the minute");
     }
 }

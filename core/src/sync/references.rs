@@ -72,6 +72,24 @@ pub fn keep_held(
     dropped
 }
 
+/// Whether a row should wait before it is written: some page it references in a collection of
+/// `running` (whose project has a run in flight that may still add it) is not held yet.
+/// Written now, the reference would be left out and the row written twice.
+pub fn waits_for(
+    fields: &BTreeMap<String, FieldValue>,
+    references: &BTreeMap<String, String>,
+    held: &BTreeMap<String, BTreeSet<String>>,
+    running: &BTreeSet<String>,
+) -> bool {
+    wanted(fields, references)
+        .into_iter()
+        .filter(|(collection, _)| running.contains(collection))
+        .any(|(collection, ids)| {
+            let holds = held.get(&collection);
+            ids.iter().any(|id| !holds.is_some_and(|h| h.contains(id)))
+        })
+}
+
 /// Reference fields of two-way relations (Notion's `dual_property`): field id -> collection.
 /// When one side changes, Notion changes the other side's pages without editing them, so a
 /// run that sees a row's relation change asks for the pages it gained or lost.
@@ -149,6 +167,28 @@ mod tests {
         assert_eq!(got["c-tags"], set(&["a", "b"]));
         assert_eq!(got["c-people"], set(&["p"]));
         assert!(!wanted(&fields(&[], None), &refs()).contains_key("c-people"));
+    }
+
+    #[test]
+    fn a_row_waits_only_for_a_running_target_that_lacks_one_of_its_pages() {
+        let row = fields(&["a", "b"], Some("p"));
+        let held = BTreeMap::from([("c-tags".to_owned(), set(&["a"]))]);
+        // Tags still lacks "b" and its run may add it.
+        assert!(waits_for(&row, &refs(), &held, &set(&["c-tags"])));
+        // Only People runs, and it lacks "p".
+        assert!(waits_for(&row, &refs(), &held, &set(&["c-people"])));
+        // Nothing runs: the row is written with what is held.
+        assert!(!waits_for(&row, &refs(), &held, &BTreeSet::new()));
+        // Tags runs but holds every tag the row wants.
+        let all = BTreeMap::from([("c-tags".to_owned(), set(&["a", "b"]))]);
+        assert!(!waits_for(&row, &refs(), &all, &set(&["c-tags"])));
+        // A row with no reference into the running collection never waits for it.
+        assert!(!waits_for(
+            &fields(&[], Some("p")),
+            &refs(),
+            &held,
+            &set(&["c-tags"])
+        ));
     }
 
     #[test]

@@ -135,7 +135,21 @@ pub struct Job {
     /// itself): the object queues them once the run is over.
     #[serde(default)]
     pub refresh_next: BTreeSet<String>,
+    /// When the run first had nothing left to do but rows that wait for other projects' runs
+    /// (their references point at items those runs may still add): rows wait at most
+    /// [`TARGETS_WAIT_MAX_MS`] from then.
+    #[serde(default)]
+    pub waiting_since_ms: Option<i64>,
+    /// Whether the run is waiting so now: the next step comes after a pause
+    /// ([`Job::next_step_at`]) and the run is not "running" for other projects' rows.
+    #[serde(default)]
+    pub waiting: bool,
 }
+
+/// Rows wait at most this long, once nothing else is left, for other projects' runs to add
+/// the items they reference; then they are written with the references that exist (the rest
+/// follow when those items are added, as for any reference left out).
+pub const TARGETS_WAIT_MAX_MS: i64 = 120_000;
 
 /// How a run that is over ends, kept until its record is closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,13 +288,27 @@ pub struct ReadCursor {
 
 impl Job {
     /// The phase as the record and the API show it: reading (Notion, with writes as rows are
-    /// ready), writing (what is left once Notion is read: last batches, removals), publishing.
+    /// ready), waiting (for related projects' runs to add what rows reference), writing (what
+    /// is left once Notion is read: last batches, removals), publishing.
     pub fn public_phase(&self) -> &'static str {
+        if self.waiting {
+            return "waiting";
+        }
         match self.phase {
             Phase::Starting => "reading",
             Phase::Reading if !self.read.done => "reading",
             Phase::Reading | Phase::Removing => "writing",
             Phase::Publishing => "publishing",
+        }
+    }
+
+    /// When the next step should start: at once, or, while the run waits for other projects'
+    /// runs, after a pause that grows with the wait (1 s at first, at most 8 s), so that a
+    /// long wait costs few invocations.
+    pub fn next_step_at(&self, now_ms: i64) -> i64 {
+        match (self.waiting, self.waiting_since_ms) {
+            (true, Some(since)) => now_ms + ((now_ms - since) / 2).clamp(1_000, 8_000),
+            _ => now_ms,
         }
     }
 
@@ -316,6 +344,8 @@ impl Job {
             relation_read: None,
             refresh_owed: Refreshes::new(),
             refresh_next: BTreeSet::new(),
+            waiting_since_ms: None,
+            waiting: false,
         }
     }
 
@@ -376,6 +406,9 @@ pub enum RowState {
     /// A relation of it has more related pages than the query row carried (25): the rest is
     /// read page by page before anything else is decided about the row.
     Relations,
+    /// It references pages a related project's run in flight may still add: it is written
+    /// once that run is over (or has kept it waiting too long), with every reference it can.
+    Targets,
     /// Its page body must be fetched.
     Body,
     /// The slug it wants is on the Framer item of another page that may still give it up this

@@ -13,6 +13,7 @@ use crate::notion::error::NotionError;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::object::Holds;
 use crate::sync::site::SiteMember;
 use crate::sync::slug::Holder;
 use crate::util::time::ms_from_iso;
@@ -497,6 +498,8 @@ pub struct MemRecords {
     pub targets: RefCell<BTreeMap<String, String>>,
     /// What other projects' collections hold, by project id (this project's own is `stored`).
     pub held_elsewhere: RefCell<BTreeMap<String, BTreeSet<String>>>,
+    /// Projects whose object answers that a run there may still add items.
+    pub running_elsewhere: RefCell<BTreeSet<String>>,
     /// What each row of this project left out of its references: row -> (project, page).
     pub dangling: RefCell<BTreeMap<String, Vec<(String, String)>>>,
     /// Rows of other projects that left out pages of this one: (project, row, target page).
@@ -703,7 +706,7 @@ impl Records for MemRecords {
         &self,
         project_id: &str,
         page_ids: &[String],
-    ) -> Result<BTreeSet<String>, StepError> {
+    ) -> Result<Holds, StepError> {
         // A call to the target project's object: one subrequest, as the Worker's.
         if let Some(budget) = self.budget.borrow().clone() {
             if !budget.take() {
@@ -717,7 +720,10 @@ impl Records for MemRecords {
                 .get(project_id)
                 .is_some_and(|h| h.contains(id))
         };
-        Ok(page_ids.iter().filter(|id| held(id)).cloned().collect())
+        Ok(Holds {
+            held: page_ids.iter().filter(|id| held(id)).cloned().collect(),
+            running: self.running_elsewhere.borrow().contains(project_id),
+        })
     }
     async fn remember_dangling(
         &self,

@@ -14,6 +14,7 @@ use crate::framer::wire::Call;
 use crate::notion::page_html::BlockNode;
 use crate::notion::protocol::QueryWindow;
 use crate::sync::mapping::{Mapping, SyncedCollections};
+use crate::sync::object::Holds;
 use crate::sync::site::SiteMember;
 use crate::sync::slug::Holder;
 use serde_json::Value;
@@ -107,13 +108,14 @@ pub trait Records {
     /// The project syncing each collection of the same Framer project that references may
     /// point into (other projects of the account): collection id -> project id.
     async fn reference_targets(&self) -> Result<BTreeMap<String, String>, StepError>;
-    /// Which of `page_ids` the collection of `project_id` holds: a reference is written only to
-    /// those. (What Framer holds is in the target project's object: one call to it.)
+    /// Which of `page_ids` the collection of `project_id` holds (a reference is written only to
+    /// those), and whether a run there may still add others. (What Framer holds is in the
+    /// target project's object: one call to it.)
     async fn held_by_target(
         &self,
         project_id: &str,
         page_ids: &[String],
-    ) -> Result<BTreeSet<String>, StepError>;
+    ) -> Result<Holds, StepError>;
     /// Replaces what each listed row of this project had to leave out of its references:
     /// `(row page id, [(target project id, target page id)])`, an empty list clearing it.
     async fn remember_dangling(

@@ -260,6 +260,7 @@ pub fn reviewed_moot(full: bool) -> &'static str {
 pub fn state_name(state: RowState) -> &'static str {
     match state {
         RowState::Relations => "relations",
+        RowState::Targets => "targets",
         RowState::Body => "body",
         RowState::SlugWait => "slug_wait",
         RowState::Write => "write",

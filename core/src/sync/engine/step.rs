@@ -10,7 +10,7 @@ use super::failure::{StepError, SyncFailure};
 use super::job::{
     notion_url, Closing, GuardVerdict, HeldItem, Job, Phase, RelationRead, RemovalPlan,
     RowOptionsSnapshot, RowState, RunSettings, Setup, SkippedRow, StagedRow, StoredAsset,
-    StoredItem, WriteKind, RETRY_HASH_PREFIX,
+    StoredItem, WriteKind, RETRY_HASH_PREFIX, TARGETS_WAIT_MAX_MS,
 };
 use super::ports::{
     Adoption, FramerSink, Legacy, NotionSource, Records, RemovalSet, RunEnd, Staging,
@@ -27,6 +27,7 @@ use crate::project::UnpublishedMode;
 use crate::sync::assets::{self, AssetRef, NotionFiles};
 use crate::sync::guard::{self, GuardPolicy, Removals, HELD_LISTED};
 use crate::sync::mapping::{self, Mapping};
+use crate::sync::object::Holds;
 use crate::sync::plan::{self, RunScope, ScopeInputs};
 use crate::sync::publish_filter::{self, FilterProblem};
 use crate::sync::reconcile;
@@ -722,7 +723,53 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             job.gone_to_check.remove(0);
             return Ok(true);
         }
-        Ok(false)
+        self.release_waiting(job).await
+    }
+
+    /// Once everything else is read, the rows that wait for related projects' runs: those
+    /// whose targets' runs are over (or that waited [`TARGETS_WAIT_MAX_MS`]) are decided with
+    /// what the targets hold now, a batch at a time. True when some were; false when none
+    /// waits. While all of the batch still waits, the step ends (`BudgetSpent`: checkpoint and
+    /// continue) with `job.waiting` set, and the object comes back after a pause.
+    async fn release_waiting(&mut self, job: &mut Job) -> Result<bool, StepError> {
+        let mut rows = self.staging.rows_in(RowState::Targets, BATCH_ITEMS)?;
+        let Some(setup) = job.setup.clone().filter(|_| !rows.is_empty()) else {
+            job.waiting = false;
+            return Ok(false);
+        };
+        let now = (self.clock)();
+        let may_wait = job
+            .waiting_since_ms
+            .is_none_or(|since| now - since < TARGETS_WAIT_MAX_MS);
+        let mut fields: Vec<RowFields<'_>> = rows
+            .iter_mut()
+            .filter_map(|row| {
+                let StagedRow { page_id, item, .. } = row;
+                item.as_mut().map(|item| RowFields {
+                    page_id: page_id.as_str(),
+                    whole: true,
+                    fields: &mut item.field_data,
+                })
+            })
+            .collect();
+        let waiting = self
+            .keep_held_references(job, &setup, &mut fields, may_wait)
+            .await?;
+        let released: Vec<StagedRow> = rows
+            .into_iter()
+            .filter(|row| !waiting.contains(&row.page_id))
+            .collect();
+        if released.is_empty() {
+            job.waiting = true;
+            job.waiting_since_ms.get_or_insert(now);
+            return Err(StepError::BudgetSpent);
+        }
+        job.waiting = false;
+        self.held(released.len());
+        for row in released {
+            self.decide_whole(job, row)?;
+        }
+        Ok(true)
     }
 
     /// Maps and stages one query page, and moves the read cursor past it.
@@ -844,9 +891,12 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 fields: &mut r.field_data,
             })
             .collect();
-        self.keep_held_references(job, &setup, &mut fields).await?;
+        let waiting = self
+            .keep_held_references(job, &setup, &mut fields, true)
+            .await?;
         for (row, (title, files)) in mapped.iter().zip(about) {
-            let mut staged = self.stage_row(job, &setup, row, title)?;
+            let waits = waiting.contains(&row.page_id);
+            let mut staged = self.stage_row(job, &setup, row, title, waits)?;
             staged.files = files;
             // Slugs are checked against the rows staged before, so stage one at a time.
             self.staging.put_rows(&[staged])?;
@@ -873,6 +923,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         setup: &Setup,
         row: &MappedRow,
         title: String,
+        waits_for_targets: bool,
     ) -> Result<StagedRow, StepError> {
         let stored = self.staging.stored(&row.page_id)?;
         let input = SlugInput {
@@ -904,6 +955,11 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             staged.more_relations.clone_from(&row.more_relations);
             staged.slug_waits = waits;
             staged.state = RowState::Relations;
+        } else if waits_for_targets && staged.item.is_some() {
+            // Its references as Notion has them, left out or not once the targets' runs end.
+            staged.item = Some(row.to_item(staged.slug.clone()));
+            staged.slug_waits = waits;
+            staged.state = RowState::Targets;
         } else if waits && staged.item.is_some() {
             staged.state = RowState::SlugWait;
         }
@@ -989,17 +1045,21 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     }
 
     /// Leaves in the rows' reference fields only the items their target collections hold (one
-    /// D1 question per target), and remembers per row what was left out, so that the target's
-    /// run asks for the row again once it adds those items. Nothing to do without references.
+    /// question to each target's object), and remembers per row what was left out, so that the
+    /// target's run asks for the row again once it adds those items. With `may_wait`, a row
+    /// that misses items of a target whose run may still add them is left as it is and
+    /// returned: it waits for that run (`RowState::Targets`) rather than being written twice.
+    /// Nothing to do without references.
     async fn keep_held_references(
         &mut self,
         job: &mut Job,
         setup: &Setup,
         rows: &mut [RowFields<'_>],
-    ) -> Result<(), StepError> {
+        may_wait: bool,
+    ) -> Result<BTreeSet<String>, StepError> {
         let fields = references::reference_fields(&setup.mapping);
         if fields.is_empty() || rows.is_empty() {
-            return Ok(());
+            return Ok(BTreeSet::new());
         }
         self.note_two_way_changes(job, setup, rows)?;
         let mut rows: Vec<(&str, &mut BTreeMap<String, FieldValue>)> = rows
@@ -1013,6 +1073,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             }
         }
         let mut held = BTreeMap::new();
+        let mut running = BTreeSet::new();
         for (collection, ids) in wanted {
             // A collection no project of the account syncs any more holds nothing we know of.
             let Some(project_id) = setup.targets.get(&collection) else {
@@ -1020,23 +1081,37 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             };
             let ids: Vec<String> = ids.into_iter().collect();
             // This project's own collection (a relation of the data source to itself) is the
-            // object's own record; another's is asked of its object.
-            let held_ids = if *project_id == self.project.id {
-                self.staging.held_among(&ids)?
+            // object's own record, which this run is writing; another's is asked of its object.
+            let holds = if *project_id == self.project.id {
+                Holds {
+                    held: self.staging.held_among(&ids)?,
+                    running: false,
+                }
             } else {
                 self.records.held_by_target(project_id, &ids).await?
             };
-            held.insert(collection, held_ids);
+            if holds.running && may_wait {
+                running.insert(collection.clone());
+            }
+            held.insert(collection, holds.held);
         }
+        let mut waiting = BTreeSet::new();
         let mut dangling = Vec::with_capacity(rows.len());
         for (page_id, data) in &mut rows {
+            if references::waits_for(data, &fields, &held, &running) {
+                waiting.insert((*page_id).to_owned());
+                continue;
+            }
             let dropped = references::keep_held(data, &fields, &held)
                 .into_iter()
                 .filter_map(|(collection, id)| Some((setup.targets.get(&collection)?.clone(), id)))
                 .collect();
             dangling.push(((*page_id).to_owned(), dropped));
         }
-        self.records.remember_dangling(&dangling).await
+        if !dangling.is_empty() {
+            self.records.remember_dangling(&dangling).await?;
+        }
+        Ok(waiting)
     }
 
     /// Two-way relations: the related pages a row gained or lost since it was last read are
@@ -1216,7 +1291,7 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
         }
     }
 
-    /// A row whose relations are whole: it waits for its slug, or is decided as if just staged.
+    /// A row whose relations are whole: it waits for related projects' runs, or is decided.
     async fn relations_read(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
         if let (Some(setup), Some(item)) = (job.setup.clone(), row.item.as_mut()) {
             let mut fields = [RowFields {
@@ -1224,8 +1299,20 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
                 whole: true,
                 fields: &mut item.field_data,
             }];
-            self.keep_held_references(job, &setup, &mut fields).await?;
+            let waiting = self
+                .keep_held_references(job, &setup, &mut fields, true)
+                .await?;
+            if !waiting.is_empty() {
+                row.state = RowState::Targets;
+                return self.staging.put_rows(&[row]);
+            }
         }
+        self.decide_whole(job, row)
+    }
+
+    /// A row read whole, its references as the targets hold them: it waits for its slug, or is
+    /// decided as if just staged.
+    fn decide_whole(&mut self, job: &mut Job, mut row: StagedRow) -> Result<(), StepError> {
         if row.slug_waits {
             row.state = RowState::SlugWait;
             return self.staging.put_rows(&[row]);

@@ -2,7 +2,7 @@
 //! isolated, memory bounded by one page of rows.
 
 use super::budget::Budget;
-use super::job::{Job, RowState, MAX_ROW_WARNINGS};
+use super::job::{Job, RowState, MAX_ROW_WARNINGS, TARGETS_WAIT_MAX_MS};
 use super::memory::{
     crash_after, page, page_with_file, page_with_tags, port_calls, reset_port_calls, CrashPoint,
     FramerState, MemFramer, MemNotion, MemRecords, MemStaging, Port, NOTION_RESULT_CAP,
@@ -16,7 +16,7 @@ use crate::util::time::iso_from_ms;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -1546,6 +1546,124 @@ fn relations_past_25_are_read_whole_in_pages_of_100_resuming_across_steps() {
     world.pages[0] = page_with_tags(0, &tags[..149]);
     world.run(40);
     assert_eq!(tags_of(&world, 0), tags[..149].to_vec());
+}
+
+/// Steps `job` until it ends or waits for related projects' runs.
+fn step_until_waiting_or_done(world: &World, job: &mut Job) -> StepOutcome {
+    for _ in 0..1_000 {
+        let (outcome, _, _) = world.step(job, 40);
+        if !matches!(outcome, StepOutcome::Continue) || job.waiting {
+            return outcome;
+        }
+    }
+    panic!("the run never ends");
+}
+
+#[test]
+fn rows_wait_for_a_target_whose_run_may_add_their_items_and_are_written_whole_once() {
+    let tags: Vec<String> = (0..150).map(tag_id).collect();
+    // Row 0 wants tags the Tags project does not hold yet, row 2 a long relation of them;
+    // row 1 only tag 0, which it holds.
+    let mut world = tags_world_holding(
+        vec![
+            page_with_tags(0, &tags[..4]),
+            page_with_tags(1, &tags[..1]),
+            page_with_tags(2, &tags),
+        ],
+        &tags[..1],
+    );
+    world
+        .records
+        .running_elsewhere
+        .borrow_mut()
+        .insert("tags-project".into());
+    world.now_ms = 5_000;
+    let mut job = world.manual_job();
+    world.staging.save_job(&job).unwrap();
+    let outcome = step_until_waiting_or_done(&world, &mut job);
+    assert!(matches!(outcome, StepOutcome::Continue), "{outcome:?}");
+    assert_eq!(job.public_phase(), "waiting");
+    assert_eq!(job.next_step_at(5_000), 6_000, "first look again after 1 s");
+    let items = |w: &World| {
+        w.framer
+            .borrow()
+            .items
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        items(&world),
+        BTreeSet::from([id(1)]),
+        "only the row with nothing missing"
+    );
+    assert!(world.records.refreshes.borrow().is_empty());
+
+    // Still running 60 s later: the rows go on waiting, looked at less often.
+    world.now_ms = 65_000;
+    let (outcome, _, _) = world.step(&mut job, 40);
+    assert!(matches!(outcome, StepOutcome::Continue) && job.waiting);
+    assert_eq!(job.next_step_at(65_000), 65_000 + 8_000);
+    assert_eq!(items(&world), BTreeSet::from([id(1)]));
+
+    // The Tags run is over and added every tag: each row is written once, whole.
+    world
+        .records
+        .held_elsewhere
+        .borrow_mut()
+        .insert("tags-project".into(), tags.iter().cloned().collect());
+    world.records.running_elsewhere.borrow_mut().clear();
+    world.now_ms = 70_000;
+    let outcome = step_until_waiting_or_done(&world, &mut job);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(tags_of(&world, 0), tags[..4].to_vec());
+    assert_eq!(tags_of(&world, 1), tags[..1].to_vec());
+    assert_eq!(tags_of(&world, 2), tags);
+    let (_, job) = world.record(&job.sync_id);
+    assert_eq!(
+        (job.stats.added, job.stats.updated),
+        (3, 0),
+        "no row written twice"
+    );
+    assert!(
+        world.records.dangling.borrow().is_empty(),
+        "nothing left out"
+    );
+    assert_eq!(
+        notion_calls(&world, "property"),
+        2,
+        "the long relation read once"
+    );
+}
+
+#[test]
+fn rows_wait_for_a_target_run_two_minutes_at_most_then_go_with_what_it_holds() {
+    let tags: Vec<String> = (0..4).map(tag_id).collect();
+    let mut world = tags_world_holding(vec![page_with_tags(0, &tags)], &tags[..2]);
+    world
+        .records
+        .running_elsewhere
+        .borrow_mut()
+        .insert("tags-project".into());
+    let mut job = world.manual_job();
+    world.staging.save_job(&job).unwrap();
+    step_until_waiting_or_done(&world, &mut job);
+    assert!(job.waiting);
+    world.now_ms = TARGETS_WAIT_MAX_MS - 1;
+    world.step(&mut job, 40);
+    assert!(job.waiting, "not yet");
+    world.now_ms = TARGETS_WAIT_MAX_MS;
+    let outcome = step_until_waiting_or_done(&world, &mut job);
+    assert!(matches!(outcome, StepOutcome::Succeeded), "{outcome:?}");
+    assert_eq!(tags_of(&world, 0), tags[..2].to_vec(), "no dangling id");
+    // What was left out is remembered: the Tags run asks for the row once it adds them.
+    assert_eq!(
+        world.records.dangling.borrow().get(&id(0)).cloned(),
+        Some(vec![
+            ("tags-project".to_owned(), tags[2].clone()),
+            ("tags-project".to_owned(), tags[3].clone())
+        ])
+    );
 }
 
 #[test]
