@@ -185,6 +185,16 @@ test("a database with two data sources: both offered, both synced into two colle
   assert.equal(bySource.status, 201, bySource.text);
   assert.equal(bySource.json.project.notion.database_id, catalog.databaseId);
   assert.equal(bySource.json.project.notion.data_source_id, services);
+
+  // The same in a PATCH: the Products project moves to the Services source of its database.
+  const moved = await stack.worker.fetch(`/api/v1/projects/${ids[0]}`, { method: "PATCH", token, body: { notion: { database_id: services.replaceAll("-", "") } } });
+  assert.equal(moved.status, 200, moved.text);
+  assert.equal(moved.json.project.notion.database_id, catalog.databaseId);
+  assert.equal(moved.json.project.notion.data_source_id, services);
+  const run = await syncNow(stack.worker, token, ids[0]);
+  assert.equal(run.status, "succeeded", JSON.stringify(run));
+  assert.equal(run.scope, "full", "another source: everything is read again");
+  assert.ok(["install", "repair"].every((slug) => titles(site.collection("Products")).includes(slug)), titles(site.collection("Products")).join());
 });
 
 test("ticked sources the graph does not offer are a 400 naming the entry, and nothing is created", async () => {

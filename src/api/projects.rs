@@ -591,15 +591,35 @@ pub async fn update(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiEr
             .map(|v| stored_secret(&cipher, v, which, &project.id))
             .transpose()
     };
-    // Another database: forget what was synced from the old one's data sources.
-    let new_database = input
-        .notion_database_id
-        .clone()
-        .filter(|d| *d != project.notion_database_id);
+    let token = || match &input.notion_token {
+        Some(token) => Ok(token.clone()),
+        None => cipher.decrypt(
+            &project.notion_token_enc,
+            &ProjectSecret::NotionToken.context(&project.id),
+        ),
+    };
+    // `database_id` may name one of the database's data sources (Notion shows both ids): the
+    // project then syncs that source of its database. An id Notion cannot read now is kept as
+    // given, as on create: the next run says why.
+    let (given_database, given_source) = match input.notion_database_id.clone() {
+        Some(id) if id != project.notion_database_id => {
+            let mut once = NotionClient::single_attempt(&ctx.settings, token()?);
+            match schema::resolve(&mut once, &id).await {
+                Ok(resolved) => (Some(resolved.database_id), resolved.data_source_id),
+                Err(_) => (Some(id), None),
+            }
+        }
+        other => (other, None),
+    };
+    // Another database, or another source of the same one: forget what was synced from the
+    // old one, as for a new project.
+    let new_database = given_database.filter(|d| *d != project.notion_database_id);
+    let new_source = given_source.filter(|s| project.notion_data_source_id.as_ref() != Some(s));
     let update = projects::ProjectUpdate {
         name: input.name.clone(),
         notion_token: secret(&input.notion_token, ProjectSecret::NotionToken)?,
         notion_database_id: new_database.clone(),
+        notion_data_source_id: new_source.clone(),
         framer_project_url: input.framer_project_url.clone(),
         framer_api_key: secret(&input.framer_api_key, ProjectSecret::FramerApiKey)?,
         framer_collection_name: input
@@ -612,23 +632,16 @@ pub async fn update(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiEr
             None => None,
             Some(None) => Some(None),
             Some(Some(filter)) => {
-                let token = match &input.notion_token {
-                    Some(token) => token.clone(),
-                    None => cipher.decrypt(
-                        &project.notion_token_enc,
-                        &ProjectSecret::NotionToken.context(&project.id),
-                    )?,
-                };
                 let database_id = new_database
                     .as_deref()
                     .unwrap_or(&project.notion_database_id);
-                let data_source_id = if new_database.is_some() {
-                    None
-                } else {
-                    project.notion_data_source_id.as_deref()
+                let data_source_id = match (&new_source, &new_database) {
+                    (Some(source), _) => Some(source.as_str()),
+                    (None, Some(_)) => None,
+                    (None, None) => project.notion_data_source_id.as_deref(),
                 };
                 let filter =
-                    schema::checked_filter(ctx, token, database_id, data_source_id, &filter)
+                    schema::checked_filter(ctx, token()?, database_id, data_source_id, &filter)
                         .await?;
                 Some(Some(serde_json::to_string(&filter)?))
             }
@@ -642,11 +655,12 @@ pub async fn update(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiEr
         updated_at: iso_from_ms(now_ms()),
     };
     projects::update(&ctx.db, &project.id, &update).await?;
-    if new_database.is_some() {
+    let new_notion = new_database.is_some() || new_source.is_some();
+    if new_notion {
         store::synced_items::forget_project(&ctx.db, &project.id).await?;
     }
-    if new_database.is_some() || update.framer_collection_name.is_some() {
-        project_sync::cancel_run(ctx, &project.id, new_database.is_some()).await?;
+    if new_notion || update.framer_collection_name.is_some() {
+        project_sync::cancel_run(ctx, &project.id, new_notion).await?;
     }
     let fresh = projects::by_id(&ctx.db, &project.id)
         .await?

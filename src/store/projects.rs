@@ -264,6 +264,8 @@ pub struct ProjectUpdate {
     pub notion_token: Option<StoredSecret>,
     /// Another database: the data sources resolved for the old one are forgotten.
     pub notion_database_id: Option<String>,
+    /// Another data source (of the new database, or of the same one): the one to sync.
+    pub notion_data_source_id: Option<String>,
     pub framer_project_url: Option<String>,
     pub framer_api_key: Option<StoredSecret>,
     /// Another collection: the id found for the old one is forgotten.
@@ -307,7 +309,12 @@ impl ProjectUpdate {
         if let Some(v) = &self.notion_database_id {
             set.push(("notion_database_id", text(v)));
             set.push(("notion_data_source_ids", Value::Text("[]".to_owned())));
-            set.push(("notion_data_source_id", Value::Null));
+            if self.notion_data_source_id.is_none() {
+                set.push(("notion_data_source_id", Value::Null));
+            }
+        }
+        if let Some(v) = &self.notion_data_source_id {
+            set.push(("notion_data_source_id", text(v)));
         }
         if let Some(v) = &self.framer_project_url {
             set.push(("framer_project_url", text(v)));
@@ -320,7 +327,10 @@ impl ProjectUpdate {
             set.push(("framer_collection_name", text(v)));
             set.push(("framer_collection_id", Value::Null));
         }
-        if self.notion_database_id.is_some() || self.framer_collection_name.is_some() {
+        if self.notion_database_id.is_some()
+            || self.notion_data_source_id.is_some()
+            || self.framer_collection_name.is_some()
+        {
             // The run in flight is cancelled at its next step; the next run reads everything.
             set.push(("last_full_sync_at", Value::Null));
         }

@@ -178,6 +178,10 @@ pub struct RunSettings {
     /// ids it resolved) apply only while nobody saved the project since.
     pub config_version: i64,
     pub database_id: String,
+    /// The data source the project was set to sync when the run started, when it was set
+    /// (a first run chooses and stores one itself).
+    #[serde(default)]
+    pub data_source_id: Option<String>,
     pub collection_name: String,
     pub row_options: RowOptionsSnapshot,
     /// Rows the filter holds back become drafts (else they are removed).

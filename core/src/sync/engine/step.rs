@@ -100,7 +100,12 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
     pub async fn step(&mut self, job: &mut Job) -> StepOutcome {
         job.steps += 1;
         if let Some(settings) = &job.settings {
+            let other_source = settings
+                .data_source_id
+                .as_ref()
+                .is_some_and(|source| self.project.notion_data_source_id.as_ref() != Some(source));
             if settings.database_id != self.project.notion_database_id
+                || other_source
                 || settings.collection_name != self.project.framer_collection_name
             {
                 return self.cancel(job).await;
@@ -1920,6 +1925,7 @@ pub fn run_settings(project: &Project, guard: GuardPolicy) -> Result<RunSettings
     Ok(RunSettings {
         config_version: project.config_version,
         database_id: project.notion_database_id.clone(),
+        data_source_id: project.notion_data_source_id.clone(),
         collection_name: project.framer_collection_name.clone(),
         row_options: RowOptionsSnapshot::from_options(&options),
         keep_drafts: project.unpublished_mode == UnpublishedMode::Draft,
