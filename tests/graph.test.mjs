@@ -15,8 +15,8 @@ function framerUrl(project) {
   return `https://framer.com/projects/Site--${project}`;
 }
 
-/** Authors, Tags and Posts relating to both; two pages each. */
-function blog() {
+/** Authors, Tags and Posts relating to both, empty. */
+function blogDatabases() {
   const { notion } = stack;
   const authors = notion.addDatabase({ title: "Authors", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
   const tags = notion.addDatabase({ title: "Tags", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
@@ -29,6 +29,13 @@ function blog() {
     },
     token: NOTION_TOKEN,
   });
+  return { authors, tags, posts };
+}
+
+/** The same with two pages each. */
+function blog() {
+  const { notion } = stack;
+  const { authors, tags, posts } = blogDatabases();
   const ada = notion.addPage(authors.dataSourceId, { properties: { Name: "Ada" } });
   const grace = notion.addPage(authors.dataSourceId, { properties: { Name: "Grace" } });
   const rust = notion.addPage(tags.dataSourceId, { properties: { Name: "Rust" } });
@@ -285,17 +292,7 @@ test("\"Sync now\" on a site's three projects at once: Posts' rows wait for the 
   const FRAMER = "GraphTogetherProjec1";
   stack.framer.addProject(FRAMER, FRAMER_KEY);
   const { notion } = stack;
-  const authors = notion.addDatabase({ title: "Authors", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
-  const tags = notion.addDatabase({ title: "Tags", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
-  const posts = notion.addDatabase({
-    title: "Posts",
-    properties: {
-      Title: { type: "title" },
-      Authors: { type: "relation", dataSourceId: authors.dataSourceId },
-      Tags: { type: "relation", dataSourceId: tags.dataSourceId },
-    },
-    token: NOTION_TOKEN,
-  });
+  const { authors, tags, posts } = blogDatabases();
   const ada = notion.addPage(authors.dataSourceId, { properties: { Name: "Ada" } });
   // Three query pages of tags: the Tags run is still writing when Posts has read its rows.
   const tagIds = Array.from({ length: 250 }, (_, i) => notion.addPage(tags.dataSourceId, { properties: { Name: `Tag ${i}` } }));
