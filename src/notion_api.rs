@@ -69,6 +69,13 @@ impl SharedSlots {
         }
         (self.used < grant.slots).then(|| (self.used, grant.slot_ms(self.used)))
     }
+
+    /// Takes the next usable slot of the grant: when to send.
+    fn take_slot(&mut self, now_ms: u64) -> Option<u64> {
+        let (index, at) = self.next_slot(now_ms)?;
+        self.used = index + 1;
+        Some(at)
+    }
 }
 
 fn now() -> u64 {
@@ -194,10 +201,7 @@ impl NotionClient {
             return Err(NotionError::StepBudgetSpent);
         }
         let now = now();
-        if let Some((index, at)) = self.shared.as_mut().and_then(|s| s.next_slot(now)) {
-            if let Some(shared) = &mut self.shared {
-                shared.used = index + 1;
-            }
+        if let Some(at) = self.shared.as_mut().and_then(|s| s.take_slot(now)) {
             self.pacer.pause_until(at + MIN_REQUEST_INTERVAL_MS);
             sleep(at.saturating_sub(now)).await;
         } else {
