@@ -99,28 +99,36 @@ describe("one pacer per Notion token", () => {
     const end = Math.max(...shared.map((p) => Date.parse(p.run.finished_at)));
     const wall = (end - start) / 1000;
     const floor = (sharedRequests - RATE) / RATE;
-    const stepLines = worker.logLines().filter((l) => l.kind === "sync_step" && shared.some((p) => p.syncId === l.sync_id));
-    const asks = stepLines.reduce((sum, l) => sum + l.pacer_asks, 0);
+    const linesOf = (p) => worker.logLines().filter((l) => l.kind === "sync_step" && l.sync_id === p.syncId);
+    const asksOf = (p) => linesOf(p).reduce((sum, l) => sum + l.pacer_asks, 0);
+    const asks = shared.reduce((sum, p) => sum + asksOf(p), 0);
+    const steps = shared.reduce((sum, p) => sum + linesOf(p).length, 0);
     console.log(
       `# shared token: ${sharedRequests} requests (${shared.map((p) => `${p.name} ${p.run.calls.notion}`).join(", ")}), ` +
         `${notion.stats.rateLimited} answered 429, wall ${wall.toFixed(1)} s (floor after the burst ${floor.toFixed(1)} s), ` +
-        `${asks} pacer asks over ${stepLines.length} steps; other token: ${otherRequests} requests, its run ${seconds(other.run).toFixed(1)} s (the three's ${shared.map((p) => seconds(p.run).toFixed(1)).join(", ")} s)`,
+        `${asks} pacer asks over ${steps} steps; other token: ${otherRequests} requests, ${asksOf(other)} asks over ${linesOf(other).length} steps, ` +
+        `its run ${seconds(other.run).toFixed(1)} s (the three's ${shared.map((p) => seconds(p.run).toFixed(1)).join(", ")} s)`,
     );
 
-    // Each pacing itself at 3 req/s, the three sent 9 req/s against one limit: 429s by the dozen.
-    assert.equal(notion.stats.rateLimited, 0, "no request of either token was answered 429");
+    // Each pacing itself at 3 req/s, the three sent 9 req/s against one limit: 429s by the
+    // dozen, and a run failed after its retries. Paced together, none; one is allowed because
+    // the fake's bucket counts arrivals, and under load a request sent at its slot can reach
+    // the fake right behind the one before it (measured: 0 in this test, 1 of 175 in
+    // bench/site.mjs).
+    assert.ok(notion.stats.rateLimited <= 1, `${notion.stats.rateLimited} requests were answered 429`);
     assert.ok(sharedRequests >= 3 * 12, `every run read its pages (${sharedRequests})`);
-    // Paced together: never faster than the token allows, and no slower than its rate plus the
-    // runs' own work (Framer writes, steps) beside it.
+    assert.ok(steps > 0 && asks > 0, "the steps took their slots from the shared pacer");
+    assert.ok(!worker.logLines().some((l) => l.kind === "notion_pacer"), "no step had to pace itself");
+    // Paced together: never faster than the token allows, and not much slower than its rate.
+    // Alone on the machine the three take 11.8 s for 36 requests; beside other test files their
+    // own work (Framer writes of 3,000 items) stretches that to about 18 s, hence the margin.
     assert.ok(wall >= floor * 0.95, `the three kept to 3 req/s together: ${wall} s for ${sharedRequests} requests`);
-    assert.ok(wall <= sharedRequests / RATE + 6, `the token's slots were not left idle: ${wall} s for ${sharedRequests} requests`);
-    assert.ok(asks > 0 && !worker.logLines().some((l) => l.kind === "notion_pacer"), "the steps took their slots from the shared pacer");
-    // Another token has a timeline of its own: its run takes its own requests' time, not a
-    // share of the token's (on one timeline with the three, it would take as long as they do).
-    const quickestShared = Math.min(...shared.map((p) => seconds(p.run)));
-    assert.ok(
-      seconds(other.run) <= otherRequests / RATE + 6 && seconds(other.run) < 0.75 * quickestShared,
-      `the other token's run was not held by the shared one: ${seconds(other.run)} s for ${otherRequests} requests, the quickest of the three ${quickestShared} s`,
-    );
+    assert.ok(wall <= 2 * (sharedRequests / RATE), `the token's slots were not left idle: ${wall} s for ${sharedRequests} requests`);
+    // Another token has a timeline of its own, where the project is alone: grants of up to 9
+    // slots (one ask per step and step's 9 requests), not the 3 of a shared timeline, which
+    // would take at least 4 asks for its 12 requests. And its run is not held for the three.
+    const alone = linesOf(other).reduce((sum, l) => sum + Math.max(1, Math.ceil(l.notion_calls / 9)), 0);
+    assert.ok(asksOf(other) <= alone && asksOf(other) < Math.ceil(otherRequests / 3), `the other token's project asked ${asksOf(other)} times for ${otherRequests} requests`);
+    assert.ok(seconds(other.run) < Math.max(...shared.map((p) => seconds(p.run))), "the other token's run ended before the slowest of the three");
   });
 });
