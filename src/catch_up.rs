@@ -167,8 +167,9 @@ async fn check_project(
         &ProjectSecret::NotionToken.context(&project.id),
     )?;
     // Each attempt takes a subrequest from the run's budget (a spent budget fails the query,
-    // which skips the project this run).
-    let mut notion = NotionClient::for_step(&ctx.settings, token, budget.clone(), 0);
+    // which skips the project this run). One query per data source: paced locally, as no
+    // grant of the token's shared pacer is worth its subrequest here.
+    let mut notion = NotionClient::for_step(&ctx.settings, token, budget.clone(), 0, None);
     let mut latest: Option<String> = None;
     for data_source in &project.notion_data_source_ids {
         let Ok(edit) = notion.latest_edit(data_source).await else {

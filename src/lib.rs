@@ -3,7 +3,7 @@
 //! Request path: `fetch` -> `router` (one match over the route table's operations) -> handlers
 //! (`webhook`, `api`, `schema`) -> D1 (`store`, one module per table) and the project's Durable
 //! Object (`project_sync`). Alarm path: `ProjectSync::alarm` -> `sync` -> Notion (`notion_api`)
-//! and Framer (`framer_socket`) -> D1. Cron: `catch_up`, then `retention`. Runtime errors become internal errors
+//! (paced by the token's `NotionRate` object, `notion_rate`) and Framer (`framer_socket`) -> D1. Cron: `catch_up`, then `retention`. Runtime errors become internal errors
 //! through `fault`.
 
 mod alerts;
@@ -14,6 +14,7 @@ mod fault;
 mod framer_socket;
 mod http;
 mod notion_api;
+mod notion_rate;
 mod project_sync;
 mod rate_limit;
 mod retention;
@@ -23,6 +24,7 @@ mod store;
 mod sync;
 mod webhook;
 
+pub use notion_rate::NotionRate;
 pub use project_sync::ProjectSync;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};

@@ -1,9 +1,14 @@
 //! A small Notion REST client over `Fetch`: bearer auth, the configured Notion-Version, at most
 //! about 3 requests/s, bounded retries (Retry-After honoured) and a per-request timeout. Every
 //! decision is `notion_protocol`'s; this file only does the I/O and counts calls.
+//!
+//! Pacing: a sync step's client takes its request slots from the token's shared pacer
+//! (`notion_rate`), so the projects sharing a token share its limit; every other client (API
+//! reads outside a step) paces itself, and so does a step whose shared pacer cannot be reached.
 
 use super::context::now_ms;
 use crate::fault::RuntimeResult;
+use crate::notion_rate::SharedPacer;
 use futures::future::{select, Either};
 use notion_framer_core::alerts::freshness;
 use notion_framer_core::notion::error::NotionError;
@@ -11,13 +16,14 @@ use notion_framer_core::notion::page_html::BlockNode;
 use notion_framer_core::notion::protocol::{
     self as protocol, Pacer, QueryWindow, RetryPolicy, MIN_REQUEST_INTERVAL_MS,
 };
+use notion_framer_core::notion::rate_share::{Grant, LONE_GRANT_SLOTS};
 use notion_framer_core::sync::engine::budget::Budget;
 use notion_framer_core::util::settings::Settings;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{console_log, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
 /// One request may take this long before it counts as a transport failure.
 const REQUEST_TIMEOUT_MS: u64 = 30_000;
@@ -28,12 +34,48 @@ pub struct NotionClient {
     base: String,
     version: String,
     token: String,
+    /// This client's own next free instant: its pacing when it has no shared pacer, and where
+    /// its slots end (what it gives back, and what the next step starts from) when it has one.
     pacer: Pacer,
+    /// The token's shared pacer, for a sync step's client while it answers.
+    shared: Option<SharedSlots>,
     policy: RetryPolicy,
     /// Requests sent, retries included.
     pub calls: usize,
+    /// Grants asked of the shared pacer (each a subrequest).
+    pub pacer_asks: u32,
     /// The sync step's subrequest budget, when the client serves a step.
     budget: Option<Rc<Budget>>,
+}
+
+/// The slots a step's client holds of its token's timeline.
+struct SharedSlots {
+    pacer: SharedPacer,
+    grant: Option<Grant>,
+    /// Slots of `grant` used or let pass.
+    used: u32,
+    /// A 429's Retry-After not yet reported to the shared pacer.
+    pause_until_ms: Option<u64>,
+}
+
+impl SharedSlots {
+    /// The next slot of the grant that may still be used at `now_ms` (its index and instant).
+    /// A slot whose successor has begun is let pass, so each request keeps to a slot of its own
+    /// and a client that was busy never bursts through the slots it missed.
+    fn next_slot(&mut self, now_ms: u64) -> Option<(u32, u64)> {
+        let grant = self.grant?;
+        while self.used < grant.slots && grant.slot_ms(self.used + 1) <= now_ms {
+            self.used += 1;
+        }
+        (self.used < grant.slots).then(|| (self.used, grant.slot_ms(self.used)))
+    }
+
+    /// Takes the next usable slot of the grant: when to send.
+    fn take_slot(&mut self, now_ms: u64) -> Option<u64> {
+        let (index, at) = self.next_slot(now_ms)?;
+        self.used = index + 1;
+        Some(at)
+    }
 }
 
 fn now() -> u64 {
@@ -53,8 +95,10 @@ impl NotionClient {
             version: settings.notion_version.clone(),
             token,
             pacer: Pacer::new(MIN_REQUEST_INTERVAL_MS),
+            shared: None,
             policy: RetryPolicy::default(),
             calls: 0,
+            pacer_asks: 0,
             budget: None,
         }
     }
@@ -70,17 +114,26 @@ impl NotionClient {
         client
     }
 
-    /// A client for one sync step: every attempt takes a subrequest from `budget`, and pacing
-    /// continues from where the last step left it.
+    /// A client for one sync step: every attempt and every ask of the token's `shared` pacer
+    /// takes a subrequest from `budget`, and pacing continues from where the last step left it
+    /// (`next_at_ms`: what the step gives back of its last grant, or its local pacing's next
+    /// slot). Without a shared pacer the step paces itself.
     pub fn for_step(
         settings: &Settings,
         token: String,
         budget: Rc<Budget>,
         next_at_ms: u64,
+        shared: Option<SharedPacer>,
     ) -> Self {
         let mut client = Self::new(settings, token);
         client.pacer.pause_until(next_at_ms);
         client.budget = Some(budget);
+        client.shared = shared.map(|pacer| SharedSlots {
+            pacer,
+            grant: None,
+            used: 0,
+            pause_until_ms: None,
+        });
         client
     }
 
@@ -100,10 +153,7 @@ impl NotionClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            if self.budget.as_ref().is_some_and(|b| !b.take()) {
-                return Err(NotionError::StepBudgetSpent);
-            }
-            sleep(self.pacer.reserve(now())).await;
+            self.wait_for_slot().await?;
             self.calls += 1;
             let error = match self.send_once(method.clone(), path, body).await {
                 Ok(value) => return Ok(value),
@@ -123,11 +173,80 @@ impl NotionClient {
                 });
             };
             if matches!(error, NotionError::RateLimited { .. }) {
-                self.pacer.pause_until(now() + delay);
+                let until = now() + delay;
+                self.pacer.pause_until(until);
+                if let Some(shared) = &mut self.shared {
+                    // Every user of the token pauses: reported with the next ask, which this
+                    // client makes at once (its grant is dropped).
+                    shared.pause_until_ms = Some(until);
+                    shared.grant = None;
+                }
             } else {
                 sleep(delay).await;
             }
         }
+    }
+
+    /// Takes the subrequest for the next attempt and waits for its slot: the next of the
+    /// shared grant (asking for a new grant when it is used up), or the local pacer's.
+    async fn wait_for_slot(&mut self) -> Result<(), NotionError> {
+        if self
+            .shared
+            .as_mut()
+            .is_some_and(|s| s.next_slot(now()).is_none())
+        {
+            self.renew_grant().await?;
+        }
+        if self.budget.as_ref().is_some_and(|b| !b.take()) {
+            return Err(NotionError::StepBudgetSpent);
+        }
+        let now = now();
+        if let Some(at) = self.shared.as_mut().and_then(|s| s.take_slot(now)) {
+            self.pacer.pause_until(at + MIN_REQUEST_INTERVAL_MS);
+            sleep(at.saturating_sub(now)).await;
+        } else {
+            // No shared pacer, or a grant that passed while it was asked for (an answer slower
+            // than the grant is long): this request keeps to the client's own pacing.
+            sleep(self.pacer.reserve(now)).await;
+        }
+        Ok(())
+    }
+
+    /// Asks the shared pacer for the next grant (one subrequest, only when the request it is
+    /// for can be paid too), reporting a pending pause and giving back what this client did not
+    /// use. A pacer that does not answer leaves the step to pace itself.
+    async fn renew_grant(&mut self) -> Result<(), NotionError> {
+        let (Some(budget), Some(shared)) = (&self.budget, &mut self.shared) else {
+            return Ok(());
+        };
+        if !budget.affords(2, 0) || !budget.take() {
+            return Err(NotionError::StepBudgetSpent);
+        }
+        self.pacer_asks += 1;
+        // Never more slots than the step could pay requests for.
+        let want = budget.left().min(LONE_GRANT_SLOTS);
+        let resume_at = self.pacer.next_free_ms();
+        match shared
+            .pacer
+            .ask(want, resume_at, shared.pause_until_ms.take())
+            .await
+        {
+            Ok(grant) => {
+                shared.grant = Some(grant);
+                shared.used = 0;
+            }
+            Err(e) => {
+                let line = serde_json::json!({
+                    "kind": "notion_pacer",
+                    "project_id": shared.pacer.user(),
+                    "note": "the token's shared pacer did not answer: this step paces itself",
+                    "detail": e.to_string(),
+                });
+                console_log!("{line}");
+                self.shared = None;
+            }
+        }
+        Ok(())
     }
 
     async fn send_once(

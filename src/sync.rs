@@ -6,6 +6,7 @@ use super::alerts;
 use super::context::{now_ms, AppContext};
 use super::framer_socket::{self, FramerSocket};
 use super::notion_api::NotionClient;
+use super::notion_rate::SharedPacer;
 use super::store;
 use super::store::projects::CollectionSibling;
 use super::store::run_history::{self, RunHistory};
@@ -77,11 +78,27 @@ pub async fn step(
         }
     };
     let socket_cell = OnceCell::new();
+    let shared_pacer = match SharedPacer::new(&ctx.env, &notion_token, &project.id) {
+        Ok(pacer) => Some(pacer),
+        Err(e) => {
+            console_log!(
+                "{}",
+                serde_json::json!({
+                    "kind": "notion_pacer",
+                    "project_id": project.id,
+                    "note": "no shared pacer binding (NOTION_RATE): this step paces itself",
+                    "detail": e.to_string(),
+                })
+            );
+            None
+        }
+    };
     let notion = StepNotion(NotionClient::for_step(
         &ctx.settings,
         notion_token,
         budget.clone(),
         job.notion_next_at_ms,
+        shared_pacer,
     ));
     let framer = StepFramer {
         ctx,
@@ -121,6 +138,7 @@ pub async fn step(
     // After the run's alert bookkeeping, so that the last step's line holds all the D1 work
     // of its run.
     let usage = StepUsage {
+        pacer_asks: engine.notion.0.pacer_asks,
         object_rows_written: staging.rows_written() - written_before,
         d1_rows_written: ctx.db.rows_written(),
         started,
@@ -189,6 +207,8 @@ struct StepUsage {
     /// Rows D1 reported written by the invocation so far (billed as D1 rows written), like
     /// `d1_queries`: the ledger tally and reads before the step included.
     d1_rows_written: usize,
+    /// Grants asked of the token's shared pacer (subrequests too).
+    pacer_asks: u32,
     started: i64,
 }
 
@@ -217,6 +237,7 @@ fn log_step(
         object_rows_written: usage.object_rows_written,
         d1_rows_written: usage.d1_rows_written,
         notion_calls: report.notion_calls,
+        pacer_asks: usage.pacer_asks,
         framer_calls: report.framer_calls,
         rows: report.rows,
         rows_held_max: report.rows_held_max,
@@ -247,6 +268,8 @@ struct StepLine<'a> {
     d1_rows_written: usize,
     object_rows_written: usize,
     notion_calls: usize,
+    /// Of `subrequests`, the asks of the token's shared pacer.
+    pacer_asks: u32,
     framer_calls: usize,
     rows: usize,
     rows_held_max: usize,

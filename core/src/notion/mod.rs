@@ -1,5 +1,5 @@
 //! Notion as the sync sees it: ids, webhook events and their signatures, the REST protocol
-//! (errors, retries, pacing), data source schemas, property values in page JSON, page bodies
+//! (errors, retries, pacing; one token's request slots shared by its projects), data source schemas, property values in page JSON, page bodies
 //! rendered to HTML, and the files such HTML points at.
 
 pub mod body_files;
@@ -9,6 +9,7 @@ pub mod graph;
 pub mod ids;
 pub mod page_html;
 pub mod protocol;
+pub mod rate_share;
 pub mod schema;
 pub mod signature;
 pub mod values;
