@@ -200,6 +200,16 @@ try {
   const served = notion.stats.requests;
   const limited = notion.stats.rateLimited;
   console.log(`  the fake Notion served ${served} requests (${served - limited} answered, ${limited} rate-limited): ${Object.entries(notion.stats.byRoute).map(([route, n]) => `${route} ${n}`).join(", ")}`);
+  if (process.env.BENCH_SITE_TIMELINE) {
+    const sources = new Map([[posts.dataSourceId, "P"], [authors.dataSourceId, "A"], [tags.dataSourceId, "T"], [posts.databaseId, "P"], [authors.databaseId, "A"], [tags.databaseId, "T"]]);
+    const who = (r) => [...sources].find(([id]) => r.path.includes(id))?.[1] ?? (expected.has(r.path.split("/")[3]) ? "p" : "?");
+    let prev = start;
+    for (const line of worker.logLines().filter((l) => l.kind === "sync_step")) {
+      const name = projects.find((p) => p.id === line.project_id)?.name;
+      console.log(`  step ${name} ${line.step}: ${["phase", "subrequests", "pacer_asks", "d1_queries", "notion_calls", "framer_calls", "rows", "elapsed_ms", "outcome"].map((k) => `${k} ${line[k]}`).join(", ")}`);
+    }
+    console.log("  timeline: " + notion.requests.slice(firstRequest).map((r) => { const s = `${who(r)}${r.method === "POST" && !r.body?.start_cursor ? "0" : ""}${r.status === 429 ? "!" : ""}+${r.at - prev}`; prev = r.at; return s; }).join(" "));
+  }
   // The same answered request twice is a call the data did not need.
   const seen = new Map();
   for (const r of notion.requests.slice(firstRequest)) {

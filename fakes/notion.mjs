@@ -519,7 +519,7 @@ export class FakeNotion {
     this.stats.byRoute[ctx.route] = (this.stats.byRoute[ctx.route] ?? 0) + 1;
     this.stats.byStatus[status] = (this.stats.byStatus[status] ?? 0) + 1;
     this.requests.push({
-      method: ctx.method, path: ctx.url.pathname + ctx.url.search, route: ctx.route, status,
+      method: ctx.method, path: ctx.url.pathname + ctx.url.search, route: ctx.route, status, at: Date.now(),
       token: ctx.token, version: ctx.version, body: ctx.body ?? (ctx.rawBody || undefined),
     });
   }

@@ -6,7 +6,7 @@
 //! (`notion_rate`), so the projects sharing a token share its limit; every other client (API
 //! reads outside a step) paces itself, and so does a step whose shared pacer cannot be reached.
 
-use super::context::now_ms;
+use super::context::{now_ms, AppContext};
 use crate::fault::RuntimeResult;
 use crate::notion_rate::SharedPacer;
 use futures::future::{select, Either};
@@ -18,12 +18,20 @@ use notion_framer_core::notion::protocol::{
 };
 use notion_framer_core::notion::rate_share::{Grant, LONE_GRANT_SLOTS};
 use notion_framer_core::sync::engine::budget::Budget;
+use notion_framer_core::util::secrets;
 use notion_framer_core::util::settings::Settings;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{console_log, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+/// Asks of the shared pacer an API request's client makes (each a subrequest of the request's
+/// allowance, beside its Notion requests): a schema read or a create's look fits; a long walk
+/// of a graph paces itself after them.
+const API_SHARED_ASKS: u32 = 6;
+/// The users of a token's timeline that API requests ask as: `api:<random id>`.
+const API_USER: &str = "api";
 
 /// One request may take this long before it counts as a transport failure.
 const REQUEST_TIMEOUT_MS: u64 = 30_000;
@@ -48,9 +56,12 @@ pub struct NotionClient {
     budget: Option<Rc<Budget>>,
 }
 
-/// The slots a step's client holds of its token's timeline.
+/// The slots a client holds of its token's timeline.
 struct SharedSlots {
     pacer: SharedPacer,
+    /// Asks this client may still make (each a subrequest): unbounded for a step, whose budget
+    /// counts them; a few for an API request, which then paces itself.
+    asks_left: Option<u32>,
     grant: Option<Grant>,
     /// Slots of `grant` used or let pass.
     used: u32,
@@ -105,8 +116,8 @@ impl NotionClient {
 
     /// A client that never retries: for a look a request can do without (a create reading
     /// whether its id is a data source's), which must not hold the request up.
-    pub fn single_attempt(settings: &Settings, token: String) -> Self {
-        let mut client = Self::new(settings, token);
+    pub fn single_attempt(ctx: &AppContext, token: String) -> Self {
+        let mut client = Self::for_api(ctx, token);
         client.policy = RetryPolicy {
             max_attempts: 1,
             ..RetryPolicy::default()
@@ -130,6 +141,26 @@ impl NotionClient {
         client.budget = Some(budget);
         client.shared = shared.map(|pacer| SharedSlots {
             pacer,
+            asks_left: None,
+            grant: None,
+            used: 0,
+            pause_until_ms: None,
+        });
+        client
+    }
+
+    /// A client for an API request (a schema read, a create's look at the graph): its first
+    /// [`API_SHARED_ASKS`] requests take a slot each from the token's shared pacer, asked just
+    /// before they are sent, so that a dashboard read beside running syncs neither trips
+    /// Notion's limit for them nor holds slots it does not use; past that it paces itself.
+    pub fn for_api(ctx: &AppContext, token: String) -> Self {
+        // A user of its own: two API requests never give back each other's slots.
+        let user = format!("{API_USER}:{}", secrets::random_id().unwrap_or_default());
+        let shared = SharedPacer::new(&ctx.env, &token, &user).ok();
+        let mut client = Self::new(&ctx.settings, token);
+        client.shared = shared.map(|pacer| SharedSlots {
+            pacer,
+            asks_left: Some(API_SHARED_ASKS),
             grant: None,
             used: 0,
             pause_until_ms: None,
@@ -216,15 +247,29 @@ impl NotionClient {
     /// for can be paid too), reporting a pending pause and giving back what this client did not
     /// use. A pacer that does not answer leaves the step to pace itself.
     async fn renew_grant(&mut self) -> Result<(), NotionError> {
-        let (Some(budget), Some(shared)) = (&self.budget, &mut self.shared) else {
+        let Some(shared) = &mut self.shared else {
             return Ok(());
         };
-        if !budget.affords(2, 0) || !budget.take() {
-            return Err(NotionError::StepBudgetSpent);
-        }
+        let want = match (&self.budget, &mut shared.asks_left) {
+            (_, Some(0)) => {
+                self.shared = None;
+                return Ok(());
+            }
+            // One slot at a time: an API request gives nothing back when it ends.
+            (_, Some(left)) => {
+                *left -= 1;
+                1
+            }
+            (Some(budget), None) => {
+                if !budget.affords(2, 0) || !budget.take() {
+                    return Err(NotionError::StepBudgetSpent);
+                }
+                // Never more slots than the step could pay requests for.
+                budget.left().min(LONE_GRANT_SLOTS)
+            }
+            (None, None) => return Ok(()),
+        };
         self.pacer_asks += 1;
-        // Never more slots than the step could pay requests for.
-        let want = budget.left().min(LONE_GRANT_SLOTS);
         let resume_at = self.pacer.next_free_ms();
         match shared
             .pacer

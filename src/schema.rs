@@ -29,8 +29,8 @@ pub async fn handle(owned: &Owned<'_>) -> Result<Reply, ApiError> {
     let cipher = ctx.cipher()?;
     let secret =
         |stored: &str, which: ProjectSecret| cipher.decrypt(stored, &which.context(&project.id));
-    let mut notion = NotionClient::new(
-        &ctx.settings,
+    let mut notion = NotionClient::for_api(
+        ctx,
         secret(&project.notion_token_enc, ProjectSecret::NotionToken)?,
     );
     let data_source = read_data_source(&mut notion, project).await?;
@@ -139,7 +139,7 @@ pub async fn checked_filter(
     data_source_id: Option<&str>,
     filter: &PublishFilter,
 ) -> Result<PublishFilter, ApiError> {
-    let mut notion = NotionClient::new(&ctx.settings, notion_token);
+    let mut notion = NotionClient::for_api(ctx, notion_token);
     let data_source = data_source_of(&mut notion, database_id, data_source_id).await?;
     let schema = parse_schema(&data_source).map_err(|e| ApiError::Unprocessable {
         code: "notion_not_a_database",
@@ -289,7 +289,7 @@ pub async fn discover(caller: &Caller<'_>, req: &mut Request) -> Result<Reply, A
     let body: Value = http::read_json(req).await?;
     let input = GraphQuery::parse(&body)?;
     let ctx = caller.ctx;
-    let mut notion = NotionClient::new(&ctx.settings, input.notion_token);
+    let mut notion = NotionClient::for_api(ctx, input.notion_token);
     let resolved = resolve(&mut notion, &input.database_id).await?;
     let offer = offer(&mut notion, &resolved).await?;
     let site = match &input.framer_project_url {

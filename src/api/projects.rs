@@ -170,10 +170,10 @@ async fn notion_side(
 ) -> Result<(String, Option<String>, Option<SiblingPlan>), ApiError> {
     let notion_token = input.notion_token.clone().unwrap_or_default();
     let resolved = if input.siblings.is_empty() {
-        let mut once = NotionClient::single_attempt(&ctx.settings, notion_token.clone());
+        let mut once = NotionClient::single_attempt(ctx, notion_token.clone());
         schema::resolve(&mut once, given_id).await.ok()
     } else {
-        let mut notion = NotionClient::new(&ctx.settings, notion_token.clone());
+        let mut notion = NotionClient::for_api(ctx, notion_token.clone());
         Some(schema::resolve(&mut notion, given_id).await?)
     };
     let Some(resolved) = resolved else {
@@ -183,7 +183,7 @@ async fn notion_side(
         return Ok((resolved.database_id, resolved.data_source_id, None));
     }
     let site = store::projects::site_members(&ctx.db, account_id, framer_project_url).await?;
-    let mut notion = NotionClient::new(&ctx.settings, notion_token);
+    let mut notion = NotionClient::for_api(ctx, notion_token);
     let offer = schema::offer(&mut notion, &resolved).await?;
     let taken: Vec<String> = site
         .iter()
@@ -211,7 +211,7 @@ pub async fn add_siblings(owned: &Owned<'_>, req: &mut Request) -> Result<Reply,
         &project.framer_api_key_enc,
         &ProjectSecret::FramerApiKey.context(&project.id),
     )?;
-    let mut notion = NotionClient::new(&ctx.settings, notion_token.clone());
+    let mut notion = NotionClient::for_api(ctx, notion_token.clone());
     let resolved = schema::Resolved {
         database_id: project.notion_database_id.clone(),
         data_source_id: project.notion_data_source_id.clone(),
@@ -603,7 +603,7 @@ pub async fn update(owned: &Owned<'_>, req: &mut Request) -> Result<Reply, ApiEr
     // given, as on create: the next run says why.
     let (given_database, given_source) = match input.notion_database_id.clone() {
         Some(id) if id != project.notion_database_id => {
-            let mut once = NotionClient::single_attempt(&ctx.settings, token()?);
+            let mut once = NotionClient::single_attempt(ctx, token()?);
             match schema::resolve(&mut once, &id).await {
                 Ok(resolved) => (Some(resolved.database_id), resolved.data_source_id),
                 Err(_) => (Some(id), None),

@@ -45,6 +45,9 @@ pub const BATCH_BYTES: usize = 512 * 1024;
 /// Items adopted from D1's record of the version before per unit, and ids per
 /// `removeManagedCollectionItems` call.
 const ADOPT_CHUNK: usize = 1_000;
+/// Subrequests a query page may take beside the targets' `/holds`: the request, a retry and an
+/// ask of the token's shared pacer.
+const QUERY_SUBREQUESTS: u32 = 3;
 const REMOVE_CHUNK: usize = 1_000;
 
 /// How a step ended.
@@ -714,12 +717,19 @@ impl<N: NotionSource, F: FramerSink, R: Records, S: Staging> Engine<'_, N, F, R,
             return Ok(true);
         }
         if !job.read.done {
-            let setup = job
-                .setup
-                .as_ref()
-                .map(|s| s.data_source_id.clone())
-                .unwrap_or_default();
-            let page = self.query(&setup, job).await?;
+            let (data_source_id, targets) = job.setup.as_ref().map_or_else(Default::default, |s| {
+                (s.data_source_id.clone(), s.targets.len())
+            });
+            // A page read is staged in the same unit, asking each target's object what it
+            // holds and recording what rows left out: a step that cannot afford those after
+            // the query would lose the page and read it again. (A fresh step goes on whatever
+            // its budget, or a small one would never read.)
+            let needs =
+                QUERY_SUBREQUESTS.saturating_add(u32::try_from(targets).unwrap_or(u32::MAX));
+            if self.notion.calls() > 0 && !self.budget.affords(needs, 2) {
+                return Err(StepError::BudgetSpent);
+            }
+            let page = self.query(&data_source_id, job).await?;
             self.stage_page(job, page).await?;
             return Ok(true);
         }

@@ -1667,6 +1667,28 @@ fn rows_wait_for_a_target_run_two_minutes_at_most_then_go_with_what_it_holds() {
 }
 
 #[test]
+fn a_query_page_is_read_once_whatever_step_its_budget_ends() {
+    // Staging a page asks the targets' objects what they hold: a step whose budget ends right
+    // after the query must not lose the page and read it again (seen in bench/site.mjs).
+    let tags: Vec<String> = (0..3).map(tag_id).collect();
+    for budget in 5..=12 {
+        let pages = (0..250).map(|n| page_with_tags(n, &tags)).collect();
+        let mut world = tags_world(pages);
+        let (outcome, _) = world.run(budget);
+        assert!(
+            matches!(outcome, StepOutcome::Succeeded),
+            "{budget}: {outcome:?}"
+        );
+        assert_eq!(
+            notion_calls(&world, "query"),
+            3,
+            "budget {budget}: 250 rows, 3 pages, none twice"
+        );
+        assert_eq!(world.framer.borrow().items.len(), 250);
+    }
+}
+
+#[test]
 fn a_long_relation_is_read_once_whatever_step_its_last_page_ends() {
     // The last page of a relation is followed by asking the target's object what it holds
     // (one more subrequest): a step whose budget ends there must not lose the pages read, or
