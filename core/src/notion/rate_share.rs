@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Slots of a grant while other users are active: about a second at 3 requests/s.
-pub const SHARED_GRANT_SLOTS: u32 = 1;
+pub const SHARED_GRANT_SLOTS: u32 = 3;
 /// Slots of a grant for a user alone: about three seconds at 3 requests/s.
 pub const LONE_GRANT_SLOTS: u32 = 9;
 /// Another user that asked, or held slots, this recently counts as active.
