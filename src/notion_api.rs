@@ -18,7 +18,6 @@ use notion_framer_core::notion::protocol::{
 };
 use notion_framer_core::notion::rate_share::{Grant, LONE_GRANT_SLOTS};
 use notion_framer_core::sync::engine::budget::Budget;
-use notion_framer_core::util::secrets;
 use notion_framer_core::util::settings::Settings;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -30,8 +29,6 @@ use worker::{console_log, AbortController, Delay, Fetch, Headers, Method, Reques
 /// allowance, beside its Notion requests): a schema read or a create's look fits; a long walk
 /// of a graph paces itself after them.
 const API_SHARED_ASKS: u32 = 6;
-/// The users of a token's timeline that API requests ask as: `api:<random id>`.
-const API_USER: &str = "api";
 
 /// One request may take this long before it counts as a transport failure.
 const REQUEST_TIMEOUT_MS: u64 = 30_000;
@@ -154,9 +151,7 @@ impl NotionClient {
     /// before they are sent, so that a dashboard read beside running syncs neither trips
     /// Notion's limit for them nor holds slots it does not use; past that it paces itself.
     pub fn for_api(ctx: &AppContext, token: String) -> Self {
-        // A user of its own: two API requests never give back each other's slots.
-        let user = format!("{API_USER}:{}", secrets::random_id().unwrap_or_default());
-        let shared = SharedPacer::new(&ctx.env, &token, &user).ok();
+        let shared = SharedPacer::for_api(&ctx.env, &token).ok();
         let mut client = Self::new(&ctx.settings, token);
         client.shared = shared.map(|pacer| SharedSlots {
             pacer,

@@ -76,6 +76,8 @@ pub struct SharedPacer {
     name: String,
     /// The project, the user of the token's timeline.
     user: String,
+    /// An API request's client (see `Ask::interactive`).
+    interactive: bool,
 }
 
 impl SharedPacer {
@@ -86,6 +88,18 @@ impl SharedPacer {
             objects: env.durable_object(BINDING)?,
             name: secrets::hash_token(token),
             user: project_id.to_owned(),
+            interactive: false,
+        })
+    }
+
+    /// The pacer of `token` for one API request: a user of its own (two requests never give
+    /// back each other's slots), interactive.
+    pub fn for_api(env: &Env, token: &str) -> std::result::Result<Self, Unreachable> {
+        let id = secrets::random_id().map_err(|e| Unreachable(e.to_string()))?;
+        Ok(Self {
+            user: format!("api:{id}"),
+            interactive: true,
+            ..Self::new(env, token, "")?
         })
     }
 
@@ -106,6 +120,7 @@ impl SharedPacer {
             want,
             resume_at_ms,
             pause_until_ms,
+            interactive: self.interactive,
         };
         let stub = self.objects.get_by_name(&self.name)?;
         let mut init = RequestInit::new();

@@ -131,4 +131,27 @@ describe("one pacer per Notion token", () => {
     assert.ok(asksOf(other) <= alone && asksOf(other) < Math.ceil(otherRequests / 3), `the other token's project asked ${asksOf(other)} times for ${otherRequests} requests`);
     assert.ok(seconds(other.run) < Math.max(...shared.map((p) => seconds(p.run))), "the other token's run ended before the slowest of the three");
   });
+
+  test("the dashboard's Notion reads beside a sync of the same token take their slots from its pacer: no 429", async () => {
+    notion.addIntegration(SHARED_TOKEN);
+    const syncing = await project("Busy", SHARED_TOKEN);
+    const reading = await project("Reader", SHARED_TOKEN);
+    notion.resetStats();
+    await syncNow(syncing);
+    // While the run reads its pages at the token's rate, the owner opens another project's
+    // mapping step a few times (each a schema read: the database and its data source).
+    await waitFor(() => notion.stats.requests >= 2, { timeoutMs: 20_000, what: "the run to be reading" });
+    for (let i = 0; i < 4; i++) {
+      const schema = await worker.fetch(`/api/v1/projects/${reading.id}/schema`, { token });
+      assert.equal(schema.status, 200, schema.text);
+    }
+    const run = await finished(syncing);
+    assert.equal(run.status, "succeeded", JSON.stringify(run));
+    const schemaReads = notion.stats.requests - run.calls.notion;
+    assert.ok(schemaReads >= 8, `${schemaReads} requests of the schema reads`);
+    // Paced apart, the reads came on top of a run already at 3 req/s: 429s (the API retries
+    // them, so the page still loads, but every sync of the token waits out the pause too).
+    // One is allowed, as above, for arrival jitter on a loaded machine.
+    assert.ok(notion.stats.rateLimited <= 1, `${notion.stats.rateLimited} requests were answered 429`);
+  });
 });

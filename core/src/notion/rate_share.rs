@@ -45,6 +45,10 @@ pub struct Ask {
     pub resume_at_ms: u64,
     /// Notion answered this user 429 with Retry-After: no slot of any user before this instant.
     pub pause_until_ms: Option<u64>,
+    /// An API request's read, asking one slot just before it sends: it holds no slot ahead, so
+    /// it does not make the syncs on the token ask more often (it waits for the current grant).
+    #[serde(default)]
+    pub interactive: bool,
 }
 
 /// Consecutive slots of the timeline, the first at `start_ms`, one per interval.
@@ -71,6 +75,7 @@ impl Grant {
 struct User {
     last_ask_ms: u64,
     grant: Grant,
+    interactive: bool,
 }
 
 impl User {
@@ -134,6 +139,7 @@ impl RateShare {
             User {
                 last_ask_ms: now_ms,
                 grant,
+                interactive: ask.interactive,
             },
         );
         grant
@@ -161,11 +167,12 @@ impl RateShare {
         self.paused_until_ms = self.paused_until_ms.max(until_ms);
     }
 
-    /// Whether a user other than `user` asked or held slots within [`RECENT_MS`] of `now_ms`.
+    /// Whether a user other than `user` (and not an interactive one) asked or held slots
+    /// within [`RECENT_MS`] of `now_ms`.
     fn others_active(&self, user: &str, now_ms: u64) -> bool {
-        self.users
-            .iter()
-            .any(|(id, u)| id != user && u.last_active_ms().saturating_add(RECENT_MS) > now_ms)
+        self.users.iter().any(|(id, u)| {
+            id != user && !u.interactive && u.last_active_ms().saturating_add(RECENT_MS) > now_ms
+        })
     }
 }
 
@@ -182,6 +189,7 @@ mod tests {
             want,
             resume_at_ms,
             pause_until_ms: None,
+            interactive: false,
         }
     }
 
@@ -225,6 +233,29 @@ mod tests {
         // The others stopped: once they are quiet for RECENT_MS, big blocks again.
         let now = end + RECENT_MS;
         assert_eq!(share.ask(now, &ask("a", 40, 0)).slots, LONE_GRANT_SLOTS);
+    }
+
+    #[test]
+    fn an_api_read_takes_the_next_slot_without_shrinking_a_lone_sync_s_grants() {
+        let mut share = RateShare::new(I);
+        let read = Ask {
+            interactive: true,
+            ..ask("api:1", 1, 0)
+        };
+        let first = share.ask(1_000, &read);
+        assert_eq!((first.start_ms, first.slots), (1_000, 1));
+        // A sync right after it is still alone: a big grant, after the read's slot.
+        let sync = share.ask(1_100, &ask("a", 50, 0));
+        assert_eq!((sync.start_ms, sync.slots), (1_000 + I, LONE_GRANT_SLOTS));
+        // The next read waits for that grant: no slot is ever handed out twice.
+        let again = share.ask(
+            1_200,
+            &Ask {
+                user: "api:2".into(),
+                ..read
+            },
+        );
+        assert_eq!(again.start_ms, sync.end_ms());
     }
 
     #[test]
@@ -334,6 +365,7 @@ mod tests {
                 want: m.want,
                 resume_at_ms: h.next_free_ms,
                 pause_until_ms: m.pause_ms.map(|p| now + p),
+                interactive: false,
             };
             let grant = share.ask(now, &ask);
             // A user with a pause of its own sends nothing before it.
