@@ -3,8 +3,9 @@
 //! decision is `notion_protocol`'s; this file only does the I/O and counts calls.
 //!
 //! Pacing: a sync step's client takes its request slots from the token's shared pacer
-//! (`notion_rate`), so the projects sharing a token share its limit; every other client (API
-//! reads outside a step) paces itself, and so does a step whose shared pacer cannot be reached.
+//! (`notion_rate`), so the projects sharing a token share its limit; an API request's client
+//! takes its first few from it too, one just before each request; the cron's freshness check,
+//! and any client whose shared pacer cannot be reached, paces itself.
 
 use super::context::{now_ms, AppContext};
 use crate::fault::RuntimeResult;
