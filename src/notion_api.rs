@@ -164,6 +164,28 @@ impl NotionClient {
         client
     }
 
+    /// The step is over: slots of its grant still ahead go back to the token's timeline (one
+    /// subrequest, when the step can pay it), so a project that starts meanwhile does not wait
+    /// for slots nobody will use. A step with no budget left gives them back with its next ask.
+    pub async fn release(&mut self) {
+        let (Some(budget), Some(shared)) = (&self.budget, &mut self.shared) else {
+            return;
+        };
+        let unused_ahead = shared
+            .grant
+            .is_some_and(|g| shared.used < g.slots && g.end_ms() > now());
+        if !unused_ahead || !budget.take() {
+            return;
+        }
+        let resume_at = self.pacer.next_free_ms();
+        // Nothing to do if it does not answer: the slots pass unused, as before.
+        let _ = shared
+            .pacer
+            .ask(0, resume_at, shared.pause_until_ms.take())
+            .await;
+        shared.grant = None;
+    }
+
     /// When the next request may go out.
     pub fn next_request_at_ms(&self) -> u64 {
         self.pacer.next_free_ms()

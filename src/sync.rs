@@ -130,6 +130,7 @@ pub async fn step(
         report: StepReport::default(),
     };
     let outcome = engine.step(job).await;
+    engine.notion.0.release().await;
     engine.framer.disconnect().await;
     let report = engine.report;
     if !matches!(outcome, StepOutcome::Continue | StepOutcome::Cancelled) {

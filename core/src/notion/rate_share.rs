@@ -10,8 +10,10 @@
 //!
 //! Fairness: while another user is active (asked or held slots within [`RECENT_MS`]), grants
 //! are [`SHARED_GRANT_SLOTS`] long, so users interleave about once a second; a user alone gets
-//! up to [`LONE_GRANT_SLOTS`] at once and asks a third as often (each ask costs it a
-//! subrequest). A user alone never waits for anything but its own previous slots.
+//! up to [`LONE_GRANT_SLOTS`] at once once it has been asking (its first grant is a shared
+//! one's, so that a short run never holds seconds of slots it will not use) and then asks a
+//! third as often (each ask costs it a subrequest). A user alone never waits for anything but
+//! its own previous slots.
 //!
 //! The timeline is a single "next free" instant, not a set of holes: a user that does not use
 //! the end of its grant gives it back with its next ask ([`Ask::resume_at_ms`]), which rewinds
@@ -38,7 +40,8 @@ const FORGET_AFTER_MS: u64 = 60_000;
 pub struct Ask {
     /// Who asks (a project id): fairness and give-backs are per user.
     pub user: String,
-    /// Slots it can use now (at least one is granted).
+    /// Slots it can use now (at least one is granted); 0: it is done with the timeline for now
+    /// (its step or run ended) and only gives back what it did not use (see [`RateShare::ask`]).
     pub want: u32,
     /// The user's own next free instant: it sends nothing before it, and every slot of its last
     /// grant from it on is unused and given back.
@@ -119,7 +122,19 @@ impl RateShare {
             self.pause_until(until);
         }
         self.give_back(&ask.user, ask.resume_at_ms);
-        let cap = if self.others_active(&ask.user, now_ms) {
+        if ask.want == 0 {
+            // Leaving: no longer an active user whose presence shrinks the others' grants.
+            self.users.remove(&ask.user);
+            return Grant {
+                start_ms: now_ms,
+                slots: 0,
+                interval_ms: self.interval_ms,
+            };
+        }
+        // A user just arriving starts small even alone: a short run (a webhook's few rows, a
+        // small source of a site) then never makes a project that arrives a moment later wait
+        // seconds behind slots it will not use.
+        let cap = if self.others_active(&ask.user, now_ms) || !self.continues(&ask.user, now_ms) {
             SHARED_GRANT_SLOTS
         } else {
             LONE_GRANT_SLOTS
@@ -167,6 +182,13 @@ impl RateShare {
         self.paused_until_ms = self.paused_until_ms.max(until_ms);
     }
 
+    /// Whether `user` itself asked or held slots within [`RECENT_MS`] of `now_ms`.
+    fn continues(&self, user: &str, now_ms: u64) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|u| u.last_active_ms().saturating_add(RECENT_MS) > now_ms)
+    }
+
     /// Whether a user other than `user` (and not an interactive one) asked or held slots
     /// within [`RECENT_MS`] of `now_ms`.
     fn others_active(&self, user: &str, now_ms: u64) -> bool {
@@ -197,24 +219,38 @@ mod tests {
     fn a_lone_user_gets_big_blocks_back_to_back_and_never_waits_for_idle_time() {
         let mut share = RateShare::new(I);
         let first = share.ask(1_000, &ask("a", 50, 0));
-        assert_eq!((first.start_ms, first.slots), (1_000, LONE_GRANT_SLOTS));
-        // Used up: the next block follows at once.
+        assert_eq!(
+            (first.start_ms, first.slots),
+            (1_000, SHARED_GRANT_SLOTS),
+            "a first grant is small"
+        );
+        // Used up: the next block follows at once, a lone user's.
         let second = share.ask(first.end_ms() - 10, &ask("a", 50, first.end_ms()));
-        assert_eq!(second.start_ms, first.end_ms());
+        assert_eq!(
+            (second.start_ms, second.slots),
+            (first.end_ms(), LONE_GRANT_SLOTS)
+        );
         // Idle for a while: it starts now, not where the timeline ended.
         let later = second.end_ms() + 10_000;
         assert_eq!(
             share.ask(later, &ask("a", 2, second.end_ms())).start_ms,
             later
         );
-        assert_eq!(share.ask(later, &ask("a", 0, later + I)).slots, 1);
+        assert_eq!(
+            share.ask(later, &ask("a", 0, later + I)).slots,
+            0,
+            "want 0: leaving, nothing granted"
+        );
     }
 
     #[test]
     fn users_interleave_in_small_grants_while_more_than_one_is_active() {
         let mut share = RateShare::new(I);
         let a = share.ask(0, &ask("a", 40, 0));
-        assert_eq!(a.slots, LONE_GRANT_SLOTS, "alone so far");
+        assert_eq!(
+            a.slots, SHARED_GRANT_SLOTS,
+            "alone so far, but a first grant is small"
+        );
         let b = share.ask(10, &ask("b", 40, 0));
         assert_eq!((b.start_ms, b.slots), (a.end_ms(), SHARED_GRANT_SLOTS));
         let c = share.ask(20, &ask("c", 40, 0));
@@ -232,7 +268,17 @@ mod tests {
         }
         // The others stopped: once they are quiet for RECENT_MS, big blocks again.
         let now = end + RECENT_MS;
-        assert_eq!(share.ask(now, &ask("a", 40, 0)).slots, LONE_GRANT_SLOTS);
+        let first = share.ask(now, &ask("a", 40, 0));
+        assert_eq!(
+            first.slots, SHARED_GRANT_SLOTS,
+            "back after a gap: a first grant"
+        );
+        assert_eq!(
+            share
+                .ask(first.end_ms() - 5, &ask("a", 40, first.end_ms()))
+                .slots,
+            LONE_GRANT_SLOTS
+        );
     }
 
     #[test]
@@ -244,9 +290,9 @@ mod tests {
         };
         let first = share.ask(1_000, &read);
         assert_eq!((first.start_ms, first.slots), (1_000, 1));
-        // A sync right after it is still alone: a big grant, after the read's slot.
+        // A sync right after it: its first grant, after the read's slot.
         let sync = share.ask(1_100, &ask("a", 50, 0));
-        assert_eq!((sync.start_ms, sync.slots), (1_000 + I, LONE_GRANT_SLOTS));
+        assert_eq!((sync.start_ms, sync.slots), (1_000 + I, SHARED_GRANT_SLOTS));
         // The next read waits for that grant: no slot is ever handed out twice.
         let again = share.ask(
             1_200,
@@ -256,6 +302,30 @@ mod tests {
             },
         );
         assert_eq!(again.start_ms, sync.end_ms());
+        // The sync is still alone: a lone user's grant, after the read's slot.
+        let next = share.ask(sync.end_ms() - 10, &ask("a", 50, sync.end_ms()));
+        assert_eq!(
+            (next.start_ms, next.slots),
+            (again.end_ms(), LONE_GRANT_SLOTS)
+        );
+    }
+
+    #[test]
+    fn a_user_that_leaves_gives_its_unused_slots_back_and_no_longer_counts_as_active() {
+        let mut share = RateShare::new(I);
+        let first = share.ask(0, &ask("a", 50, 0));
+        let a = share.ask(first.end_ms() - 10, &ask("a", 50, first.end_ms()));
+        assert_eq!(a.slots, LONE_GRANT_SLOTS);
+        // "a" used 1 slot of its nine and its run ended: it leaves, giving back the other 8.
+        let left = share.ask(a.start_ms + 100, &ask("a", 0, a.start_ms + I));
+        assert_eq!(left.slots, 0);
+        // "b" comes: alone, at once, not after a's nine.
+        let now = a.start_ms + 500;
+        let b = share.ask(now, &ask("b", 50, 0));
+        assert_eq!((b.start_ms, b.slots), (now, SHARED_GRANT_SLOTS));
+        // ...and alone still at its next ask, a lone user's grant.
+        let b2 = share.ask(b.end_ms() - 10, &ask("b", 50, b.end_ms()));
+        assert_eq!((b2.start_ms, b2.slots), (b.end_ms(), LONE_GRANT_SLOTS));
     }
 
     #[test]
@@ -405,10 +475,15 @@ mod tests {
         fn a_lone_user_waits_for_nothing_but_its_own_slots_and_pauses(moves in moves(1)) {
             let (_, asks) = play(&moves, 1);
             let mut paused_until = 0;
+            // When the user last asked or held slots: a first grant (or one after a gap) is small.
+            let mut active_until: Option<u64> = None;
             for (now, ask, grant) in asks {
                 paused_until = paused_until.max(ask.pause_until_ms.unwrap_or(0));
                 prop_assert_eq!(grant.start_ms, now.max(ask.resume_at_ms).max(paused_until));
-                prop_assert_eq!(grant.slots, ask.want.min(LONE_GRANT_SLOTS));
+                let continues = active_until.is_some_and(|at| at + RECENT_MS > now);
+                let cap = if continues { LONE_GRANT_SLOTS } else { SHARED_GRANT_SLOTS };
+                prop_assert_eq!(grant.slots, ask.want.min(cap));
+                active_until = Some(now.max(grant.end_ms()));
             }
         }
 
