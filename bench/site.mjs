@@ -19,6 +19,7 @@ import { cpus } from "node:os";
 import { startFakeFramer } from "../fakes/framer.mjs";
 import { startFakeNotion } from "../fakes/notion.mjs";
 import { createAccount } from "../harness/api.mjs";
+import { addBlogDatabases } from "../harness/blog.mjs";
 import { startWorker, waitFor } from "../harness/worker.mjs";
 
 const POSTS = Number(process.env.BENCH_SITE_POSTS ?? 1_000);
@@ -81,17 +82,7 @@ framer.addProject(FRAMER_PROJECT, FRAMER_KEY);
 const worker = await startWorker({ vars: { NOTION_API_BASE: notion.url, FRAMER_SERVER_URL: framer.url, DEBOUNCE_SECONDS: "1", DEBOUNCE_MAX_WAIT_SECONDS: "5" } });
 try {
   // ------------------------------------------------------------------ the data
-  const authors = notion.addDatabase({ title: "Authors", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
-  const tags = notion.addDatabase({ title: "Tags", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
-  const posts = notion.addDatabase({
-    title: "Posts",
-    properties: {
-      Title: { type: "title" },
-      Authors: { type: "relation", dataSourceId: authors.dataSourceId },
-      Tags: { type: "relation", dataSourceId: tags.dataSourceId },
-    },
-    token: NOTION_TOKEN,
-  });
+  const { authors, tags, posts } = addBlogDatabases(notion, NOTION_TOKEN);
   const page = (i) => ({ createdTime: BASE_TIME + i * 60_000, editedTime: BASE_TIME + i * 60_000 });
   const authorIds = Array.from({ length: AUTHORS }, (_, i) => notion.addPage(authors.dataSourceId, { properties: { Name: `Author ${i}` }, ...page(i) }));
   const tagIds = Array.from({ length: TAGS }, (_, i) => notion.addPage(tags.dataSourceId, { properties: { Name: `Tag ${i}` }, ...page(i) }));

@@ -164,9 +164,10 @@ impl NotionClient {
         client
     }
 
-    /// The step is over: slots of its grant still ahead go back to the token's timeline (one
-    /// subrequest, when the step can pay it), so a project that starts meanwhile does not wait
-    /// for slots nobody will use. A step with no budget left gives them back with its next ask.
+    /// The run ended or waits: slots of its grant still ahead go back to the token's timeline
+    /// (one subrequest, when the step can pay it), so a project that starts meanwhile does not
+    /// wait for slots nobody will use. (A step followed at once by the next gives them back with
+    /// that step's first ask.)
     pub async fn release(&mut self) {
         let (Some(budget), Some(shared)) = (&self.budget, &mut self.shared) else {
             return;

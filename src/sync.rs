@@ -130,7 +130,11 @@ pub async fn step(
         report: StepReport::default(),
     };
     let outcome = engine.step(job).await;
-    engine.notion.0.release().await;
+    // A step followed at once by the next gives its unused slots back with that step's first
+    // ask; only a run that ends or waits hands them back now (one subrequest).
+    if !matches!(outcome, StepOutcome::Continue) || job.waiting {
+        engine.notion.0.release().await;
+    }
     engine.framer.disconnect().await;
     let report = engine.report;
     if !matches!(outcome, StepOutcome::Continue | StepOutcome::Cancelled) {

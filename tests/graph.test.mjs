@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createAccount, deliver, pageEvent, verify, webhookPath } from "../harness/api.mjs";
+import { addBlogDatabases } from "../harness/blog.mjs";
 import { createSyncProject, stackForFile, syncNow } from "../harness/stack.mjs";
 
 const NOTION_TOKEN = "ntn_graph_token_1";
@@ -17,19 +18,7 @@ function framerUrl(project) {
 
 /** Authors, Tags and Posts relating to both, empty. */
 function blogDatabases() {
-  const { notion } = stack;
-  const authors = notion.addDatabase({ title: "Authors", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
-  const tags = notion.addDatabase({ title: "Tags", properties: { Name: { type: "title" } }, token: NOTION_TOKEN });
-  const posts = notion.addDatabase({
-    title: "Posts",
-    properties: {
-      Title: { type: "title" },
-      Authors: { type: "relation", dataSourceId: authors.dataSourceId },
-      Tags: { type: "relation", dataSourceId: tags.dataSourceId },
-    },
-    token: NOTION_TOKEN,
-  });
-  return { authors, tags, posts };
+  return addBlogDatabases(stack.notion, NOTION_TOKEN);
 }
 
 /** The same with two pages each. */
