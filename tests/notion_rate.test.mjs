@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { startFakeFramer } from "../fakes/framer.mjs";
 import { startFakeNotion } from "../fakes/notion.mjs";
 import { createAccount } from "../harness/api.mjs";
+import { createSyncProject } from "../harness/stack.mjs";
 import { startWorker, waitFor } from "../harness/worker.mjs";
 
 const RATE = 3;
@@ -42,18 +43,10 @@ async function project(name, notionToken) {
   const framerProject = `RateShare${name.padEnd(11, "0")}`;
   const framerKey = `fr_rate_share_key_${name}`;
   framer.addProject(framerProject, framerKey, { name });
-  const created = await worker.fetch("/api/v1/projects", {
-    method: "POST",
-    token,
-    body: {
-      name,
-      notion: { token: notionToken, database_id: db.databaseId },
-      framer: { project_url: `https://framer.com/projects/Site--${framerProject}`, api_key: framerKey, collection_name: name },
-      auto_sync: false,
-    },
+  const created = await createSyncProject(worker, token, {
+    name, databaseId: db.databaseId, notionToken, framerProject, framerKey, auto_sync: false,
   });
-  assert.equal(created.status, 201, created.text);
-  return { name, id: created.json.project.id, notionToken };
+  return { name, id: created.id, notionToken };
 }
 
 async function syncNow(p) {
