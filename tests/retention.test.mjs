@@ -49,22 +49,34 @@ const ago = (days) => new Date(Date.now() - days * DAY_MS).toISOString();
 const count = async (sql, ...params) => (await worker.query(`SELECT COUNT(*) AS n FROM ${sql}`, ...params))[0].n;
 const api = (path, opts = {}) => worker.fetch(path, { token: account.token, ...opts });
 
-/** Writes into the local D1 file in one transaction (the Worker reads the same file). */
+/**
+ * Writes into the local D1 file in one transaction (the Worker reads and writes the same file):
+ * the transaction takes the write lock first, waiting for workerd's (busy timeout), and is
+ * tried again whole when the lock stays taken, rather than failing the test that asked.
+ */
 async function writeD1(write) {
   const { DatabaseSync } = await import("node:sqlite");
   const dir = join(worker.persist, "v3", "d1", "miniflare-D1DatabaseObject");
   const file = (await readdir(dir)).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
-  const db = new DatabaseSync(join(dir, file));
-  try {
-    db.exec("BEGIN");
-    write({
-      event: db.prepare("INSERT INTO webhook_events (event_id, project_id, type, entity_id, relevant, attempt_number, received_at) VALUES (?, ?, 'page.properties_updated', NULL, 1, 1, ?)"),
-      run: db.prepare("INSERT INTO sync_runs (id, project_id, trigger, scope, status, started_at, finished_at) VALUES (?, ?, 'webhook', 'incremental', 'succeeded', ?, ?)"),
-      raw: db,
-    });
-    db.exec("COMMIT");
-  } finally {
-    db.close();
+  for (let attempt = 1; ; attempt++) {
+    const db = new DatabaseSync(join(dir, file));
+    try {
+      db.exec("PRAGMA busy_timeout = 2000");
+      db.exec("BEGIN IMMEDIATE");
+      write({
+        event: db.prepare("INSERT INTO webhook_events (event_id, project_id, type, entity_id, relevant, attempt_number, received_at) VALUES (?, ?, 'page.properties_updated', NULL, 1, 1, ?)"),
+        run: db.prepare("INSERT INTO sync_runs (id, project_id, trigger, scope, status, started_at, finished_at) VALUES (?, ?, 'webhook', 'incremental', 'succeeded', ?, ?)"),
+        raw: db,
+      });
+      db.exec("COMMIT");
+      return;
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      if (!/database is locked|SQLITE_BUSY/u.test(String(e?.message)) || attempt >= 20) throw e;
+    } finally {
+      db.close();
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
